@@ -1,0 +1,172 @@
+"""Pattern preprocessing, identical for simulated and real patterns, training and inference.
+
+The steps follow EBSD practice, in this order:
+
+1. **static background** — divide each raw pattern by the data set's mean pattern
+   (``/static_background``), which removes the detector's fixed intensity profile;
+2. **dynamic background** — divide by a Gaussian blur of the pattern itself (σ a fraction of
+   the pattern width), which removes the remaining smooth, pattern-specific background;
+3. **resize** to the model input size (area-antialiased bilinear);
+4. **normalise** each pattern: ``"standard"`` (zero mean, unit variance) or ``"minmax"``
+   (to [0, 1]) or ``"none"``;
+5. optional **circular mask** that zeroes the corners outside the inscribed circle.
+
+The steps run in torch on whatever device the batch is on, so the GPU does this work at
+inference time. The config is stored with every data set and every run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+NORMALISATIONS = ("standard", "minmax", "none")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How raw patterns become model inputs.
+
+    Parameters
+    ----------
+    static_background
+        Divide by the data set's mean pattern.
+    dynamic_background
+        Divide by a Gaussian blur of each pattern.
+    dynamic_sigma
+        Blur σ as a fraction of the pattern width.
+    size
+        Model input size in pixels (square); ``None`` keeps the stored size.
+    normalise
+        ``"standard"``, ``"minmax"`` or ``"none"``.
+    circular_mask
+        Zero the pixels outside the inscribed circle.
+    """
+
+    static_background: bool = True
+    dynamic_background: bool = True
+    dynamic_sigma: float = 0.125
+    size: int | None = 64
+    normalise: Literal["standard", "minmax", "none"] = "standard"
+    circular_mask: bool = False
+
+    def __post_init__(self) -> None:
+        if self.normalise not in NORMALISATIONS:
+            raise ValueError(f"unknown normalise {self.normalise!r}; options are {', '.join(map(repr, NORMALISATIONS))}")
+        if not (0 < self.dynamic_sigma < 1):
+            raise ValueError(f"dynamic_sigma {self.dynamic_sigma!r} must lie in (0, 1): a fraction of the width")
+        if self.size is not None and not (8 <= int(self.size) <= 1024):
+            raise ValueError(f"size {self.size!r} must be between 8 and 1024 pixels, or None to keep the stored size")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "PreprocessConfig":
+        """Build from a stored dictionary; unknown keys are an error that names them."""
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown preprocessing keys {sorted(unknown)}; known are {sorted(known)}")
+        return cls(**d)
+
+
+def _gaussian_kernel(sigma: float, device, dtype) -> "torch.Tensor":
+    import torch
+
+    radius = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def gaussian_blur(x: "torch.Tensor", sigma: float) -> "torch.Tensor":
+    """Separable Gaussian blur of ``(B, 1, H, W)`` with reflect padding."""
+    import torch.nn.functional as F
+
+    k = _gaussian_kernel(sigma, x.device, x.dtype)
+    r = (len(k) - 1) // 2
+    h, w = x.shape[-2:]
+    pad_mode = "reflect" if r < min(h, w) else "replicate"
+    x = F.pad(x, (r, r, 0, 0), mode=pad_mode)
+    x = F.conv2d(x, k.view(1, 1, 1, -1))
+    x = F.pad(x, (0, 0, r, r), mode=pad_mode)
+    return F.conv2d(x, k.view(1, 1, -1, 1))
+
+
+def circular_mask(size: tuple[int, int], device=None) -> "torch.Tensor":
+    """Boolean ``(H, W)`` mask of the inscribed circle."""
+    import torch
+
+    h, w = size
+    yy, xx = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    return ((yy - cy) / (h / 2)) ** 2 + ((xx - cx) / (w / 2)) ** 2 <= 1.0
+
+
+def preprocess_batch(
+    raw: "torch.Tensor | np.ndarray",
+    config: PreprocessConfig,
+    static_background: "torch.Tensor | np.ndarray | None" = None,
+) -> "torch.Tensor":
+    """Raw ``(B, H, W)`` patterns (any dtype) → float32 ``(B, 1, S, S)`` model inputs.
+
+    Parameters
+    ----------
+    raw
+        Batch of raw patterns, on the device where the work should run.
+    config
+        The preprocessing to apply.
+    static_background
+        ``(H, W)`` mean raw pattern of the scan; required when ``config.static_background``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.as_tensor(raw)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"expected a batch of patterns (B, H, W), got shape {tuple(x.shape)}")
+    x = x.to(torch.float32)[:, None]
+    eps = 1e-6
+    if config.static_background:
+        if static_background is None:
+            raise ValueError("static background correction needs the data set's mean pattern; "
+                             "pass static_background or set static_background=False")
+        bg = torch.as_tensor(static_background, device=x.device, dtype=torch.float32)
+        if bg.shape != x.shape[-2:]:
+            raise ValueError(f"static background shape {tuple(bg.shape)} does not match patterns "
+                             f"{tuple(x.shape[-2:])}")
+        x = x / (bg / bg.mean().clamp_min(eps)).clamp_min(eps)
+    if config.dynamic_background:
+        sigma = max(0.5, config.dynamic_sigma * x.shape[-1])
+        x = x / gaussian_blur(x, sigma).clamp_min(eps)
+    if config.size is not None and tuple(x.shape[-2:]) != (config.size, config.size):
+        x = F.interpolate(x, size=(config.size, config.size), mode="bilinear",
+                          antialias=True, align_corners=False)
+    mask = circular_mask(tuple(x.shape[-2:]), x.device) if config.circular_mask else None
+    if config.normalise == "standard":
+        if mask is None:
+            mean = x.mean(dim=(-2, -1), keepdim=True)
+            std = x.std(dim=(-2, -1), keepdim=True)
+        else:
+            vals = x[..., mask]
+            mean = vals.mean(dim=-1)[..., None, None]
+            std = vals.std(dim=-1)[..., None, None]
+        x = (x - mean) / std.clamp_min(eps)
+    elif config.normalise == "minmax":
+        flat = x.flatten(-2)
+        lo = flat.min(dim=-1).values[..., None, None]
+        hi = flat.max(dim=-1).values[..., None, None]
+        x = (x - lo) / (hi - lo).clamp_min(eps)
+    if mask is not None:
+        x = x * mask
+    return x.contiguous()

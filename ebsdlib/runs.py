@@ -1,0 +1,327 @@
+"""Run folders: layout, safe ids, status and the reader API the dashboard uses.
+
+Layout of ``artifacts/runs/<run_id>/``
+-------------------------------------
+=======================  ==========================================================
+``config.json``          the resolved :class:`ebsdlib.train.config.TrainConfig`
+``status.json``          live state (see :data:`STATES`), epoch, step, losses, ETA, error
+``history.csv``          one row per epoch: epoch, train_loss, val_loss, val_accuracy,
+                         lr, seconds
+``metrics.json``         evaluation of the reported split (:mod:`ebsdlib.train.evaluate`)
+``predictions.csv``      index, split, true, pred, prob_<phase>…, confidence
+``embeddings.npy``       (n, d) float16 embeddings of the evaluated patterns, row i is
+                         predictions row i
+``umap.npy``             (n, 2) float32 UMAP coordinates of the embeddings
+``checkpoint_last.pt``   model, optimizer, scheduler and RNG state for resume
+``checkpoint_best.pt``   model weights at the best validation metric, with the config
+``phasemaps/<scan>/``    ``phasemap.npz``, ``phasemap.png``, ``phasemap.csv``,
+                         ``crystalmap.h5`` (orix), ``fractions.json``
+``train.log``            the trainer's stdout/stderr when launched as a job
+=======================  ==========================================================
+
+Every file is written atomically (temporary file + rename). A run that died has state
+``failed`` and its error in ``status.json``; a folder whose files cannot be read shows as
+broken, with the reason, and never stops the other runs from listing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ebsdlib.io import read_json, write_json
+
+#: Lifecycle of a run.
+STATES = ("queued", "running", "completed", "failed", "cancelled")
+ACTIVE_STATES = ("queued", "running")
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+DEFAULT_ARTIFACTS = Path(os.environ.get("EBSDLIB_ARTIFACTS", "artifacts"))
+
+
+def artifacts_root(root: str | Path | None = None) -> Path:
+    """The artifacts folder: ``root``, ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``."""
+    return Path(root) if root is not None else Path(os.environ.get("EBSDLIB_ARTIFACTS", "artifacts"))
+
+
+def runs_root(root: str | Path | None = None) -> Path:
+    return artifacts_root(root) / "runs"
+
+
+def datasets_root(root: str | Path | None = None) -> Path:
+    return artifacts_root(root) / "datasets"
+
+
+def check_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a safe folder name, else raise ``ValueError`` naming it.
+
+    Safe: letters, digits, ``.``, ``_`` and ``-``, not starting with a dot, at most 128
+    characters; so no separators, no ``..`` and no absolute paths.
+    """
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id) or ".." in run_id:
+        raise ValueError(
+            f"run id {run_id!r} is not allowed; use letters, digits, '.', '_' and '-' "
+            "(not starting with '.', no '..', at most 128 characters)"
+        )
+    return run_id
+
+
+def inside(base: str | Path, candidate: str | Path) -> Path:
+    """Resolve ``candidate`` (relative to ``base`` unless absolute) and insist it stays in ``base``.
+
+    Symlinks are resolved first, so a link that points out of ``base`` is refused too.
+    """
+    base_r = Path(base).resolve()
+    cand = Path(candidate)
+    resolved = (cand if cand.is_absolute() else base_r / cand).resolve()
+    if resolved != base_r and base_r not in resolved.parents:
+        raise ValueError(f"path {str(candidate)!r} lies outside {str(base_r)!r}; choose a file inside it")
+    return resolved
+
+
+def new_run_id(loss: str, model: str, root: str | Path | None = None) -> str:
+    """A fresh, unique, readable run id such as ``20261124-101500-ce-efficientnet_b0``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", f"{stamp}-{loss}-{model}")[:100]
+    rr = runs_root(root)
+    rr.mkdir(parents=True, exist_ok=True)
+    for k in range(1000):
+        candidate = base if k == 0 else f"{base}-{k}"
+        try:
+            (rr / candidate).mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not find a free run id under {rr} for {base!r}")
+
+
+@dataclass
+class Status:
+    """Machine-readable progress of one run, polled by the dashboard."""
+
+    state: str = "queued"
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps_per_epoch: int = 0
+    train_loss: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    eta_seconds: float | None = None
+    message: str = ""
+    error: str | None = None
+    pid: int | None = None
+    started: float | None = None
+    updated: float = field(default_factory=time.time)
+
+    @property
+    def progress(self) -> float:
+        """Fraction done, 0..1."""
+        if self.state == "completed":
+            return 1.0
+        if not self.epochs:
+            return 0.0
+        done = self.epoch + (self.step / self.steps_per_epoch if self.steps_per_epoch else 0.0)
+        return min(1.0, done / self.epochs)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Status":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        st = cls(**known)
+        if st.state not in STATES:
+            raise ValueError(f"unknown run state {st.state!r}; states are {STATES}")
+        return st
+
+
+class RunDir:
+    """One run folder: paths and readers. Reading never raises for a missing optional file.
+
+    Parameters
+    ----------
+    path
+        The run folder.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # paths
+    config_path = property(lambda self: self.path / "config.json")
+    status_path = property(lambda self: self.path / "status.json")
+    history_path = property(lambda self: self.path / "history.csv")
+    metrics_path = property(lambda self: self.path / "metrics.json")
+    predictions_path = property(lambda self: self.path / "predictions.csv")
+    embeddings_path = property(lambda self: self.path / "embeddings.npy")
+    umap_path = property(lambda self: self.path / "umap.npy")
+    last_checkpoint = property(lambda self: self.path / "checkpoint_last.pt")
+    best_checkpoint = property(lambda self: self.path / "checkpoint_best.pt")
+    log_path = property(lambda self: self.path / "train.log")
+    cancel_path = property(lambda self: self.path / "CANCEL")
+
+    def phasemap_dir(self, scan: str) -> Path:
+        return self.path / "phasemaps" / check_run_id(scan)
+
+    # status
+    def read_status(self) -> Status:
+        if not self.status_path.exists():
+            raise FileNotFoundError(f"{self.status_path}: no status; the run was never started")
+        return Status.from_dict(read_json(self.status_path))
+
+    def write_status(self, status: Status) -> None:
+        status.updated = time.time()
+        write_json(self.status_path, status.to_dict())
+
+    def update_status(self, **changes) -> Status:
+        """Read, change and write the status (creating it when absent)."""
+        try:
+            st = self.read_status()
+        except (FileNotFoundError, ValueError):
+            st = Status()
+        for k, v in changes.items():
+            if k not in Status.__dataclass_fields__:
+                raise KeyError(f"unknown status field {k!r}")
+            setattr(st, k, v)
+        self.write_status(st)
+        return st
+
+    def request_cancel(self) -> None:
+        """Ask the trainer to stop after the current step (it polls for this file)."""
+        self.cancel_path.write_text(str(time.time()))
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_path.exists()
+
+    # readers
+    def config(self) -> dict:
+        return read_json(self.config_path)
+
+    def metrics(self) -> dict | None:
+        return read_json(self.metrics_path) if self.metrics_path.exists() else None
+
+    def history(self):
+        import pandas as pd
+
+        return pd.read_csv(self.history_path) if self.history_path.exists() else None
+
+    def predictions(self):
+        import pandas as pd
+
+        return pd.read_csv(self.predictions_path) if self.predictions_path.exists() else None
+
+    def embeddings(self):
+        import numpy as np
+
+        return np.load(self.embeddings_path) if self.embeddings_path.exists() else None
+
+    def umap(self):
+        import numpy as np
+
+        return np.load(self.umap_path) if self.umap_path.exists() else None
+
+    def phasemap_scans(self) -> list[str]:
+        d = self.path / "phasemaps"
+        return sorted(p.name for p in d.iterdir() if (p / "phasemap.npz").exists()) if d.exists() else []
+
+    def mtime(self) -> float:
+        """Latest modification time of the folder's files: a cache key that changes with the run."""
+        times = [self.path.stat().st_mtime]
+        for p in self.path.iterdir():
+            try:
+                times.append(p.stat().st_mtime)
+            except OSError:
+                pass
+        pm = self.path / "phasemaps"
+        if pm.exists():
+            times.extend(p.stat().st_mtime for p in pm.rglob("*") if p.is_file())
+        return max(times)
+
+
+@dataclass
+class RunSummary:
+    """One row of the runs table; ``error`` is set for a broken folder."""
+
+    run_id: str
+    path: Path
+    state: str
+    config: dict = field(default_factory=dict)
+    status: Status | None = None
+    metrics: dict | None = None
+    error: str | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self.error is not None
+
+
+def open_run(run_id: str, root: str | Path | None = None) -> RunDir:
+    """The run folder of ``run_id``; the id is checked and must exist."""
+    path = runs_root(root) / check_run_id(run_id)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run {run_id!r} not found under {runs_root(root)}; "
+                                "`python -m ebsdlib runs` lists the runs")
+    return RunDir(path)
+
+
+def summarize_run(path: Path) -> RunSummary:
+    """Read one run's config, status and metrics; never raises, a broken folder says why."""
+    run = RunDir(path)
+    try:
+        config = run.config() if run.config_path.exists() else {}
+        status = run.read_status() if run.status_path.exists() else None
+        metrics = run.metrics()
+        if status is None and not config:
+            raise FileNotFoundError("neither config.json nor status.json exists")
+        state = status.state if status else ("completed" if metrics else "failed")
+        return RunSummary(run.run_id, path, state, config, status, metrics)
+    except Exception as e:  # a broken folder must not hide the others
+        return RunSummary(run.run_id, path, "broken", error=f"{type(e).__name__}: {e}")
+
+
+def list_runs(root: str | Path | None = None) -> list[RunSummary]:
+    """Every run under ``artifacts/runs``, newest first, broken folders included."""
+    rr = runs_root(root)
+    if not rr.exists():
+        return []
+    paths = [p for p in rr.iterdir() if p.is_dir() and not p.name.startswith(".") and not p.is_symlink()]
+    paths.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [summarize_run(p) for p in paths]
+
+
+def delete_run(run_id: str, root: str | Path | None = None) -> None:
+    """Remove a run folder; refuses an active run."""
+    run = open_run(run_id, root)
+    try:
+        st = run.read_status()
+    except (FileNotFoundError, ValueError):
+        st = None
+    if st is not None and st.state in ACTIVE_STATES and _pid_alive(st.pid):
+        raise RuntimeError(f"run {run_id!r} is {st.state}; cancel it before deleting")
+    shutil.rmtree(run.path)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,139 @@
+"""The one training configuration: defaults here, overrides from the CLI and the sidebar.
+
+The resolved config is written to ``config.json`` in the run folder and stored in every
+checkpoint, so every number the dashboard shows can be traced to how it was made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
+
+from ebsdlib.data.preprocess import PreprocessConfig
+
+LOSSES = ("ce", "supcon")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SCHEDULES = ("cosine", "constant", "step")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run.
+
+    Parameters
+    ----------
+    data
+        Path of the labelled data set (project HDF5).
+    loss
+        ``"ce"`` (cross-entropy) or ``"supcon"`` (supervised contrastive, then linear probe).
+    model
+        Any ``timm`` model name; ``efficientnet_b0`` by default.
+    pretrained
+        Path of weights already on disk to start from; ``None`` trains from scratch.
+    epochs, batch_size, lr, weight_decay, schedule, warmup_epochs
+        Optimiser (AdamW) and learning-rate schedule.
+    temperature
+        SupCon temperature.
+    embedding_dim
+        Projection-head output size (SupCon).
+    probe_epochs
+        Epochs of the linear probe on frozen SupCon embeddings.
+    knn_k
+        Neighbours of the k-NN vote on SupCon embeddings.
+    validation
+        ``True``: train on train, report on validation. ``False``: train on train+val,
+        report on test (the original script's two modes).
+    augment
+        Random horizontal and vertical flips.
+    preprocess
+        Pattern preprocessing (also used at inference time).
+    seed, device, precision, num_workers, eval_batch_size
+        Reproducibility and hardware.
+    """
+
+    data: str = "artifacts/datasets/default.h5"
+    loss: Literal["ce", "supcon"] = "ce"
+    model: str = "efficientnet_b0"
+    pretrained: str | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    schedule: Literal["cosine", "constant", "step"] = "cosine"
+    warmup_epochs: int = 1
+    temperature: float = 0.1
+    embedding_dim: int = 128
+    probe_epochs: int = 30
+    knn_k: int = 10
+    validation: bool = False
+    augment: bool = True
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    num_workers: int = 0
+    eval_batch_size: int = 512
+    umap: bool = True
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.preprocess, dict):
+            self.preprocess = PreprocessConfig.from_dict(self.preprocess)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the field, the value and what is allowed."""
+        checks = [
+            ("loss", self.loss in LOSSES, f"one of {LOSSES}"),
+            ("device", self.device in DEVICES, f"one of {DEVICES}"),
+            ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
+            ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
+            ("epochs", isinstance(self.epochs, int) and 1 <= self.epochs <= 10000, "an integer from 1 to 10000"),
+            ("batch_size", isinstance(self.batch_size, int) and 2 <= self.batch_size <= 65536,
+             "an integer from 2 to 65536"),
+            ("lr", isinstance(self.lr, (int, float)) and 0 < self.lr <= 10, "a number in (0, 10]"),
+            ("weight_decay", isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay <= 1,
+             "a number in [0, 1]"),
+            ("warmup_epochs", isinstance(self.warmup_epochs, int) and 0 <= self.warmup_epochs < max(self.epochs, 1) + 1,
+             "an integer from 0 to epochs"),
+            ("temperature", isinstance(self.temperature, (int, float)) and 0 < self.temperature <= 10,
+             "a number in (0, 10]"),
+            ("embedding_dim", isinstance(self.embedding_dim, int) and 2 <= self.embedding_dim <= 4096,
+             "an integer from 2 to 4096"),
+            ("probe_epochs", isinstance(self.probe_epochs, int) and 1 <= self.probe_epochs <= 10000,
+             "an integer from 1 to 10000"),
+            ("knn_k", isinstance(self.knn_k, int) and 1 <= self.knn_k <= 1000, "an integer from 1 to 1000"),
+            ("num_workers", isinstance(self.num_workers, int) and 0 <= self.num_workers <= 64,
+             "an integer from 0 to 64"),
+            ("eval_batch_size", isinstance(self.eval_batch_size, int) and 1 <= self.eval_batch_size <= 1 << 20,
+             "a positive integer"),
+            ("seed", isinstance(self.seed, int) and 0 <= self.seed < 2**32, "an integer from 0 to 2**32-1"),
+            ("model", isinstance(self.model, str) and bool(self.model), "a timm model name"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; use {allowed}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["preprocess"] = self.preprocess.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Build from a stored dictionary; unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}; known are {sorted(known)}")
+        return cls(**d)
+
+    @property
+    def eval_split(self) -> str:
+        """The split the run reports on."""
+        return "val" if self.validation else "test"
+
+    @property
+    def train_splits(self) -> tuple[str, ...]:
+        return ("train",) if self.validation else ("train", "val")
