@@ -8,7 +8,14 @@ from ebsdlib.data.format import (
     write_dataset,
 )
 from ebsdlib.data.preprocess import PreprocessConfig, preprocess_batch
-from ebsdlib.data.readers import load
+
+
+def load(path, **kwargs):
+    """Open a data set of any supported kind; see :func:`ebsdlib.data.readers.load`."""
+    from ebsdlib.data.readers import load as _load
+
+    return _load(path, **kwargs)
+
 
 __all__ = [
     "FORMAT_VERSION",
