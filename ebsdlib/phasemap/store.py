@@ -1,0 +1,165 @@
+"""Phase-map artifacts of a run: write them all, read the map back.
+
+Folder ``runs/<run_id>/phasemaps/<scan>/``
+-----------------------------------------
+=====================  ===============================================================
+``phasemap.npz``       ``index`` (H, W) int64, ``pred`` (H, W) int16, ``proba`` (H, W, C)
+                       float16, ``confidence`` (H, W) float32, ``scan_shape`` (2,), and when
+                       known ``true`` (H, W) int16, ``error`` (H, W) int8 and ``quality``
+                       (H, W) float32; ``meta``: JSON string with the phases, step size,
+                       run id, data path and scan name
+``phasemap.png``       predicted phases in the phase colours (no threshold, full opacity)
+``phasemap.csv``       one row per measured point (:func:`ebsdlib.phasemap.export.to_dataframe`)
+``crystalmap.h5``      orix CrystalMap (``orix.io.load`` reads it)
+``crystalmap.ang``     the same as EDAX TSL ``.ang`` (MTEX, OIM)
+``fractions.json``     predicted (and true) phase fractions, accuracy and error count
+``metrics.json``       :func:`ebsdlib.train.metrics.compute_metrics` over the scan's points
+                       with known truth (only when the scan has true phases)
+=====================  ===============================================================
+
+Each file is written atomically, ``phasemap.npz`` last, so a folder that lists as a phase
+map (:meth:`ebsdlib.runs.RunDir.phasemap_scans`) is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ebsdlib.io import atomic_write, write_json
+from ebsdlib.phasemap.assemble import PhaseMap
+from ebsdlib.phasemap.crystalmap import to_crystal_map, write_crystal_map
+from ebsdlib.phasemap.export import write_csv, write_png
+from ebsdlib.phasemap.render import render_rgb
+from ebsdlib.phases import Phase
+from ebsdlib.runs import RunDir, open_run
+
+NPZ_NAME = "phasemap.npz"
+
+
+def save_phasemap(phasemap: PhaseMap, folder: str | Path) -> dict[str, Path]:
+    """Write every phase-map artifact into ``folder`` (see the module docstring).
+
+    Parameters
+    ----------
+    phasemap
+        The assembled map.
+    folder
+        Target folder, usually :meth:`ebsdlib.runs.RunDir.phasemap_dir`.
+
+    Returns
+    -------
+    dict
+        Artifact name → path.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    rgb = render_rgb(phasemap.pred, phasemap.confidence, phasemap.quality, phasemap.phases)
+    paths["png"] = write_png(rgb, folder / "phasemap.png")
+    paths["csv"] = write_csv(phasemap, folder / "phasemap.csv")
+    xmap = to_crystal_map(phasemap)
+    paths["crystalmap"] = write_crystal_map(phasemap, folder / "crystalmap.h5", xmap=xmap)
+    paths["ang"] = write_crystal_map(phasemap, folder / "crystalmap.ang", xmap=xmap)
+    summary = fractions_summary(phasemap)
+    paths["fractions"] = write_json(folder / "fractions.json", summary)
+    if phasemap.has_truth:
+        paths["metrics"] = write_json(folder / "metrics.json", scan_metrics(phasemap))
+    paths["npz"] = _write_npz(phasemap, folder / NPZ_NAME)
+    return paths
+
+
+def fractions_summary(phasemap: PhaseMap) -> dict:
+    """Content of ``fractions.json``: predicted and true fractions, accuracy, error count."""
+    err = phasemap.error
+    return {
+        "scan_shape": list(phasemap.scan_shape),
+        "phases": phasemap.phase_names,
+        "predicted": phasemap.fractions(0.0),
+        "true": phasemap.true_fractions() if phasemap.has_truth else None,
+        "accuracy": phasemap.accuracy,
+        "n_wrong": None if err is None else int((err == 1).sum()),
+        "n_known": None if err is None else int((err >= 0).sum()),
+    }
+
+
+def scan_metrics(phasemap: PhaseMap) -> dict:
+    """Metrics over the measured points with known truth (the scan as a test set)."""
+    from ebsdlib.train.metrics import compute_metrics
+
+    keep = phasemap.measured & (phasemap.true >= 0)
+    return compute_metrics(phasemap.true[keep], phasemap.proba[keep].astype(np.float32),
+                           phasemap.phase_names)
+
+
+def load_phasemap(run_dir: RunDir | str | Path, scan: str) -> PhaseMap:
+    """Read a saved phase map.
+
+    Parameters
+    ----------
+    run_dir
+        A :class:`~ebsdlib.runs.RunDir`, a run folder, or a run id under the artifacts root.
+    scan
+        Scan name (a folder under ``phasemaps/``).
+    """
+    run = _as_run(run_dir)
+    path = run.phasemap_dir(scan) / NPZ_NAME
+    if not path.exists():
+        have = run.phasemap_scans()
+        raise FileNotFoundError(
+            f"{path}: no phase map {scan!r} in run {run.run_id!r} (it has {have or 'none'}); make one "
+            f"with `python -m ebsdlib predict --run {run.run_id} --data SCAN.h5 --name {scan}`"
+        )
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+        phases = tuple(Phase.from_dict(d) for d in meta.pop("phases"))
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"{path}: 'meta' is missing or unreadable ({e}); re-run predict") from e
+    return PhaseMap(
+        phases=phases,
+        index=arrays["index"],
+        pred=arrays["pred"],
+        proba=arrays["proba"],
+        confidence=arrays["confidence"],
+        true=arrays.get("true"),
+        quality=arrays.get("quality"),
+        step_size=meta.pop("step_size", None),
+        meta=meta,
+    )
+
+
+def _write_npz(phasemap: PhaseMap, path: Path) -> Path:
+    meta = {**phasemap.meta, "phases": [p.to_dict() for p in phasemap.phases],
+            "step_size": phasemap.step_size}
+    arrays = {
+        "index": phasemap.index,
+        "pred": phasemap.pred,
+        "proba": phasemap.proba.astype(np.float16),
+        "confidence": phasemap.confidence.astype(np.float32),
+        "scan_shape": np.asarray(phasemap.scan_shape, dtype=np.int64),
+        "meta": np.asarray(json.dumps(meta, default=str)),
+    }
+    if phasemap.true is not None:
+        arrays["true"] = phasemap.true
+        arrays["error"] = phasemap.error
+    if phasemap.quality is not None:
+        arrays["quality"] = phasemap.quality.astype(np.float32)
+
+    def _w(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    return atomic_write(path, _w)
+
+
+def _as_run(run_dir: RunDir | str | Path) -> RunDir:
+    if isinstance(run_dir, RunDir):
+        return run_dir
+    path = Path(run_dir)
+    if path.is_dir():
+        return RunDir(path)
+    return open_run(str(run_dir))
