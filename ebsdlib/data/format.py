@@ -64,7 +64,11 @@ def pattern_chunks(n: int, height: int, width: int, target_bytes: int = 1 << 20)
     return (block, height, width)
 
 
-def _check_patterns(patterns: np.ndarray, where: str) -> None:
+def _check_patterns(patterns: np.ndarray, where: str, offset: int = 0) -> None:
+    """Refuse patterns of the wrong shape or dtype, or with NaN/inf pixels.
+
+    ``offset`` is the index of the first pattern of the block, so messages name the pattern.
+    """
     if patterns.ndim != 3:
         raise DataFormatError(
             f"{where}: patterns must have shape (N, H, W), got shape {patterns.shape}; "
@@ -80,9 +84,36 @@ def _check_patterns(patterns: np.ndarray, where: str) -> None:
         if bad.any():
             first = int(np.argwhere(bad.reshape(len(patterns), -1).any(axis=1))[0, 0])
             raise DataFormatError(
-                f"{where}: pattern {first} contains NaN or inf values "
+                f"{where}: pattern {first + offset} contains NaN or inf values "
                 f"({int(bad.sum())} pixels in all); remove or repair these patterns"
             )
+
+
+def constant_mask(patterns: np.ndarray) -> np.ndarray:
+    """``(N,)`` True where a pattern has the same value in every pixel (a blank frame)."""
+    flat = np.asarray(patterns).reshape(len(patterns), -1)
+    if flat.shape[1] == 0:
+        return np.ones(len(flat), dtype=bool)
+    return flat.min(axis=1) == flat.max(axis=1)
+
+
+def _check_constant(patterns: np.ndarray, labels: np.ndarray | None, where: str, offset: int = 0) -> int:
+    """Refuse constant patterns that carry a phase label; return how many constant ones there are.
+
+    A blank frame in an unlabelled scan (label -1) is a scan point without data and is kept;
+    a labelled one would teach a model nothing but noise.
+    """
+    mask = constant_mask(patterns)
+    if labels is not None:
+        bad = mask & (np.asarray(labels) >= 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataFormatError(
+                f"{where}: pattern {i + offset} (label {int(labels[i])}) is constant, every pixel "
+                f"{patterns[i].flat[0].item()!r} ({int(bad.sum())} such labelled patterns in this "
+                "block); a blank frame carries no diffraction signal: remove it or label it -1"
+            )
+    return int(mask.sum())
 
 
 @dataclass
@@ -92,20 +123,75 @@ class DatasetWriter:
     file: h5py.File
     n: int
     where: str
+    n_phases: int
     written: int = 0
+    constant: int = 0
 
     def write(self, start: int, patterns: np.ndarray, **per_pattern: np.ndarray) -> None:
-        """Write a block of patterns (and optional per-pattern arrays) at ``start``."""
-        _check_patterns(patterns, self.where)
+        """Write a block of patterns (and optional per-pattern arrays) at ``start``.
+
+        Per-pattern keys are ``labels`` and the names in :data:`OPTIONAL_FIELDS` given to
+        :func:`create_dataset`; ``scan/row`` may be passed as ``scan_row``.
+        """
+        patterns = np.asarray(patterns)
+        _check_patterns(patterns, self.where, offset=start)
         stop = start + len(patterns)
-        if stop > self.n:
+        if start < 0 or stop > self.n:
             raise DataFormatError(
-                f"{self.where}: block [{start}, {stop}) exceeds the {self.n} patterns declared"
+                f"{self.where}: block [{start}, {stop}) lies outside the {self.n} patterns declared"
             )
-        self.file["patterns"][start:stop] = patterns
+        want = self.file["patterns"].shape[1:]
+        if patterns.shape[1:] != want or patterns.dtype != self.file["patterns"].dtype:
+            raise DataFormatError(
+                f"{self.where}: block of shape {patterns.shape[1:]} and dtype {patterns.dtype} does not "
+                f"match the declared pattern shape {want} and dtype {self.file['patterns'].dtype}"
+            )
+        checked = {}
         for key, values in per_pattern.items():
+            key = key.replace("scan_", "scan/") if key in ("scan_row", "scan_col") else key
+            if key not in self.file or key not in ("labels", *OPTIONAL_FIELDS):
+                raise DataFormatError(
+                    f"{self.where}: per-pattern field {key!r} was not declared; pass it in "
+                    f"create_dataset(optional=...) (known fields: labels, {', '.join(OPTIONAL_FIELDS)})"
+                )
+            checked[key] = _check_field(key, values, len(patterns), self.n_phases, self.where)
+        self.constant += _check_constant(patterns, checked.get("labels"), self.where, start)
+        self.file["patterns"][start:stop] = patterns
+        for key, values in checked.items():
             self.file[key][start:stop] = values
         self.written = max(self.written, stop)
+
+
+def _check_field(key: str, values: np.ndarray, n: int, n_phases: int, where: str) -> np.ndarray:
+    """Check one per-pattern array (shape, dtype kind, value range) and cast it for storage."""
+    trailing, dtype, _ = OPTIONAL_FIELDS.get(key, ((), np.int16, -1))
+    values = np.asarray(values)
+    if values.shape != (n, *trailing):
+        raise DataFormatError(f"{where}: {key} has shape {values.shape}, expected {(n, *trailing)} "
+                              "(one entry per pattern)")
+    integer = np.issubdtype(np.dtype(dtype), np.integer)
+    kinds = "biu" if integer else "biuf"
+    if values.dtype.kind not in kinds:
+        raise DataFormatError(f"{where}: {key} has dtype {values.dtype}, expected "
+                              f"{'integers' if integer else 'numbers'}")
+    if key == "labels" and values.size:
+        bad = (values < -1) | (values >= n_phases)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataFormatError(
+                f"{where}: label {values[i].item()!r} at pattern {i} is out of range; labels must be "
+                f"-1 (unknown) or 0..{n_phases - 1} for the {n_phases} phases in the phase table"
+            )
+    if key == "split" and values.size and not np.isin(values, list(SPLIT_NAMES)).all():
+        i = int(np.argmax(~np.isin(values, list(SPLIT_NAMES))))
+        raise DataFormatError(f"{where}: split code {values[i].item()!r} at pattern {i} is not one of "
+                              "0 (train), 1 (val), 2 (test), -1 (none)")
+    if integer and values.size:
+        info = np.iinfo(dtype)
+        if values.min() < info.min or values.max() > info.max:
+            raise DataFormatError(f"{where}: {key} values span [{values.min()}, {values.max()}], "
+                                  f"beyond what {np.dtype(dtype).name} stores")
+    return values.astype(dtype)
 
 
 def _attrs_common(phases: Iterable[Phase], provenance: dict, preprocessing: dict | None,
@@ -158,6 +244,17 @@ def create_dataset(
     dtype = np.dtype(dtype)
     if dtype not in ALLOWED_DTYPES:
         raise DataFormatError(f"{path}: pattern dtype {dtype} is not supported; use uint8, uint16 or float32")
+    if int(n) < 1 or len(shape) != 2 or min(shape) < 1:
+        raise DataFormatError(f"{path}: cannot create a data set of {n} patterns of shape {tuple(shape)}; "
+                              "it needs at least one pattern of at least 1×1 pixels")
+    phases = with_colors(list(phases))
+    if scan_shape is not None and (np.shape(scan_shape) != (2,) or min(int(v) for v in scan_shape) < 1):
+        raise DataFormatError(f"{path}: scan_shape {scan_shape!r} must be two positive integers (rows, cols)")
+    if step_size is not None and not (np.isfinite(step_size) and step_size > 0):
+        raise DataFormatError(f"{path}: step_size {step_size!r} must be a positive number of µm, or None")
+    names = [p.name for p in phases]
+    if len(set(names)) != len(names):
+        raise DataFormatError(f"{path}: phase names {names} repeat; every phase needs its own name")
 
     @contextmanager
     def _ctx() -> Iterator[DatasetWriter]:
@@ -165,6 +262,9 @@ def create_dataset(
         path_.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path_.name}.", suffix=".part", dir=path_.parent)
         os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a data set is as readable as any file
         try:
             with h5py.File(tmp, "w") as f:
                 yield from _fill(f)
@@ -189,10 +289,13 @@ def create_dataset(
                 )
             fshape, fdtype, fill = spec
             f.create_dataset(key, shape=(n, *fshape), dtype=fdtype, fillvalue=fill)
-        writer = DatasetWriter(f, n, str(path))
+        writer = DatasetWriter(f, n, str(path), len(phases))
         yield writer
         if writer.written != n:
             raise DataFormatError(f"{path}: only {writer.written} of {n} patterns were written")
+        if writer.constant >= n:
+            raise DataFormatError(f"{path}: all {n} patterns are constant (blank frames); the data "
+                                  "holds no diffraction signal: check the source")
         _finish(f, scan_shape, str(path))
 
     return _ctx()
@@ -303,10 +406,8 @@ def write_dataset(
         "orientations": orientations,
         "grain_id": grain_id,
     }
-    given = {k: np.asarray(v) for k, v in fields.items() if v is not None}
-    for key, values in given.items():
-        if len(values) != n:
-            raise DataFormatError(f"{path}: {key} has {len(values)} entries but there are {n} patterns")
+    phases = list(phases)
+    given = {k: _check_field(k, v, n, len(phases), str(path)) for k, v in fields.items() if v is not None}
     with create_dataset(
         path, n, patterns.shape[1:], patterns.dtype, phases,
         provenance=provenance, preprocessing=preprocessing,
@@ -315,6 +416,15 @@ def write_dataset(
     ) as w:
         w.write(0, patterns, **given)
     return Path(path)
+
+
+def _get_dataset(f: h5py.File, key: str) -> h5py.Dataset | None:
+    """The dataset at ``key``, or ``None`` when absent (or when something else sits there)."""
+    try:
+        obj = f.get(key)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return obj if isinstance(obj, h5py.Dataset) else None
 
 
 class EBSDDataset:
@@ -353,31 +463,66 @@ class EBSDDataset:
             raise DataFormatError(f"{where}: attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r}; "
                                   "this is not an ebsdlib data set (vendor files load through "
                                   "ebsdlib.data.load or `python -m ebsdlib import`)")
-        version = int(f.attrs.get("format_version", -1))
-        if version != FORMAT_VERSION:
-            raise DataFormatError(f"{where}: format_version {version} is not supported by this "
+        version = f.attrs.get("format_version")
+        if not isinstance(version, (int, np.integer)) or int(version) != FORMAT_VERSION:
+            raise DataFormatError(f"{where}: format_version {version!r} is not supported by this "
                                   f"ebsdlib (reads version {FORMAT_VERSION}); re-import the data")
         for key in ("patterns", "labels"):
-            if key not in f:
+            if not isinstance(f.get(key), h5py.Dataset):
                 raise DataFormatError(f"{where}: dataset '/{key}' is missing; the file is incomplete")
         p = f["patterns"]
         if p.ndim != 3 or p.dtype not in ALLOWED_DTYPES:
             raise DataFormatError(f"{where}: '/patterns' has shape {p.shape} and dtype {p.dtype}; "
                                   "expected (N, H, W) of uint8, uint16 or float32")
         n = p.shape[0]
+        if n == 0 or min(p.shape[1:]) == 0:
+            raise DataFormatError(f"{where}: '/patterns' has shape {p.shape}: the data set is empty; "
+                                  "recreate it with at least one pattern")
         for key in ["labels", *OPTIONAL_FIELDS]:
-            if key in f:
-                ds = f[key]
-                want = (n, *OPTIONAL_FIELDS.get(key, ((),))[0])
-                if ds.shape != want:
-                    raise DataFormatError(f"{where}: '/{key}' has shape {ds.shape}, expected {want} "
-                                          f"to match {n} patterns")
+            ds = _get_dataset(f, key)
+            if ds is None:
+                continue
+            trailing, dtype, _ = OPTIONAL_FIELDS.get(key, ((), np.int16, -1))
+            want = (n, *trailing)
+            if ds.shape != want:
+                raise DataFormatError(f"{where}: '/{key}' has shape {ds.shape}, expected {want} "
+                                      f"to match {n} patterns")
+            kinds = "iu" if np.issubdtype(np.dtype(dtype), np.integer) else "iuf"
+            if ds.dtype.kind not in kinds:
+                raise DataFormatError(f"{where}: '/{key}' has dtype {ds.dtype}, expected "
+                                      f"{np.dtype(dtype).name}")
+        if (_get_dataset(f, "scan/row") is None) != (_get_dataset(f, "scan/col") is None):
+            raise DataFormatError(f"{where}: has only one of '/scan/row' and '/scan/col'; "
+                                  "scan positions need both")
         try:
-            self.phases = tuple(Phase.from_dict(d) for d in json.loads(f.attrs["phases"]))
-        except (KeyError, json.JSONDecodeError) as e:
-            raise DataFormatError(f"{where}: attribute 'phases' is missing or not valid JSON ({e})") from e
+            table = json.loads(f.attrs["phases"])
+            self.phases = tuple(Phase.from_dict(d) for d in table)
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataFormatError(f"{where}: attribute 'phases' is missing or not a valid JSON "
+                                  f"list of phases ({e}); recreate the file") from e
+        s = f.attrs.get("scan_shape")
+        if s is not None and (np.shape(s) != (2,) or np.asarray(s).dtype.kind not in "iu" or min(s) < 1):
+            raise DataFormatError(f"{where}: attribute 'scan_shape' is {s!r}; expected two positive "
+                                  "integers (rows, cols)")
+        for key in ("provenance", "preprocessing"):
+            try:
+                json.loads(f.attrs.get(key, "{}"))
+            except (TypeError, ValueError) as e:
+                raise DataFormatError(f"{where}: attribute {key!r} is not valid JSON ({e}); "
+                                      "recreate the file") from e
+        bg = f.get("static_background")
+        if bg is not None and (not isinstance(bg, h5py.Dataset) or bg.shape != p.shape[1:]):
+            raise DataFormatError(f"{where}: '/static_background' has shape "
+                                  f"{getattr(bg, 'shape', None)}, expected the pattern shape {p.shape[1:]}")
         _check_labels(f["labels"][()], len(self.phases), where)
-        if "scan/row" in f and self.scan_shape is not None:
+        split = _get_dataset(f, "split")
+        if split is not None:
+            codes = split[()]
+            if not np.isin(codes, list(SPLIT_NAMES)).all():
+                bad = codes[~np.isin(codes, list(SPLIT_NAMES))][0]
+                raise DataFormatError(f"{where}: '/split' holds code {bad.item()!r}; allowed are "
+                                      "0 (train), 1 (val), 2 (test), -1 (none)")
+        if _get_dataset(f, "scan/row") is not None and self.scan_shape is not None:
             _check_scan(f["scan/row"][()], f["scan/col"][()], self.scan_shape, where)
 
     # -- properties -----------------------------------------------------------------------
@@ -417,7 +562,8 @@ class EBSDDataset:
 
     def optional(self, key: str) -> np.ndarray | None:
         """A per-pattern field (``split``, ``scan/row``, ``quality``, …) or ``None``."""
-        return self._file[key][()] if key in self._file else None
+        ds = _get_dataset(self._file, key)
+        return None if ds is None else ds[()]
 
     @property
     def split(self) -> np.ndarray | None:
@@ -478,6 +624,12 @@ class EBSDDataset:
         if isinstance(indices, slice):
             return self.patterns[indices]
         indices = np.asarray(indices)
+        if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+            raise IndexError(f"{self.path}: indices must be a 1-D array of integers, "
+                             f"got shape {indices.shape} and dtype {indices.dtype}")
+        if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
+            raise IndexError(f"{self.path}: pattern indices span [{indices.min()}, {indices.max()}] "
+                             f"but the data set has {len(self)} patterns (0..{len(self) - 1})")
         if len(indices) == 0:
             return np.empty((0, *self.pattern_shape), dtype=self.patterns.dtype)
         order = np.argsort(indices, kind="stable")
@@ -498,6 +650,28 @@ class EBSDDataset:
         for start in range(0, len(idx), batch_size):
             chunk = idx[start:start + batch_size]
             yield chunk, self.read(chunk)
+
+    def verify(self, batch_size: int = 1024, progress: bool = False) -> None:
+        """Read every pattern once; refuse NaN/inf, labelled constant ones, or all constant.
+
+        Opening a file checks its layout only; this also checks the pixel values, which
+        every writer of this module already did. Raises :class:`DataFormatError` naming the
+        first bad pattern.
+        """
+        from tqdm.auto import tqdm
+
+        labels = self.labels
+        constant = 0
+        with tqdm(total=len(self), desc=f"verify {self.path.name}", unit="pattern",
+                  disable=not progress) as bar:
+            for start in range(0, len(self), batch_size):
+                block = self.patterns[start:start + batch_size]
+                _check_patterns(block, str(self.path), offset=start)
+                constant += _check_constant(block, labels[start:start + len(block)], str(self.path), start)
+                bar.update(len(block))
+        if constant == len(self):
+            raise DataFormatError(f"{self.path}: all {len(self)} patterns are constant (blank frames); "
+                                  "the data holds no diffraction signal: recreate it")
 
     def summary(self) -> dict:
         """Counts per phase and split, pattern size, preprocessing and provenance."""
@@ -523,7 +697,7 @@ class EBSDDataset:
             "split_rule": attrs.get("split_rule", "none"),
             "scan_shape": list(self.scan_shape) if self.scan_shape else None,
             "step_size": self.step_size,
-            "fields": [k for k in OPTIONAL_FIELDS if k in self._file],
+            "fields": [k for k in OPTIONAL_FIELDS if _get_dataset(self._file, k) is not None],
             "preprocessing": self.preprocessing,
             "provenance": self.provenance,
             "seed": attrs.get("seed"),

@@ -45,6 +45,8 @@ def make_splits(
         Plain-words description of the rule, stored in the data set.
     """
     labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}")
     fr = np.asarray(fractions, dtype=float)
     if fr.shape != (3,) or (fr < 0).any() or not np.isclose(fr.sum(), 1.0):
         raise ValueError(f"split fractions {tuple(fractions)!r} must be three non-negative numbers summing to 1")
@@ -60,19 +62,19 @@ def make_splits(
         rule = "stratified by phase, whole groups (grains or scan blocks) kept on one side"
     # each group takes the majority label of its patterns, then groups are dealt per label
     uniq, inverse = np.unique(groups, return_inverse=True)
-    group_label = np.empty(len(uniq), dtype=labels.dtype)
     group_size = np.bincount(inverse, minlength=len(uniq))
-    for g in range(len(uniq)):
-        vals, counts = np.unique(labels[inverse == g], return_counts=True)
-        group_label[g] = vals[np.argmax(counts)]
+    label_values, label_code = np.unique(labels, return_inverse=True)
+    votes = np.zeros((len(uniq), len(label_values)), dtype=np.int64)
+    np.add.at(votes, (inverse, label_code), 1)
+    group_label = label_values[np.argmax(votes, axis=1)]
     bounds = np.cumsum(fr)[:2]
     group_split = np.empty(len(uniq), dtype=np.int8)
     for lab in np.unique(group_label):
         members = np.flatnonzero(group_label == lab)
         members = members[rng.permutation(len(members))]
         cum = np.cumsum(group_size[members]) / group_size[members].sum()
-        # a group goes to the split in which its first pattern falls
-        start = np.concatenate([[0.0], cum[:-1]])
-        group_split[members] = np.searchsorted(bounds, start + 1e-12, side="left").astype(np.int8)
+        # a group goes to the split in which its middle falls (unbiased rounding of the counts)
+        middle = cum - group_size[members] / (2 * group_size[members].sum())
+        group_split[members] = np.searchsorted(bounds, middle, side="left").astype(np.int8)
     split[:] = group_split[inverse]
     return split, f"{rule}; fractions {fr[0]:.2f}/{fr[1]:.2f}/{fr[2]:.2f}; seed {seed}"

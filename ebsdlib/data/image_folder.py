@@ -1,0 +1,256 @@
+"""Reader for labelled pattern images: one sub-folder per phase, converted to the HDF5 format.
+
+Layout::
+
+    root/
+      Ni/      0001.png  0002.png  …
+      Ni3Al/   …
+      Ni3Fe/   …
+
+Each sub-folder (hidden ones skipped, searched recursively) is one phase named after the
+folder. Images may be PNG, TIFF, JPEG or BMP, 8- or 16-bit grey (or 32-bit float TIFF);
+colour images are converted to grey with the ITU-R 601 luma weights (Pillow's ``"L"``).
+
+Sizes: every image is resized (area-antialiased bilinear, Pillow) to one target shape. The
+target is the most common image shape, or, when ``size`` is given, ``size`` rows and the
+width that keeps the most common aspect ratio (``size × size`` for square images). Images
+whose aspect ratio differs from the common one by more than 1 % are refused, since resizing
+them would distort the pattern geometry.
+
+Bit depth: all 8-bit → ``uint8``; any 16-bit → ``uint16`` with 8-bit images scaled by 257 so
+both span the same range; float images → ``float32`` (float and integer images are not mixed).
+
+Labels index the phase table: the given ``phases`` (folder names must be among them), or
+the folder names in the order of the project's default phases, then alphabetically. A
+seeded split stratified by phase (:func:`ebsdlib.data.splits.make_splits`) is stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ebsdlib.data.format import DataFormatError, create_dataset
+from ebsdlib.phases import DEFAULT_PHASES, Phase, phase_from_name
+
+IMAGE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+ASPECT_TOLERANCE = 0.01
+BLOCK = 256
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def class_folders(root: str | Path) -> list[tuple[str, list[Path]]]:
+    """The class sub-folders of ``root`` and their image files, sorted by name.
+
+    Raises
+    ------
+    DataFormatError
+        ``root`` has no sub-folders, has images outside them, or a sub-folder holds no image.
+    """
+    root = Path(root)
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    folders = [p for p in entries if p.is_dir()]
+    loose = [p.name for p in entries if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    if not folders:
+        found = f"{len(entries)} files, e.g. {[p.name for p in entries[:3]]}" if entries else "nothing"
+        raise DataFormatError(
+            f"{root}: a folder of images needs one sub-folder per phase (e.g. {root}/Ni/*.png); "
+            f"found no sub-folders but {found}. Other inputs: an ebsdlib .h5 file or a vendor "
+            "scan file (h5ebsd, .ebsp, .dat, .up1/.up2)")
+    if loose:
+        raise DataFormatError(f"{root}: images {loose[:3]} lie outside the phase sub-folders; move "
+                              "each into the sub-folder named after its phase")
+    out = []
+    for folder in folders:
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p, folder))
+        images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+        if not images:
+            other = f"{len(files)} other files, e.g. {[p.name for p in files[:3]]}" if files else "no files"
+            raise DataFormatError(
+                f"{folder}: empty class folder: expected images ({', '.join(IMAGE_EXTENSIONS)}), "
+                f"found {other}; add images of phase {folder.name!r} or remove the folder")
+        out.append((folder.name, images))
+    return out
+
+
+def _phase_table(names: list[str], phases: Sequence[Phase] | None, root: Path) -> tuple[Phase, ...]:
+    if phases is not None:
+        from ebsdlib.data.readers import check_phase_names
+
+        check_phase_names(names, phases, str(root))
+        return tuple(phases)
+    order = {p.name.lower(): i for i, p in enumerate(DEFAULT_PHASES)}
+    ranked = sorted(names, key=lambda n: (order.get(n.lower(), len(order)), n.lower()))
+    return tuple(phase_from_name(n) for n in ranked)
+
+
+def _header(path: Path) -> tuple[tuple[int, int], str]:
+    """(rows, cols) and Pillow mode of an image, without decoding its pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return (im.height, im.width), im.mode
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataFormatError(f"{path}: cannot be read as an image ({e}); the file is corrupt or "
+                              f"not a PNG/TIFF/JPEG/BMP: replace or remove it") from e
+
+
+def _depth(mode: str) -> str:
+    if mode == "F":
+        return "float"
+    return "16" if mode in _SIXTEEN_BIT_MODES else "8"
+
+
+def _decode(path: Path) -> tuple[np.ndarray, str]:
+    """Pixels as a 2-D array (uint8, uint16 or float32) and the bit depth they came in."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode in _SIXTEEN_BIT_MODES or mode == "F":
+                arr = np.asarray(im)
+            else:
+                arr = np.asarray(im.convert("L"))
+    except (OSError, ValueError, SyntaxError) as e:
+        raise DataFormatError(f"{path}: the image cannot be decoded ({e}); the file is corrupt or "
+                              "truncated: replace or remove it") from e
+    depth = _depth(mode)
+    if depth == "16":
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise DataFormatError(f"{path}: 32-bit integer image with values in [{arr.min()}, "
+                                  f"{arr.max()}], outside 0..65535; save it as 16-bit or float TIFF")
+        arr = arr.astype(np.uint16)
+    elif depth == "float":
+        arr = arr.astype(np.float32)
+    if arr.ndim != 2:
+        raise DataFormatError(f"{path}: decoded to shape {arr.shape}, expected a 2-D grey image")
+    if depth == "float" and not np.isfinite(arr).all():
+        raise DataFormatError(f"{path}: {int((~np.isfinite(arr)).sum())} pixels are NaN or inf; "
+                              "repair or remove the image")
+    if arr.size and arr.min() == arr.max():
+        raise DataFormatError(f"{path}: every pixel is {arr.flat[0].item()!r}, a blank image carries "
+                              "no diffraction pattern; remove it")
+    return arr, depth
+
+
+def _resize(arr: np.ndarray, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+    from PIL import Image
+
+    if arr.shape == shape:
+        return arr.astype(dtype)
+    im = Image.fromarray(arr.astype(np.float32), mode="F")
+    out = np.asarray(im.resize((shape[1], shape[0]), Image.Resampling.BILINEAR), dtype=np.float32)
+    if dtype == np.float32:
+        return out
+    return np.clip(np.rint(out), 0, np.iinfo(dtype).max).astype(dtype)
+
+
+def plan_shape(shapes: dict[Path, tuple[int, int]], size: int | None, root: Path) -> tuple[int, int]:
+    """Target ``(rows, cols)``: ``size`` rows at the common aspect ratio, or the common shape.
+
+    Raises
+    ------
+    DataFormatError
+        An image's aspect ratio differs from the common one by more than 1 %.
+    """
+    counts = Counter(shapes.values())
+    common = max(counts, key=lambda s: (counts[s], s[0] * s[1]))
+    aspect = common[1] / common[0]
+    for path, (h, w) in shapes.items():
+        if abs((w / h) / aspect - 1) > ASPECT_TOLERANCE:
+            example = next(p for p, s in shapes.items() if s == common)
+            raise DataFormatError(
+                f"{path}: image of {h}×{w} pixels cannot be resized to the common shape: its aspect "
+                f"ratio {w / h:.3f} differs from {aspect:.3f} of {counts[common]} images such as "
+                f"{example} ({common[0]}×{common[1]}); crop the images to one aspect ratio first")
+    if size is None:
+        return common
+    if int(size) < 1:
+        raise ValueError(f"size {size!r} must be a positive number of pixels")
+    return int(size), max(1, round(int(size) * aspect))
+
+
+def convert_image_folder(
+    root: str | Path,
+    out: str | Path,
+    *,
+    size: int | None = None,
+    phases: Sequence[Phase] | None = None,
+    seed: int = 0,
+    fractions: tuple[float, float, float] | None = None,
+    progress: bool = False,
+) -> Path:
+    """Convert a folder of labelled images into a data set file (atomically).
+
+    Parameters
+    ----------
+    root
+        Folder with one sub-folder of images per phase.
+    out
+        Target ``.h5`` file; it appears only when complete.
+    size
+        Target rows (see the module docstring); default the most common image shape.
+    phases
+        Expected phase table; ``None`` builds it from the folder names.
+    seed, fractions
+        Seed and train/val/test fractions of the stratified split (default 0.7/0.15/0.15).
+    progress
+        Show a tqdm bar.
+    """
+    from tqdm.auto import tqdm
+
+    from ebsdlib.data.preprocess import PreprocessConfig
+    from ebsdlib.data.splits import DEFAULT_FRACTIONS, make_splits
+
+    root = Path(root)
+    classes = class_folders(root)
+    table = _phase_table([name for name, _ in classes], phases, root)
+    index = {p.name.lower(): i for i, p in enumerate(table)}
+    files = [(path, index[name.lower()]) for name, images in classes for path in images]
+    headers = {path: _header(path) for path, _ in files}
+    shape = plan_shape({p: h[0] for p, h in headers.items()}, size, root)
+    depths = Counter(_depth(mode) for _, mode in headers.values())
+    if depths["float"] and (depths["8"] or depths["16"]):
+        example = next(p for p, (_, m) in headers.items() if _depth(m) == "float")
+        raise DataFormatError(f"{root}: mixes float images (e.g. {example}) with 8/16-bit integer "
+                              "images; convert them to one kind first")
+    dtype = np.dtype(np.float32 if depths["float"] else np.uint16 if depths["16"] else np.uint8)
+    labels = np.array([lab for _, lab in files], dtype=np.int64)
+    split, rule = make_splits(labels, fractions=fractions or DEFAULT_FRACTIONS, seed=seed)
+    provenance = {
+        "reader": "image_folder",
+        "source": str(root.resolve()),
+        "classes": {name: len(images) for name, images in classes},
+        "source_shapes": {f"{h}x{w}": c for (h, w), c in Counter(s for s, _ in headers.values()).items()},
+        "source_modes": dict(Counter(m for _, m in headers.values())),
+        "target_shape": list(shape),
+        "resize": "Pillow bilinear, area-antialiased" if any(s != shape for s, _ in headers.values())
+        else "none",
+        "grey": "ITU-R 601 luma (Pillow 'L') for colour images",
+    }
+    with create_dataset(out, len(files), shape, dtype, table, provenance=provenance,
+                        preprocessing=PreprocessConfig().to_dict(), optional=["split"],
+                        split_rule=rule, seed=seed) as writer, \
+            tqdm(total=len(files), desc=f"import {root.name}", unit="image", disable=not progress) as bar:
+        for start in range(0, len(files), BLOCK):
+            chunk = files[start:start + BLOCK]
+            block = np.empty((len(chunk), *shape), dtype=dtype)
+            for i, (path, _) in enumerate(chunk):
+                arr, depth = _decode(path)
+                if dtype == np.uint16 and depth == "8":
+                    arr = arr.astype(np.uint16) * 257
+                block[i] = _resize(arr, shape, dtype)
+                bar.update(1)
+            writer.write(start, block, labels=labels[start:start + len(chunk)],
+                         split=split[start:start + len(chunk)])
+    return Path(out)
