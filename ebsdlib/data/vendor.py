@@ -113,7 +113,7 @@ def _provenance(path: Path, signal) -> dict:
     }
     xmap = getattr(signal, "xmap", None)
     if xmap is not None:
-        info["vendor_phases"] = [str(p.name) for _, p in xmap.phases_in_data]
+        info["vendor_phases"] = [str(p.name) for _, p in xmap.phases_in_data if str(p.name)]
     return info
 
 
