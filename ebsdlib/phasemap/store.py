@@ -104,7 +104,7 @@ def load_phasemap(run_dir: RunDir | str | Path, scan: str) -> PhaseMap:
     scan
         Scan name (a folder under ``phasemaps/``).
     """
-    run = _as_run(run_dir)
+    run = resolve_run(run_dir)
     path = run.phasemap_dir(scan) / NPZ_NAME
     if not path.exists():
         have = run.phasemap_scans()
@@ -156,10 +156,17 @@ def _write_npz(phasemap: PhaseMap, path: Path) -> Path:
     return atomic_write(path, _w)
 
 
-def _as_run(run_dir: RunDir | str | Path) -> RunDir:
+def resolve_run(run_dir: RunDir | str | Path, root: str | Path | None = None) -> RunDir:
+    """A :class:`~ebsdlib.runs.RunDir` from itself, a run folder, or a run id under ``root``.
+
+    A ``Path`` or a string with a path separator is a folder; any other string is a run id.
+    """
     if isinstance(run_dir, RunDir):
         return run_dir
-    path = Path(run_dir)
-    if path.is_dir():
+    if isinstance(run_dir, Path) or "/" in str(run_dir) or "\\" in str(run_dir):
+        path = Path(run_dir)
+        if not path.is_dir():
+            raise FileNotFoundError(f"run folder {str(path)!r} does not exist; "
+                                    "`python -m ebsdlib runs` lists the runs")
         return RunDir(path)
-    return open_run(str(run_dir))
+    return open_run(str(run_dir), root)

@@ -1,0 +1,43 @@
+"""``python -m ebsdlib predict``: map a scan with a trained run."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` command."""
+    p = subparsers.add_parser(
+        "predict",
+        help="classify every pattern of a scan and write its phase map into the run folder",
+        description="Classify every pattern of a scan (streamed in batches) with a run's best "
+                    "checkpoint and write runs/<run>/phasemaps/<name>/: phasemap.npz, .png, .csv, "
+                    "crystalmap.h5 (orix), crystalmap.ang (MTEX) and fractions.json.",
+    )
+    p.add_argument("--run", required=True, help="run id (see `python -m ebsdlib runs`) or run folder")
+    p.add_argument("--data", required=True, help="the scan: ebsdlib HDF5 or a vendor scan")
+    p.add_argument("--batch-size", type=int, default=512, help="patterns per forward pass (default 512)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: CUDA when available, else the CPU")
+    p.add_argument("--name", default=None, help="phase-map name (default: the data file's stem)")
+    p.add_argument("--threshold", type=float, default=0.0,
+                   help="confidence below which the printed fractions count a point as not indexed")
+    p.add_argument("--root", default=None, help="artifacts folder (default $EBSDLIB_ARTIFACTS or ./artifacts)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the prediction and print where it went, the fractions and the accuracy."""
+    from ebsdlib.phasemap import load_phasemap
+    from ebsdlib.predict import predict_scan, summarize_phasemap
+
+    if not 0.0 <= args.threshold <= 1.0:
+        raise ValueError(f"--threshold {args.threshold!r} must lie in [0, 1]")
+    folder = predict_scan(args.run, args.data, batch_size=args.batch_size, device=args.device,
+                          progress=not args.quiet, scan_name=args.name, root=args.root)
+    phasemap = load_phasemap(folder.parent.parent, folder.name)
+    rows, cols = phasemap.scan_shape
+    print(f"phase map of {rows}×{cols} points written to {folder}")
+    print(summarize_phasemap(phasemap, args.threshold))
+    return 0
