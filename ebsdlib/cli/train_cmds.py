@@ -1,0 +1,317 @@
+"""``train``, ``resume``, ``evaluate`` and ``runs``: thin commands over :mod:`ebsdlib.train`.
+
+The ``train`` flags are generated from :class:`ebsdlib.train.config.TrainConfig` (and the
+preprocessing fields of :class:`~ebsdlib.data.preprocess.PreprocessConfig`; ``size`` is
+``--image-size``), so they always mirror the config. Only the flags given override the base
+config: the dataclass defaults with the data set's recommended preprocessing, or a JSON file
+given with ``--config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import types
+import typing
+from dataclasses import fields
+from pathlib import Path
+
+from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.train.config import TrainConfig
+
+#: Config fields the CLI does not expose (set them through ``--config``).
+HIDDEN_FIELDS = ("preprocess", "num_workers")
+#: Preprocessing fields exposed as flags, and their flag names.
+PREPROCESS_FLAGS = {"size": "image-size"}
+
+
+def register(subparsers) -> None:
+    """Add ``train``, ``resume``, ``evaluate`` and ``runs``."""
+    p = subparsers.add_parser("train", help="train a model (cross-entropy or supervised contrastive)",
+                              usage="%(prog)s [--loss {ce,supcon}] [--data FILE] [--validation] [options]",
+                              description="Train a model on a labelled data set and evaluate it.")
+    add_config_flags(p)
+    p.add_argument("--config", metavar="FILE", help="JSON training config to start from "
+                   "(e.g. a run's config.json); the other flags override it")
+    p.add_argument("--run-id", metavar="ID", help="fill this run folder (a launcher may have created it "
+                   "with status 'queued'); default: a new id from the time, loss and model")
+    _add_common(p)
+    p.set_defaults(func=run_train, _parser=p)
+
+    p = subparsers.add_parser("resume", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("run", metavar="RUN", help="run id (see `runs`) or run folder")
+    _add_common(p)
+    p.set_defaults(func=run_resume, _parser=p)
+
+    p = subparsers.add_parser("evaluate", help="re-evaluate a finished run from its best checkpoint")
+    p.add_argument("run", metavar="RUN", help="run id (see `runs`) or run folder")
+    p.add_argument("--split", choices=("train", "val", "test"),
+                   help="split to evaluate (default: the run's own); another split than the run's "
+                        "writes to <run>/evaluations/<split>/")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_common(p)
+    p.set_defaults(func=run_evaluate, _parser=p)
+
+    p = subparsers.add_parser("runs", help="list the runs with their main figures, or delete one")
+    p.add_argument("--delete", metavar="RUN", help="delete this run folder (refused while it runs)")
+    _add_common(p)
+    p.set_defaults(func=run_runs, _parser=p)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--artifacts", metavar="DIR",
+                   help="artifacts folder (default: $EBSDLIB_ARTIFACTS or ./artifacts)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+# -- flags from the dataclass --------------------------------------------------------------------
+def _field_help(cls: type) -> dict[str, str]:
+    """Parameter descriptions from a numpydoc docstring (``a, b`` lines describe both)."""
+    doc = (cls.__doc__ or "").split("Parameters", 1)[-1]
+    out, names = {}, []
+    for line in doc.splitlines():
+        if re.match(r"^    \S", line):
+            names = [n.strip() for n in line.strip().split(",")]
+        elif line.strip() and names:
+            for n in names:
+                out[n] = (out.get(n, "") + " " + line.strip().replace("``", "")).strip()
+    return out
+
+
+def _flag(name: str) -> str:
+    return "--" + PREPROCESS_FLAGS.get(name, name).replace("_", "-")
+
+
+def _add_field(group, dest: str, flag: str, hint, help_text: str) -> None:
+    """One flag for a dataclass field: ``--x/--no-x`` for bools, choices for ``Literal``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    kw = {"dest": dest, "default": argparse.SUPPRESS, "help": help_text}
+    if hint is bool:
+        group.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+    elif typing.get_origin(hint) is typing.Literal:
+        group.add_argument(flag, choices=typing.get_args(hint), **kw)
+    else:
+        group.add_argument(flag, type=hint, metavar=dest.removeprefix("pp_").upper(), **kw)
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per :class:`TrainConfig` field and per preprocessing field."""
+    hints, helps = typing.get_type_hints(TrainConfig), _field_help(TrainConfig)
+    group = parser.add_argument_group("training config (defaults: TrainConfig)")
+    for f in fields(TrainConfig):
+        if f.name not in HIDDEN_FIELDS:
+            _add_field(group, f.name, _flag(f.name), hints[f.name],
+                       f"{helps.get(f.name, '')} (default: {f.default!r})")
+    hints, helps = typing.get_type_hints(PreprocessConfig), _field_help(PreprocessConfig)
+    group = parser.add_argument_group("preprocessing (defaults: the data set's recommendation)")
+    for f in fields(PreprocessConfig):
+        _add_field(group, "pp_" + f.name, _flag(f.name), hints[f.name], helps.get(f.name, ""))
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The config that the parsed flags describe (see the module docstring for precedence).
+
+    Raises ``ValueError`` naming the option, the value and what is allowed.
+    """
+    given = vars(args)
+    if given.get("config"):
+        from ebsdlib.io import read_json
+
+        base = dict(read_json(given["config"]))
+    else:
+        base = TrainConfig().to_dict()
+        if "data" in given:
+            base["data"] = given["data"]
+        base["preprocess"] = _recommended_preprocessing(base["data"])
+    for f in fields(TrainConfig):
+        if f.name in given and f.name not in HIDDEN_FIELDS:
+            base[f.name] = given[f.name]
+    pp = dict(base.get("preprocess") or {})
+    for f in fields(PreprocessConfig):
+        if "pp_" + f.name in given:
+            pp[f.name] = given["pp_" + f.name]
+    base["preprocess"] = pp
+    try:
+        pp_config = PreprocessConfig.from_dict(pp)
+    except ValueError as e:
+        raise ValueError(f"argument {_option_in(str(e), PreprocessConfig)}: {e}") from e
+    base["preprocess"] = pp_config
+    try:
+        return TrainConfig.from_dict(base)
+    except ValueError as e:
+        raise ValueError(f"argument {_option_in(str(e), TrainConfig)}: {e}") from e
+
+
+def _option_in(message: str, cls: type) -> str:
+    """The flag of the field a validation message is about."""
+    for f in fields(cls):
+        if re.match(rf"^(unknown )?{f.name}\b", message):
+            return _flag(f.name)
+    return "--config" if "config keys" in message else "(config)"
+
+
+def _recommended_preprocessing(data: str) -> dict:
+    """The data set's recommended preprocessing, or the defaults when it names none."""
+    path = Path(data)
+    if path.is_file():
+        try:
+            from ebsdlib.data.format import EBSDDataset
+
+            with EBSDDataset(path) as ds:
+                rec = ds.preprocessing
+            if rec:
+                return PreprocessConfig.from_dict(rec).to_dict()
+        except (ValueError, OSError):
+            pass
+    return PreprocessConfig().to_dict()
+
+
+def config_to_argv(config: TrainConfig) -> list[str]:
+    """Flags that make ``train`` rebuild ``config`` exactly (for launchers that start a process)."""
+    argv = []
+
+    def emit(name: str, value) -> None:
+        if isinstance(value, bool):
+            argv.append(_flag(name) if value else "--no-" + _flag(name)[2:])
+        elif value is not None:
+            argv.extend([_flag(name), str(value)])
+
+    d = config.to_dict()
+    for f in fields(TrainConfig):
+        if f.name not in HIDDEN_FIELDS and not (f.name == "pretrained" and d[f.name] is None):
+            emit(f.name, d[f.name])
+    for f in fields(PreprocessConfig):
+        emit(f.name, d["preprocess"][f.name])
+    return argv
+
+
+# -- commands ------------------------------------------------------------------------------------
+def run_train(args: argparse.Namespace) -> int:
+    """``python -m ebsdlib train``."""
+    from ebsdlib.runs import RunDir, check_run_id, new_run_id, runs_root
+
+    root = args.artifacts
+    run = None
+    if args.run_id:
+        try:
+            run = RunDir(runs_root(root) / check_run_id(args.run_id))
+        except ValueError as e:
+            args._parser.error(f"argument --run-id: {e}")
+    try:
+        config = config_from_args(args)
+        if not Path(config.data).is_file():
+            raise ValueError(f"argument --data: data set {config.data!r} not found; build one with "
+                             "`python -m ebsdlib simulate` or `python -m ebsdlib import`")
+    except ValueError as e:
+        if run is not None and run.path.is_dir():
+            run.update_status(state="failed", error=str(e), message="bad training options")
+        args._parser.error(str(e))
+    if run is None:
+        run = RunDir(runs_root(root) / new_run_id(config.loss, config.model, root))
+    return _drive(run, lambda: _train(config, run, root, args.quiet))
+
+
+def _train(config, run, root, quiet):
+    from ebsdlib.train.loop import train
+
+    return train(config, run, progress=not quiet, root=root)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """``python -m ebsdlib resume RUN``."""
+    from ebsdlib.train.loop import resume
+    from ebsdlib.train.status import as_run_dir
+
+    run = as_run_dir(args.run, args.artifacts)
+    return _drive(run, lambda: resume(run, progress=not args.quiet, root=args.artifacts))
+
+
+def _drive(run, work) -> int:
+    """Run ``work`` with SIGTERM turned into a cancel request; print where the run is."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: run.request_cancel())
+    try:
+        print(f"run {run.run_id}: {run.path}", file=sys.stderr)
+        work()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    status = run.read_status()
+    if status.state != "completed":
+        print(f"run {run.run_id}: {status.state}; {status.message}", file=sys.stderr)
+        return 1
+    print(format_metrics(run.metrics() or {}))
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``python -m ebsdlib evaluate RUN [--split S]``."""
+    from ebsdlib.train.evaluate import evaluate_run
+
+    metrics = evaluate_run(args.run, args.split, device=args.device, progress=not args.quiet,
+                           root=args.artifacts)
+    print(format_metrics(metrics))
+    return 0
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    """``python -m ebsdlib runs [--delete RUN]``."""
+    from ebsdlib.runs import delete_run, list_runs
+
+    if args.delete:
+        try:
+            delete_run(args.delete, args.artifacts)
+        except RuntimeError as e:
+            raise ValueError(str(e)) from e
+        print(f"deleted run {args.delete}")
+        return 0
+    print(format_runs_table(list_runs(args.artifacts)))
+    return 0
+
+
+# -- printing ------------------------------------------------------------------------------------
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def format_metrics(m: dict) -> str:
+    """A few lines with the main figures of a ``metrics.json``."""
+    if not m:
+        return "no metrics"
+    lo, hi = (m.get("accuracy_ci95") or [None, None])
+    lines = [f"split {m.get('split')!r}, n={m.get('n')}: accuracy {_pct(m.get('accuracy'))} "
+             f"(95% CI {_pct(lo)}–{_pct(hi)}), balanced {_pct(m.get('balanced_accuracy'))}, "
+             f"macro F1 {m.get('macro_f1', 0):.3f}",
+             f"Ni↔Ni3Fe confusion {_pct(m.get('ni_ni3fe_confusion'))} "
+             f"(Ni→Ni3Fe {_pct(m.get('ni_to_ni3fe'))}, Ni3Fe→Ni {_pct(m.get('ni3fe_to_ni'))})"]
+    recalls = ", ".join(f"{k} {_pct(v.get('recall'))}" for k, v in (m.get("per_class") or {}).items())
+    lines.append(f"recall per phase: {recalls}")
+    if "probe_accuracy" in m:
+        lines.append(f"linear probe {_pct(m.get('probe_accuracy'))}, k-NN {_pct(m.get('knn_accuracy'))}")
+    if m.get("train_patterns_per_second"):
+        lines.append(f"training {m['train_patterns_per_second']:.1f} patterns/s, "
+                     f"{m.get('training_seconds', 0):.0f} s")
+    return "\n".join(lines)
+
+
+def format_runs_table(summaries) -> str:
+    """The ``runs`` table: one line per run, broken folders with their error."""
+    if not summaries:
+        return "no runs yet; start one with `python -m ebsdlib train --data FILE`"
+    head = ("run", "state", "loss", "model", "split", "epoch", "accuracy", "macro F1", "Ni↔Ni3Fe")
+    rows = []
+    for s in summaries:
+        if s.broken:
+            rows.append((s.run_id, "broken", s.error or "", "", "", "", "", "", ""))
+            continue
+        c, m, st = s.config, s.metrics or {}, s.status
+        split = ("val" if c.get("validation") else "test") if c else ""
+        epoch = f"{st.epoch}/{st.epochs}" if st else ""
+        f1 = m.get("macro_f1")
+        rows.append((s.run_id, s.state, c.get("loss", ""), c.get("model", ""), split, epoch,
+                     _pct(m.get("accuracy")) if m else "", "" if f1 is None else f"{f1:.3f}",
+                     _pct(m.get("ni_ni3fe_confusion")) if m else ""))
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in [head, *rows])

@@ -1,0 +1,161 @@
+"""Inference core: load a trained model and stream a data set through it.
+
+Used at the end of training, by ``python -m ebsdlib evaluate`` and by the scan mapper
+(:mod:`ebsdlib.predict`). Preprocessing is :func:`ebsdlib.data.preprocess.preprocess_batch`
+on the device, exactly as in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from ebsdlib.data.format import EBSDDataset
+from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.phases import Phase
+from ebsdlib.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from ebsdlib.train.models import EBSDNet
+
+
+def predict_dataset(
+    model: "EBSDNet",
+    dataset: EBSDDataset,
+    indices: np.ndarray | None,
+    preprocess: PreprocessConfig,
+    device: "str | torch.device" = "auto",
+    batch_size: int = 512,
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto",
+    *,
+    embeddings: bool = True,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities and embeddings of the patterns at ``indices``.
+
+    The file is read in batches (a background thread reads the next one while the model
+    runs), under ``torch.inference_mode()``, with autocast for bf16/fp16 and channels-last
+    on CUDA. Memory is bounded by the batch and the two outputs.
+
+    Parameters
+    ----------
+    model
+        An :class:`~ebsdlib.train.models.EBSDNet`; it is put in eval mode and moved to ``device``.
+    dataset
+        The data set to read.
+    indices
+        Pattern indices; ``None`` for all. Output row ``i`` belongs to ``indices[i]``.
+    preprocess
+        The run's preprocessing (``TrainConfig.preprocess``).
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or a ``torch.device``.
+    batch_size
+        Patterns per forward pass.
+    precision
+        ``"auto"`` (bf16/fp16 on CUDA, fp32 on the CPU), ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+    embeddings
+        ``False`` skips collecting embeddings (large scans); an ``(n, 0)`` array is returned.
+    progress
+        Show a tqdm bar.
+
+    Returns
+    -------
+    proba
+        ``(n, C)`` float32 softmax probabilities.
+    embeddings
+        ``(n, d)`` float32 encoder features (``d = model.num_features``).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from ebsdlib.train.data import background_tensor, prefetch, prepare_batch
+    from ebsdlib.train.device import autocast, resolve_device, resolve_precision
+
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    channels_last = dev.type == "cuda"
+    model.eval()
+    model.to(dev, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    idx = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+    order = np.argsort(idx, kind="stable")
+    n = len(idx)
+    proba = np.empty((n, model.num_classes), dtype=np.float32)
+    emb = np.empty((n, model.num_features if embeddings else 0), dtype=np.float32)
+    bg = background_tensor(dataset, preprocess, dev)
+    done = 0
+    bar = tqdm(total=n, desc="predict", unit="pat", disable=not progress, leave=False)
+    with torch.inference_mode():
+        for _, raw in prefetch(dataset.iter_batches(batch_size, idx[order])):
+            x = prepare_batch(raw, dev, preprocess, bg, channels_last=channels_last)
+            with autocast(prec, dev):
+                features, logits = model.embed_and_logits(x)
+            rows = order[done:done + len(raw)]
+            proba[rows] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+            if embeddings:
+                emb[rows] = features.float().cpu().numpy()
+            done += len(raw)
+            bar.update(len(raw))
+    bar.close()
+    return proba, emb
+
+
+def load_model(checkpoint_path: str | Path, device: "str | torch.device" = "auto"
+               ) -> tuple["EBSDNet", TrainConfig, tuple[Phase, ...]]:
+    """Rebuild a trained model from a checkpoint (weights-only load) in eval mode on ``device``.
+
+    Raises
+    ------
+    ValueError
+        When the checkpoint is unreadable, or its weights do not fit the model and phase
+        table it names (another model, another phase list); the message says which.
+    """
+    from ebsdlib.train.checkpoint import checkpoint_phases, load_checkpoint
+    from ebsdlib.train.device import resolve_device
+    from ebsdlib.train.models import build_model
+
+    path = Path(checkpoint_path)
+    ckpt = load_checkpoint(path)
+    config = TrainConfig.from_dict(ckpt["config"])
+    phases = checkpoint_phases(ckpt)
+    state = ckpt["model"]
+    head = state.get("classifier.weight")
+    if head is None:
+        raise ValueError(f"{path}: checkpoint has no 'classifier.weight'; it was not written by ebsdlib training")
+    if head.shape[0] != len(phases):
+        raise ValueError(
+            f"{path}: the classifier predicts {head.shape[0]} classes but the checkpoint's phase list has "
+            f"{len(phases)} ({[p.name for p in phases]}); the checkpoint's phase list does not match its "
+            "model — the file was edited or mixed from two runs; retrain"
+        )
+    model = build_model(replace(config, pretrained=None), len(phases))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise ValueError(f"{path}: the weights do not fit model {config.model!r} with loss {config.loss!r} "
+                         f"and {len(phases)} phases ({first}); the checkpoint comes from another model") from e
+    model.eval()
+    return model.to(resolve_device(device)), config, phases
+
+
+def check_phases(model_phases: tuple[Phase, ...] | list[Phase], dataset: EBSDDataset) -> None:
+    """Insist that a labelled data set uses the model's phase list (same names, same order).
+
+    An unlabelled data set (all labels ``-1``, e.g. a vendor scan) passes: the model's
+    phases name the predictions. Raises ``ValueError`` naming both lists otherwise.
+    """
+    model_names = [p.name for p in model_phases]
+    data_names = dataset.phase_names
+    if model_names == data_names:
+        return
+    if (dataset.labels >= 0).any():
+        raise ValueError(
+            f"{dataset.path}: its phase list {data_names} does not match the model's {model_names}; "
+            "labels would be compared with the wrong phases — use a data set with the model's "
+            "phase table, or train a model on this one"
+        )
