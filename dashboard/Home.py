@@ -1,0 +1,42 @@
+"""Entry of the dashboard: ``streamlit run dashboard/Home.py``.
+
+Sets up the page, builds the sidebar every page shares (run picker, training launcher, live
+progress of active runs) and routes to the pages in ``dashboard/pages/``, which only render.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for path in (HERE, HERE.parent):  # the dashboard's modules and the ebsdlib package beside it
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import streamlit as st  # noqa: E402
+
+import cache  # noqa: E402
+import sidebar  # noqa: E402
+
+st.set_page_config(page_title="EBSD phase mapping", page_icon=":material/grain:", layout="wide")
+
+PAGES = [
+    st.Page(HERE / "pages" / "overview.py", title="Home", icon=":material/home:", default=True),
+    st.Page(HERE / "pages" / "accuracy.py", title="Accuracy", icon=":material/bar_chart:"),
+    st.Page(HERE / "pages" / "confusion.py", title="Confusion matrix", icon=":material/grid_on:"),
+    st.Page(HERE / "pages" / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page(HERE / "pages" / "phase_maps.py", title="Phase maps", icon=":material/map:"),
+]
+if (HERE / "pages" / "benchmarks.py").exists():
+    PAGES.append(st.Page(HERE / "pages" / "benchmarks.py", title="Benchmarks", icon=":material/speed:"))
+
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    table = cache.current_runs()
+    sidebar.run_picker(table)
+    sidebar.training_form()
+    sidebar.active_runs_panel()
+
+page.run()

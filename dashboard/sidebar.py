@@ -1,0 +1,189 @@
+"""The sidebar every page shares: run picker, training launcher and live progress of active runs.
+
+Built by the entry file (``Home.py``) on every rerun, so its widgets keep their state across pages.
+Everything it does goes through :mod:`ebsdlib.jobs` and :mod:`ebsdlib.runs`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import cache
+from ebsdlib import jobs
+from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.runs import ACTIVE_STATES, datasets_root, inside, open_run
+from ebsdlib.train.config import SCHEDULES, TrainConfig
+from ebsdlib.views.runs import LOSS_NAMES, default_pair, list_datasets, run_label
+
+MODELS = ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "test_efficientnet"]
+EVAL_MODES = {False: "test split (train on train + validation)", True: "validation split (train on train)"}
+NONE = "— none —"
+
+
+def run_picker(table: pd.DataFrame) -> None:
+    """"Run" and "Compare with" pickers; pages read ``st.session_state["run_a"]`` / ``["run_b"]``."""
+    if not len(table):
+        st.session_state["run_a"] = st.session_state["run_b"] = None
+        return
+    labels = {r["run_id"]: run_label(r) + ("" if r["state"] == "completed" else f" [{r['state']}]")
+              for _, r in table.iterrows()}
+    ids = list(labels)
+    a, b = default_pair(table)
+    if st.session_state.get("run_a") not in ids:
+        st.session_state["run_a"] = a or ids[0]
+    if st.session_state.get("run_b") not in [NONE, *ids]:
+        st.session_state["run_b"] = b or NONE
+    st.selectbox("Run", ids, key="run_a", format_func=labels.get,
+                 help="The run the pages show (newest first).")
+    st.selectbox("Compare with", [NONE, *ids], key="run_b", format_func=lambda r: labels.get(r, r),
+                 help="A second run shown beside the first: confusion matrices, embeddings, accuracy.")
+
+
+def selected_runs() -> tuple[str | None, str | None]:
+    """(run A, run B) chosen in the sidebar; B is ``None`` when not chosen or equal to A."""
+    a = st.session_state.get("run_a")
+    b = st.session_state.get("run_b")
+    b = None if b in (None, NONE, a) else b
+    return a, b
+
+
+def training_form() -> None:
+    """The form that validates a training config and launches it as a separate process."""
+    base = cache.root()
+    datasets = list_datasets(base)
+    with st.expander("Train a new run", expanded=False, icon=":material/model_training:"):
+        if not datasets:
+            st.info(f"No data sets in `{datasets_root(base)}` yet. Make one with "
+                    "`python -m ebsdlib simulate` (the synthetic Ni / Ni₃Al / Ni₃Fe default) or "
+                    "`python -m ebsdlib import` (your own patterns).")
+            return
+        names = {str(p): str(p.relative_to(datasets_root(base))) for p in datasets}
+        with st.form("train_form", border=False):
+            data = st.selectbox("Data set", list(names), format_func=names.get, key="tf_data")
+            loss = st.radio("Loss", ["ce", "supcon"], format_func=LOSS_NAMES.get, key="tf_loss",
+                            horizontal=True)
+            model = st.selectbox("Model (timm)", MODELS, key="tf_model", accept_new_options=True,
+                                 help="Any timm model name; trained from scratch.")
+            c1, c2 = st.columns(2)
+            epochs = c1.number_input("Epochs", 1, 10000, 10, key="tf_epochs")
+            batch = c2.number_input("Batch size", 2, 65536, 64, key="tf_batch")
+            lr = st.number_input("Learning rate", 1e-6, 10.0, 2e-3, format="%.5f", key="tf_lr")
+            validation = st.radio("Evaluate on", [False, True], format_func=EVAL_MODES.get,
+                                  key="tf_validation")
+            with st.expander("Advanced options"):
+                name = st.text_input("Name (optional)", max_chars=80, key="tf_name")
+                c1, c2 = st.columns(2)
+                weight_decay = c1.number_input("Weight decay", 0.0, 1.0, 1e-4, format="%.5f", key="tf_wd")
+                schedule = c2.selectbox("Schedule", SCHEDULES, key="tf_schedule")
+                temperature = c1.number_input("SupCon temperature", 0.01, 10.0, 0.1, key="tf_temp")
+                image_size = c2.number_input("Image size (px)", 16, 1024, 64, step=8, key="tf_size")
+                seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="tf_seed")
+                device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key="tf_device")
+                augment = st.checkbox("Random flips (augmentation)", True, key="tf_augment")
+                umap = st.checkbox("Compute UMAP of the embeddings", True, key="tf_umap")
+            submitted = st.form_submit_button("Validate and start", type="primary", width="stretch")
+        if submitted:
+            _launch(base, dict(data=data, loss=loss, model=model, epochs=int(epochs), batch_size=int(batch),
+                               lr=float(lr), validation=bool(validation), name=name.strip(),
+                               weight_decay=float(weight_decay), schedule=schedule,
+                               temperature=float(temperature), seed=int(seed), device=device,
+                               augment=bool(augment), umap=bool(umap)), int(image_size))
+        if msg := st.session_state.get("tf_message"):
+            (st.success if msg[0] == "ok" else st.error)(msg[1])
+
+
+def _launch(base: Path, values: dict, image_size: int) -> None:
+    try:
+        path = inside(datasets_root(base), values["data"])  # refuse anything outside the data sets
+        values["data"] = str(path)
+        jobs.check_model(str(values["model"] or "").strip())
+        from ebsdlib.data import load
+
+        ds = load(path)
+        try:
+            recommended = dict(getattr(ds, "preprocessing", {}) or {})
+        finally:
+            getattr(ds, "close", lambda: None)()
+        preprocess = PreprocessConfig.from_dict({**recommended, "size": image_size})
+        config = TrainConfig(**values, preprocess=preprocess)
+        run_id = jobs.launch(config, base)
+    except Exception as e:  # shown inline under the form; nothing was started
+        st.session_state["tf_message"] = ("error", f"Not started: {e}")
+        return
+    st.session_state["tf_message"] = ("ok", f"Started run `{run_id}` (it is queued if "
+                                            f"{jobs.max_running()} runs are already training).")
+    st.session_state.setdefault("watched", set()).add(run_id)
+
+
+@st.fragment(run_every=2.0)
+def active_runs_panel() -> None:
+    """Live progress of queued and running runs (every 2 s), with a cancel button each.
+
+    Also starts queued runs when a slot is free, and reruns the whole app when a watched run
+    ends so that its results appear on the page.
+    """
+    base = cache.root()
+    try:
+        jobs.poll(base)
+    except Exception as e:  # a poll problem must not break the page
+        st.caption(f"Could not check the runs: {e}")
+    active = jobs.active_runs(base)
+    watched: set = st.session_state.setdefault("watched", set())
+    ended = [r for r in watched if r not in {a.run_id for a in active}]
+    st.markdown("**Active runs**")
+    if not active:
+        st.caption("No run is training. Start one with *Train a new run* above.")
+    for run in active:
+        watched.add(run.run_id)
+        _progress_row(run)
+    if ended:
+        for r in ended:
+            watched.discard(r)
+            try:
+                state = open_run(r, base).read_status().state
+            except (FileNotFoundError, ValueError):
+                state = "gone"
+            st.toast(f"Run {r} {state}.", icon="✅" if state == "completed" else "⚠️")
+        st.rerun(scope="app")
+
+
+def _progress_row(run) -> None:
+    try:
+        status = run.read_status()
+    except (FileNotFoundError, ValueError):
+        return
+    if status.state not in ACTIVE_STATES:
+        return
+    cfg = {}
+    try:
+        cfg = run.config()
+    except (FileNotFoundError, ValueError):
+        pass
+    title = f"{LOSS_NAMES.get(cfg.get('loss'), cfg.get('loss', '?'))} · {cfg.get('model', '?')}"
+    if status.state == "queued":
+        text = "queued: " + (status.message or "waiting for a free slot")
+    else:
+        parts = [f"epoch {min(status.epoch + 1, status.epochs or 1)}/{status.epochs or '?'}"]
+        if status.train_loss is not None:
+            parts.append(f"loss {status.train_loss:.3f}")
+        if status.eta_seconds is not None and status.eta_seconds > 0:
+            parts.append(f"ETA {_duration(status.eta_seconds)}")
+        elif status.message:
+            parts.append(status.message)
+        text = " · ".join(parts)
+    st.caption(f"{title}  \n`{run.run_id}`")
+    c1, c2 = st.columns([4, 1.3], vertical_alignment="center")
+    c1.progress(float(status.progress), text=text)
+    if run.cancel_requested:
+        c2.caption("stopping…")
+    elif c2.button("Cancel", key=f"cancel_{run.run_id}", help="Stop this run after the current step"):
+        jobs.cancel(run.run_id, cache.root())
+        st.rerun(scope="fragment")
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s")

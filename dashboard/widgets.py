@@ -1,0 +1,115 @@
+"""Small rendering pieces the pages share: empty states, the phase legend, pattern galleries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+import cache
+from ebsdlib.phases import NOT_INDEXED_COLOR, Phase, with_colors
+from ebsdlib.views.gallery import GalleryItem
+
+NO_RUNS = ("No runs yet. Start one with **Train a new run** in the sidebar, or from a terminal: "
+           "`python -m ebsdlib train --loss ce --data artifacts/datasets/default.h5` "
+           "(and `python -m ebsdlib demo` builds a complete example).")
+
+
+def pick_run(run_id: str | None, needs: str = "metrics") -> cache.RunData | None:
+    """Load the run chosen in the sidebar, or say why there is nothing to show and return ``None``.
+
+    Parameters
+    ----------
+    run_id
+        From the sidebar; ``None`` when there are no runs.
+    needs
+        ``"metrics"`` (an evaluated run), ``"predictions"``, ``"umap"`` or ``"phasemap"``.
+    """
+    if run_id is None:
+        st.info(NO_RUNS, icon=":material/info:")
+        return None
+    try:
+        data = cache.load_run(run_id)
+    except FileNotFoundError:
+        st.warning(f"Run `{run_id}` is gone (deleted?). Pick another run in the sidebar.")
+        return None
+    if data.problem:
+        st.error(f"Run `{run_id}` cannot be read: {data.problem}. Other runs are not affected; "
+                 "pick another one in the sidebar, or delete this one with "
+                 f"`python -m ebsdlib runs --delete {run_id}`.", icon=":material/broken_image:")
+        return None
+    if data.state in ("queued", "running") and data.metrics is None:
+        st.info(f"Run `{run_id}` is still {data.state}; its results appear here when it finishes "
+                "(progress in the sidebar).", icon=":material/hourglass_top:")
+        return None
+    if data.state in ("failed", "cancelled") and data.metrics is None:
+        st.warning(f"Run `{run_id}` {data.state} before it was evaluated"
+                   + (f": {data.error}" if data.error else ".")
+                   + f" Continue it with `python -m ebsdlib resume {run_id}` or pick another run.")
+        return None
+    missing = {
+        "metrics": data.metrics is None,
+        "predictions": data.predictions is None,
+        "umap": not data.has_umap or data.predictions is None,
+        "phasemap": not data.scans,
+    }[needs]
+    if missing:
+        what = {
+            "metrics": "no evaluation (metrics.json)",
+            "predictions": "no predictions table (predictions.csv)",
+            "umap": "no UMAP of its embeddings (it was trained with UMAP off)",
+            "phasemap": "no phase map yet",
+        }[needs]
+        fix = {
+            "metrics": f"`python -m ebsdlib evaluate {run_id}`",
+            "predictions": f"`python -m ebsdlib evaluate {run_id}`",
+            "umap": f"`python -m ebsdlib evaluate {run_id}` (with UMAP on in its config)",
+            "phasemap": f"`python -m ebsdlib predict --run {run_id} --data SCAN.h5`",
+        }[needs]
+        st.info(f"Run `{run_id}` has {what}. Make it with {fix}, or pick another run in the sidebar.",
+                icon=":material/info:")
+        return None
+    return data
+
+
+def legend(phases: Sequence[Phase], not_indexed: bool = False) -> None:
+    """The phase colours as a one-line legend (the same colours as every plot)."""
+    items = [(p.display_name, p.color) for p in with_colors(phases)]
+    if not_indexed:
+        items.append(("not indexed", NOT_INDEXED_COLOR))
+    html = " ".join(
+        f'<span style="display:inline-flex;align-items:center;margin-right:1.1em;">'
+        f'<span style="width:1em;height:1em;background:{c};border:1px solid #888;display:inline-block;'
+        f'margin-right:0.35em;border-radius:2px"></span>{name}</span>' for name, c in items)
+    st.markdown(html, unsafe_allow_html=True)
+
+
+def gallery(items: list[GalleryItem], data_path: str, preprocess: dict | None, key: str,
+            columns: int = 6) -> None:
+    """A grid of patterns with what the model said about each."""
+    if not items:
+        st.caption("No patterns in this selection.")
+        return
+    processed = st.toggle("Background-corrected (as the model sees them)", True, key=f"{key}_proc")
+    try:
+        images = cache.load_patterns(data_path, [it.index for it in items], processed, preprocess)
+    except FileNotFoundError as e:
+        st.warning(f"Patterns cannot be shown: {e}")
+        return
+    except Exception as e:  # a data set that changed or cannot be read: say so, keep the page
+        st.warning(f"Patterns cannot be read from `{data_path}`: {e}")
+        return
+    cols = st.columns(columns)
+    for k, (item, img) in enumerate(zip(items, images)):
+        with cols[k % columns]:
+            st.image(np.asarray(img), width="stretch",
+                     caption=f"#{item.index} · {item.true} → {item.pred}")
+            st.caption(" · ".join(f"{n} {v:.2f}" for n, v in item.probabilities.items()))
+
+
+def fmt(value: float | None, pct: bool = False, digits: int = 3) -> str:
+    """A number for a metric card, ``—`` when missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    return f"{100 * value:.1f}%" if pct else f"{value:.{digits}f}"

@@ -1,0 +1,217 @@
+"""The runs table of the Home page, the best run per loss and the data sets at a glance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ebsdlib.runs import RunSummary, datasets_root
+
+#: Columns of :func:`runs_table`, in display order.
+RUN_COLUMNS = (
+    "run_id", "name", "loss", "model", "dataset", "eval_split", "accuracy", "accuracy_low",
+    "accuracy_high", "balanced_accuracy", "macro_f1", "ni_ni3fe_confusion", "state", "progress",
+    "epochs", "created", "error",
+)
+
+LOSS_NAMES = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)"}
+
+RankBy = Literal["accuracy", "balanced_accuracy", "macro_f1"]
+
+
+def _ci(metrics: dict) -> tuple[float, float]:
+    ci = metrics.get("accuracy_ci95", metrics.get("accuracy_ci"))
+    if isinstance(ci, dict):
+        lo, hi = ci.get("low", ci.get("lower")), ci.get("high", ci.get("upper"))
+    elif isinstance(ci, (list, tuple)) and len(ci) == 2:
+        lo, hi = ci
+    else:
+        lo = hi = None
+    return (float(lo) if lo is not None else np.nan, float(hi) if hi is not None else np.nan)
+
+
+def _num(metrics: dict, key: str) -> float:
+    v = metrics.get(key)
+    if isinstance(v, dict):  # e.g. {"rate": …, "ni_as_ni3fe": …}
+        v = v.get("rate", v.get("value"))
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _created(summary: RunSummary) -> datetime:
+    if summary.status is not None and summary.status.started:
+        return datetime.fromtimestamp(summary.status.started)
+    try:
+        return datetime.fromtimestamp(summary.path.stat().st_mtime)
+    except OSError:
+        return datetime.fromtimestamp(0)
+
+
+def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
+    """One row per run with the figures the Home page sorts and filters on.
+
+    Parameters
+    ----------
+    summaries
+        From :func:`ebsdlib.runs.list_runs`; broken folders are kept with their error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`RUN_COLUMNS`; metric columns are NaN until a run is evaluated.
+    """
+    rows = []
+    for s in summaries:
+        cfg, m = s.config or {}, s.metrics or {}
+        lo, hi = _ci(m)
+        status = s.status
+        rows.append({
+            "run_id": s.run_id,
+            "name": str(cfg.get("name") or ""),
+            "loss": str(cfg.get("loss", "")),
+            "model": str(cfg.get("model", "")),
+            "dataset": Path(str(cfg.get("data", ""))).name,
+            "eval_split": "val" if cfg.get("validation") else ("test" if cfg else ""),
+            "accuracy": _num(m, "accuracy"),
+            "accuracy_low": lo,
+            "accuracy_high": hi,
+            "balanced_accuracy": _num(m, "balanced_accuracy"),
+            "macro_f1": _num(m, "macro_f1"),
+            "ni_ni3fe_confusion": _num(m, "ni_ni3fe_confusion"),
+            "state": s.state,
+            "progress": float(status.progress) if status is not None else (1.0 if m else 0.0),
+            "epochs": int(cfg.get("epochs", 0) or 0),
+            "created": _created(s),
+            "error": s.error or (status.error if status is not None and status.error else ""),
+        })
+    df = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    return df.astype({"progress": float, "epochs": int}) if len(df) else df
+
+
+def filter_runs(table: pd.DataFrame, *, losses: Sequence[str] = (), states: Sequence[str] = (),
+                datasets: Sequence[str] = (), text: str = "") -> pd.DataFrame:
+    """Rows matching every given filter; an empty filter keeps everything.
+
+    Parameters
+    ----------
+    table
+        From :func:`runs_table`.
+    losses, states, datasets
+        Allowed values of those columns.
+    text
+        Case-insensitive substring of the run id, name or model.
+    """
+    keep = pd.Series(True, index=table.index)
+    for col, allowed in (("loss", losses), ("state", states), ("dataset", datasets)):
+        if allowed:
+            keep &= table[col].isin(list(allowed))
+    if text:
+        t = text.lower()
+        hay = table["run_id"].str.lower() + " " + table["name"].str.lower() + " " + table["model"].str.lower()
+        keep &= hay.str.contains(t, regex=False)
+    return table[keep]
+
+
+def best_runs(table: pd.DataFrame, by: RankBy = "accuracy") -> dict[str, pd.Series]:
+    """The best completed, evaluated run of each loss (ties: the newer run).
+
+    Parameters
+    ----------
+    table
+        From :func:`runs_table`.
+    by
+        Column to rank on.
+
+    Returns
+    -------
+    dict
+        Loss (``"ce"``, ``"supcon"``, …) → that run's row, in the order ce, supcon, others.
+    """
+    if by not in ("accuracy", "balanced_accuracy", "macro_f1"):
+        raise ValueError(f"by={by!r} is not allowed; use 'accuracy', 'balanced_accuracy' or 'macro_f1'")
+    done = table[(table["state"] == "completed") & table[by].notna()] if len(table) else table
+    out: dict[str, pd.Series] = {}
+    if not len(done):
+        return out
+    done = done.sort_values([by, "created"], ascending=[False, False])
+    order = ["ce", "supcon"] + sorted(set(done["loss"]) - {"ce", "supcon"})
+    for loss in order:
+        rows = done[done["loss"] == loss]
+        if len(rows):
+            out[loss] = rows.iloc[0]
+    return out
+
+
+def run_label(row: pd.Series | dict) -> str:
+    """Short label of a run for pickers and legends: ``name`` or ``loss · model · id``."""
+    name = row.get("name") or ""
+    if name:
+        return f"{name} ({row['run_id']})"
+    return f"{row.get('loss', '?')} · {row.get('model', '?')} · {row['run_id']}"
+
+
+def default_pair(table: pd.DataFrame) -> tuple[str | None, str | None]:
+    """Run ids to show first: the best cross-entropy run and the best contrastive run.
+
+    With one loss only: its best run and the next best evaluated run; with nothing evaluated,
+    the newest run and ``None``.
+    """
+    best = best_runs(table)
+    ids = [r["run_id"] for r in best.values()]
+    if len(ids) >= 2:
+        return ids[0], ids[1]
+    evaluated = table[table["accuracy"].notna()].sort_values("accuracy", ascending=False) if len(table) else table
+    others = [r for r in evaluated["run_id"] if r not in ids] if len(evaluated) else []
+    if ids:
+        return ids[0], (others[0] if others else None)
+    return (table["run_id"].iloc[0] if len(table) else None), None
+
+
+def list_datasets(root: str | Path | None = None) -> list[Path]:
+    """HDF5 data sets under ``artifacts/datasets`` (sorted; symlinks leaving the folder excluded)."""
+    base = datasets_root(root)
+    if not base.is_dir():
+        return []
+    base_r = base.resolve()
+    out = []
+    for p in sorted(base.rglob("*")):
+        if p.suffix.lower() not in (".h5", ".hdf5") or not p.is_file():
+            continue
+        r = p.resolve()
+        if base_r in r.parents:
+            out.append(p)
+    return out
+
+
+def datasets_table(paths: Sequence[Path]) -> pd.DataFrame:
+    """One row per data set: patterns, size, phases with counts, scan shape; unreadable ones say why."""
+    from ebsdlib.data.format import EBSDDataset
+
+    rows = []
+    for p in paths:
+        row = {"dataset": p.name, "patterns": np.nan, "pattern_size": "", "phases": "", "kind": "",
+               "scan_shape": "", "error": ""}
+        try:
+            with EBSDDataset(p) as ds:
+                s = ds.summary()
+                counts = s.get("counts", {})
+                row["patterns"] = len(ds)
+                row["pattern_size"] = "×".join(str(v) for v in ds.pattern_shape)
+                row["phases"] = ", ".join(
+                    f"{name} {c.get('total', 0)}" for name, c in counts.items() if c.get("total", 0)
+                ) or ", ".join(ds.phase_names)
+                shape = ds.scan_shape
+                row["kind"] = "scan" if shape else "labelled set"
+                row["scan_shape"] = f"{shape[0]}×{shape[1]}" if shape else ""
+        except Exception as e:  # an unreadable file is listed with its reason, not raised
+            row["error"] = f"{type(e).__name__}: {e}"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["dataset", "kind", "patterns", "pattern_size", "phases",
+                                       "scan_shape", "error"])
