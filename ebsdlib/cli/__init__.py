@@ -12,7 +12,8 @@ import sys
 
 #: Command modules under ``ebsdlib.cli``, in the order ``--help`` lists them.
 COMMAND_MODULES = (
-    "data_cmds",      # simulate, import, info
+    "data_cmds",      # import, info
+    "simulate_cmd",   # simulate
     "train_cmds",     # train, resume, evaluate, runs
     "predict_cmd",    # predict
     "demo_cmd",       # demo

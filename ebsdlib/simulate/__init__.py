@@ -1,0 +1,26 @@
+"""The physics-based synthetic default: kinematical EBSD patterns of Ni, Ni₃Al and Ni₃Fe.
+
+- :func:`simulate_dataset` with :class:`SimulationConfig` — a labelled data set of grains of
+  random orientation, split by grain, for training;
+- :func:`simulate_scan` with :class:`ScanConfig` — a Voronoi-grain scan with boundary mixing
+  and a pattern-quality map, for phase maps.
+
+Both write the project's HDF5 format (:mod:`ebsdlib.data.format`). Modules: :mod:`.crystal`
+(structures, reflectors, structure factors), :mod:`.master` (cached master patterns),
+:mod:`.detector` (geometry and noise), :mod:`.calibrate` (how hard a dose is).
+Heavy packages (kikuchipy, orix, diffsims) are imported only when a simulation runs.
+"""
+
+from ebsdlib.simulate.config import DEFAULT_DOSE
+from ebsdlib.simulate.dataset import SimulationConfig, simulate_dataset
+from ebsdlib.simulate.detector import DetectorModel
+from ebsdlib.simulate.scan import ScanConfig, simulate_scan
+
+__all__ = [
+    "DEFAULT_DOSE",
+    "DetectorModel",
+    "ScanConfig",
+    "SimulationConfig",
+    "simulate_dataset",
+    "simulate_scan",
+]

@@ -1,0 +1,219 @@
+"""Kinematical master patterns, built once per phase and parameters and cached on disk.
+
+A master pattern holds the Kikuchi band intensity for every direction of the sphere; each
+simulated pattern is a gnomonic projection of it for one orientation and detector geometry.
+The kinematical master pattern is built by kikuchipy's
+:class:`~kikuchipy.simulations.KikuchiPatternSimulator` from the reflectors of
+:func:`ebsdlib.simulate.crystal.reflectors` (band intensity ∝ |F_hkl| with ``scaling="linear"``,
+kikuchipy's default), for both hemispheres, and converted to the square Lambert projection
+that :meth:`~kikuchipy.signals.EBSDMasterPattern.get_patterns` projects from.
+
+The Lambert arrays are cached as ``<key>.npz`` in ``artifacts/cache/master/`` (or
+``$EBSDLIB_ARTIFACTS/cache/master/``); the key is a hash of the phase (name, space group,
+lattice parameter, atoms) and every build parameter, so a changed phase or parameter never
+reads a stale file. Cache files are written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from ebsdlib.phases import Phase
+
+if TYPE_CHECKING:
+    from kikuchipy.signals import EBSDMasterPattern
+
+#: Bump when the way master patterns are built changes, so old cache files are not reused.
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """``<artifacts>/cache/master`` (honours ``$EBSDLIB_ARTIFACTS``)."""
+    from ebsdlib.runs import artifacts_root
+
+    return artifacts_root() / "cache" / "master"
+
+
+def master_parameters(
+    phase: Phase,
+    half_size: int = 250,
+    min_dspacing: float = 0.7,
+    voltage: float = 20e3,
+    scaling: Literal["linear", "square"] = "linear",
+) -> dict:
+    """Everything a master pattern depends on, as a JSON-ready dictionary."""
+    return {
+        "cache_version": CACHE_VERSION,
+        "phase": {
+            "name": phase.name,
+            "space_group": int(phase.space_group),
+            "lattice_a": float(phase.lattice_a),
+            "atoms": [[str(e), float(x), float(y), float(z)] for e, x, y, z in phase.atoms],
+        },
+        "half_size": int(half_size),
+        "min_dspacing": float(min_dspacing),
+        "voltage": float(voltage),
+        "scaling": scaling,
+        "structure_factors": "lobato",
+        "hemisphere": "both",
+        "projection": "lambert",
+    }
+
+
+def cache_key(parameters: dict) -> str:
+    """Short hash of :func:`master_parameters`; the cache file name."""
+    text = json.dumps(parameters, sort_keys=True)
+    return f"{parameters['phase']['name']}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def build_lambert(
+    phase: Phase,
+    half_size: int = 250,
+    min_dspacing: float = 0.7,
+    voltage: float = 20e3,
+    scaling: Literal["linear", "square"] = "linear",
+) -> tuple[np.ndarray, int]:
+    """Build the master pattern (no cache): ``(2, 2·half_size+1, same)`` float32 Lambert array.
+
+    Returns
+    -------
+    lambert
+        Upper and lower hemisphere in the square Lambert projection.
+    n_reflectors
+        Number of reflectors (band families ± g) that went into it.
+    """
+    from kikuchipy.simulations import KikuchiPatternSimulator
+
+    from ebsdlib.simulate.crystal import reflectors
+
+    if scaling not in ("linear", "square"):
+        raise ValueError(f"unknown scaling {scaling!r}; options are 'linear' (|F|) or 'square' (|F|²)")
+    if not 8 <= int(half_size) <= 2000:
+        raise ValueError(f"master-pattern half_size {half_size!r} must be between 8 and 2000 pixels")
+    ref = reflectors(phase, min_dspacing=min_dspacing, voltage=voltage)
+    simulator = KikuchiPatternSimulator(ref)
+    stereo = _quiet(simulator.calculate_master_pattern, half_size=int(half_size),
+                    hemisphere="both", scaling=scaling)
+    lambert = _quiet(stereo.as_lambert, show_progressbar=False)
+    return np.asarray(lambert.data, dtype=np.float32), int(ref.size)
+
+
+def _quiet(func, *args, **kwargs):
+    """Call ``func`` with kikuchipy's own tqdm bars silenced (ours report progress instead)."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        return func(*args, **kwargs)
+
+
+def master_pattern(
+    phase: Phase,
+    half_size: int = 250,
+    min_dspacing: float = 0.7,
+    voltage: float = 20e3,
+    scaling: Literal["linear", "square"] = "linear",
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> "EBSDMasterPattern":
+    """The phase's kinematical master pattern (Lambert projection), from the cache when possible.
+
+    Parameters
+    ----------
+    phase
+        Phase with atoms, space group and lattice parameter.
+    half_size
+        The Lambert square has ``2·half_size + 1`` pixels a side.
+    min_dspacing
+        Smallest interplanar spacing (Å) of the reflectors included.
+    voltage
+        Accelerating voltage in V.
+    scaling
+        Band intensity ∝ ``|F|`` (``"linear"``) or ``|F|²`` (``"square"``).
+    cache_dir
+        Cache folder; default :func:`default_cache_dir`.
+    use_cache
+        Read and write the cache; ``False`` always builds.
+
+    Returns
+    -------
+    kikuchipy.signals.EBSDMasterPattern
+        With ``projection="lambert"``, ``hemisphere="both"`` and the orix phase attached.
+    """
+    from kikuchipy.signals import EBSDMasterPattern
+
+    from ebsdlib.simulate.crystal import orix_phase
+
+    params = master_parameters(phase, half_size, min_dspacing, voltage, scaling)
+    lambert = None
+    path = None
+    if use_cache:
+        path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        path = path / f"{cache_key(params)}.npz"
+        lambert = _read_cache(path, params)
+    if lambert is None:
+        lambert, n_ref = build_lambert(phase, half_size, min_dspacing, voltage, scaling)
+        if path is not None:
+            _write_cache(path, lambert, {**params, "n_reflectors": n_ref})
+    mp = EBSDMasterPattern(lambert, hemisphere="both", projection="lambert", phase=orix_phase(phase))
+    return mp
+
+
+def _read_cache(path: Path, params: dict) -> np.ndarray | None:
+    """The cached Lambert array, or ``None`` when absent, unreadable or built differently."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as f:
+            stored = json.loads(str(f["parameters"]))
+            lambert = f["lambert"]
+    except (OSError, ValueError, KeyError):
+        return None
+    stored.pop("n_reflectors", None)
+    size = 2 * params["half_size"] + 1
+    if stored != params or lambert.shape != (2, size, size):
+        return None
+    return lambert.astype(np.float32, copy=False)
+
+
+def _write_cache(path: Path, lambert: np.ndarray, params: dict) -> None:
+    from ebsdlib.io import atomic_write
+
+    def _write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, lambert=lambert, parameters=np.array(json.dumps(params, sort_keys=True)))
+
+    atomic_write(path, _write)
+
+
+def load_masters(
+    phases: tuple[Phase, ...],
+    half_size: int = 250,
+    min_dspacing: float = 0.7,
+    voltage: float = 20e3,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> tuple[dict[str, "EBSDMasterPattern"], dict[str, dict]]:
+    """Master patterns of several phases and, per phase, the parameters and cache key used.
+
+    Returns
+    -------
+    masters
+        Phase name → Lambert master pattern.
+    info
+        Phase name → :func:`master_parameters` plus ``cache_key``, for provenance.
+    """
+    from tqdm.auto import tqdm
+
+    masters, info = {}, {}
+    for phase in tqdm(phases, desc="master patterns", unit="phase", disable=not progress):
+        masters[phase.name] = master_pattern(phase, half_size, min_dspacing, voltage,
+                                             cache_dir=cache_dir)
+        params = master_parameters(phase, half_size, min_dspacing, voltage)
+        info[phase.name] = {**params, "cache_key": cache_key(params)}
+    return masters, info
