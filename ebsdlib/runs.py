@@ -15,7 +15,9 @@ Layout of ``artifacts/runs/<run_id>/``
 ``checkpoint_last.pt``   model, optimizer, scheduler and RNG state for resume
 ``checkpoint_best.pt``   model weights at the best validation metric, with the config
 ``phasemaps/<scan>/``    ``phasemap.npz``, ``phasemap.png``, ``phasemap.csv``,
-                         ``crystalmap.h5`` (orix), ``fractions.json``
+                         ``crystalmap.h5`` (orix), ``crystalmap.ang`` (MTEX),
+                         ``fractions.json``, ``metrics.json`` (scans with true phases);
+                         see :mod:`ebsdlib.phasemap.store`
 ``train.log``            the trainer's stdout/stderr when launched as a job
 =======================  ==========================================================
 
