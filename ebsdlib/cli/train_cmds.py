@@ -85,15 +85,28 @@ def _flag(name: str) -> str:
 
 def _add_field(group, dest: str, flag: str, hint, help_text: str) -> None:
     """One flag for a dataclass field: ``--x/--no-x`` for bools, choices for ``Literal``."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    if optional:
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
     kw = {"dest": dest, "default": argparse.SUPPRESS, "help": help_text}
-    if hint is bool:
+    if optional and hint is int:
+        group.add_argument(flag, type=_int_or_none, metavar=dest.removeprefix("pp_").upper(), **kw)
+    elif hint is bool:
         group.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
     elif typing.get_origin(hint) is typing.Literal:
         group.add_argument(flag, choices=typing.get_args(hint), **kw)
     else:
         group.add_argument(flag, type=hint, metavar=dest.removeprefix("pp_").upper(), **kw)
+
+
+def _int_or_none(text: str) -> int | None:
+    """An integer, or ``none`` for a field whose ``None`` means "keep as it is"."""
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give an integer or 'none'") from None
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -177,6 +190,8 @@ def config_to_argv(config: TrainConfig) -> list[str]:
             argv.append(_flag(name) if value else "--no-" + _flag(name)[2:])
         elif value is not None:
             argv.extend([_flag(name), str(value)])
+        elif name == "size":
+            argv.extend([_flag(name), "none"])
 
     d = config.to_dict()
     for f in fields(TrainConfig):

@@ -53,6 +53,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
         program's file, or one holding pickled objects), naming the file and the reason.
     """
     import pickle
+    import re
 
     import torch
 
@@ -62,8 +63,13 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise ValueError(f"{path}: refused to load — it holds objects other than tensors and plain "
-                         f"types, and is not loaded with weights_only=False on principle ({str(e).splitlines()[0]})") from e
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        if found:
+            raise ValueError(f"{path}: refused to load — it holds the Python object {found.group(1)!r}, not "
+                             "only tensors and plain types; run folders are never loaded with "
+                             "weights_only=False") from e
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({str(e).strip().splitlines()[-1][:200]}); "
+                         "the file is corrupt or truncated") from e
     except (RuntimeError, EOFError, OSError) as e:
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''}); the file is corrupt or truncated") from e

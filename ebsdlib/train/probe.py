@@ -17,14 +17,15 @@ def fit_linear_probe(
     seed: int = 0,
     lr: float = 1e-2,
     weight_decay: float = 1e-4,
-    batch_size: int = 256,
+    batch_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train a softmax-regression probe on frozen features; return ``(weight (C, d), bias (C,))``.
 
     Features are standardised with the training mean and standard deviation while fitting
     (AdamW, cross-entropy, seeded mini-batches on the CPU); the standardisation is then folded
     into the returned weight and bias, so the probe applies to raw features as one
-    ``nn.Linear``.
+    ``nn.Linear``. ``batch_size=None`` takes an eighth of the patterns, between 8 and 256, so
+    that even a small training set gets at least eight steps per epoch.
     """
     import torch
     import torch.nn.functional as F
@@ -34,6 +35,8 @@ def fit_linear_probe(
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"the probe needs as many labels as features and at least one pattern; "
                          f"got {len(x)} features and {len(y)} labels")
+    if batch_size is None:
+        batch_size = min(256, max(8, -(-len(x) // 8)))
     mean = x.mean(0)
     std = x.std(0, unbiased=False).clamp_min(1e-6)
     xs = (x - mean) / std
