@@ -1,0 +1,230 @@
+"""The first five minutes: the demo that a fresh clone shows, built by the project itself.
+
+``python -m ebsdlib demo`` builds, deterministically and from nothing, the default simulated data
+set and scan, one cross-entropy and one supervised-contrastive ``efficientnet_b0`` run, their
+evaluation, embeddings and UMAP, and the phase map of the scan for each.
+
+The runs' results (config, metrics, predictions, embeddings, UMAP, phase maps and a compact
+half-precision best checkpoint) are committed under ``artifacts/runs/demo-*``; the two data sets
+are not (tens of MB) and are rebuilt from the same seeds on first start
+(``python -m ebsdlib demo --data-only``, which ``make run`` calls). ``artifacts/demo.json``
+records the demo config and a fingerprint of each data set, so a rebuilt file is checked to be
+the very one the runs were trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ebsdlib.io import read_json, write_json
+from ebsdlib.runs import RunDir, artifacts_root, runs_root
+
+DEMO_MANIFEST = "demo.json"
+DATASET_FILE = "datasets/default.h5"
+SCAN_FILE = "datasets/default_scan.h5"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Everything the demo depends on; the defaults are what is committed.
+
+    Parameters
+    ----------
+    n_per_phase
+        Patterns per phase in the labelled data set.
+    scan_shape
+        Rows and columns of the simulated scan.
+    n_grains
+        Grains in the scan.
+    model
+        timm model of both runs.
+    ce_epochs, supcon_epochs
+        Training epochs of the cross-entropy and the contrastive run.
+    batch_size, lr
+        Optimiser settings shared by both runs.
+    seed
+        Seed of the simulation and of training.
+    master_half_size
+        Master-pattern resolution (smaller is faster, used by the tiny test rebuild).
+    """
+
+    n_per_phase: int = 2000
+    scan_shape: tuple[int, int] = (100, 100)
+    n_grains: int = 40
+    model: str = "efficientnet_b0"
+    ce_epochs: int = 12
+    supcon_epochs: int = 12
+    batch_size: int = 64
+    lr: float = 2e-3
+    seed: int = 0
+    master_half_size: int = 250
+
+    @classmethod
+    def tiny(cls) -> "DemoConfig":
+        """A rebuild small enough for a test (seconds, not minutes)."""
+        return cls(n_per_phase=24, scan_shape=(6, 5), n_grains=3, model="test_efficientnet",
+                   ce_epochs=2, supcon_epochs=2, batch_size=16, master_half_size=40)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["scan_shape"] = list(self.scan_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DemoConfig":
+        d = dict(d)
+        d["scan_shape"] = tuple(d.get("scan_shape", (100, 100)))
+        return cls(**d)
+
+
+def run_ids(config: DemoConfig) -> dict[str, str]:
+    """Loss → run id of the demo runs (fixed, so the committed folders are found again)."""
+    return {loss: f"demo-{loss}-{config.model}" for loss in ("ce", "supcon")}
+
+
+def simulation_configs(config: DemoConfig, root: Path):
+    """The simulator configs of the data set and the scan."""
+    from ebsdlib.simulate import ScanConfig, SimulationConfig
+
+    cache = str(root / "cache" / "master")
+    common = dict(seed=config.seed, master_half_size=config.master_half_size, cache_dir=cache)
+    dataset = SimulationConfig(n_per_phase=config.n_per_phase, **common)
+    scan = ScanConfig(shape=tuple(config.scan_shape), n_grains=config.n_grains, **common)
+    return dataset, scan
+
+
+def train_configs(config: DemoConfig, root: Path) -> dict:
+    """Loss → :class:`~ebsdlib.train.config.TrainConfig` of the two demo runs."""
+    from ebsdlib.train.config import TrainConfig
+
+    base = TrainConfig(data=str(root / DATASET_FILE), model=config.model, batch_size=config.batch_size,
+                       lr=config.lr, seed=config.seed, device="cpu", precision="fp32", validation=False)
+    return {
+        "ce": replace(base, loss="ce", epochs=config.ce_epochs, name="demo: cross-entropy"),
+        "supcon": replace(base, loss="supcon", epochs=config.supcon_epochs, name="demo: supervised contrastive"),
+    }
+
+
+def fingerprint(path: str | Path) -> str:
+    """SHA-256 of a data set's patterns and labels (not of the HDF5 bytes, which hold dates)."""
+    from ebsdlib.data.format import EBSDDataset
+
+    h = hashlib.sha256()
+    with EBSDDataset(path) as ds:
+        for _, block in ds.iter_batches(4096):
+            h.update(block.tobytes())
+        h.update(ds.labels.astype("int16").tobytes())
+    return h.hexdigest()
+
+
+def read_manifest(root: str | Path | None = None) -> dict | None:
+    """The committed ``demo.json`` or ``None``."""
+    path = artifacts_root(root) / DEMO_MANIFEST
+    return read_json(path) if path.exists() else None
+
+
+def data_ready(root: str | Path | None = None) -> bool:
+    """Whether both demo data sets exist under ``root``."""
+    base = artifacts_root(root)
+    return (base / DATASET_FILE).exists() and (base / SCAN_FILE).exists()
+
+
+def build_data(config: DemoConfig, root: str | Path | None = None, *, force: bool = False,
+               progress: bool = True, expected: dict | None = None) -> dict[str, str]:
+    """Simulate the demo data set and scan (skipped when present) and return their fingerprints.
+
+    Parameters
+    ----------
+    expected
+        Fingerprints recorded in the manifest; a rebuilt file that differs raises
+        ``RuntimeError`` (the runs would not match their patterns).
+    """
+    from ebsdlib.simulate import simulate_dataset, simulate_scan
+
+    base = artifacts_root(root)
+    dataset_cfg, scan_cfg = simulation_configs(config, base)
+    targets = {"dataset": (base / DATASET_FILE, simulate_dataset, dataset_cfg),
+               "scan": (base / SCAN_FILE, simulate_scan, scan_cfg)}
+    prints = {}
+    for key, (path, simulate, cfg) in targets.items():
+        if force or not path.exists():
+            simulate(cfg, path, progress=progress)
+        prints[key] = fingerprint(path)
+        if expected and expected.get(key) and expected[key] != prints[key]:
+            raise RuntimeError(
+                f"{path}: the rebuilt {key} differs from the one the demo runs were made with "
+                f"(fingerprint {prints[key][:12]}… instead of {expected[key][:12]}…); the simulator or a "
+                "library version changed: rebuild the whole demo with `python -m ebsdlib demo --force`"
+            )
+    return prints
+
+
+def compact_checkpoint(run: RunDir) -> None:
+    """Keep only the best weights, in half precision, and drop the resume checkpoint.
+
+    A finished demo run is never resumed, and fp16 weights halve the size committed to git;
+    loading casts them back to the model's float32 parameters.
+    """
+    import torch
+
+    from ebsdlib.io import atomic_write
+    from ebsdlib.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(run.best_checkpoint)
+    ckpt["model"] = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["model"].items()}
+    for key in ("optimizer", "scheduler", "scaler", "rng"):
+        ckpt.pop(key, None)
+    atomic_write(run.best_checkpoint, lambda p: torch.save(ckpt, p))
+    run.last_checkpoint.unlink(missing_ok=True)
+
+
+def build_demo(config: DemoConfig | None = None, root: str | Path | None = None, *,
+               force: bool = False, progress: bool = True) -> list[RunDir]:
+    """Build the whole demo from nothing: data, both runs, evaluation, UMAP and phase maps.
+
+    Parameters
+    ----------
+    config
+        Demo settings; ``None`` for the committed defaults.
+    root
+        Artifacts folder (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
+    force
+        Rebuild the data sets and replace existing demo runs.
+    """
+    from ebsdlib.predict import predict_scan
+    from ebsdlib.train.loop import train
+
+    config = config or DemoConfig()
+    base = artifacts_root(root)
+    prints = build_data(config, base, force=force, progress=progress)
+    runs = []
+    for loss, train_config in train_configs(config, base).items():
+        run_id = run_ids(config)[loss]
+        path = runs_root(base) / run_id
+        if path.exists():
+            if not force:
+                raise FileExistsError(f"{path} exists; pass --force to rebuild the demo runs")
+            shutil.rmtree(path)
+        run = train(train_config, run_id, progress=progress, root=base)
+        predict_scan(run, base / SCAN_FILE, device="cpu", progress=progress, scan_name="default_scan")
+        compact_checkpoint(run)
+        runs.append(run)
+    write_json(base / DEMO_MANIFEST, {"config": config.to_dict(), "fingerprints": prints,
+                                      "runs": run_ids(config)})
+    return runs
+
+
+def ensure_data(root: str | Path | None = None, progress: bool = True) -> bool:
+    """Rebuild the demo data sets the committed runs need, if missing; ``True`` if built.
+
+    Checks the rebuilt files against the fingerprints in ``demo.json``.
+    """
+    manifest = read_manifest(root)
+    if manifest is None or data_ready(root):
+        return False
+    build_data(DemoConfig.from_dict(manifest["config"]), root, progress=progress,
+               expected=manifest.get("fingerprints"))
+    return True
