@@ -418,6 +418,11 @@ def write_dataset(
     return Path(path)
 
 
+def _plain(value: object) -> object:
+    """NumPy scalars and arrays as plain Python values, for readable messages."""
+    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+
+
 def _get_dataset(f: h5py.File, key: str) -> h5py.Dataset | None:
     """The dataset at ``key``, or ``None`` when absent (or when something else sits there)."""
     try:
@@ -465,7 +470,7 @@ class EBSDDataset:
                                   "ebsdlib.data.load or `python -m ebsdlib import`)")
         version = f.attrs.get("format_version")
         if not isinstance(version, (int, np.integer)) or int(version) != FORMAT_VERSION:
-            raise DataFormatError(f"{where}: format_version {version!r} is not supported by this "
+            raise DataFormatError(f"{where}: format_version {_plain(version)!r} is not supported by this "
                                   f"ebsdlib (reads version {FORMAT_VERSION}); re-import the data")
         for key in ("patterns", "labels"):
             if not isinstance(f.get(key), h5py.Dataset):
@@ -502,7 +507,7 @@ class EBSDDataset:
                                   f"list of phases ({e}); recreate the file") from e
         s = f.attrs.get("scan_shape")
         if s is not None and (np.shape(s) != (2,) or np.asarray(s).dtype.kind not in "iu" or min(s) < 1):
-            raise DataFormatError(f"{where}: attribute 'scan_shape' is {s!r}; expected two positive "
+            raise DataFormatError(f"{where}: attribute 'scan_shape' is {_plain(s)!r}; expected two positive "
                                   "integers (rows, cols)")
         for key in ("provenance", "preprocessing"):
             try:

@@ -250,6 +250,10 @@ def convert_image_folder(
                 if dtype == np.uint16 and depth == "8":
                     arr = arr.astype(np.uint16) * 257
                 block[i] = _resize(arr, shape, dtype)
+                if block[i].min() == block[i].max():
+                    raise DataFormatError(f"{path}: becomes blank (every pixel {block[i].flat[0].item()!r}) "
+                                          f"when resized from {arr.shape[0]}×{arr.shape[1]} to "
+                                          f"{shape[0]}×{shape[1]}; remove it or choose a larger size")
                 bar.update(1)
             writer.write(start, block, labels=labels[start:start + len(chunk)],
                          split=split[start:start + len(chunk)])

@@ -57,10 +57,21 @@ class PreprocessConfig:
     circular_mask: bool = False
 
     def __post_init__(self) -> None:
-        if self.normalise not in NORMALISATIONS:
+        for name in ("static_background", "dynamic_background", "circular_mask"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} {getattr(self, name)!r} must be True or False")
+        if isinstance(self.dynamic_sigma, bool) or not isinstance(self.dynamic_sigma, (int, float)):
+            raise ValueError(f"dynamic_sigma {self.dynamic_sigma!r} must be a number in (0, 1): "
+                             "a fraction of the width")
+        if not isinstance(self.normalise, str) or self.normalise not in NORMALISATIONS:
             raise ValueError(f"unknown normalise {self.normalise!r}; options are {', '.join(map(repr, NORMALISATIONS))}")
         if not (0 < self.dynamic_sigma < 1):
             raise ValueError(f"dynamic_sigma {self.dynamic_sigma!r} must lie in (0, 1): a fraction of the width")
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, (int, float))
+                                      or int(self.size) != self.size):
+            raise ValueError(f"size {self.size!r} must be a whole number of pixels, or None")
+        if self.size is not None:
+            object.__setattr__(self, "size", int(self.size))
         if self.size is not None and not (8 <= int(self.size) <= 1024):
             raise ValueError(f"size {self.size!r} must be between 8 and 1024 pixels, or None to keep the stored size")
 

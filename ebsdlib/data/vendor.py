@@ -17,6 +17,7 @@ becomes a phase map after prediction. A split is drawn only when ``fractions`` i
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def read_signal(path: str | Path):
 
     path = Path(path)
     try:
-        signal = kp.load(path, lazy=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            signal = kp.load(path, lazy=True)
     except Exception as e:  # kikuchipy raises many kinds for unreadable files
         raise DataFormatError(
             f"{path}: kikuchipy cannot read this file as an EBSD scan ({type(e).__name__}: {e}); "
@@ -53,7 +56,18 @@ def read_signal(path: str | Path):
     if not isinstance(signal, kp.signals.EBSD):
         raise DataFormatError(f"{path}: kikuchipy read it as {type(signal).__name__}, not a scan of "
                               "EBSD patterns; master patterns and other signals cannot be imported")
+    signal.metadata.set_item("General.ebsdlib_reader_warnings", sorted(
+        {str(w.message) for w in caught if not issubclass(w.category, ResourceWarning)}))
     return signal
+
+
+def _read_block(flat, start: int, stop: int, path: Path) -> np.ndarray:
+    """Patterns ``start:stop`` of the lazily loaded scan; a short file is reported as such."""
+    try:
+        return np.asarray(flat[start:stop])
+    except (OSError, ValueError, IndexError) as e:
+        raise DataFormatError(f"{path}: reading patterns {start}..{stop - 1} failed ({type(e).__name__}: "
+                              f"{e}); the file is truncated or corrupt: copy or export it again") from e
 
 
 def _scan_layout(data_shape: tuple[int, ...], path: Path) -> tuple[int, int]:
@@ -111,6 +125,9 @@ def _provenance(path: Path, signal) -> dict:
         "sample_tilt": float(det.sample_tilt), "tilt": float(det.tilt),
         "binning": int(det.binning), "px_size": float(det.px_size),
     }
+    notes = signal.metadata.get_item("General.ebsdlib_reader_warnings", [])
+    if notes:
+        info["reader_warnings"] = list(notes)
     xmap = getattr(signal, "xmap", None)
     if xmap is not None:
         info["vendor_phases"] = [str(p.name) for _, p in xmap.phases_in_data if str(p.name)]
@@ -185,7 +202,7 @@ def convert_vendor(
         blank = 0
         for start in range(0, n, BLOCK_PATTERNS):
             stop = min(n, start + BLOCK_PATTERNS)
-            block = np.asarray(flat[start:stop])
+            block = _read_block(flat, start, stop, path)
             if block.dtype != dtype:
                 block = block.astype(dtype)
             _check_patterns(block, str(path), offset=start)  # name the source, not the target
