@@ -281,9 +281,16 @@ def poll(root: str | Path | None = None, max_running_: int | None = None,
                 st = run.read_status()
             except (FileNotFoundError, ValueError):
                 continue
-            if st.state not in ACTIVE_STATES:
-                continue
             job = _job(run)
+            if st.state not in ACTIVE_STATES:
+                # finished, but its process may still be exiting: it holds its slot until gone
+                if job is not None and job.get("pid") and job.get("ended") is None:
+                    if _alive(job["pid"], run.run_id):
+                        report.running += 1
+                    else:
+                        job.update(ended=time.time(), returncode=_returncode(job["pid"]))
+                        write_json(run.path / JOB_FILE, job)
+                continue
             if job is not None and job.get("pid") is None:
                 if run.cancel_requested:
                     run.update_status(state="cancelled", message="cancelled before it started")
