@@ -35,6 +35,8 @@ class DemoConfig:
     ----------
     n_per_phase
         Patterns per phase in the labelled data set.
+    patterns_per_grain
+        Patterns sharing one grain orientation (the split keeps grains whole).
     scan_shape
         Rows and columns of the simulated scan.
     n_grains
@@ -52,6 +54,7 @@ class DemoConfig:
     """
 
     n_per_phase: int = 2000
+    patterns_per_grain: int = 10
     scan_shape: tuple[int, int] = (100, 100)
     n_grains: int = 40
     model: str = "efficientnet_b0"
@@ -65,7 +68,7 @@ class DemoConfig:
     @classmethod
     def tiny(cls) -> "DemoConfig":
         """A rebuild small enough for a test (seconds, not minutes)."""
-        return cls(n_per_phase=24, scan_shape=(6, 5), n_grains=3, model="test_efficientnet",
+        return cls(n_per_phase=40, patterns_per_grain=4, scan_shape=(6, 5), n_grains=3, model="test_efficientnet",
                    ce_epochs=2, supcon_epochs=2, batch_size=16, master_half_size=40)
 
     def to_dict(self) -> dict:
@@ -91,7 +94,8 @@ def simulation_configs(config: DemoConfig, root: Path):
 
     cache = str(root / "cache" / "master")
     common = dict(seed=config.seed, master_half_size=config.master_half_size, cache_dir=cache)
-    dataset = SimulationConfig(n_per_phase=config.n_per_phase, **common)
+    dataset = SimulationConfig(n_per_phase=config.n_per_phase,
+                               patterns_per_grain=config.patterns_per_grain, **common)
     scan = ScanConfig(shape=tuple(config.scan_shape), n_grains=config.n_grains, **common)
     return dataset, scan
 
