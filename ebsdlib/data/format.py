@@ -28,7 +28,8 @@ was made, simulator parameters or source file), ``preprocessing`` (JSON of the
 ``scan_shape`` (rows, cols) and ``step_size`` (µm).
 
 Files are written to a temporary name beside the target and renamed when complete, so a
-failed write never leaves a half-written data set.
+failed write never leaves a half-written data set. What every block, field and file must be is
+checked by :mod:`ebsdlib.data.checks`.
 """
 
 from __future__ import annotations
@@ -44,17 +45,23 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ebsdlib.data.checks import (  # noqa: F401  (format constants re-exported from here)
+    ALLOWED_DTYPES,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    OPTIONAL_FIELDS,
+    SPLIT_CODES,
+    SPLIT_NAMES,
+    DataFormatError,
+    check_constant,
+    check_field,
+    check_file,
+    check_labels,
+    check_patterns,
+    check_scan,
+    get_dataset,
+)
 from ebsdlib.phases import Phase, with_colors
-
-FORMAT_NAME = "ebsdlib-dataset"
-FORMAT_VERSION = 1
-ALLOWED_DTYPES = (np.uint8, np.uint16, np.float32)
-SPLIT_NAMES = {0: "train", 1: "val", 2: "test", -1: "none"}
-SPLIT_CODES = {v: k for k, v in SPLIT_NAMES.items()}
-
-
-class DataFormatError(ValueError):
-    """A file does not follow the data-set format; the message names file, key and fix."""
 
 
 def pattern_chunks(n: int, height: int, width: int, target_bytes: int = 1 << 20) -> tuple[int, int, int]:
@@ -62,58 +69,6 @@ def pattern_chunks(n: int, height: int, width: int, target_bytes: int = 1 << 20)
     per_pattern = max(1, height * width * 2)
     block = int(max(1, min(n, target_bytes // per_pattern, 1024)))
     return (block, height, width)
-
-
-def _check_patterns(patterns: np.ndarray, where: str, offset: int = 0) -> None:
-    """Refuse patterns of the wrong shape or dtype, or with NaN/inf pixels.
-
-    ``offset`` is the index of the first pattern of the block, so messages name the pattern.
-    """
-    if patterns.ndim != 3:
-        raise DataFormatError(
-            f"{where}: patterns must have shape (N, H, W), got shape {patterns.shape}; "
-            "stack single patterns along a first axis"
-        )
-    if patterns.dtype not in ALLOWED_DTYPES:
-        raise DataFormatError(
-            f"{where}: pattern dtype {patterns.dtype} is not supported; "
-            "use uint8, uint16 or float32"
-        )
-    if patterns.dtype == np.float32:
-        bad = ~np.isfinite(patterns)
-        if bad.any():
-            first = int(np.argwhere(bad.reshape(len(patterns), -1).any(axis=1))[0, 0])
-            raise DataFormatError(
-                f"{where}: pattern {first + offset} contains NaN or inf values "
-                f"({int(bad.sum())} pixels in all); remove or repair these patterns"
-            )
-
-
-def constant_mask(patterns: np.ndarray) -> np.ndarray:
-    """``(N,)`` True where a pattern has the same value in every pixel (a blank frame)."""
-    flat = np.asarray(patterns).reshape(len(patterns), -1)
-    if flat.shape[1] == 0:
-        return np.ones(len(flat), dtype=bool)
-    return flat.min(axis=1) == flat.max(axis=1)
-
-
-def _check_constant(patterns: np.ndarray, labels: np.ndarray | None, where: str, offset: int = 0) -> int:
-    """Refuse constant patterns that carry a phase label; return how many constant ones there are.
-
-    A blank frame in an unlabelled scan (label -1) is a scan point without data and is kept;
-    a labelled one would teach a model nothing but noise.
-    """
-    mask = constant_mask(patterns)
-    if labels is not None:
-        bad = mask & (np.asarray(labels) >= 0)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise DataFormatError(
-                f"{where}: pattern {i + offset} (label {int(labels[i])}) is constant, every pixel "
-                f"{patterns[i].flat[0].item()!r} ({int(bad.sum())} such labelled patterns in this "
-                "block); a blank frame carries no diffraction signal: remove it or label it -1"
-            )
-    return int(mask.sum())
 
 
 @dataclass
@@ -134,7 +89,7 @@ class DatasetWriter:
         :func:`create_dataset`; ``scan/row`` may be passed as ``scan_row``.
         """
         patterns = np.asarray(patterns)
-        _check_patterns(patterns, self.where, offset=start)
+        check_patterns(patterns, self.where, offset=start)
         stop = start + len(patterns)
         if start < 0 or stop > self.n:
             raise DataFormatError(
@@ -154,44 +109,12 @@ class DatasetWriter:
                     f"{self.where}: per-pattern field {key!r} was not declared; pass it in "
                     f"create_dataset(optional=...) (known fields: labels, {', '.join(OPTIONAL_FIELDS)})"
                 )
-            checked[key] = _check_field(key, values, len(patterns), self.n_phases, self.where)
-        self.constant += _check_constant(patterns, checked.get("labels"), self.where, start)
+            checked[key] = check_field(key, values, len(patterns), self.n_phases, self.where)
+        self.constant += check_constant(patterns, checked.get("labels"), self.where, start)
         self.file["patterns"][start:stop] = patterns
         for key, values in checked.items():
             self.file[key][start:stop] = values
         self.written = max(self.written, stop)
-
-
-def _check_field(key: str, values: np.ndarray, n: int, n_phases: int, where: str) -> np.ndarray:
-    """Check one per-pattern array (shape, dtype kind, value range) and cast it for storage."""
-    trailing, dtype, _ = OPTIONAL_FIELDS.get(key, ((), np.int16, -1))
-    values = np.asarray(values)
-    if values.shape != (n, *trailing):
-        raise DataFormatError(f"{where}: {key} has shape {values.shape}, expected {(n, *trailing)} "
-                              "(one entry per pattern)")
-    integer = np.issubdtype(np.dtype(dtype), np.integer)
-    kinds = "biu" if integer else "biuf"
-    if values.dtype.kind not in kinds:
-        raise DataFormatError(f"{where}: {key} has dtype {values.dtype}, expected "
-                              f"{'integers' if integer else 'numbers'}")
-    if key == "labels" and values.size:
-        bad = (values < -1) | (values >= n_phases)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise DataFormatError(
-                f"{where}: label {values[i].item()!r} at pattern {i} is out of range; labels must be "
-                f"-1 (unknown) or 0..{n_phases - 1} for the {n_phases} phases in the phase table"
-            )
-    if key == "split" and values.size and not np.isin(values, list(SPLIT_NAMES)).all():
-        i = int(np.argmax(~np.isin(values, list(SPLIT_NAMES))))
-        raise DataFormatError(f"{where}: split code {values[i].item()!r} at pattern {i} is not one of "
-                              "0 (train), 1 (val), 2 (test), -1 (none)")
-    if integer and values.size:
-        info = np.iinfo(dtype)
-        if values.min() < info.min or values.max() > info.max:
-            raise DataFormatError(f"{where}: {key} values span [{values.min()}, {values.max()}], "
-                                  f"beyond what {np.dtype(dtype).name} stores")
-    return values.astype(dtype)
 
 
 def _attrs_common(phases: Iterable[Phase], provenance: dict, preprocessing: dict | None,
@@ -301,47 +224,15 @@ def create_dataset(
     return _ctx()
 
 
-#: Optional per-pattern fields: trailing shape, dtype and fill value.
-OPTIONAL_FIELDS: dict[str, tuple[tuple[int, ...], type, float]] = {
-    "split": ((), np.int8, -1),
-    "scan/row": ((), np.int32, -1),
-    "scan/col": ((), np.int32, -1),
-    "quality": ((), np.float32, np.nan),
-    "orientations": ((4,), np.float32, np.nan),
-    "grain_id": ((), np.int32, -1),
-}
-
-
 def _finish(f: h5py.File, scan_shape: tuple[int, int] | None, where: str) -> None:
     """Validate labels and scan positions and store the static background."""
     phases = json.loads(f.attrs["phases"])
     labels = f["labels"][()]
-    _check_labels(labels, len(phases), where)
+    check_labels(labels, len(phases), where)
     if scan_shape is not None and "scan/row" in f:
-        _check_scan(f["scan/row"][()], f["scan/col"][()], scan_shape, where)
+        check_scan(f["scan/row"][()], f["scan/col"][()], scan_shape, where)
     if "static_background" not in f:
         f.create_dataset("static_background", data=mean_pattern(f["patterns"]))
-
-
-def _check_labels(labels: np.ndarray, n_phases: int, where: str) -> None:
-    bad = (labels < -1) | (labels >= n_phases)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataFormatError(
-            f"{where}: label {int(labels[i])} at pattern {i} is out of range; labels must be "
-            f"-1 (unknown) or 0..{n_phases - 1} for the {n_phases} phases in the phase table"
-        )
-
-
-def _check_scan(row: np.ndarray, col: np.ndarray, scan_shape: tuple[int, int], where: str) -> None:
-    rows, cols = (int(s) for s in scan_shape)
-    bad = (row < 0) | (row >= rows) | (col < 0) | (col >= cols)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataFormatError(
-            f"{where}: scan position (row {int(row[i])}, col {int(col[i])}) of pattern {i} lies "
-            f"outside the scan shape {rows}×{cols}; fix scan/row, scan/col or the scan_shape attribute"
-        )
 
 
 def mean_pattern(patterns: h5py.Dataset | np.ndarray, max_patterns: int = 2000) -> np.ndarray:
@@ -393,7 +284,7 @@ def write_dataset(
         JSON-serialisable description of how the data was made.
     """
     patterns = np.asarray(patterns)
-    _check_patterns(patterns, str(path))
+    check_patterns(patterns, str(path))
     n = len(patterns)
     if n == 0:
         raise DataFormatError(f"{path}: no patterns to write; a data set needs at least one pattern")
@@ -407,7 +298,7 @@ def write_dataset(
         "grain_id": grain_id,
     }
     phases = list(phases)
-    given = {k: _check_field(k, v, n, len(phases), str(path)) for k, v in fields.items() if v is not None}
+    given = {k: check_field(k, v, n, len(phases), str(path)) for k, v in fields.items() if v is not None}
     with create_dataset(
         path, n, patterns.shape[1:], patterns.dtype, phases,
         provenance=provenance, preprocessing=preprocessing,
@@ -416,20 +307,6 @@ def write_dataset(
     ) as w:
         w.write(0, patterns, **given)
     return Path(path)
-
-
-def _plain(value: object) -> object:
-    """NumPy scalars and arrays as plain Python values, for readable messages."""
-    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
-
-
-def _get_dataset(f: h5py.File, key: str) -> h5py.Dataset | None:
-    """The dataset at ``key``, or ``None`` when absent (or when something else sits there)."""
-    try:
-        obj = f.get(key)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return obj if isinstance(obj, h5py.Dataset) else None
 
 
 class EBSDDataset:
@@ -455,81 +332,12 @@ class EBSDDataset:
             raise DataFormatError(f"{self.path}: cannot be opened as HDF5 ({e}); the file is "
                                   "corrupt or truncated: recreate it") from e
         try:
-            self._check()
+            self.phases = check_file(self._file, str(self.path))
         except Exception:
             self._file.close()
             raise
 
     # -- checks ---------------------------------------------------------------------------
-    def _check(self) -> None:
-        f, where = self._file, str(self.path)
-        fmt = f.attrs.get("format")
-        if fmt != FORMAT_NAME:
-            raise DataFormatError(f"{where}: attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r}; "
-                                  "this is not an ebsdlib data set (vendor files load through "
-                                  "ebsdlib.data.load or `python -m ebsdlib import`)")
-        version = f.attrs.get("format_version")
-        if not isinstance(version, (int, np.integer)) or int(version) != FORMAT_VERSION:
-            raise DataFormatError(f"{where}: format_version {_plain(version)!r} is not supported by this "
-                                  f"ebsdlib (reads version {FORMAT_VERSION}); re-import the data")
-        for key in ("patterns", "labels"):
-            if not isinstance(f.get(key), h5py.Dataset):
-                raise DataFormatError(f"{where}: dataset '/{key}' is missing; the file is incomplete")
-        p = f["patterns"]
-        if p.ndim != 3 or p.dtype not in ALLOWED_DTYPES:
-            raise DataFormatError(f"{where}: '/patterns' has shape {p.shape} and dtype {p.dtype}; "
-                                  "expected (N, H, W) of uint8, uint16 or float32")
-        n = p.shape[0]
-        if n == 0 or min(p.shape[1:]) == 0:
-            raise DataFormatError(f"{where}: '/patterns' has shape {p.shape}: the data set is empty; "
-                                  "recreate it with at least one pattern")
-        for key in ["labels", *OPTIONAL_FIELDS]:
-            ds = _get_dataset(f, key)
-            if ds is None:
-                continue
-            trailing, dtype, _ = OPTIONAL_FIELDS.get(key, ((), np.int16, -1))
-            want = (n, *trailing)
-            if ds.shape != want:
-                raise DataFormatError(f"{where}: '/{key}' has shape {ds.shape}, expected {want} "
-                                      f"to match {n} patterns")
-            kinds = "iu" if np.issubdtype(np.dtype(dtype), np.integer) else "iuf"
-            if ds.dtype.kind not in kinds:
-                raise DataFormatError(f"{where}: '/{key}' has dtype {ds.dtype}, expected "
-                                      f"{np.dtype(dtype).name}")
-        if (_get_dataset(f, "scan/row") is None) != (_get_dataset(f, "scan/col") is None):
-            raise DataFormatError(f"{where}: has only one of '/scan/row' and '/scan/col'; "
-                                  "scan positions need both")
-        try:
-            table = json.loads(f.attrs["phases"])
-            self.phases = tuple(Phase.from_dict(d) for d in table)
-        except (KeyError, TypeError, ValueError) as e:
-            raise DataFormatError(f"{where}: attribute 'phases' is missing or not a valid JSON "
-                                  f"list of phases ({e}); recreate the file") from e
-        s = f.attrs.get("scan_shape")
-        if s is not None and (np.shape(s) != (2,) or np.asarray(s).dtype.kind not in "iu" or min(s) < 1):
-            raise DataFormatError(f"{where}: attribute 'scan_shape' is {_plain(s)!r}; expected two positive "
-                                  "integers (rows, cols)")
-        for key in ("provenance", "preprocessing"):
-            try:
-                json.loads(f.attrs.get(key, "{}"))
-            except (TypeError, ValueError) as e:
-                raise DataFormatError(f"{where}: attribute {key!r} is not valid JSON ({e}); "
-                                      "recreate the file") from e
-        bg = f.get("static_background")
-        if bg is not None and (not isinstance(bg, h5py.Dataset) or bg.shape != p.shape[1:]):
-            raise DataFormatError(f"{where}: '/static_background' has shape "
-                                  f"{getattr(bg, 'shape', None)}, expected the pattern shape {p.shape[1:]}")
-        _check_labels(f["labels"][()], len(self.phases), where)
-        split = _get_dataset(f, "split")
-        if split is not None:
-            codes = split[()]
-            if not np.isin(codes, list(SPLIT_NAMES)).all():
-                bad = codes[~np.isin(codes, list(SPLIT_NAMES))][0]
-                raise DataFormatError(f"{where}: '/split' holds code {bad.item()!r}; allowed are "
-                                      "0 (train), 1 (val), 2 (test), -1 (none)")
-        if _get_dataset(f, "scan/row") is not None and self.scan_shape is not None:
-            _check_scan(f["scan/row"][()], f["scan/col"][()], self.scan_shape, where)
-
     # -- properties -----------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self._file["patterns"].shape[0])
@@ -567,7 +375,7 @@ class EBSDDataset:
 
     def optional(self, key: str) -> np.ndarray | None:
         """A per-pattern field (``split``, ``scan/row``, ``quality``, …) or ``None``."""
-        ds = _get_dataset(self._file, key)
+        ds = get_dataset(self._file, key)
         return None if ds is None else ds[()]
 
     @property
@@ -671,8 +479,8 @@ class EBSDDataset:
                   disable=not progress) as bar:
             for start in range(0, len(self), batch_size):
                 block = self.patterns[start:start + batch_size]
-                _check_patterns(block, str(self.path), offset=start)
-                constant += _check_constant(block, labels[start:start + len(block)], str(self.path), start)
+                check_patterns(block, str(self.path), offset=start)
+                constant += check_constant(block, labels[start:start + len(block)], str(self.path), start)
                 bar.update(len(block))
         if constant == len(self):
             raise DataFormatError(f"{self.path}: all {len(self)} patterns are constant (blank frames); "
@@ -702,7 +510,7 @@ class EBSDDataset:
             "split_rule": attrs.get("split_rule", "none"),
             "scan_shape": list(self.scan_shape) if self.scan_shape else None,
             "step_size": self.step_size,
-            "fields": [k for k in OPTIONAL_FIELDS if _get_dataset(self._file, k) is not None],
+            "fields": [k for k in OPTIONAL_FIELDS if get_dataset(self._file, k) is not None],
             "preprocessing": self.preprocessing,
             "provenance": self.provenance,
             "seed": attrs.get("seed"),

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ebsdlib.data.format import DataFormatError, _check_patterns, constant_mask, create_dataset
+from ebsdlib.data.checks import DataFormatError, check_patterns, constant_mask
+from ebsdlib.data.format import create_dataset
 from ebsdlib.phases import DEFAULT_PHASES, Phase
 
 BLOCK_PATTERNS = 1024
@@ -48,7 +49,7 @@ def read_signal(path: str | Path):
             signal = kp.load(path, lazy=True)
     except Exception as e:  # kikuchipy raises many kinds for unreadable files
         raise DataFormatError(
-            f"{path}: kikuchipy cannot read this file as an EBSD scan ({type(e).__name__}: {e}); "
+            f"{path}: kikuchipy cannot read this file as an EBSD scan ({type(e).__name__}: {e}){_found(path)}; "
             "expected EDAX/Bruker/Oxford/kikuchipy h5ebsd, EMsoft, Oxford .ebsp, NORDIF .dat or "
             "EDAX .up1/.up2: check the file is complete and of one of these formats") from e
     if isinstance(signal, list):
@@ -59,6 +60,20 @@ def read_signal(path: str | Path):
     signal.metadata.set_item("General.ebsdlib_reader_warnings", sorted(
         {str(w.message) for w in caught if not issubclass(w.category, ResourceWarning)}))
     return signal
+
+
+def _found(path: Path) -> str:
+    """For an HDF5 file, what it holds at the top level (to say what was found)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            keys = sorted(f.keys())[:6]
+            manufacturer = f.get("manufacturer", f.get("Manufacturer"))
+            made = f", manufacturer {manufacturer[()]!r}" if isinstance(manufacturer, h5py.Dataset) else ""
+    except (OSError, ValueError, TypeError):
+        return ""
+    return f"; the HDF5 file holds top-level entries {keys}{made}"
 
 
 def _read_block(flat, start: int, stop: int, path: Path) -> np.ndarray:
@@ -205,7 +220,7 @@ def convert_vendor(
             block = _read_block(flat, start, stop, path)
             if block.dtype != dtype:
                 block = block.astype(dtype)
-            _check_patterns(block, str(path), offset=start)  # name the source, not the target
+            check_patterns(block, str(path), offset=start)  # name the source, not the target
             blank += int(constant_mask(block).sum())
             if blank == n:
                 raise DataFormatError(f"{path}: all {n} patterns are constant (blank frames); the "

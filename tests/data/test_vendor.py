@@ -100,8 +100,9 @@ def test_static_background_from_the_file_is_kept(kp_data: Path, tmp_path: Path) 
 def test_split_by_spatial_blocks_only_when_asked(tmp_path: Path) -> None:
     data = np.random.default_rng(0).integers(0, 255, (25, 32, 6, 7)).astype(np.uint8)
     src = _save_kikuchipy(tmp_path / "big.h5", data)
-    with load(src, out=tmp_path / "plain.h5") as ds:
+    with load(src, out=tmp_path / "plain.h5", phases=["Ni", "Ni3Fe"]) as ds:
         assert ds.split is None and ds.step_size == pytest.approx(0.25)
+        assert ds.scan_shape == (25, 32) and ds.phase_names == ["Ni", "Ni3Fe"]
     with load(src, out=tmp_path / "split.h5", fractions=(0.6, 0.2, 0.2), seed=1) as ds:
         split, row, col = ds.split, ds.optional("scan/row"), ds.optional("scan/col")
         assert set(np.unique(split)) == {0, 1, 2}
@@ -164,7 +165,8 @@ def test_unreadable_vendor_files(kp_data: Path, tmp_path: Path) -> None:
     # an HDF5 file that is neither an ebsdlib data set nor a vendor scan
     with h5py.File(tmp_path / "other.h5", "w") as f:
         f["something"] = np.arange(3)
-    with pytest.raises(DataFormatError, match=r"other.h5: kikuchipy cannot read this file as an EBSD scan"):
+    with pytest.raises(DataFormatError, match=r"other.h5: kikuchipy cannot read this file as an EBSD scan "
+                                              r".*the HDF5 file holds top-level entries \['something'\]"):
         load(tmp_path / "other.h5", out=tmp_path / "c.h5")
     # a vendor file that is only a name
     (tmp_path / "fake.up1").write_bytes(b"\x00\x01")
