@@ -93,14 +93,18 @@ def _phase_table(names: list[str], phases: Sequence[Phase] | None, root: Path) -
 
 def _header(path: Path) -> tuple[tuple[int, int], str]:
     """(rows, cols) and Pillow mode of an image, without decoding its pixels."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
-            return (im.height, im.width), im.mode
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+            shape, mode, kind = (im.height, im.width), im.mode, im.format
+    except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, DecompressionBombError, …
         raise DataFormatError(f"{path}: cannot be read as an image ({e}); the file is corrupt or "
                               f"not a PNG/TIFF/JPEG/BMP: replace or remove it") from e
+    if min(shape) < 1 or kind not in ("PNG", "TIFF", "JPEG", "BMP", "MPO"):
+        raise DataFormatError(f"{path}: read as a {shape[0]}×{shape[1]} {kind} image; expected a "
+                              "PNG, TIFF, JPEG or BMP pattern: replace or remove it")
+    return shape, mode
 
 
 def _depth(mode: str) -> str:
@@ -121,7 +125,7 @@ def _decode(path: Path) -> tuple[np.ndarray, str]:
                 arr = np.asarray(im)
             else:
                 arr = np.asarray(im.convert("L"))
-    except (OSError, ValueError, SyntaxError) as e:
+    except Exception as e:  # Pillow's decoders raise OSError, ValueError, SyntaxError, EOFError, …
         raise DataFormatError(f"{path}: the image cannot be decoded ({e}); the file is corrupt or "
                               "truncated: replace or remove it") from e
     depth = _depth(mode)

@@ -162,6 +162,19 @@ def test_random_bytes_are_refused_cleanly(payload: bytes, ext: str, hdf5_head: b
 
 
 @SETTINGS
+@given(payload=st.binary(max_size=400), ext=st.sampled_from([".png", ".tif", ".jpg", ".bmp"]),
+       head=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"\xff\xd8\xff", b"BM"]))
+def test_undecodable_images_in_a_class_folder_are_named(payload: bytes, ext: str, head: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "images"
+        save_image(root / "Ni" / "good.png", np.arange(64, dtype=np.uint8).reshape(8, 8))
+        (root / "Ni" / f"junk{ext}").write_bytes(head + payload)
+        with pytest.raises(DataFormatError, match="junk"):
+            load(root, out=Path(tmp) / "o.h5")
+        assert not (Path(tmp) / "o.h5").exists()
+
+
+@SETTINGS
 @given(st.dictionaries(st.sampled_from(["static_background", "dynamic_sigma", "size", "normalise",
                                         "circular_mask", "colour"]),
                        st.one_of(st.booleans(), st.integers(-5, 2000), st.floats(allow_nan=True),
