@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="scan rows and columns (default 100 100)")
     p.add_argument("--grains", type=int, default=None, help="number of grains in the scan (default 40)")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="camera bit depth (default 8)")
+    p.add_argument("--master-half-size", type=int, default=250,
+                   help="master patterns are 2·N+1 pixels a side; smaller builds faster (default 250)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
     p.add_argument("--calibrate", type=float, nargs="+", metavar="DOSE",
                    help="instead of building files, print the calibration table for these doses")
@@ -44,23 +46,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build what ``--what`` asks for and print a summary of each file."""
-    from dataclasses import replace
-
     from ebsdlib.simulate import ScanConfig, SimulationConfig, simulate_dataset, simulate_scan
     from ebsdlib.simulate.detector import DetectorModel
 
     progress = not args.no_progress
     detector = DetectorModel(bit_depth=args.bit_depth)
-    common = dict(dose=args.dose, pattern_size=args.pattern_size, seed=args.seed, detector=detector)
-    dataset_config = SimulationConfig(**common)
+    common = dict(dose=args.dose, pattern_size=args.pattern_size, seed=args.seed, detector=detector,
+                  master_half_size=args.master_half_size)
+    dataset_extra, scan_extra = {}, {}
     if args.n_per_phase:
         n = args.n_per_phase
-        dataset_config = replace(dataset_config, n_per_phase=n[0] if len(n) == 1 else tuple(n))
-    scan_config = ScanConfig(**common)
+        dataset_extra["n_per_phase"] = n[0] if len(n) == 1 else tuple(n)
     if args.scan_shape:
-        scan_config = replace(scan_config, shape=tuple(args.scan_shape))
+        scan_extra["shape"] = tuple(args.scan_shape)
     if args.grains:
-        scan_config = replace(scan_config, n_grains=args.grains)
+        scan_extra["n_grains"] = args.grains
+    dataset_config = SimulationConfig(**common, **dataset_extra)
+    scan_config = ScanConfig(**common, **scan_extra)
     if args.calibrate:
         from ebsdlib.simulate.calibrate import calibrate, format_table
 

@@ -1,0 +1,42 @@
+"""``python -m ebsdlib simulate`` end to end at a tiny size."""
+
+import numpy as np
+
+from ebsdlib.cli import main
+from ebsdlib.data.format import EBSDDataset
+
+TINY_ARGS = ["--pattern-size", "32", "--master-half-size", "40", "--no-progress"]
+
+
+def test_simulate_builds_dataset_and_scan(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    out, scan_out = tmp_path / "d.h5", tmp_path / "s.h5"
+    rc = main(["simulate", "--out", str(out), "--scan-out", str(scan_out), "--n-per-phase", "4",
+               "--scan-shape", "6", "5", "--grains", "3", "--dose", "30", "--seed", "3", *TINY_ARGS])
+    assert rc == 0
+    with EBSDDataset(out) as ds:
+        assert len(ds) == 12 and ds.provenance["config"]["dose"] == 30.0 and ds.attrs["seed"] == 3
+    with EBSDDataset(scan_out) as ds:
+        assert ds.scan_shape == (6, 5) and len(ds) == 30
+    text = capsys.readouterr().out
+    assert "12 patterns of 32×32 uint8" in text and "scan 6×5" in text
+    # master patterns were cached under the artifacts folder
+    assert list((tmp_path / "artifacts" / "cache" / "master").glob("*.npz"))
+
+
+def test_simulate_dataset_only_with_imbalance(tmp_path, monkeypatch):
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    out = tmp_path / "d.h5"
+    rc = main(["simulate", "--what", "dataset", "--out", str(out), "--scan-out", str(tmp_path / "s.h5"),
+               "--n-per-phase", "2", "3", "4", *TINY_ARGS])
+    assert rc == 0 and not (tmp_path / "s.h5").exists()
+    with EBSDDataset(out) as ds:
+        assert np.bincount(ds.labels).tolist() == [2, 3, 4]
+
+
+def test_bad_option_prints_one_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    rc = main(["simulate", "--out", str(tmp_path / "d.h5"), "--dose", "-1", *TINY_ARGS])
+    assert rc == 2
+    assert "dose -1.0 must be a positive" in capsys.readouterr().err
+    assert not (tmp_path / "d.h5").exists()
