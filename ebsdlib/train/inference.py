@@ -132,6 +132,9 @@ def load_model(checkpoint_path: str | Path, device: "str | torch.device" = "auto
             f"{len(phases)} ({[p.name for p in phases]}); the checkpoint's phase list does not match its "
             "model — the file was edited or mixed from two runs; retrain"
         )
+    if config.loss == "supcon" and not ckpt.get("probe_fitted", False):
+        raise ValueError(f"{path}: this SupCon checkpoint has no fitted linear probe yet (the probe is "
+                         "fitted when training ends), so it cannot classify; wait for the run to complete")
     model = build_model(replace(config, pretrained=None), len(phases))
     try:
         model.load_state_dict(state, strict=True)

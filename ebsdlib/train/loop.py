@@ -35,7 +35,7 @@ import numpy as np
 
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.io import write_json
-from ebsdlib.runs import RunDir, check_run_id, new_run_id, runs_root
+from ebsdlib.runs import RunDir, _pid_alive, check_run_id, new_run_id, runs_root
 from ebsdlib.train.config import TrainConfig
 from ebsdlib.train.status import StatusReporter, as_run_dir
 
@@ -104,6 +104,11 @@ def resume(run: RunDir | str | Path, progress: bool = True, *, root: str | Path 
     if state == "completed":
         raise ValueError(f"run {run.run_id!r} is already completed; nothing to resume "
                          f"(`python -m ebsdlib evaluate {run.run_id}` re-evaluates it)")
+    if state in ("queued", "running"):
+        pid = run.read_status().pid
+        if pid and pid != os.getpid() and _pid_alive(pid):
+            raise ValueError(f"run {run.run_id!r} is {state} in process {pid}; cancel it "
+                             f"(`python -m ebsdlib` or the dashboard) before resuming it")
     config = TrainConfig.from_dict(run.config())
     ckpt = load_checkpoint(run.last_checkpoint) if run.last_checkpoint.exists() else None
     run.cancel_path.unlink(missing_ok=True)
@@ -127,6 +132,7 @@ def _execute(run: RunDir, config: TrainConfig, ckpt: dict | None, progress: bool
                 trainer.load_state(ckpt)
             trainer.fit()
             trainer.finish()
+        run.cancel_path.unlink(missing_ok=True)  # a request that came after the last step
         reporter.update(force=True, state="completed", message="done", eta_seconds=0.0)
     except (Cancelled, KeyboardInterrupt) as e:
         done = trainer.epoch if trainer else 0
@@ -265,6 +271,7 @@ class Trainer:
         from ebsdlib.train.status import write_history
 
         cfg, spe = self.config, self.steps_per_epoch
+        self.reporter.update(force=True, epoch=self.epoch, epochs=cfg.epochs, steps_per_epoch=spe)
         bar = tqdm(total=cfg.epochs * spe, initial=self.epoch * spe, disable=not self.progress,
                    desc=self.run.run_id, unit="step", dynamic_ncols=True)
         try:

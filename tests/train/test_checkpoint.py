@@ -108,3 +108,14 @@ def test_pickle_module_is_not_needed_to_read_our_checkpoints(trained_run, monkey
     monkeypatch.setattr(pickle, "Unpickler", forbidden)
     for path in (trained_run.best_checkpoint, trained_run.last_checkpoint):
         assert torch.load(path, weights_only=True)["format"] == "ebsdlib-checkpoint"
+
+
+def test_a_supcon_checkpoint_without_its_probe_cannot_classify(tiny_config, artifacts):
+    from ebsdlib.runs import RunDir
+
+    run = RunDir(artifacts / "runs" / "half")
+    train(tiny_config(loss="supcon", validation=True, epochs=2), run, progress=False,
+          on_epoch_end=lambda epoch, row: run.request_cancel())
+    assert run.read_status().state == "cancelled" and run.best_checkpoint.exists()
+    with pytest.raises(ValueError, match="no fitted linear probe yet"):
+        load_model(run.best_checkpoint, "cpu")

@@ -120,3 +120,33 @@ def test_train_evaluate_runs_and_delete(tiny_data, artifacts, capsys):
     assert "no runs yet" in capsys.readouterr().out
     assert main(["evaluate", "cli-run"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_sigterm_cancels_a_training_process(tiny_data, artifacts):
+    """What a launcher does: start `train --run-id`, then SIGTERM it; the run is left resumable."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    run = RunDir(artifacts / "runs" / "term")
+    argv = [sys.executable, "-m", "ebsdlib", "train", "--data", str(tiny_data), "--run-id", "term",
+            *TINY, "--epochs", "200", "--artifacts", str(artifacts)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not run.last_checkpoint.exists():
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            assert time.monotonic() < deadline, "no epoch finished within 120 s"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    status = run.read_status()
+    assert status.state == "cancelled" and 1 <= status.epoch < 200
+    assert "resume term" in status.message

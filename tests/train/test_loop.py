@@ -138,10 +138,12 @@ def test_status_goes_from_queued_through_running_to_completed(tiny_config, artif
 
     def record(epoch: int, row: dict) -> None:
         st = run.read_status()
-        seen.append((st.state, st.epoch, st.epochs, st.train_loss == pytest.approx(row["train_loss"])))
+        seen.append((st.state, st.epoch, st.epochs, st.steps_per_epoch,
+                     st.train_loss == pytest.approx(row["train_loss"])))
 
     train(tiny_config(epochs=2), run, progress=False, on_epoch_end=record)
-    assert seen == [("running", 1, 2, True), ("running", 2, 2, True)]
+    # train+val hold 24 + 12 patterns: 36 // batch 8 = 4 steps per epoch
+    assert seen == [("running", 1, 2, 4, True), ("running", 2, 2, 4, True)]
     final = run.read_status()
     assert final.state == "completed" and final.epoch == 2 and final.error is None
     assert final.pid is not None and final.started is not None and final.eta_seconds == 0.0
