@@ -165,6 +165,10 @@ def evaluate_run(
     from ebsdlib.train.status import as_run_dir
 
     run = as_run_dir(run, root)
+    state = run.read_status().state if run.status_path.exists() else "unknown"
+    if state != "completed":
+        raise ValueError(f"run {run.run_id!r} is {state}; only a completed run can be evaluated "
+                         f"(`python -m ebsdlib resume {run.run_id}` finishes an interrupted one)")
     model, config, phases = load_model(run.best_checkpoint, device)
     split = split or config.eval_split
     out_dir = run.path if split == config.eval_split else run.path / "evaluations" / split

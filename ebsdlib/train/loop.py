@@ -107,8 +107,8 @@ def resume(run: RunDir | str | Path, progress: bool = True, *, root: str | Path 
     if state in ("queued", "running"):
         pid = run.read_status().pid
         if pid and pid != os.getpid() and _pid_alive(pid):
-            raise ValueError(f"run {run.run_id!r} is {state} in process {pid}; cancel it "
-                             f"(`python -m ebsdlib` or the dashboard) before resuming it")
+            raise ValueError(f"run {run.run_id!r} is {state} in process {pid}; cancel it first "
+                             f"(from the dashboard, or `kill {pid}`, which cancels it cleanly)")
     config = TrainConfig.from_dict(run.config())
     ckpt = load_checkpoint(run.last_checkpoint) if run.last_checkpoint.exists() else None
     run.cancel_path.unlink(missing_ok=True)

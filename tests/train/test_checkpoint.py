@@ -119,3 +119,7 @@ def test_a_supcon_checkpoint_without_its_probe_cannot_classify(tiny_config, arti
     assert run.read_status().state == "cancelled" and run.best_checkpoint.exists()
     with pytest.raises(ValueError, match="no fitted linear probe yet"):
         load_model(run.best_checkpoint, "cpu")
+    from ebsdlib.train.evaluate import evaluate_run
+
+    with pytest.raises(ValueError, match="'half' is cancelled; only a completed run can be evaluated"):
+        evaluate_run(run, progress=False)
