@@ -24,6 +24,21 @@ from ebsdlib.train.config import TrainConfig
 HIDDEN_FIELDS = ("preprocess", "num_workers")
 #: Preprocessing fields exposed as flags, and their flag names.
 PREPROCESS_FLAGS = {"size": "image-size"}
+#: Help for fields that the config docstring describes together on one line.
+FLAG_HELP = {
+    "epochs": "passes over the training patterns",
+    "batch_size": "patterns per optimiser step",
+    "lr": "peak learning rate of AdamW",
+    "weight_decay": "AdamW weight decay (not applied to biases and norms)",
+    "schedule": "learning-rate schedule after the warmup",
+    "warmup_epochs": "epochs of linear learning-rate warmup",
+    "seed": "seed of the weights, shuffles and flips (same seed, same result on the CPU)",
+    "device": "where to train: CUDA when available (auto), or forced",
+    "precision": "mixed precision on CUDA (auto: bf16, else fp16); fp32 on the CPU",
+    "eval_batch_size": "patterns per forward pass when evaluating",
+    "umap": "compute the 2-D UMAP of the evaluated embeddings",
+    "name": "free-text label of the run",
+}
 
 
 def register(subparsers) -> None:
@@ -115,8 +130,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training config (defaults: TrainConfig)")
     for f in fields(TrainConfig):
         if f.name not in HIDDEN_FIELDS:
-            _add_field(group, f.name, _flag(f.name), hints[f.name],
-                       f"{helps.get(f.name, '')} (default: {f.default!r})")
+            text = FLAG_HELP.get(f.name) or helps.get(f.name, "")
+            _add_field(group, f.name, _flag(f.name), hints[f.name], f"{text} (default: {f.default!r})")
     hints, helps = typing.get_type_hints(PreprocessConfig), _field_help(PreprocessConfig)
     group = parser.add_argument_group("preprocessing (defaults: the data set's recommendation)")
     for f in fields(PreprocessConfig):
