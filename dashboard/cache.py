@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from ebsdlib.phases import Phase
-from ebsdlib.runs import RunDir, artifacts_root, list_runs, open_run, runs_root
+from ebsdlib.runs import RunDir, artifacts_root, datasets_root, list_runs, open_run, runs_root
 from ebsdlib.views import gallery, runs as runs_view
 from ebsdlib.views.phases import phase_names_of, phases_from_names
 from ebsdlib.views.predictions import prediction_frame
@@ -55,11 +55,8 @@ def current_runs() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def datasets_table(base: str, stamp: tuple) -> pd.DataFrame:
-    return runs_view.datasets_table([Path(p) for p in stamp_paths(stamp)])
-
-
-def stamp_paths(stamp: tuple) -> list[str]:
-    return [p for p, _ in stamp]
+    """:func:`ebsdlib.views.runs.datasets_table`; ``stamp`` is ``((path, mtime), …)``."""
+    return runs_view.datasets_table([Path(p) for p, _ in stamp], base=datasets_root(base))
 
 
 def current_datasets() -> pd.DataFrame:

@@ -61,12 +61,17 @@ def training_form() -> None:
                     "`python -m ebsdlib import` (your own patterns).")
             return
         names = {str(p): str(p.relative_to(datasets_root(base))) for p in datasets}
+        table = cache.current_datasets()
+        kinds = dict(zip(table["dataset"], table["kind"]))
+        order = sorted(names, key=lambda p: (kinds.get(names[p]) != "labelled set", names[p]))  # training sets first
         with st.form("train_form", border=False):
-            data = st.selectbox("Data set", list(names), format_func=names.get, key="tf_data")
+            data = st.selectbox("Data set", order, format_func=names.get, key="tf_data",
+                                help="Files under artifacts/datasets; labelled sets with a split first.")
             loss = st.radio("Loss", ["ce", "supcon"], format_func=LOSS_NAMES.get, key="tf_loss",
                             horizontal=True)
-            model = st.selectbox("Model (timm)", MODELS, key="tf_model", accept_new_options=True,
-                                 help="Any timm model name; trained from scratch.")
+            model = st.text_input("Model (timm name)", MODELS[0], key="tf_model", max_chars=100,
+                                  help="Any timm model name, trained from scratch, e.g. " + ", ".join(MODELS)
+                                  + " (the last is tiny, for trying things out).")
             c1, c2 = st.columns(2)
             epochs = c1.number_input("Epochs", 1, 10000, 10, key="tf_epochs")
             batch = c2.number_input("Batch size", 2, 65536, 64, key="tf_batch")

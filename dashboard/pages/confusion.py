@@ -9,7 +9,7 @@ import widgets
 from ebsdlib.phases import HARD_PAIR
 from ebsdlib.views.confusion import NORMALISATIONS, cell_index, cells_table, confusion_array, difference
 from ebsdlib.views.figures import confusion_figure, difference_figure
-from ebsdlib.views.gallery import cell_rows, gallery_items, selected_cell
+from ebsdlib.views.gallery import cell_rows, default_cell, gallery_items, selected_cell
 from ebsdlib.views.runs import LOSS_NAMES
 
 MODES = {"counts": "counts", "row": "row-normalised (recall)", "column": "column-normalised (precision)"}
@@ -73,19 +73,20 @@ cm_src = cm_a if source is data_a else cm_b
 cells = cells_table(cm_src, source.phase_names, labels)
 names = source.phase_names
 hard = (HARD_PAIR[0], HARD_PAIR[1]) if all(n in names for n in HARD_PAIR) else (names[0], names[-1])
+first = default_cell(cells, hard)
 left, right = st.columns([2, 3])
 with left:
-    st.caption("Choose a cell (click a row). Preselected: true Ni predicted as Ni₃Fe.")
+    st.caption("Choose a cell: click the box at the start of a row.")
     event = st.dataframe(
         cells[["true_label", "predicted_label", "count", "row_pct", "col_pct"]], hide_index=True,
         width="stretch", on_select="rerun", selection_mode="single-row",
         key=f"cm_cells_{source.run_id}",
-        selection_default={"selection": {"rows": [cell_index(names, *hard)]}},
+        selection_default={"selection": {"rows": [cell_index(names, *first)] if first else []}},
         column_config={"true_label": "True", "predicted_label": "Predicted", "count": "Patterns",
                        "row_pct": st.column_config.NumberColumn("% of true", format="%.1f%%"),
                        "col_pct": st.column_config.NumberColumn("% of predicted", format="%.1f%%")},
     )
-cell = selected_cell(cells, event.selection.rows if event is not None else None, default=hard)
+cell = selected_cell(cells, event.selection.rows if event is not None else None, default=first)
 with right:
     if cell is None:
         st.info("Choose a cell in the table.")

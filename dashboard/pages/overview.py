@@ -1,5 +1,7 @@
 """Home: the data sets and runs at a glance, the best run of each loss, what to look at next."""
 
+from pathlib import Path
+
 import streamlit as st
 
 import cache
@@ -81,15 +83,16 @@ with st.expander("Data sets", expanded=not len(table)):
         st.dataframe(datasets, hide_index=True, width="stretch",
                      column_config={"patterns": st.column_config.NumberColumn("Patterns", format="%d")})
 
+PAGES = Path(__file__).resolve().parent
 st.subheader("What to look at next")
 c1, c2 = st.columns(2)
 with c1:
-    st.page_link("pages/confusion.py", label="Confusion matrix: which Ni patterns are taken for Ni₃Fe, "
+    st.page_link(PAGES / "confusion.py", label="Confusion matrix: which Ni patterns are taken for Ni₃Fe, "
                  "and what they look like", icon=":material/grid_on:")
-    st.page_link("pages/accuracy.py", label="Accuracy: per-phase recall and F1, training curves",
+    st.page_link(PAGES / "accuracy.py", label="Accuracy: per-phase recall and F1, training curves",
                  icon=":material/bar_chart:")
 with c2:
-    st.page_link("pages/embeddings.py", label="Embeddings: contrastive vs cross-entropy UMAP, "
+    st.page_link(PAGES / "embeddings.py", label="Embeddings: contrastive vs cross-entropy UMAP, "
                  "select a cluster to see its patterns", icon=":material/scatter_plot:")
-    st.page_link("pages/phase_maps.py", label="Phase maps: a whole scan, confidence threshold, errors",
+    st.page_link(PAGES / "phase_maps.py", label="Phase maps: a whole scan, confidence threshold, errors",
                  icon=":material/map:")

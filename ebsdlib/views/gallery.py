@@ -110,6 +110,23 @@ def selected_cell(cells: pd.DataFrame, selected_rows: Sequence[int] | None,
     return None
 
 
+def default_cell(cells: pd.DataFrame, preferred: tuple[str, str]) -> tuple[str, str] | None:
+    """The cell to show before any choice: ``preferred`` (the hard pair) if it holds patterns, else
+    the largest confusion, else the largest cell; ``None`` for an empty matrix."""
+    def has(t: str, p: str) -> bool:
+        hit = cells[(cells["true"] == t) & (cells["predicted"] == p)]
+        return bool(len(hit)) and int(hit["count"].iloc[0]) > 0
+
+    if has(*preferred):
+        return preferred
+    for pool in (cells[~cells["correct"]], cells):
+        pool = pool[pool["count"] > 0]
+        if len(pool):
+            top = pool.sort_values("count", ascending=False, kind="stable").iloc[0]
+            return str(top["true"]), str(top["predicted"])
+    return None
+
+
 def gallery_items(rows: pd.DataFrame, phases: Sequence[Phase], limit: int = 24) -> list[GalleryItem]:
     """At most ``limit`` items of the (already sorted) ``rows``, with probabilities by display name."""
     names = [p.name for p in phases]

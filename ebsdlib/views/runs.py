@@ -190,13 +190,22 @@ def list_datasets(root: str | Path | None = None) -> list[Path]:
     return out
 
 
-def datasets_table(paths: Sequence[Path]) -> pd.DataFrame:
-    """One row per data set: patterns, size, phases with counts, scan shape; unreadable ones say why."""
+def datasets_table(paths: Sequence[Path], base: str | Path | None = None) -> pd.DataFrame:
+    """One row per data set: patterns, size, phases with counts, scan shape; unreadable ones say why.
+
+    Parameters
+    ----------
+    paths
+        Data-set files (e.g. from :func:`list_datasets`).
+    base
+        Folder the ``dataset`` column is relative to (the file name when ``None``).
+    """
     from ebsdlib.data.format import EBSDDataset
 
     rows = []
     for p in paths:
-        row = {"dataset": p.name, "patterns": np.nan, "pattern_size": "", "phases": "", "kind": "",
+        name = str(Path(p).relative_to(base)) if base is not None else Path(p).name
+        row = {"dataset": name, "patterns": np.nan, "pattern_size": "", "phases": "", "kind": "",
                "scan_shape": "", "error": ""}
         try:
             with EBSDDataset(p) as ds:

@@ -6,6 +6,7 @@ from ebsdlib.phases import DEFAULT_PHASES
 from ebsdlib.views.confusion import cells_table, confusion_from_labels
 from ebsdlib.views.gallery import (
     cell_rows,
+    default_cell,
     gallery_items,
     load_patterns,
     resolve_data_path,
@@ -121,3 +122,14 @@ def test_load_patterns_order_and_preprocessing(tmp_path):
 def test_unknown_true_label_is_named(predictions):
     f = prediction_frame(predictions.assign(true=[-1] + [0] * 7), NAMES)
     assert f["true_name"][0] == "unknown" and not f["correct"][0]
+
+
+def test_default_cell_prefers_the_hard_pair_then_the_largest_confusion():
+    names = ["Ni", "Ni3Al", "Ni3Fe"]
+    cells = cells_table(np.array([[5, 0, 2], [0, 4, 0], [1, 0, 6]]), names)
+    assert default_cell(cells, ("Ni", "Ni3Fe")) == ("Ni", "Ni3Fe")
+    cells = cells_table(np.array([[5, 0, 0], [3, 4, 0], [1, 0, 6]]), names)
+    assert default_cell(cells, ("Ni", "Ni3Fe")) == ("Ni3Al", "Ni")
+    cells = cells_table(np.array([[5, 0, 0], [0, 4, 0], [0, 0, 6]]), names)
+    assert default_cell(cells, ("Ni", "Ni3Fe")) == ("Ni3Fe", "Ni3Fe")
+    assert default_cell(cells_table(np.zeros((3, 3), int), names), ("Ni", "Ni3Fe")) is None
