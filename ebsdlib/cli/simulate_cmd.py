@@ -6,8 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
-DEFAULT_OUT = "artifacts/datasets/default.h5"
-DEFAULT_SCAN_OUT = "artifacts/datasets/default_scan.h5"
+DEFAULT_OUT = "default.h5"
+DEFAULT_SCAN_OUT = "default_scan.h5"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "detector model: a labelled data set for training and a Voronoi-grain scan "
                     "for phase maps. With no options both defaults are built.",
     )
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"labelled data set file (default {DEFAULT_OUT})")
-    p.add_argument("--scan-out", default=DEFAULT_SCAN_OUT, help=f"scan file (default {DEFAULT_SCAN_OUT})")
+    p.add_argument("--out", default=None,
+                   help=f"labelled data set file (default artifacts/datasets/{DEFAULT_OUT})")
+    p.add_argument("--scan-out", default=None,
+                   help=f"scan file (default artifacts/datasets/{DEFAULT_SCAN_OUT})")
     p.add_argument("--what", choices=("dataset", "scan", "both"), default="both",
                    help="what to build (default both)")
     p.add_argument("--dose", type=float, default=DEFAULT_DOSE,
@@ -68,13 +70,17 @@ def run(args: argparse.Namespace) -> int:
 
         print(format_table(calibrate(args.calibrate, base=dataset_config, progress=progress)))
         return 0
+    from ebsdlib.runs import datasets_root
+
+    out = args.out or datasets_root() / DEFAULT_OUT
+    scan_out = args.scan_out or datasets_root() / DEFAULT_SCAN_OUT
     if args.what in ("dataset", "both"):
         start = time.perf_counter()
-        path = simulate_dataset(dataset_config, args.out, progress=progress)
+        path = simulate_dataset(dataset_config, out, progress=progress)
         _print_summary(path, time.perf_counter() - start)
     if args.what in ("scan", "both"):
         start = time.perf_counter()
-        path = simulate_scan(scan_config, args.scan_out, progress=progress)
+        path = simulate_scan(scan_config, scan_out, progress=progress)
         _print_summary(path, time.perf_counter() - start)
     return 0
 

@@ -128,7 +128,7 @@ def render_clean(
 
 def simulate_dataset(
     config: SimulationConfig | None = None,
-    out_path: str | Path = "artifacts/datasets/default.h5",
+    out_path: str | Path | None = None,
     progress: bool = True,
 ) -> Path:
     """Simulate the labelled data set and write it in the project's HDF5 format.
@@ -138,7 +138,8 @@ def simulate_dataset(
     config
         Simulation settings; ``None`` for the defaults.
     out_path
-        Target ``.h5`` file (replaced atomically when complete).
+        Target ``.h5`` file (replaced atomically when complete); ``None`` for
+        ``artifacts/datasets/default.h5`` (honours ``$EBSDLIB_ARTIFACTS``).
     progress
         Show tqdm progress bars.
 
@@ -158,6 +159,10 @@ def simulate_dataset(
     from ebsdlib.simulate.quality import image_quality
 
     config = config or SimulationConfig()
+    if out_path is None:
+        from ebsdlib.runs import datasets_root
+
+        out_path = datasets_root() / "default.h5"
     phases = config.resolved_phases()
     seeds = np.random.SeedSequence(config.seed).spawn(2)
     plan = plan_dataset(config, np.random.default_rng(seeds[0]))

@@ -157,7 +157,7 @@ def plan_scan(config: ScanConfig, rng: np.random.Generator) -> ScanPlan:
 
 def simulate_scan(
     config: ScanConfig | None = None,
-    out_path: str | Path = "artifacts/datasets/default_scan.h5",
+    out_path: str | Path | None = None,
     progress: bool = True,
 ) -> Path:
     """Simulate a scan of Voronoi grains and write it in the project's HDF5 format.
@@ -167,7 +167,8 @@ def simulate_scan(
     config
         Scan settings; ``None`` for the defaults (100×100 points, 40 grains).
     out_path
-        Target ``.h5`` file (replaced atomically when complete).
+        Target ``.h5`` file (replaced atomically when complete); ``None`` for
+        ``artifacts/datasets/default_scan.h5`` (honours ``$EBSDLIB_ARTIFACTS``).
     progress
         Show tqdm progress bars.
 
@@ -188,6 +189,10 @@ def simulate_scan(
     from ebsdlib.simulate.quality import image_quality
 
     config = config or ScanConfig()
+    if out_path is None:
+        from ebsdlib.runs import datasets_root
+
+        out_path = datasets_root() / "default_scan.h5"
     phases = config.resolved_phases()
     seeds = np.random.SeedSequence(config.seed).spawn(2)
     plan = plan_scan(config, np.random.default_rng(seeds[0]))

@@ -40,3 +40,12 @@ def test_bad_option_prints_one_clear_error(tmp_path, monkeypatch, capsys):
     assert rc == 2
     assert "dose -1.0 must be a positive" in capsys.readouterr().err
     assert not (tmp_path / "d.h5").exists()
+
+
+def test_default_paths_follow_the_artifacts_folder(tmp_path, monkeypatch):
+    root = tmp_path / "artifacts"
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(root))
+    rc = main(["simulate", "--n-per-phase", "2", "--scan-shape", "4", "4", "--grains", "3", *TINY_ARGS])
+    assert rc == 0
+    assert (root / "datasets" / "default.h5").exists()
+    assert (root / "datasets" / "default_scan.h5").exists()

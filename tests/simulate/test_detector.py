@@ -29,11 +29,11 @@ def _corr(a, b):
 def test_more_dose_means_less_noise():
     det = DetectorModel()
     k = _modulation()
-    ref = det.expose(k, 10.0, None)
+    ref = det.expose(k, 1000.0, None)
     cfg = PreprocessConfig(size=None)
     clean = preprocess_batch(ref, cfg, ref.mean(0))[:, 0].numpy()
     corrs = []
-    for dose in (2, 10, 50, 250, 5000):
+    for dose in (30, 300, 3000, 30000, 300000):
         raw = det.expose(k, dose, np.random.default_rng(1))
         x = preprocess_batch(raw, cfg, raw.astype(np.float64).mean(0))[:, 0].numpy()
         corrs.append(_corr(x, clean).mean())

@@ -51,7 +51,7 @@ def test_grains_are_voronoi_cells_and_boundaries_mix():
 
 
 def test_boundary_patterns_have_lower_quality(master_cache, tmp_path):
-    config = ScanConfig(shape=(24, 24), n_grains=6, dose=12.0, beam_sigma=1.0, pattern_size=32,
+    config = ScanConfig(shape=(24, 24), n_grains=6, beam_sigma=1.0, pattern_size=32,
                         master_half_size=60, cache_dir=str(master_cache), seed=2)
     path = simulate_scan(config, tmp_path / "q.h5", progress=False)
     plan = plan_scan(config, np.random.default_rng(np.random.SeedSequence(2).spawn(2)[0]))
