@@ -98,7 +98,7 @@ with right:
                                      "index": "pattern index"}.get)
     limit = st.slider("Patterns to show", 6, 60, 18, step=6, key="cm_limit")
     rows = cell_rows(source.predictions, true, pred, sort)
-    st.markdown(f"**True {pretty.get(true, true)} → predicted {pretty.get(pred, pred)}**: "
-                f"{len(rows)} patterns" + (f", showing {min(limit, len(rows))}" if len(rows) else ""))
+    st.markdown(f"**True {pretty.get(true, true)} → predicted {pretty.get(pred, pred)}: {len(rows)} patterns**"
+                + (f", showing {min(limit, len(rows))}" if len(rows) else ""))
 widgets.gallery(gallery_items(rows, source.phases, limit), source.config.get("data", ""),
                 source.config.get("preprocess"), key="cm_gallery")

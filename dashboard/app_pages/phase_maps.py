@@ -8,6 +8,7 @@ import sidebar
 import widgets
 from ebsdlib.views.figures import map_figure, probability_figure
 from ebsdlib.views.mapview import click_grid, fractions_frame, grid_hover, pixel_from_point, pixel_table
+from ebsdlib.views.phases import NOT_INDEXED
 
 st.title("Phase maps")
 a, _ = sidebar.selected_runs()
@@ -60,6 +61,8 @@ with right:
     st.dataframe(frac[["label", "count", "percent"]], hide_index=True, width="stretch",
                  column_config={"label": "Phase", "count": "Pixels",
                                 "percent": st.column_config.NumberColumn("%", format="%.1f")})
+    n_not = int(frac.loc[frac["phase"] == NOT_INDEXED, "count"].sum())
+    st.caption(f"At threshold {threshold:.2f}: {n_not} of {int(frac['count'].sum())} pixels not indexed.")
     if pm.has_truth:
         acc = pm.accuracy
         st.caption(f"Against the true phases: {100 * acc:.1f}% of the pixels are right (no threshold)."

@@ -90,7 +90,8 @@ def test_confusion_gallery_follows_the_chosen_cell(app, artifacts):
     at.session_state[f"cm_cells_{run_a}"] = {"selection": {"rows": [target], "columns": [], "cells": []}}
     at.run()
     no_exception(at)
-    want = f"**True {cells.iloc[target]['true_label']} → predicted {cells.iloc[target]['predicted_label']}**"
+    want = (f"**True {cells.iloc[target]['true_label']} → predicted {cells.iloc[target]['predicted_label']}: "
+            f"{int(cells.iloc[target]['count'])} patterns**")
     assert want in texts(at)
     assert images(at) == min(18, int(cells.iloc[target]["count"]))
 
