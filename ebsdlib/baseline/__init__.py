@@ -1,0 +1,32 @@
+"""The conventional baseline: dictionary indexing with normalised cross-correlation.
+
+A dictionary of simulated patterns of every phase over an orix sampling of orientation
+space is built from the same kinematical master patterns and detector geometry the
+simulator uses (:mod:`ebsdlib.simulate`) and run through the same preprocessing as the
+patterns to index (:func:`ebsdlib.data.preprocess.preprocess_batch`). Each pattern takes the
+phase whose best-matching dictionary pattern correlates best with it, optionally after
+kikuchipy's orientation refinement of each phase's best match.
+
+- :mod:`.config` — :class:`DictionaryConfig`, every option of the method;
+- :mod:`.geometry` — detector geometry and master-pattern parameters of a data set;
+- :mod:`.dictionary` — :func:`build_dictionary` (cached on disk);
+- :mod:`.match` — normalised cross-correlation, best match per phase;
+- :mod:`.refine` — kikuchipy's ``refine_orientation`` of the best matches;
+- :mod:`.proba` — from correlations to phase probabilities (temperature-scaled softmax);
+- :mod:`.index` — :func:`index_patterns` streams a data set through the dictionary;
+- :mod:`.run` — :func:`index_run` and :func:`index_scan` store the result like a training run.
+
+torch, kikuchipy and orix are imported only inside the functions that need them.
+"""
+
+from ebsdlib.baseline.config import DictionaryConfig
+
+__all__ = ["DictionaryConfig", "index_run", "index_scan"]
+
+
+def __getattr__(name: str):
+    if name in ("index_run", "index_scan"):
+        from ebsdlib.baseline import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'ebsdlib.baseline' has no attribute {name!r}")

@@ -1,0 +1,91 @@
+"""The detector geometry and master-pattern parameters that a dictionary is simulated with.
+
+For a data set the project simulated, everything comes from its provenance record (the
+simulator's ``config``: detector model, master-pattern size, minimum d-spacing), so the
+dictionary is made exactly as the patterns were — with one pattern centre, the mean one,
+as dictionary indexing of a real scan does. For other data (imported scans) the simulator's
+defaults are used unless the options of :class:`~ebsdlib.baseline.config.DictionaryConfig`
+say otherwise; the geometry's ``source`` says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ebsdlib.baseline.config import DictionaryConfig
+from ebsdlib.data.format import EBSDDataset
+from ebsdlib.simulate.detector import DetectorModel
+
+#: Master-pattern defaults of the simulator (:class:`ebsdlib.simulate.config.AcquisitionSettings`).
+DEFAULT_MASTER_HALF_SIZE = 250
+DEFAULT_MIN_DSPACING = 0.7
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What a dictionary pattern depends on besides phase and orientation.
+
+    Parameters
+    ----------
+    detector
+        Detector model (pattern centre, tilts, voltage, blur, band contrast).
+    master_half_size
+        Master patterns are ``2·half_size + 1`` pixels a side.
+    min_dspacing
+        Smallest interplanar spacing (Å) of the reflectors.
+    source
+        Where the values come from, for the run's record.
+    """
+
+    detector: DetectorModel
+    master_half_size: int = DEFAULT_MASTER_HALF_SIZE
+    min_dspacing: float = DEFAULT_MIN_DSPACING
+    source: str = "simulator defaults"
+
+    def to_dict(self) -> dict:
+        return {"detector": self.detector.to_dict(), "master_half_size": int(self.master_half_size),
+                "min_dspacing": float(self.min_dspacing), "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Geometry":
+        return cls(DetectorModel.from_dict(d["detector"]), int(d["master_half_size"]),
+                   float(d["min_dspacing"]), str(d.get("source", "")))
+
+
+def geometry_for(dataset: EBSDDataset, config: DictionaryConfig | None = None) -> Geometry:
+    """The geometry of ``dataset``'s patterns, with the options of ``config`` applied on top.
+
+    Parameters
+    ----------
+    dataset
+        The data set to index.
+    config
+        Options; those that are not ``None`` override what the data set records.
+    """
+    config = config or DictionaryConfig()
+    record = dataset.provenance.get("config") if dataset.provenance.get("source") == "simulation" else None
+    if isinstance(record, dict) and isinstance(record.get("detector"), dict):
+        try:
+            detector = DetectorModel.from_dict(record["detector"])
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{dataset.path}: the simulation record's detector {record['detector']!r} cannot "
+                             f"be read ({e}); give the geometry with --pc/--sample-tilt/--voltage") from e
+        geometry = Geometry(detector, int(record.get("master_half_size", DEFAULT_MASTER_HALF_SIZE)),
+                            float(record.get("min_dspacing", DEFAULT_MIN_DSPACING)),
+                            f"simulation record of {dataset.path.name}")
+    else:
+        geometry = Geometry(DetectorModel(), source="simulator defaults (the data set records no geometry)")
+    return apply_overrides(geometry, config)
+
+
+def apply_overrides(geometry: Geometry, config: DictionaryConfig) -> Geometry:
+    """``geometry`` with every option of ``config`` that is not ``None`` put in."""
+    det = {k: v for k, v in (("pc", config.pc), ("sample_tilt", config.sample_tilt),
+                             ("camera_tilt", config.camera_tilt), ("voltage", config.voltage)) if v is not None}
+    master = {k: v for k, v in (("master_half_size", config.master_half_size),
+                                ("min_dspacing", config.min_dspacing)) if v is not None}
+    if not det and not master:
+        return geometry
+    changed = ", ".join(sorted([*det, *master]))
+    return replace(geometry, detector=replace(geometry.detector, **det), **master,
+                   source=f"{geometry.source}; {changed} from the options")

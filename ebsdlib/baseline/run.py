@@ -1,0 +1,338 @@
+"""Dictionary indexing stored like a training run, so the dashboard shows it beside the networks.
+
+:func:`index_run` writes ``artifacts/runs/<run_id>/`` with the layout of
+:mod:`ebsdlib.runs`:
+
+=======================  ==========================================================
+``config.json``          ``method: "dictionary_indexing"``, ``loss: "dictionary"``,
+                         ``model`` (e.g. ``"NCC dictionary 5°"``), ``data``, ``validation``
+                         (``True`` when the reported split is ``val``), ``epochs: 0``,
+                         ``preprocess``, ``dictionary`` (:class:`DictionaryConfig`),
+                         ``geometry`` (:class:`~ebsdlib.baseline.geometry.Geometry`)
+``status.json``          running → completed (or failed with the error)
+``metrics.json``         :func:`ebsdlib.train.metrics.compute_metrics` of the reported split
+                         with probabilities from :mod:`ebsdlib.baseline.proba`, plus
+                         ``split``, ``loss``, ``method``, ``model``, ``phases``,
+                         ``inference_seconds``, ``inference_patterns_per_second``,
+                         ``temperature``, ``temperature_source``, ``dictionary`` (size, build
+                         time), ``refined``, ``mean_best_ncc`` and, when the data set stores
+                         true orientations, ``orientation_error_deg`` (median, symmetry-reduced)
+``predictions.csv``      as for a network (:func:`ebsdlib.train.evaluate.write_predictions`)
+``phasemaps/<scan>/``    :func:`index_scan`: the phase map of a scan
+                         (:mod:`ebsdlib.phasemap.store`), orientations of the best match
+=======================  ==========================================================
+
+There are no checkpoints, embeddings or UMAP: nothing is learnt.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ebsdlib.baseline.config import DEFAULT_TEMPERATURE, DictionaryConfig
+from ebsdlib.baseline.dictionary import Dictionary
+from ebsdlib.baseline.geometry import Geometry
+from ebsdlib.baseline.index import IndexResult
+from ebsdlib.data.format import EBSDDataset
+from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.io import write_json
+from ebsdlib.phases import Phase
+from ebsdlib.runs import RunDir, check_run_id, new_run_id, runs_root
+
+METHOD = "dictionary_indexing"
+LOSS = "dictionary"
+
+
+def is_dictionary_run(config: dict) -> bool:
+    """Whether a run's ``config.json`` describes dictionary indexing."""
+    return config.get("method") == METHOD or config.get("loss") == LOSS
+
+
+def model_label(config: DictionaryConfig) -> str:
+    """The ``model`` entry of the run: ``"NCC dictionary 5°"`` (``+ refinement``)."""
+    return f"NCC dictionary {config.resolution:g}°" + (" + refinement" if config.refine else "")
+
+
+def index_run(
+    data: str | Path,
+    config: DictionaryConfig | None = None,
+    *,
+    split: Literal["val", "test"] = "test",
+    scans: Sequence[str | Path] = (),
+    name: str = "",
+    run_id: str | None = None,
+    root: str | Path | None = None,
+    dictionary: Dictionary | None = None,
+    progress: bool = True,
+) -> RunDir:
+    """Index a labelled data set's split by dictionary indexing and store it as a run.
+
+    Parameters
+    ----------
+    data
+        The data set (project HDF5).
+    config
+        Options of the method; defaults of :class:`DictionaryConfig` when ``None``.
+    split
+        The split reported (``"test"``, as networks trained on train+val; or ``"val"``).
+    scans
+        Scans to map into ``phasemaps/<scan>/`` with the same dictionary.
+    name
+        Free-text name of the run.
+    run_id
+        Folder name under ``artifacts/runs``; a fresh id from the time when ``None``.
+    root
+        Artifacts folder (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
+    dictionary
+        A dictionary already built for this data set (the dose benchmark reuses one).
+    progress
+        Show tqdm bars.
+
+    Returns
+    -------
+    RunDir
+        The completed run; a failure leaves ``failed`` with the error in ``status.json`` and
+        is raised again.
+    """
+    from ebsdlib.baseline.geometry import geometry_for
+    from ebsdlib.train.evaluate import write_predictions
+    from ebsdlib.train.metrics import compute_metrics
+
+    config = config or DictionaryConfig()
+    if split not in ("val", "test"):
+        raise ValueError(f"split {split!r} is not allowed; report on 'test' or 'val' (the training split "
+                         "fits the softmax temperature)")
+    with EBSDDataset(data) as ds:
+        indices = ds.indices(split)
+        if len(indices) == 0:
+            raise ValueError(f"{ds.path}: split {split!r} has no patterns to index; choose another split "
+                             "('test' or 'val')")
+        preprocess = config.preprocess or PreprocessConfig.from_dict(ds.preprocessing)
+        geometry = geometry_for(ds, config)
+        run = _new_run(config, root, run_id)
+        write_json(run.config_path, run_config(config, data, split, name, preprocess, geometry))
+        run.update_status(state="running", epoch=0, epochs=0, pid=os.getpid(), started=time.time(),
+                          message="building the dictionary", error=None)
+        try:
+            dictionary = ensure_dictionary(dictionary, ds.phases, geometry, ds.pattern_shape, preprocess, config,
+                                           progress)
+            run.update_status(message="fitting the softmax temperature")
+            temperature, source = choose_temperature(ds, dictionary, geometry, preprocess, config, progress)
+            run.update_status(message=f"indexing split {split!r}")
+            result = index_split(ds, dictionary, geometry, preprocess, config, indices, progress)
+            metrics = run_metrics(result, ds, dictionary, config, split, temperature, source, compute_metrics)
+            names = [p.name for p in dictionary.phases]
+            proba = _proba(result, temperature)
+            write_predictions(run.predictions_path, result.indices, split, ds.labels[result.indices], proba, names)
+            write_json(run.metrics_path, metrics)
+        except BaseException as e:
+            run.update_status(state="failed", error=f"{type(e).__name__}: {e}", message="failed; see error")
+            raise
+    try:
+        for scan in scans:
+            run.update_status(message=f"mapping {Path(scan).name}")
+            index_scan(run, scan, dictionary=dictionary, progress=progress)
+    except BaseException as e:
+        run.update_status(state="failed", error=f"{type(e).__name__}: {e}", message="failed while mapping a scan")
+        raise
+    run.update_status(state="completed", message="done", eta_seconds=0.0)
+    return run
+
+
+def index_scan(
+    run: RunDir | str | Path,
+    scan: str | Path,
+    *,
+    scan_name: str | None = None,
+    root: str | Path | None = None,
+    dictionary: Dictionary | None = None,
+    progress: bool = True,
+) -> Path:
+    """Map a scan with a dictionary-indexing run: ``runs/<run_id>/phasemaps/<scan>/``.
+
+    The run's dictionary options, geometry, preprocessing and fitted temperature are used;
+    the dictionary is rebuilt (or read from the cache) when the scan's pattern shape differs.
+    The map's orientations are those of each point's best match.
+
+    Parameters
+    ----------
+    run
+        Run id, folder or :class:`~ebsdlib.runs.RunDir` made by :func:`index_run`.
+    scan
+        The scan: project HDF5 with a scan shape, or anything :func:`ebsdlib.data.load` reads.
+    scan_name
+        Folder name under ``phasemaps/``; default: the file's stem.
+    root
+        Artifacts folder for a run id.
+    dictionary
+        A dictionary built with the run's settings (reused when its pattern shape fits).
+    progress
+        Show tqdm bars.
+    """
+    from ebsdlib.data import load
+    from ebsdlib.phasemap import build_phasemap, save_phasemap
+    from ebsdlib.phasemap.store import resolve_run
+    from ebsdlib.predict import scan_name_from_path, scan_positions, true_labels
+    from ebsdlib.runs import RUN_ID_PATTERN
+    from ebsdlib.train.inference import check_phases
+
+    run = resolve_run(run, root)
+    cfg = run.config()
+    if not is_dictionary_run(cfg):
+        raise ValueError(f"run {run.run_id!r} is a {cfg.get('loss', '?')!r} run, not dictionary indexing; "
+                         f"map scans of trained runs with `python -m ebsdlib predict --run {run.run_id}`")
+    metrics = run.metrics()
+    if metrics is None:
+        raise FileNotFoundError(f"{run.metrics_path}: run {run.run_id!r} has not finished indexing its split; "
+                                "wait for it, or start a new one with `python -m ebsdlib index`")
+    config = DictionaryConfig.from_dict(cfg["dictionary"])
+    geometry = Geometry.from_dict(cfg["geometry"])
+    preprocess = PreprocessConfig.from_dict(cfg["preprocess"])
+    phases = tuple(Phase.from_dict(p) for p in metrics["phases"])
+    name = scan_name if scan_name is not None else scan_name_from_path(scan)
+    if not RUN_ID_PATTERN.match(name) or ".." in name:
+        raise ValueError(f"scan name {name!r} is not allowed; use letters, digits, '.', '_' and '-'")
+    with load(scan, progress=progress) as ds:
+        row, col, shape = scan_positions(ds)
+        check_phases(phases, ds)
+        dictionary = ensure_dictionary(dictionary, phases, geometry, ds.pattern_shape, preprocess, config, progress)
+        result = index_split(ds, dictionary, geometry, preprocess, config, None, progress)
+        phasemap = build_phasemap(
+            _proba(result, float(metrics["temperature"])), row, col, shape, phases,
+            true=true_labels(ds, phases), quality=ds.optional("quality"), orientations=result.best_rotations(),
+            step_size=ds.step_size,
+            meta={"run_id": run.run_id, "scan": name, "data": str(Path(scan).resolve()), "model": cfg.get("model"),
+                  "loss": LOSS, "method": METHOD, "orientations": "best dictionary match",
+                  "patterns_per_second": result.patterns_per_second,
+                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+        )
+    folder = run.phasemap_dir(name)
+    save_phasemap(phasemap, folder)
+    return folder
+
+
+def run_config(config: DictionaryConfig, data: str | Path, split: str, name: str, preprocess: PreprocessConfig,
+               geometry: Geometry) -> dict:
+    """The run's ``config.json`` (keys the runs table reads, plus the method's own)."""
+    return {"method": METHOD, "loss": LOSS, "model": model_label(config), "data": str(data),
+            "validation": split == "val", "split": split, "epochs": 0, "name": name,
+            "preprocess": preprocess.to_dict(), "dictionary": config.to_dict(), "geometry": geometry.to_dict()}
+
+
+def ensure_dictionary(dictionary: Dictionary | None, phases: Sequence[Phase], geometry: Geometry,
+                      pattern_shape: tuple[int, int], preprocess: PreprocessConfig, config: DictionaryConfig,
+                      progress: bool) -> Dictionary:
+    """``dictionary`` when it was built with these settings, else a (cached) new one."""
+    from ebsdlib.baseline.dictionary import build_dictionary, dictionary_parameters
+    from ebsdlib.train.device import resolve_device
+
+    device = resolve_device(config.device)
+    wanted = dictionary_parameters(tuple(phases), geometry, pattern_shape, preprocess, config.resolution)
+    if dictionary is not None and dictionary.parameters == wanted:
+        return dictionary if dictionary.device == device else dictionary.to(device)
+    return build_dictionary(tuple(phases), geometry, pattern_shape, preprocess, config.resolution, device=device,
+                            use_cache=config.cache, progress=progress)
+
+
+def index_split(ds: EBSDDataset, dictionary: Dictionary, geometry: Geometry, preprocess: PreprocessConfig,
+                config: DictionaryConfig, indices: np.ndarray | None, progress: bool) -> IndexResult:
+    """Match (and, when the config says so, refine) the patterns at ``indices``."""
+    from ebsdlib.baseline.index import index_patterns
+    from ebsdlib.baseline.refine import refine_result
+
+    result = index_patterns(ds, dictionary, indices, preprocess, batch_size=config.batch_size, progress=progress)
+    if config.refine:
+        result = refine_result(result, ds, dictionary.phases, geometry, preprocess,
+                               trust_region=config.refine_trust_region, progress=progress)
+    return result
+
+
+def choose_temperature(ds: EBSDDataset, dictionary: Dictionary, geometry: Geometry, preprocess: PreprocessConfig,
+                       config: DictionaryConfig, progress: bool) -> tuple[float, str]:
+    """The softmax temperature and where it comes from (see :mod:`ebsdlib.baseline.proba`)."""
+    from ebsdlib.baseline.proba import fit_temperature
+
+    if config.temperature is not None:
+        return float(config.temperature), "given"
+    train = ds.indices("train") if ds.split is not None else np.empty(0, np.int64)
+    train = train[ds.labels[train] >= 0]
+    if config.calibration_patterns == 0 or len(np.unique(ds.labels[train])) < 2:
+        return DEFAULT_TEMPERATURE, "default (no labelled training patterns of two phases or more)"
+    rng = np.random.default_rng(config.seed)
+    chosen = np.sort(rng.choice(train, min(len(train), config.calibration_patterns), replace=False))
+    result = index_split(ds, dictionary, geometry, preprocess, config, chosen, progress)
+    return fit_temperature(result.scores, ds.labels[chosen]), f"fitted on {len(chosen)} training patterns"
+
+
+def run_metrics(result: IndexResult, ds: EBSDDataset, dictionary: Dictionary, config: DictionaryConfig, split: str,
+                temperature: float, source: str, compute_metrics) -> dict:
+    """``metrics.json`` of the run (see the module docstring)."""
+    names = [p.name for p in dictionary.phases]
+    y = ds.labels[result.indices]
+    metrics = compute_metrics(y, _proba(result, temperature), names, n_boot=1000, seed=0)
+    true_q = ds.optional("orientations")
+    metrics.update({
+        "split": split,
+        "loss": LOSS,
+        "method": METHOD,
+        "model": model_label(config),
+        "phases": [p.to_dict() for p in dictionary.phases],
+        "inference_seconds": result.seconds + result.refine_seconds,
+        "inference_patterns_per_second": result.patterns_per_second,
+        "matching_seconds": result.seconds,
+        "refine_seconds": result.refine_seconds,
+        "refined": result.refined,
+        "temperature": temperature,
+        "temperature_source": source,
+        "dictionary": dictionary.summary(),
+        "mean_best_ncc": float(result.scores.max(axis=1).mean()) if len(result) else None,
+        "orientation_error_deg": (orientation_error(result, true_q[result.indices], y, dictionary.phases)
+                                  if true_q is not None and len(result) else None),
+    })
+    return metrics
+
+
+def orientation_error(result: IndexResult, true_q: np.ndarray, labels: np.ndarray,
+                      phases: Sequence[Phase]) -> dict | None:
+    """Median and 90th percentile of the symmetry-reduced misorientation (degrees) between the
+    best match of the *true* phase and the true orientation, over patterns with a known phase."""
+    from orix.quaternion import Orientation
+    from orix.quaternion.symmetry import get_point_group
+
+    known = labels >= 0
+    if not known.any():
+        return None
+    errors = np.empty(int(known.sum()))
+    rows = np.flatnonzero(known)
+    for p, phase in enumerate(phases):
+        sel = labels[rows] == p
+        if not sel.any():
+            continue
+        sym = get_point_group(int(phase.space_group), proper=True)
+        found = Orientation(result.rotations[rows[sel], p], symmetry=sym)
+        true = Orientation(np.asarray(true_q[rows[sel]], dtype=np.float64), symmetry=sym)
+        errors[sel] = found.angle_with(true, degrees=True)
+    return {"median": float(np.median(errors)), "p90": float(np.percentile(errors, 90)), "n": int(len(errors))}
+
+
+def _proba(result: IndexResult, temperature: float) -> np.ndarray:
+    from ebsdlib.baseline.proba import scores_to_proba
+
+    return scores_to_proba(result.scores, temperature)
+
+
+def _new_run(config: DictionaryConfig, root: str | Path | None, run_id: str | None) -> RunDir:
+    if run_id is None:
+        return RunDir(runs_root(root) / new_run_id(LOSS, f"ncc-{config.resolution:g}deg", root))
+    run = RunDir(runs_root(root) / check_run_id(run_id))
+    run.path.mkdir(parents=True, exist_ok=True)
+    if run.metrics_path.exists() or run.predictions_path.exists():
+        raise ValueError(f"run folder {str(run.path)!r} already holds results; choose a new run id")
+    return run
