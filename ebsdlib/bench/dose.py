@@ -1,0 +1,334 @@
+"""Accuracy against dose: where each method stops telling Ni from Ni₃Fe.
+
+For every dose a small labelled data set is simulated (:func:`ebsdlib.simulate.simulate_dataset`,
+one orientation per pattern so that test patterns are independent, split
+``split_fractions``). Then, per method:
+
+``ce``, ``supcon``
+    a network is trained on train+val with :func:`ebsdlib.train.loop.train` (``model``,
+    ``epochs``, …) and evaluated on the test split;
+``dictionary``
+    the test split is indexed against one dictionary (built once: the geometry does not change
+    with dose), the softmax temperature fitted on training patterns of that dose.
+
+Each row records accuracy with its bootstrap 95 % interval, balanced accuracy, macro F1, the
+Ni↔Ni₃Fe confusion (both directions), the Ni-vs-Ni₃Fe pair accuracy (of the true Ni and Ni₃Fe
+patterns predicted as one of the two, the fraction right: 0.5 is chance) and the time taken.
+Beside the methods, the calibration of :mod:`ebsdlib.simulate.calibrate` gives per dose the
+pixel correlation with the clean pattern and the *oracle* pair accuracies — a template matcher
+that knows each pattern's true orientation and pattern centre, the physical limit.
+
+Output: ``artifacts/bench/dose.json`` (config, environment, rows, oracle) and ``dose.csv``
+(the rows).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ebsdlib.simulate.config import DEFAULT_DOSE
+
+#: The default doses: the simulator's default (realistic) dose times 4^k, k = −3 … 2 — from
+#: Ni₃Al barely separable to Ni and Ni₃Fe separable by the oracle.
+DEFAULT_DOSES = tuple(DEFAULT_DOSE * 4.0 ** k for k in range(-3, 3))
+
+METHODS = ("ce", "supcon", "dictionary")
+METHOD_LABELS = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing"}
+
+
+@dataclass(frozen=True)
+class DoseBenchConfig:
+    """Sizes and settings of the dose benchmark.
+
+    The defaults finish in about ten minutes on two (shared) CPU cores: 150 patterns per
+    phase and dose, a small timm model (``lcnet_050``) for 8 epochs, a 5° dictionary. On a
+    GPU, raise ``n_per_phase`` and use ``model="efficientnet_b0"``.
+
+    Parameters
+    ----------
+    doses
+        Mean detected electrons per pixel (:data:`DEFAULT_DOSES`; the simulator's default is
+        :data:`~ebsdlib.simulate.config.DEFAULT_DOSE`).
+    methods
+        Any of ``"ce"``, ``"supcon"``, ``"dictionary"``.
+    n_per_phase
+        Patterns per phase and dose.
+    pattern_size
+        Detector size in pixels.
+    split_fractions
+        Train, validation and test fractions (networks train on train+val).
+    model, epochs, batch_size, lr
+        Network training.
+    resolution, refine, calibration_patterns
+        Dictionary indexing (:class:`ebsdlib.baseline.DictionaryConfig`).
+    oracle, oracle_patterns
+        Also run the calibration oracle with this many orientations per phase.
+    master_half_size
+        Master-pattern size of the simulation and the dictionary.
+    seed, device
+        Reproducibility and hardware.
+    """
+
+    doses: tuple[float, ...] = DEFAULT_DOSES
+    methods: tuple[str, ...] = METHODS
+    n_per_phase: int = 150
+    pattern_size: int = 64
+    split_fractions: tuple[float, float, float] = (0.6, 0.1, 0.3)
+    model: str = "lcnet_050"
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 2e-3
+    resolution: float = 5.0
+    refine: bool = False
+    calibration_patterns: int = 100
+    oracle: bool = True
+    oracle_patterns: int = 100
+    master_half_size: int = 250
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "doses", tuple(float(d) for d in self.doses))
+        object.__setattr__(self, "methods", tuple(self.methods))
+        object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
+        if not self.doses or not all(np.isfinite(d) and d > 0 for d in self.doses):
+            raise ValueError(f"doses {self.doses!r} must be one or more positive numbers of electrons per pixel")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(f"methods {list(self.methods)!r} are not allowed; choose from {list(METHODS)}")
+        if not isinstance(self.n_per_phase, int) or self.n_per_phase < 4:
+            raise ValueError(f"n_per_phase {self.n_per_phase!r} must be an integer of at least 4 "
+                             "(each split needs patterns of every phase)")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs {self.epochs!r} must be a positive integer")
+        if not isinstance(self.oracle_patterns, int) or self.oracle_patterns < 2:
+            raise ValueError(f"oracle_patterns {self.oracle_patterns!r} must be an integer of at least 2")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("doses", "methods", "split_fractions"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def quick(cls, **changes) -> "DoseBenchConfig":
+        """A tiny benchmark for tests: two doses, a few patterns, a test model, a coarse dictionary."""
+        base = dict(doses=(DEFAULT_DOSE / 16, DEFAULT_DOSE * 16), n_per_phase=8, pattern_size=32,
+                    split_fractions=(0.5, 0.25, 0.25), model="test_efficientnet", epochs=1, batch_size=4,
+                    resolution=30.0, calibration_patterns=6, oracle_patterns=4, master_half_size=40, device="cpu")
+        known = {f.name for f in fields(cls)}
+        return cls(**{**base, **{k: v for k, v in changes.items() if k in known}})
+
+
+def pair_accuracy(cm: np.ndarray, phase_names: list[str]) -> float | None:
+    """Of the true Ni and Ni₃Fe patterns predicted as one of the two, the fraction predicted right."""
+    from ebsdlib.phases import HARD_PAIR
+
+    lower = [n.lower() for n in phase_names]
+    a_name, b_name = (n.lower() for n in HARD_PAIR)
+    if a_name not in lower or b_name not in lower:
+        return None
+    a, b = lower.index(a_name), lower.index(b_name)
+    cm = np.asarray(cm)
+    total = cm[a, a] + cm[a, b] + cm[b, a] + cm[b, b]
+    return float((cm[a, a] + cm[b, b]) / total) if total else None
+
+
+def metrics_row(dose: float, method: str, metrics: dict, seconds: float) -> dict:
+    """One row of the benchmark from a :func:`~ebsdlib.train.metrics.compute_metrics` dictionary."""
+    low, high = metrics.get("accuracy_ci95") or (None, None)
+    return {
+        "dose": float(dose),
+        "method": method,
+        "label": METHOD_LABELS.get(method, method),
+        "accuracy": metrics["accuracy"],
+        "accuracy_low": low,
+        "accuracy_high": high,
+        "balanced_accuracy": metrics.get("balanced_accuracy"),
+        "macro_f1": metrics.get("macro_f1"),
+        "ni_ni3fe_confusion": metrics.get("ni_ni3fe_confusion"),
+        "ni_to_ni3fe": metrics.get("ni_to_ni3fe"),
+        "ni3fe_to_ni": metrics.get("ni3fe_to_ni"),
+        "pair_accuracy": pair_accuracy(metrics["confusion_matrix"], metrics["phase_names"]),
+        "n_test": metrics.get("n"),
+        "seconds": seconds,
+        "inference_patterns_per_second": metrics.get("inference_patterns_per_second"),
+    }
+
+
+def run_dose_bench(
+    config: DoseBenchConfig | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    work_dir: str | Path | None = None,
+    keep: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Run the dose benchmark and write ``dose.json`` and ``dose.csv`` into ``out_dir``.
+
+    Parameters
+    ----------
+    config
+        Sizes and settings; defaults when ``None``.
+    out_dir
+        Result folder; default ``<artifacts>/bench``.
+    work_dir
+        Where the simulated data sets and the networks' runs go; default a temporary folder
+        under ``<artifacts>/scratch``.
+    keep
+        Keep ``work_dir`` (data sets and runs) instead of deleting it at the end.
+    progress
+        Show a tqdm bar over doses and methods.
+
+    Returns
+    -------
+    dict
+        The document written to ``dose.json``.
+    """
+    from tqdm.auto import tqdm
+
+    from ebsdlib.bench.report import bench_root, environment, write_results
+    from ebsdlib.runs import artifacts_root
+    from ebsdlib.train.device import resolve_device
+
+    config = config or DoseBenchConfig()
+    out = Path(out_dir) if out_dir is not None else bench_root()
+    device = resolve_device(config.device)
+    if work_dir is None:
+        scratch = artifacts_root() / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="bench-dose-", dir=scratch))
+    else:
+        work = Path(work_dir)
+        work.mkdir(parents=True, exist_ok=True)
+    env = environment(str(device))
+    t_start = time.perf_counter()
+    rows: list[dict] = []
+    dictionary = None
+    try:
+        steps = len(config.doses) * (1 + len(config.methods))
+        with tqdm(total=steps, desc="dose benchmark", unit="step", disable=not progress) as bar:
+            for dose in config.doses:
+                bar.set_postfix(dose=f"{dose:g}", step="simulate")
+                data = simulate_for_dose(config, dose, work)
+                bar.update(1)
+                for method in config.methods:
+                    bar.set_postfix(dose=f"{dose:g}", step=method)
+                    if method == "dictionary":
+                        row, dictionary = dictionary_row(config, dose, data, dictionary)
+                    else:
+                        row = network_row(config, dose, data, method, work)
+                    rows.append(row)
+                    bar.update(1)
+        oracle = oracle_rows(config) if config.oracle else []
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    doc = {
+        "kind": "dose",
+        "config": config.to_dict(),
+        "environment": env,
+        "rows": rows,
+        "oracle": oracle,
+        "dictionary": dictionary.summary() if dictionary is not None else None,
+        "seconds": time.perf_counter() - t_start,
+        "work_dir": str(work) if keep else None,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_results(doc, out / "dose.json", rows, out / "dose.csv")
+    return doc
+
+
+def simulation_config(config: DoseBenchConfig, dose: float):
+    """The simulator settings of one dose (independent orientations, the benchmark's split)."""
+    from ebsdlib.simulate import SimulationConfig
+
+    return SimulationConfig(dose=float(dose), n_per_phase=config.n_per_phase, pattern_size=config.pattern_size,
+                            patterns_per_grain=1, split_fractions=config.split_fractions,
+                            master_half_size=config.master_half_size, seed=config.seed)
+
+
+def simulate_for_dose(config: DoseBenchConfig, dose: float, work: Path) -> Path:
+    """Simulate the data set of one dose into ``work``."""
+    from ebsdlib.simulate import simulate_dataset
+
+    return simulate_dataset(simulation_config(config, dose), work / f"dose_{dose:g}.h5", progress=False)
+
+
+def network_row(config: DoseBenchConfig, dose: float, data: Path, loss: str, work: Path) -> dict:
+    """Train and evaluate one network on the data set of one dose."""
+    from ebsdlib.data.format import EBSDDataset
+    from ebsdlib.data.preprocess import PreprocessConfig
+    from ebsdlib.train.config import TrainConfig
+    from ebsdlib.train.loop import train
+
+    with EBSDDataset(data) as ds:
+        preprocess = PreprocessConfig.from_dict(ds.preprocessing)
+    cfg = TrainConfig(data=str(data), loss=loss, model=config.model, epochs=config.epochs,
+                      batch_size=config.batch_size, lr=config.lr, warmup_epochs=min(1, config.epochs - 1),
+                      validation=False, umap=False, seed=config.seed, device=config.device,
+                      preprocess=preprocess, name=f"dose {dose:g} {loss}")
+    t0 = time.perf_counter()
+    run = train(cfg, progress=False, root=work)
+    metrics = run.metrics()
+    if metrics is None:
+        raise RuntimeError(f"run {run.run_id!r} at dose {dose:g} finished without metrics.json")
+    return metrics_row(dose, loss, metrics, time.perf_counter() - t0)
+
+
+def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary):
+    """Index the test split of one dose; returns the row and the (reused) dictionary."""
+    from ebsdlib.baseline.config import DictionaryConfig
+    from ebsdlib.baseline.geometry import geometry_for
+    from ebsdlib.baseline.run import choose_temperature, ensure_dictionary, index_split, run_metrics
+    from ebsdlib.data.format import EBSDDataset
+    from ebsdlib.data.preprocess import PreprocessConfig
+    from ebsdlib.train.metrics import compute_metrics
+
+    dcfg = DictionaryConfig(resolution=config.resolution, refine=config.refine,
+                            calibration_patterns=config.calibration_patterns, device=config.device,
+                            seed=config.seed)
+    t0 = time.perf_counter()
+    with EBSDDataset(data) as ds:
+        preprocess = PreprocessConfig.from_dict(ds.preprocessing)
+        geometry = geometry_for(ds, dcfg)
+        dictionary = ensure_dictionary(dictionary, ds.phases, geometry, ds.pattern_shape, preprocess, dcfg, False)
+        temperature, source = choose_temperature(ds, dictionary, geometry, preprocess, dcfg, False)
+        result = index_split(ds, dictionary, geometry, preprocess, dcfg, ds.indices("test"), False)
+        metrics = run_metrics(result, ds, dictionary, dcfg, "test", temperature, source, compute_metrics)
+    row = metrics_row(dose, "dictionary", metrics, time.perf_counter() - t0)
+    row["dictionary_build_seconds"] = dictionary.build_seconds
+    row["temperature"] = temperature
+    return row, dictionary
+
+
+def oracle_rows(config: DoseBenchConfig) -> list[dict]:
+    """The calibration of :mod:`ebsdlib.simulate.calibrate` at every dose (pixel correlations, oracle)."""
+    from ebsdlib.simulate.calibrate import calibrate
+
+    base = simulation_config(config, config.doses[0])
+    return calibrate(config.doses, n_per_phase=config.oracle_patterns, base=base, logreg=False)
+
+
+def summary_table(doc: dict) -> str:
+    """The benchmark as a text table: one line per dose and method, oracle beside."""
+    from ebsdlib.bench.report import text_table
+
+    oracle = {o["dose"]: o for o in doc.get("oracle", [])}
+    rows = []
+    for r in doc["rows"]:
+        o = oracle.get(r["dose"], {})
+        rows.append({**r, "oracle": o.get("oracle_Ni_vs_Ni3Fe"), "ci": (
+            f"{r['accuracy_low']:.2f}–{r['accuracy_high']:.2f}" if r.get("accuracy_low") is not None else None)})
+    return text_table(rows, [("dose", "dose", "g"), ("label", "method", ""), ("accuracy", "accuracy", ".3f"),
+                             ("ci", "95% CI", ""), ("ni_ni3fe_confusion", "Ni↔Ni3Fe", ".3f"),
+                             ("pair_accuracy", "Ni/Ni3Fe pair acc", ".3f"),
+                             ("oracle", "oracle pair acc", ".3f"), ("n_test", "n", "d"),
+                             ("seconds", "seconds", ".1f")])

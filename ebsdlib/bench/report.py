@@ -1,0 +1,64 @@
+"""Where benchmark results go and how they read: environment record, JSON/CSV, text tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ebsdlib.io import atomic_write, write_json
+from ebsdlib.runs import artifacts_root
+
+
+def bench_root(root: str | Path | None = None) -> Path:
+    """``<artifacts>/bench`` (honours ``$EBSDLIB_ARTIFACTS``)."""
+    return artifacts_root(root) / "bench"
+
+
+def environment(device: str = "cpu") -> dict:
+    """What the numbers were measured on: device, CPU, threads, load, versions, time."""
+    import torch
+
+    info = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": device,
+        "device_name": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["device_name"] = torch.cuda.get_device_name()
+    return info
+
+
+def write_results(doc: dict, json_path: str | Path, rows: Sequence[dict] | None = None,
+                  csv_path: str | Path | None = None) -> Path:
+    """Write ``doc`` as JSON and, when given, ``rows`` as CSV (both atomically)."""
+    write_json(json_path, doc)
+    if rows is not None and csv_path is not None:
+        import pandas as pd
+
+        frame = pd.DataFrame(list(rows))
+        atomic_write(csv_path, lambda p: frame.to_csv(p, index=False, float_format="%.6g"))
+    return Path(json_path)
+
+
+def text_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> str:
+    """Fixed-width table: ``columns`` are ``(key, header, format)`` (``""`` for ``str``)."""
+    def cell(row: dict, key: str, fmt: str) -> str:
+        v = row.get(key)
+        if v is None or (isinstance(v, float) and v != v):
+            return "—"
+        return format(v, fmt) if fmt else str(v)
+
+    body = [[cell(r, k, f) for k, _, f in columns] for r in rows]
+    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, (_, h, _) in enumerate(columns)]
+    lines = ["  ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)

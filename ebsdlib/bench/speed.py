@@ -1,0 +1,385 @@
+"""Throughput on the current device: is the data pipeline the bottleneck?
+
+One run measures, interleaved (each round runs every stage once, so a change of machine
+load hits all stages alike): the model alone on random tensors, the project's end-to-end
+inference (HDF5 scan → phase map) and training (HDF5 → updated model), a naive script on
+PNG files (:mod:`ebsdlib.bench.naive`) and dictionary indexing (:mod:`ebsdlib.bench.stages`
+describes each). The first round warms up and records memory (with :mod:`tracemalloc`); the
+``repeats`` rounds after it are timed, and each figure is the median of its rounds.
+
+Ratios (same run, same device): end-to-end ÷ model alone — goals at least
+:data:`INFERENCE_GOAL` for inference and :data:`TRAINING_GOAL` for training (the data
+pipeline must not be the bottleneck) — and end-to-end ÷ naive. On CUDA every model and
+end-to-end stage runs in fp32 and in mixed precision (bf16, or fp16 without bf16 support).
+
+Output: ``artifacts/bench/speed.json``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ebsdlib.simulate.config import DEFAULT_DOSE
+
+INFERENCE_GOAL = 0.9
+TRAINING_GOAL = 0.85
+
+
+@dataclass(frozen=True)
+class SpeedBenchConfig:
+    """Sizes and settings of the speed benchmark.
+
+    The defaults take about five minutes on two shared CPU cores; on a GPU use a larger
+    ``scan_shape`` (e.g. 200 × 200) and ``train_per_phase`` so that fixed costs do not dominate.
+
+    Parameters
+    ----------
+    model
+        timm model name (the project's default network).
+    pattern_size
+        Detector size in pixels; the network input is the preprocessing size (64).
+    scan_shape
+        Rows and columns of the simulated scan that inference maps.
+    train_per_phase
+        Patterns per phase of the simulated training set (training uses train+val).
+    epochs, batch_size
+        Training epochs and batch size of the model-alone and end-to-end training stages.
+    inference_batch_size
+        Batch size of model-alone and end-to-end inference.
+    naive_batch_size
+        Batch size of the naive script.
+    repeats
+        Timed rounds after the warm-up round.
+    naive, dictionary
+        Include the naive script and dictionary indexing.
+    resolution
+        Orientation sampling of the dictionary, degrees.
+    dose, master_half_size, seed
+        Simulation of the benchmark's data.
+    device, precision
+        ``precision`` is the mixed precision measured beside fp32 on CUDA (``"auto"``: bf16
+        where supported, else fp16).
+    profile
+        Also profile the end-to-end stages in the warm-up round (cProfile; the top functions
+        go into ``speed.json``).
+    """
+
+    model: str = "efficientnet_b0"
+    pattern_size: int = 64
+    scan_shape: tuple[int, int] = (32, 32)
+    train_per_phase: int = 128
+    epochs: int = 1
+    batch_size: int = 64
+    inference_batch_size: int = 512
+    naive_batch_size: int = 32
+    repeats: int = 2
+    naive: bool = True
+    dictionary: bool = True
+    resolution: float = 5.0
+    dose: float = DEFAULT_DOSE
+    master_half_size: int = 250
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "bf16", "fp16"] = "auto"
+    profile: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scan_shape", tuple(int(s) for s in self.scan_shape))
+        checks = [
+            ("scan_shape", len(self.scan_shape) == 2 and min(self.scan_shape) >= 1, "two positive integers"),
+            ("train_per_phase", isinstance(self.train_per_phase, int) and self.train_per_phase >= 4,
+             "an integer of at least 4"),
+            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "a positive integer"),
+            ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 2, "an integer of at least 2"),
+            ("inference_batch_size", isinstance(self.inference_batch_size, int) and self.inference_batch_size >= 1,
+             "a positive integer"),
+            ("naive_batch_size", isinstance(self.naive_batch_size, int) and self.naive_batch_size >= 2,
+             "an integer of at least 2"),
+            ("repeats", isinstance(self.repeats, int) and self.repeats >= 1, "a positive integer"),
+            ("precision", self.precision in ("auto", "bf16", "fp16"), "'auto', 'bf16' or 'fp16'"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"speed benchmark option {name}={getattr(self, name)!r} is not allowed; use {allowed}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["scan_shape"] = list(self.scan_shape)
+        return d
+
+    @classmethod
+    def quick(cls, **changes) -> "SpeedBenchConfig":
+        """A tiny benchmark for tests: test model, 6×6 scan, a few training patterns, coarse dictionary."""
+        base = dict(model="test_efficientnet", pattern_size=32, scan_shape=(6, 6), train_per_phase=8, batch_size=4,
+                    inference_batch_size=16, naive_batch_size=4, repeats=1, resolution=30.0, master_half_size=40,
+                    device="cpu")
+        known = {f.name for f in fields(cls)}
+        return cls(**{**base, **{k: v for k, v in changes.items() if k in known}})
+
+
+def run_speed_bench(
+    config: SpeedBenchConfig | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    work_dir: str | Path | None = None,
+    keep: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Run the speed benchmark and write ``speed.json`` into ``out_dir`` (default ``<artifacts>/bench``).
+
+    Parameters
+    ----------
+    config
+        Sizes and settings; defaults when ``None``.
+    out_dir
+        Result folder.
+    work_dir
+        Where the simulated files, PNGs and runs go; default a temporary folder under
+        ``<artifacts>/scratch``, deleted at the end unless ``keep``.
+    keep
+        Keep ``work_dir``.
+    progress
+        Show a tqdm bar over the stages.
+
+    Returns
+    -------
+    dict
+        The document written to ``speed.json``.
+    """
+    from tqdm.auto import tqdm
+
+    from ebsdlib.bench.measure import measure
+    from ebsdlib.bench.report import bench_root, environment, write_results
+    from ebsdlib.runs import artifacts_root
+    from ebsdlib.train.device import resolve_device
+
+    config = config or SpeedBenchConfig()
+    device = resolve_device(config.device)
+    out = Path(out_dir) if out_dir is not None else bench_root()
+    if work_dir is None:
+        scratch = artifacts_root() / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="bench-speed-", dir=scratch))
+    else:
+        work = Path(work_dir)
+        work.mkdir(parents=True, exist_ok=True)
+    env = environment(str(device))
+    t_start = time.perf_counter()
+    try:
+        prepared = prepare(config, work, device, progress)
+        stages = build_stages(config, prepared, device, work)
+        timed: dict[str, list] = {s.key: [] for s in stages}
+        warm: dict[str, object] = {}
+        profiles: dict[str, str] = {}
+        with tqdm(total=(1 + config.repeats) * len(stages), desc="speed benchmark", unit="stage",
+                  disable=not progress) as bar:
+            for round_ in range(1 + config.repeats):
+                for stage in stages:
+                    bar.set_postfix(round=round_, stage=stage.key)
+                    if round_ == 0:
+                        if config.profile and stage.pipeline == "end-to-end":
+                            profiles[stage.key] = profile_call(stage)
+                        warm[stage.key] = measure(stage, device, trace_python=True)
+                        stage.after_first()
+                    else:
+                        timed[stage.key].append(measure(stage, device))
+                    bar.update(1)
+        rows = [summarise(stage, warm[stage.key], timed[stage.key]) for stage in stages]
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    doc = {
+        "kind": "speed",
+        "config": config.to_dict(),
+        "environment": env,
+        "data": prepared.describe(),
+        "rows": rows,
+        "ratios": ratios(rows),
+        "goals": {"inference": INFERENCE_GOAL, "training": TRAINING_GOAL},
+        "profiles": profiles,
+        "seconds": time.perf_counter() - t_start,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_results(doc, out / "speed.json")
+    return doc
+
+
+@dataclass
+class Prepared:
+    """What the stages run on, made before timing."""
+
+    scan: Path
+    n_scan: int
+    train: Path
+    n_train: int
+    train_config: object
+    input_shape: tuple[int, int]
+    scan_pngs: list
+    train_pngs: list
+    train_labels: np.ndarray
+    dictionary: object = None
+    preprocess: object = None
+
+    def describe(self) -> dict:
+        d = {"scan_patterns": self.n_scan, "train_patterns": self.n_train, "input_shape": list(self.input_shape)}
+        if self.dictionary is not None:
+            d["dictionary"] = self.dictionary.summary()
+        return d
+
+
+def prepare(config: SpeedBenchConfig, work: Path, device, progress: bool) -> Prepared:
+    """Simulate the scan and training set, write the PNG copies, build the dictionary."""
+    from ebsdlib.bench.naive import write_pngs
+    from ebsdlib.data.format import EBSDDataset
+    from ebsdlib.data.preprocess import PreprocessConfig
+    from ebsdlib.simulate import ScanConfig, SimulationConfig, simulate_dataset, simulate_scan
+    from ebsdlib.train.config import TrainConfig
+    from ebsdlib.train.evaluate import labelled_indices
+
+    common = dict(pattern_size=config.pattern_size, dose=config.dose, master_half_size=config.master_half_size,
+                  seed=config.seed)
+    n_grains = max(3, min(40, config.scan_shape[0] * config.scan_shape[1] // 25))
+    scan = simulate_scan(ScanConfig(shape=config.scan_shape, n_grains=n_grains, **common), work / "scan.h5",
+                         progress=progress)
+    train = simulate_dataset(SimulationConfig(n_per_phase=config.train_per_phase, patterns_per_grain=2, **common),
+                             work / "train.h5", progress=progress)
+    with EBSDDataset(train) as ds:
+        preprocess = PreprocessConfig.from_dict(ds.preprocessing)
+        idx = labelled_indices(ds, ("train", "val"))
+        train_patterns, train_labels = ds.read(idx), ds.labels[idx]
+    train_config = TrainConfig(data=str(train), loss="ce", model=config.model, epochs=config.epochs,
+                               batch_size=config.batch_size, warmup_epochs=0, validation=False, umap=False,
+                               device=config.device, precision="fp32", preprocess=preprocess,
+                               eval_batch_size=config.inference_batch_size, seed=config.seed)
+    with EBSDDataset(scan) as ds:
+        scan_patterns = ds.read(slice(None))
+    size = preprocess.size or config.pattern_size
+    prepared = Prepared(scan=scan, n_scan=len(scan_patterns), train=train, n_train=len(idx),
+                        train_config=train_config, input_shape=(size, size), scan_pngs=[], train_pngs=[],
+                        train_labels=train_labels, preprocess=preprocess)
+    if config.naive:
+        prepared.scan_pngs = write_pngs(scan_patterns, work / "png" / "scan")
+        prepared.train_pngs = write_pngs(train_patterns, work / "png" / "train")
+    if config.dictionary:
+        from ebsdlib.baseline.config import DictionaryConfig
+        from ebsdlib.baseline.geometry import geometry_for
+        from ebsdlib.baseline.run import ensure_dictionary
+
+        dcfg = DictionaryConfig(resolution=config.resolution, device=str(device))
+        with EBSDDataset(scan) as ds:
+            prepared.dictionary = ensure_dictionary(None, ds.phases, geometry_for(ds, dcfg), ds.pattern_shape,
+                                                    preprocess, dcfg, progress)
+    return prepared
+
+
+def build_stages(config: SpeedBenchConfig, prepared: Prepared, device, work: Path) -> list:
+    """The stages in the order a round runs them (training first: it makes the run inference maps with)."""
+    from dataclasses import replace
+
+    from ebsdlib.bench import stages as S
+    from ebsdlib.train.device import resolve_precision
+    from ebsdlib.train.models import build_model
+
+    precisions = ["fp32"]
+    if device.type == "cuda":
+        precisions.append(resolve_precision(config.precision, device))
+    n_classes = 3
+    steps = S.steps_for(prepared.n_train, config.batch_size, config.epochs)
+    out = []
+    for prec in precisions:
+        cfg = replace(prepared.train_config, precision=prec)
+        training = S.PipelineTraining(cfg, work / "runs", prec)
+        out += [
+            S.ModelTraining(build_model(cfg, n_classes), device, steps, config.batch_size, prepared.input_shape,
+                            n_classes, prec, lr=cfg.lr, weight_decay=cfg.weight_decay),
+            training,
+            S.ModelInference(build_model(cfg, n_classes), device, prepared.n_scan, config.inference_batch_size,
+                             prepared.input_shape, prec),
+            S.PipelineInference(training, prepared.scan, prepared.n_scan, config.inference_batch_size, device),
+        ]
+    if config.naive:
+        cfg = prepared.train_config
+        out += [S.NaiveTraining(build_model(cfg, n_classes), prepared.train_pngs, prepared.train_labels, device,
+                                config.naive_batch_size, config.epochs, lr=cfg.lr),
+                S.NaiveInference(build_model(cfg, n_classes), prepared.scan_pngs, device, config.naive_batch_size)]
+    if config.dictionary:
+        out.append(S.DictionaryInference(prepared.scan, prepared.dictionary, prepared.preprocess, 256))
+    return out
+
+
+def summarise(stage, warm, timed: list) -> dict:
+    """One row of ``speed.json`` from the warm-up and timed measurements of a stage."""
+    rates = [m.patterns_per_second for m in timed]
+    peak = [m.peak_rss_mb for m in [warm, *timed] if m.peak_rss_mb is not None]
+    cuda = [m.cuda_peak_mb for m in [warm, *timed] if m.cuda_peak_mb is not None]
+    return {
+        "key": stage.key,
+        "kind": stage.kind,
+        "pipeline": stage.pipeline,
+        "precision": stage.precision,
+        "patterns": timed[0].patterns if timed else warm.patterns,
+        "seconds": float(np.median([m.seconds for m in timed])) if timed else None,
+        "patterns_per_second": float(np.median(rates)) if rates else None,
+        "rounds_patterns_per_second": rates,
+        "warmup_patterns_per_second": warm.patterns_per_second,
+        "peak_rss_mb": max(peak) if peak else None,
+        "python_peak_mb": warm.python_peak_mb,
+        "cuda_peak_mb": max(cuda) if cuda else None,
+    }
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    """End-to-end ÷ model alone and end-to-end ÷ naive, per kind and precision."""
+    by = {(r["kind"], r["pipeline"], r["precision"]): r["patterns_per_second"] for r in rows}
+    out = []
+    for (kind, pipeline, prec), e2e in by.items():
+        if pipeline != "end-to-end" or not e2e:
+            continue
+        model = by.get((kind, "model alone", prec))
+        naive = by.get((kind, "naive", "fp32"))
+        goal = INFERENCE_GOAL if kind == "inference" else TRAINING_GOAL
+        over_model = e2e / model if model else None
+        out.append({"kind": kind, "precision": prec, "end_to_end_over_model": over_model, "goal": goal,
+                    "meets_goal": bool(over_model is not None and over_model >= goal),
+                    "end_to_end_over_naive": e2e / naive if naive else None})
+    return out
+
+
+def profile_call(stage, top: int = 25) -> str:
+    """Run ``stage`` once under cProfile; the ``top`` functions by cumulative time, as text."""
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        stage()
+    finally:
+        prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(top)
+    return buf.getvalue()
+
+
+def summary_table(doc: dict) -> str:
+    """The throughput rows and the ratios as text."""
+    from ebsdlib.bench.report import text_table
+
+    table = text_table(doc["rows"], [("kind", "stage", ""), ("pipeline", "pipeline", ""),
+                                     ("precision", "precision", ""),
+                                     ("patterns", "patterns", "d"), ("patterns_per_second", "patterns/s", ".1f"),
+                                     ("peak_rss_mb", "peak RSS MB", ".0f"), ("python_peak_mb", "Python peak MB", ".1f"),
+                                     ("cuda_peak_mb", "CUDA peak MB", ".0f")])
+    ratio_rows = [{**r, "verdict": "meets goal" if r["meets_goal"] else "below goal"} for r in doc["ratios"]]
+    table2 = text_table(ratio_rows, [("kind", "stage", ""), ("precision", "precision", ""),
+                                     ("end_to_end_over_model", "end-to-end ÷ model", ".3f"), ("goal", "goal", ".2f"),
+                                     ("verdict", "", ""), ("end_to_end_over_naive", "end-to-end ÷ naive", ".2f")])
+    return f"{table}\n\n{table2}"

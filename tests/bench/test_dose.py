@@ -1,0 +1,68 @@
+"""``python -m ebsdlib bench dose`` at a tiny size, and its pieces."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ebsdlib.bench.dose import DoseBenchConfig, metrics_row, pair_accuracy, summary_table
+
+
+def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artifacts):
+    cfg = DoseBenchConfig.quick()
+    rows = pd.DataFrame(dose_doc["rows"])
+    assert set(zip(rows["dose"], rows["method"])) == {(d, m) for d in cfg.doses for m in cfg.methods}
+    assert rows["accuracy"].between(0, 1).all()
+    assert (rows["accuracy_low"] <= rows["accuracy"]).all() and (rows["accuracy"] <= rows["accuracy_high"]).all()
+    assert (rows["n_test"] > 0).all() and (rows["seconds"] > 0).all()
+    assert set(rows["label"]) == {"cross-entropy", "contrastive (SupCon)", "dictionary indexing"}
+    di = rows[rows["method"] == "dictionary"]
+    assert di["temperature"].gt(0).all() and di["dictionary_build_seconds"].notna().all()
+    oracle = {o["dose"]: o for o in dose_doc["oracle"]}
+    assert set(oracle) == set(cfg.doses)
+    assert all(0 <= o["oracle_Ni_vs_Ni3Fe"] <= 1 for o in oracle.values())
+    assert dose_doc["config"]["doses"] == list(cfg.doses) and dose_doc["environment"]["device"] == "cpu"
+    csv = pd.read_csv(bench_artifacts / "bench" / "dose.csv")
+    assert len(csv) == len(rows) and {"dose", "method", "accuracy", "ni_ni3fe_confusion"} <= set(csv.columns)
+    assert not list((bench_artifacts / "scratch").glob("bench-dose-*"))   # the work folder is removed
+
+
+def test_summary_table_lists_every_row(dose_doc):
+    text = summary_table(dose_doc)
+    assert text.count("dictionary indexing") == 2 and "oracle pair acc" in text
+
+
+def test_pair_accuracy_from_a_confusion_matrix():
+    cm = np.array([[8, 1, 2], [0, 9, 0], [4, 0, 6]])      # rows true Ni, Ni3Al, Ni3Fe
+    assert pair_accuracy(cm, ["Ni", "Ni3Al", "Ni3Fe"]) == pytest.approx((8 + 6) / (8 + 2 + 4 + 6))
+    assert pair_accuracy(cm, ["A", "B", "C"]) is None
+    assert pair_accuracy(np.zeros((3, 3)), ["Ni", "Ni3Al", "Ni3Fe"]) is None
+
+
+def test_metrics_row_reads_compute_metrics():
+    from ebsdlib.train.metrics import compute_metrics
+
+    y = np.array([0, 0, 1, 1, 2, 2])
+    proba = np.eye(3)[[0, 2, 1, 1, 0, 2]].astype(np.float32)
+    row = metrics_row(12.0, "ce", compute_metrics(y, proba, ["Ni", "Ni3Al", "Ni3Fe"], n_boot=200), 3.5)
+    assert row["accuracy"] == pytest.approx(4 / 6) and row["ni_ni3fe_confusion"] == pytest.approx(0.5)
+    assert row["pair_accuracy"] == pytest.approx(0.5) and row["label"] == "cross-entropy"
+    assert row["accuracy_low"] <= row["accuracy"] <= row["accuracy_high"]
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"doses": ()}, r"doses \(\) must be one or more positive numbers"),
+    ({"doses": (12.0, -1.0)}, r"doses \(12\.0, -1\.0\) must be one or more positive numbers"),
+    ({"methods": ("ce", "hough")}, r"methods \['ce', 'hough'\] are not allowed; choose from \['ce', 'supcon', "
+                                   r"'dictionary'\]"),
+    ({"n_per_phase": 2}, r"n_per_phase 2 must be an integer of at least 4"),
+])
+def test_bad_settings_are_named(change, match):
+    with pytest.raises(ValueError, match=match):
+        DoseBenchConfig(**change)
+
+
+def test_cli_rejects_bad_doses(bench_artifacts, capsys):
+    from .conftest import run_cli
+
+    assert run_cli(["bench", "dose", "--quick", "--doses", "0", "--no-progress"], bench_artifacts) == 2
+    assert "doses (0.0,) must be one or more positive numbers" in capsys.readouterr().err

@@ -1,0 +1,93 @@
+"""``python -m ebsdlib bench speed`` at a tiny size, the naive baseline and the measurements."""
+
+import numpy as np
+import pytest
+
+from ebsdlib.bench.measure import MB, current_rss, measure
+from ebsdlib.bench.naive import load_batch, write_pngs
+from ebsdlib.bench.speed import INFERENCE_GOAL, TRAINING_GOAL, SpeedBenchConfig, ratios, summary_table
+
+
+def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
+    rows = {(r["kind"], r["pipeline"], r["precision"]): r for r in speed_doc["rows"]}
+    expected = {("training", "model alone", "fp32"), ("training", "end-to-end", "fp32"), ("training", "naive", "fp32"),
+                ("inference", "model alone", "fp32"), ("inference", "end-to-end", "fp32"),
+                ("inference", "naive", "fp32"), ("inference", "dictionary indexing", "fp32")}
+    assert set(rows) == expected                            # CPU: no mixed-precision rows
+    for r in rows.values():
+        assert r["patterns_per_second"] > 0 and r["patterns"] > 0 and r["peak_rss_mb"] > 0
+        assert r["python_peak_mb"] is not None and r["cuda_peak_mb"] is None
+        assert len(r["rounds_patterns_per_second"]) == SpeedBenchConfig.quick().repeats
+    assert rows[("inference", "end-to-end", "fp32")]["patterns"] == 36          # the 6×6 scan
+    kinds = {r["kind"]: r for r in speed_doc["ratios"]}
+    assert set(kinds) == {"inference", "training"}
+    assert kinds["inference"]["goal"] == INFERENCE_GOAL and kinds["training"]["goal"] == TRAINING_GOAL
+    for r in kinds.values():
+        assert r["end_to_end_over_model"] > 0 and r["end_to_end_over_naive"] > 0
+        assert r["meets_goal"] == (r["end_to_end_over_model"] >= r["goal"])
+    assert speed_doc["data"]["dictionary"]["size"] > 0
+    assert not list((bench_artifacts / "scratch").glob("bench-speed-*"))
+    assert "end-to-end ÷ model" in summary_table(speed_doc)
+
+
+def test_ratios_pair_stages_of_the_same_kind_and_precision():
+    rows = [{"kind": "inference", "pipeline": "model alone", "precision": "bf16", "patterns_per_second": 1000.0},
+            {"kind": "inference", "pipeline": "end-to-end", "precision": "bf16", "patterns_per_second": 950.0},
+            {"kind": "inference", "pipeline": "naive", "precision": "fp32", "patterns_per_second": 100.0},
+            {"kind": "training", "pipeline": "model alone", "precision": "bf16", "patterns_per_second": 400.0},
+            {"kind": "training", "pipeline": "end-to-end", "precision": "bf16", "patterns_per_second": 300.0}]
+    (inf, tr) = sorted(ratios(rows), key=lambda r: r["kind"])
+    assert inf["end_to_end_over_model"] == pytest.approx(0.95) and inf["meets_goal"]
+    assert inf["end_to_end_over_naive"] == pytest.approx(9.5)
+    assert tr["end_to_end_over_model"] == pytest.approx(0.75) and not tr["meets_goal"]
+    assert tr["end_to_end_over_naive"] is None
+
+
+def test_measure_sees_memory_and_counts_patterns():
+    def stage() -> int:
+        block = np.ones(64 * MB // 8)                      # 64 MB, touched
+        return int(block[:10].sum())
+
+    m = measure(stage, "cpu", trace_python=True)
+    assert m.patterns == 10 and m.seconds > 0 and m.patterns_per_second > 0
+    assert m.python_peak_mb >= 63
+    assert current_rss() is None or m.peak_rss_mb >= 60
+    assert measure(stage, "cpu").python_peak_mb is None
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_naive_pngs_round_trip(tmp_path, dtype):
+    rng = np.random.default_rng(0)
+    patterns = rng.integers(0, np.iinfo(dtype).max, size=(3, 8, 10)).astype(dtype)
+    paths = write_pngs(patterns, tmp_path)
+    batch = load_batch(paths)
+    assert batch.shape == (3, 1, 8, 10) and batch.dtype == np.float32
+    expected = patterns.astype(np.float32)
+    mean, std = expected.mean(axis=(1, 2), keepdims=True), expected.std(axis=(1, 2), keepdims=True)
+    expected = (expected - mean) / (std + 1e-6)
+    np.testing.assert_allclose(batch[:, 0], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"repeats": 0}, r"repeats=0 is not allowed; use a positive integer"),
+    ({"scan_shape": (0, 4)}, r"scan_shape=\(0, 4\) is not allowed; use two positive integers"),
+    ({"precision": "fp8"}, r"precision='fp8' is not allowed; use 'auto', 'bf16' or 'fp16'"),
+])
+def test_bad_settings_are_named(change, match):
+    with pytest.raises(ValueError, match=match):
+        SpeedBenchConfig(**change)
+
+
+@pytest.mark.gpu
+def test_cuda_adds_mixed_precision_rows(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from ebsdlib.bench.speed import run_speed_bench
+
+    doc = run_speed_bench(SpeedBenchConfig.quick(device="cuda", naive=False, dictionary=False), tmp_path,
+                          work_dir=tmp_path / "work", progress=False)
+    precisions = {r["precision"] for r in doc["rows"]}
+    assert "fp32" in precisions and precisions & {"bf16", "fp16"}
+    assert all(r["cuda_peak_mb"] > 0 for r in doc["rows"])
