@@ -1,0 +1,92 @@
+"""The Benchmarks page with Streamlit's AppTest, on artifacts made by the tiny bench runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HOME = str(Path(__file__).resolve().parents[2] / "dashboard" / "Home.py")
+PAGE = "app_pages/benchmarks.py"
+
+
+@pytest.fixture(scope="module")
+def bench_root(tmp_path_factory) -> Path:
+    """An artifacts folder with ``bench dose --quick`` and ``bench speed --quick`` results, a tiny
+    dictionary-indexing run (with a scan's phase map) and a tiny cross-entropy run of the same data."""
+    from ebsdlib.baseline import DictionaryConfig, index_run
+    from ebsdlib.bench.dose import DoseBenchConfig, run_dose_bench
+    from ebsdlib.bench.speed import SpeedBenchConfig, run_speed_bench
+    from ebsdlib.data.preprocess import PreprocessConfig
+    from ebsdlib.simulate import ScanConfig, SimulationConfig, simulate_dataset, simulate_scan
+    from ebsdlib.train.config import TrainConfig
+    from ebsdlib.train.loop import train
+
+    root = tmp_path_factory.mktemp("bench_page")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EBSDLIB_ARTIFACTS", str(root))
+        run_dose_bench(DoseBenchConfig.quick(methods=("ce", "dictionary")), progress=False)
+        run_speed_bench(SpeedBenchConfig.quick(naive=False), progress=False)
+        small = dict(pattern_size=32, master_half_size=40, dose=4000.0)
+        data = simulate_dataset(SimulationConfig(n_per_phase=10, patterns_per_grain=1, **small),
+                                root / "datasets" / "tiny.h5", progress=False)
+        scan = simulate_scan(ScanConfig(shape=(4, 5), n_grains=3, **small), root / "datasets" / "scan.h5",
+                             progress=False)
+        index_run(data, DictionaryConfig(resolution=30.0, device="cpu", calibration_patterns=10), scans=[scan],
+                  root=root, progress=False)
+        train(TrainConfig(data=str(data), loss="ce", model="test_efficientnet", epochs=1, batch_size=4,
+                          device="cpu", umap=False, preprocess=PreprocessConfig(size=32)), progress=False, root=root)
+    return root
+
+
+def open_page(root: Path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(root))
+    at = AppTest.from_file(HOME, default_timeout=120)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def shown(at) -> str:
+    return "\n".join(str(e.value) for kind in ("title", "subheader", "markdown", "caption", "info", "error")
+                     for e in at.get(kind))
+
+
+def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, monkeypatch):
+    at = open_page(bench_root, monkeypatch)
+    assert at.title[0].value == "Benchmarks"
+    charts = list(at.get("plotly_chart"))
+    assert len(charts) == 2                                   # accuracy and Ni↔Ni3Fe confusion against dose
+    tables = [d.value for d in at.dataframe]
+    dose = next(t for t in tables if "label" in t.columns)
+    assert set(dose["label"]) == {"cross-entropy", "dictionary indexing"} and len(dose) == 4
+    assert "oracle_pair_accuracy" in dose.columns
+    ratios = next(t for t in tables if "end-to-end ÷ model alone" in t.columns)
+    assert set(ratios["stage"]) == {"inference", "training"}
+    assert set(ratios["verdict"]) <= {"meets the goal", "below the goal"}
+    throughput = next(t for t in tables if "patterns/s" in t.columns and "pipeline" in t.columns)
+    assert "dictionary indexing" in set(throughput["pipeline"]) and (throughput["patterns/s"] > 0).all()
+    methods = next(t for t in tables if "method" in t.columns)
+    assert {"dictionary indexing", "cross-entropy"} <= set(methods["method"])
+    text = shown(at)
+    assert "oracle" in text and "run picker" in text and "No dictionary-indexing run yet" not in text
+
+
+def test_page_says_which_command_makes_each_part(tmp_path, monkeypatch):
+    at = open_page(tmp_path, monkeypatch)
+    text = shown(at)
+    assert "python -m ebsdlib bench dose" in text and "python -m ebsdlib bench speed" in text
+    assert "python -m ebsdlib index --data" in text
+    assert not list(at.get("plotly_chart"))
+
+
+def test_unreadable_results_are_reported(tmp_path, monkeypatch):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "dose.json").write_text('{"rows": [')          # a write cut short
+    at = open_page(tmp_path, monkeypatch)
+    errors = [e.value for e in at.error]
+    assert any("dose.json cannot be read" in e and "bench dose" in e for e in errors)
