@@ -69,12 +69,15 @@ def predict_scan(
         The scan has no scan geometry, the scan name is not a safe folder name, or
         ``batch_size`` is not positive.
     """
+    from ebsdlib.baseline.run import index_scan, is_dictionary_run
     from ebsdlib.data import load
     from ebsdlib.train.inference import load_model, predict_dataset
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} is not allowed; use a positive integer")
     run = resolve_run(run_id_or_dir, root)
+    if run.config_path.exists() and is_dictionary_run(run.config()):   # the conventional baseline maps itself
+        return index_scan(run, data_path, scan_name=scan_name, progress=progress)
     name = scan_name if scan_name is not None else scan_name_from_path(data_path)
     if not RUN_ID_PATTERN.match(name) or ".." in name:
         raise ValueError(f"scan name {name!r} is not allowed; use letters, digits, '.', '_' and '-' "

@@ -165,6 +165,9 @@ def evaluate_run(
     from ebsdlib.train.status import as_run_dir
 
     run = as_run_dir(run, root)
+    if run.config_path.exists() and run.config().get("method") == "dictionary_indexing":
+        raise ValueError(f"run {run.run_id!r} is dictionary indexing: it has no trained model to re-evaluate; "
+                         "index the data again with `python -m ebsdlib index --data FILE`")
     state = run.read_status().state if run.status_path.exists() else "unknown"
     if state != "completed":
         raise ValueError(f"run {run.run_id!r} is {state}; only a completed run can be evaluated "

@@ -103,3 +103,14 @@ def test_cli_index_and_map(clean_data, clean_scan, tmp_path, monkeypatch, capsys
     assert "split 'val' has no patterns to index" in capsys.readouterr().err
     assert main(["index", "--no-progress"]) == 2
     assert "--data FILE is required" in capsys.readouterr().err
+
+
+def test_predict_and_evaluate_know_dictionary_runs(indexed, clean_scan):
+    from ebsdlib.predict import predict_scan
+    from ebsdlib.train.evaluate import evaluate_run
+
+    _, run = indexed
+    folder = predict_scan(run, clean_scan, progress=False, scan_name="via_predict")
+    assert folder == run.phasemap_dir("via_predict") and load_phasemap(run, "via_predict").accuracy == 1.0
+    with pytest.raises(ValueError, match="is dictionary indexing: it has no trained model to re-evaluate"):
+        evaluate_run(run, progress=False)
