@@ -15,7 +15,9 @@ the very one the runs were trained on.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from ebsdlib.runs import RunDir, artifacts_root, runs_root
 DEMO_MANIFEST = "demo.json"
 DATASET_FILE = "datasets/default.h5"
 SCAN_FILE = "datasets/default_scan.h5"
+REBUILD_STATUS = "cache/demo-data.json"
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ def data_ready(root: str | Path | None = None) -> bool:
 
 
 def build_data(config: DemoConfig, root: str | Path | None = None, *, force: bool = False,
-               progress: bool = True, expected: dict | None = None) -> dict[str, str]:
+               progress: bool = True, expected: dict | None = None,
+               on_step: Callable[[str, int, int], None] | None = None) -> dict[str, str]:
     """Simulate the demo data set and scan (skipped when present) and return their fingerprints.
 
     Parameters
@@ -145,6 +149,8 @@ def build_data(config: DemoConfig, root: str | Path | None = None, *, force: boo
     expected
         Fingerprints recorded in the manifest; a rebuilt file that differs raises
         ``RuntimeError`` (the runs would not match their patterns).
+    on_step
+        Called as ``on_step(name, done, total)`` before each file is built.
     """
     from ebsdlib.simulate import simulate_dataset, simulate_scan
 
@@ -153,7 +159,9 @@ def build_data(config: DemoConfig, root: str | Path | None = None, *, force: boo
     targets = {"dataset": (base / DATASET_FILE, simulate_dataset, dataset_cfg),
                "scan": (base / SCAN_FILE, simulate_scan, scan_cfg)}
     prints = {}
-    for key, (path, simulate, cfg) in targets.items():
+    for done, (key, (path, simulate, cfg)) in enumerate(targets.items()):
+        if on_step is not None:
+            on_step(key, done, len(targets))
         if force or not path.exists():
             simulate(cfg, path, progress=progress)
         prints[key] = fingerprint(path)
@@ -224,11 +232,87 @@ def build_demo(config: DemoConfig | None = None, root: str | Path | None = None,
 def ensure_data(root: str | Path | None = None, progress: bool = True) -> bool:
     """Rebuild the demo data sets the committed runs need, if missing; ``True`` if built.
 
-    Checks the rebuilt files against the fingerprints in ``demo.json``.
+    Checks the rebuilt files against the fingerprints in ``demo.json`` and records its
+    progress in ``cache/demo-data.json`` (see :func:`rebuild_status`), so that the dashboard
+    can show it.
     """
     manifest = read_manifest(root)
     if manifest is None or data_ready(root):
         return False
-    build_data(DemoConfig.from_dict(manifest["config"]), root, progress=progress,
-               expected=manifest.get("fingerprints"))
+    status = artifacts_root(root) / REBUILD_STATUS
+    write_json(status, {"state": "running", "progress": 0.05, "pid": os.getpid(),
+                        "message": "simulating the demo data set and scan"})
+    def on_step(name: str, done: int, total: int) -> None:
+        write_json(status, {"state": "running", "progress": 0.05 + 0.9 * done / total, "pid": os.getpid(),
+                            "message": f"simulating the demo {name} ({done + 1} of {total})"})
+
+    try:
+        build_data(DemoConfig.from_dict(manifest["config"]), root, progress=progress,
+                   expected=manifest.get("fingerprints"), on_step=on_step)
+    except BaseException as e:
+        write_json(status, {"state": "failed", "progress": 0.0, "pid": os.getpid(),
+                            "message": f"{type(e).__name__}: {e}"})
+        raise
+    write_json(status, {"state": "completed", "progress": 1.0, "pid": os.getpid(), "message": "done"})
+    return True
+
+
+def rebuild_status(root: str | Path | None = None) -> dict | None:
+    """State of the first-start data rebuild: ``state``, ``progress`` (0..1), ``message``.
+
+    ``None`` when no rebuild was ever started. A ``running`` rebuild whose process is gone
+    is reported as ``failed``.
+    """
+    path = artifacts_root(root) / REBUILD_STATUS
+    if not path.exists():
+        return None
+    try:
+        status = read_json(path)
+    except ValueError:
+        return None
+    if status.get("state") == "running" and not _pid_alive(status.get("pid")):
+        status = {**status, "state": "failed", "message": "the rebuild process ended unexpectedly"}
+    return status
+
+
+def start_data_rebuild(root: str | Path | None = None) -> bool:
+    """Start ``python -m ebsdlib demo --data-only`` in the background if the demo needs it.
+
+    Returns ``True`` when a rebuild process was started; ``False`` when the data is there,
+    there is no committed demo, or a rebuild is already running. The process runs in its
+    own session with an argument list (no shell) and logs to ``cache/demo-data.log``.
+    """
+    import subprocess
+    import sys
+
+    base = artifacts_root(root)
+    if read_manifest(base) is None or data_ready(base):
+        return False
+    status = rebuild_status(base)
+    if status and status.get("state") == "running":
+        return False
+    log_path = base / "cache" / "demo-data.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(base / REBUILD_STATUS, {"state": "running", "progress": 0.0, "pid": None,
+                                       "message": "starting"})
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ebsdlib", "demo", "--data-only", "--no-progress",
+             "--artifacts", str(base)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    write_json(base / REBUILD_STATUS, {"state": "running", "progress": 0.02, "pid": proc.pid,
+                                       "message": "simulating the demo data set and scan"})
+    return True
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
