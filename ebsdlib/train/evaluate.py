@@ -8,8 +8,8 @@ other than the run's own): ``predictions.csv``, ``metrics.json``, ``embeddings.n
 ``split``, ``loss``, ``model``, ``phases`` (the phase table), ``inference_seconds``,
 ``inference_patterns_per_second`` and, for SupCon, ``probe_accuracy`` (the linear probe,
 used for the predictions) and ``knn_accuracy`` (k-NN vote on the embeddings); the
-trainer adds its own figures (``training_seconds``, ``train_patterns_per_second``,
-``selected_epoch``, ``selected_on``).
+trainer adds its own figures (``training_seconds``, ``train_patterns_per_second``, ``device``,
+``precision``, ``torch_threads``, ``selected_epoch``, ``selected_on``).
 """
 
 from __future__ import annotations
@@ -184,7 +184,8 @@ def evaluate_run(
                                        config.eval_batch_size, config.precision, progress=progress)
             reference = (feats, ds.labels[train_idx])
         previous = run.metrics() if out_dir == run.path else None
-        keep = {k: previous[k] for k in ("training_seconds", "train_patterns_per_second",
-                                         "selected_epoch", "selected_on") if previous and k in previous}
+        keep = {k: previous[k] for k in ("training_seconds", "train_patterns_per_second", "selected_epoch",
+                                         "selected_on", "device", "precision", "torch_threads")
+                if previous and k in previous}
         return evaluate_model(model, config, phases, ds, split, out_dir, device=device,
                               knn_reference=reference, extra=keep, progress=progress)

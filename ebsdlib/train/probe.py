@@ -6,7 +6,12 @@ accuracy is reported beside it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 def fit_linear_probe(
@@ -28,7 +33,6 @@ def fit_linear_probe(
     that even a small training set gets at least eight steps per epoch.
     """
     import torch
-    import torch.nn.functional as F
 
     x = torch.as_tensor(np.asarray(features, dtype=np.float32))
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
@@ -40,8 +44,22 @@ def fit_linear_probe(
     mean = x.mean(0)
     std = x.std(0, unbiased=False).clamp_min(1e-6)
     xs = (x - mean) / std
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: thread start-up and spinning cost more than they save
+    try:
+        return _fit(xs, y, mean, std, num_classes, epochs, seed, lr, weight_decay, batch_size)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(xs: "torch.Tensor", y: "torch.Tensor", mean: "torch.Tensor", std: "torch.Tensor", num_classes: int,
+         epochs: int, seed: int, lr: float, weight_decay: float, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The probe's optimisation on standardised features ``xs``; the result is on raw features."""
+    import torch
+    import torch.nn.functional as F
+
     gen = torch.Generator().manual_seed(int(seed))
-    linear = torch.nn.Linear(x.shape[1], num_classes)
+    linear = torch.nn.Linear(xs.shape[1], num_classes)
     with torch.no_grad():
         linear.weight.copy_(torch.randn(linear.weight.shape, generator=gen) * 0.01)
         linear.bias.zero_()

@@ -60,3 +60,14 @@ def tiny_config(tiny_data):
         base.update(overrides)
         return TrainConfig(**base)
     return make
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models on a shared machine: one thread avoids OpenMP spinning against other processes."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

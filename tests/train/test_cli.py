@@ -134,7 +134,7 @@ def test_sigterm_cancels_a_training_process(tiny_data, artifacts):
     run = RunDir(artifacts / "runs" / "term")
     argv = [sys.executable, "-m", "ebsdlib", "train", "--data", str(tiny_data), "--run-id", "term",
             *TINY, "--epochs", "200", "--artifacts", str(artifacts)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120

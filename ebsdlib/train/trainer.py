@@ -1,0 +1,321 @@
+"""One training session: model, optimiser and data on the device, the epochs, the end-of-run steps.
+
+:func:`ebsdlib.train.loop.train` and :func:`~ebsdlib.train.loop.resume` create and drive a
+:class:`Trainer`; see :mod:`ebsdlib.train.loop` for the run's life and for which weights
+become ``checkpoint_best.pt``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ebsdlib.data.format import EBSDDataset
+from ebsdlib.runs import RunDir
+from ebsdlib.train.config import TrainConfig
+from ebsdlib.train.status import StatusReporter
+
+#: Training patterns embedded as the k-NN reference of SupCon's per-epoch validation.
+KNN_REFERENCE_SIZE = 2048
+
+#: ``on_epoch_end(epoch, history_row)``, called after each epoch's checkpoint is written.
+EpochCallback = Callable[[int, dict], None]
+
+
+class Cancelled(Exception):
+    """Raised inside the loop when the run's cancel file appears."""
+
+
+@dataclass
+class _Clock:
+    """Time spent in training steps this session, for throughput and the ETA."""
+
+    step_seconds: float = 0.0
+    steps: int = 0
+    patterns: int = 0
+    val_seconds: float = 0.0
+    val_count: int = 0
+
+
+class Trainer:
+    """The state of one training session; :func:`train` and :func:`resume` drive it."""
+
+    def __init__(self, config: TrainConfig, run: RunDir, dataset: EBSDDataset, reporter: StatusReporter,
+                 progress: bool, on_epoch_end: EpochCallback | None):
+        import torch
+        from timm.optim import param_groups_weight_decay
+
+        from ebsdlib.train.data import PatternFeeder, background_tensor
+        from ebsdlib.train.device import resolve_device, resolve_precision
+        from ebsdlib.train.evaluate import labelled_indices
+        from ebsdlib.train.models import build_model
+        from ebsdlib.train.schedule import build_scheduler
+
+        self.config, self.run, self.dataset, self.reporter = config, run, dataset, reporter
+        self.progress, self.on_epoch_end = progress, on_epoch_end
+        self.device = resolve_device(config.device)
+        self.precision = resolve_precision(config.precision, self.device)
+        self.channels_last = self.device.type == "cuda"
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.phases = dataset.phases
+        self.train_idx = labelled_indices(dataset, config.train_splits)
+        self._check_training_data()
+        self.val_idx = labelled_indices(dataset, ("val",)) if config.validation else None
+        if self.val_idx is not None and len(self.val_idx) == 0:
+            raise ValueError(f"{dataset.path}: split 'val' has no labelled patterns, so --validation has "
+                             "nothing to report on; train without --validation or re-split the data")
+        self.feeder = PatternFeeder(dataset, self.train_idx)
+        self.steps_per_epoch = self.feeder.steps(config.batch_size)
+        torch.manual_seed(config.seed)
+        self.model = build_model(config, len(self.phases))
+        self.model.to(self.device, memory_format=torch.channels_last if self.channels_last
+                      else torch.contiguous_format)
+        self.optimizer = torch.optim.AdamW(param_groups_weight_decay(self.model, config.weight_decay),
+                                           lr=config.lr)
+        self.scheduler = build_scheduler(self.optimizer, config.schedule, config.epochs,
+                                         config.warmup_epochs, self.steps_per_epoch)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        self.background = background_tensor(dataset, config.preprocess, self.device)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.best = {"epoch": None, "metric": None,
+                     "selected_on": "validation accuracy" if config.validation else
+                     "last epoch (train+val mode has no held-out split)"}
+        self.training_seconds = 0.0
+        self.clock = _Clock()
+
+    def _check_training_data(self) -> None:
+        where, splits = self.dataset.path, list(self.config.train_splits)
+        if len(self.train_idx) < 2:
+            raise ValueError(f"{where}: splits {splits} hold {len(self.train_idx)} labelled patterns; "
+                             "training needs at least 2 — check the labels and the split")
+        present = np.unique(self.dataset.labels[self.train_idx])
+        if len(present) < 2:
+            names = [self.phases[int(c)].name for c in present]
+            raise ValueError(f"{where}: splits {splits} contain only the phase(s) {names}; a classifier "
+                             "needs at least two phases to learn from")
+
+    # -- state --------------------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything ``checkpoint_last.pt`` needs for an exact resume."""
+        from ebsdlib.train.checkpoint import rng_state
+
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+            **self._summary(),
+        }
+
+    def _summary(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "config": self.config.to_dict(),
+            "phases": [p.to_dict() for p in self.phases],
+            "history": list(self.history),
+            "best": dict(self.best),
+            "training_seconds": self.training_seconds,
+            "probe_fitted": False,
+        }
+
+    def load_state(self, ckpt: dict) -> None:
+        """Restore a ``checkpoint_last.pt``; its phase list must match the data set's."""
+        from ebsdlib.train.checkpoint import checkpoint_phases, set_rng_state
+
+        names = [p.name for p in checkpoint_phases(ckpt)]
+        if names != [p.name for p in self.phases]:
+            raise ValueError(f"{self.run.last_checkpoint}: its phase list {names} does not match the data set "
+                             f"{self.dataset.path} ({[p.name for p in self.phases]}); the data set changed "
+                             "since the run started — start a new run")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        set_rng_state(ckpt["rng"])
+        self.epoch = int(ckpt["epoch"])
+        self.history = list(ckpt["history"])
+        self.best = dict(ckpt["best"])
+        self.training_seconds = float(ckpt["training_seconds"])
+
+    # -- epochs -------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Run the remaining epochs, checkpointing after each."""
+        from tqdm.auto import tqdm
+
+        from ebsdlib.train.checkpoint import save_checkpoint
+        from ebsdlib.train.status import write_history
+
+        cfg, spe = self.config, self.steps_per_epoch
+        self.reporter.update(force=True, epoch=self.epoch, epochs=cfg.epochs, steps_per_epoch=spe)
+        bar = tqdm(total=cfg.epochs * spe, initial=self.epoch * spe, disable=not self.progress,
+                   desc=self.run.run_id, unit="step", dynamic_ncols=True)
+        try:
+            while self.epoch < cfg.epochs:
+                t0 = time.perf_counter()
+                train_loss, lr = self._train_epoch(bar)
+                val_loss, val_acc = self._validate() if cfg.validation else (None, None)
+                self.epoch += 1
+                seconds = time.perf_counter() - t0
+                self.training_seconds += seconds
+                row = {"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss,
+                       "val_accuracy": val_acc, "lr": lr, "seconds": seconds}
+                self.history.append(row)
+                if cfg.validation and (self.best["metric"] is None or val_acc > self.best["metric"]):
+                    self.best.update(epoch=self.epoch, metric=val_acc)
+                    save_checkpoint(self.run.best_checkpoint, {"model": self.model.state_dict(),
+                                                               **self._summary()})
+                save_checkpoint(self.run.last_checkpoint, self.state())
+                write_history(self.run, self.history)
+                self.reporter.update(force=True, epoch=self.epoch, step=0, train_loss=train_loss,
+                                     val_loss=val_loss, val_accuracy=val_acc, eta_seconds=self._eta(),
+                                     message=f"epoch {self.epoch}/{cfg.epochs} done")
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(self.epoch, row)
+        finally:
+            bar.close()
+
+    def _train_epoch(self, bar) -> tuple[float, float]:
+        """One pass over the training patterns; returns the mean loss and the last learning rate used."""
+        import torch
+        import torch.nn.functional as F
+
+        from ebsdlib.train.data import prepare_batch
+        from ebsdlib.train.device import autocast
+
+        cfg, model, dev = self.config, self.model, self.device
+        seeds = np.random.SeedSequence([cfg.seed, self.epoch])
+        rng = np.random.default_rng(seeds)
+        flips = torch.Generator().manual_seed(int(seeds.generate_state(1)[0])) if cfg.augment else None
+        supcon = None
+        if cfg.loss == "supcon":
+            from pytorch_metric_learning.losses import SupConLoss
+
+            supcon = SupConLoss(temperature=cfg.temperature)
+        model.train()
+        loss_sum = torch.zeros((), device=dev)
+        steps, lr = 0, float(self.optimizer.param_groups[0]["lr"])
+        self.reporter.update(force=True, message=f"epoch {self.epoch + 1}/{cfg.epochs}", step=0)
+        for _, raw, labels in self.feeder.batches(cfg.batch_size, rng):
+            if self.run.cancel_requested:
+                raise Cancelled()
+            t0 = time.perf_counter()
+            x = prepare_batch(raw, dev, cfg.preprocess, self.background, flips, self.channels_last)
+            y = torch.from_numpy(labels).to(dev, non_blocking=True)
+            with autocast(self.precision, dev):
+                if supcon is None:
+                    out = model(x)
+                else:
+                    out = model.project(model.embed(x))
+            loss = F.cross_entropy(out.float(), y) if supcon is None else supcon(out.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            self.scheduler.step()
+            loss_sum += loss.detach()
+            steps += 1
+            self.clock.step_seconds += time.perf_counter() - t0
+            self.clock.steps += 1
+            self.clock.patterns += len(raw)
+            bar.update(1)
+            if self.reporter.due():
+                mean = float(loss_sum) / steps
+                bar.set_postfix(epoch=self.epoch + 1, loss=f"{mean:.4f}")
+                self.reporter.update(step=steps, train_loss=mean, eta_seconds=self._eta(steps))
+        mean = float(loss_sum) / max(steps, 1)
+        if not np.isfinite(mean):
+            raise FloatingPointError(f"the training loss became {mean} in epoch {self.epoch + 1}; "
+                                     f"lower the learning rate (lr={cfg.lr!r}) or use precision 'fp32'")
+        return mean, lr
+
+    def _validate(self) -> tuple[float | None, float]:
+        """Validation loss (cross-entropy only) and accuracy on the val split."""
+        from ebsdlib.train.inference import predict_dataset
+        from ebsdlib.train.probe import knn_predict
+
+        cfg = self.config
+        t0 = time.perf_counter()
+        self.reporter.update(force=True, message=f"validating epoch {self.epoch + 1}")
+        y = self.dataset.labels[self.val_idx]
+        proba, emb = predict_dataset(self.model, self.dataset, self.val_idx, cfg.preprocess, self.device,
+                                     cfg.eval_batch_size, self.precision, embeddings=cfg.loss == "supcon")
+        if cfg.loss == "ce":
+            val_loss = float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean())
+            accuracy = float((proba.argmax(1) == y).mean())
+        else:
+            ref = self._knn_reference_indices()
+            _, ref_emb = predict_dataset(self.model, self.dataset, ref, cfg.preprocess, self.device,
+                                         cfg.eval_batch_size, self.precision)
+            pred = knn_predict(ref_emb, self.dataset.labels[ref], emb, cfg.knn_k)
+            val_loss, accuracy = None, float((pred == y).mean())
+        self.model.train()
+        self.clock.val_seconds += time.perf_counter() - t0
+        self.clock.val_count += 1
+        return val_loss, accuracy
+
+    def _knn_reference_indices(self) -> np.ndarray:
+        idx = self.train_idx
+        if len(idx) <= KNN_REFERENCE_SIZE:
+            return idx
+        rng = np.random.default_rng([self.config.seed, 7])
+        return np.sort(rng.choice(idx, KNN_REFERENCE_SIZE, replace=False))
+
+    def _eta(self, steps_this_epoch: int = 0) -> float | None:
+        c = self.clock
+        if not c.steps:
+            return None
+        remaining = (self.config.epochs - self.epoch) * self.steps_per_epoch - steps_this_epoch
+        val_each = c.val_seconds / c.val_count if c.val_count else 0.0
+        return max(0.0, remaining * c.step_seconds / c.steps
+                   + (self.config.epochs - self.epoch) * val_each)
+
+    # -- after the epochs ---------------------------------------------------------------------
+    def finish(self) -> dict:
+        """Select the weights, fit the SupCon probe, write ``checkpoint_best.pt``, evaluate."""
+        import torch
+
+        from ebsdlib.train.checkpoint import load_checkpoint, save_checkpoint
+        from ebsdlib.train.evaluate import evaluate_model
+        from ebsdlib.train.inference import predict_dataset
+        from ebsdlib.train.probe import fit_linear_probe
+
+        cfg = self.config
+        if cfg.validation:
+            self.model.load_state_dict(load_checkpoint(self.run.best_checkpoint)["model"])
+        else:
+            self.best.update(epoch=self.epoch, metric=None)
+        reference = None
+        if cfg.loss == "supcon":
+            self.reporter.update(force=True, message="fitting the linear probe on frozen embeddings")
+            _, feats = predict_dataset(self.model, self.dataset, self.train_idx, cfg.preprocess, self.device,
+                                       cfg.eval_batch_size, self.precision, progress=self.progress)
+            labels = self.dataset.labels[self.train_idx]
+            weight, bias = fit_linear_probe(feats, labels, len(self.phases), cfg.probe_epochs, cfg.seed)
+            with torch.no_grad():
+                self.model.classifier.weight.copy_(torch.from_numpy(weight))
+                self.model.classifier.bias.copy_(torch.from_numpy(bias))
+            reference = (feats, labels)
+        save_checkpoint(self.run.best_checkpoint, {"model": self.model.state_dict(), **self._summary(),
+                                                   "epoch": self.best["epoch"],
+                                                   "probe_fitted": cfg.loss == "supcon"})
+        self.reporter.update(force=True, message=f"evaluating split {cfg.eval_split!r}")
+        c = self.clock
+        extra = {
+            "training_seconds": self.training_seconds,
+            "train_patterns_per_second": c.patterns / c.step_seconds if c.step_seconds else None,
+            "selected_epoch": self.best["epoch"],
+            "selected_on": self.best["selected_on"],
+            "device": str(self.device),
+            "precision": self.precision,
+            "torch_threads": torch.get_num_threads(),
+        }
+        return evaluate_model(self.model, cfg, self.phases, self.dataset, cfg.eval_split, self.run.path,
+                              device=self.device, knn_reference=reference, extra=extra,
+                              progress=self.progress)
