@@ -179,13 +179,3 @@ def load_patterns(config_data: str, indices, processed: bool, preprocess: dict |
     path = gallery.resolve_data_path(config_data, root())
     return patterns(str(path), tuple(int(i) for i in indices), bool(processed),
                     json.dumps(preprocess or {}, sort_keys=True), path.stat().st_mtime)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def file_bytes(path: str, mtime: float) -> bytes:
-    return Path(path).read_bytes()
-
-
-def read_bytes(path: Path) -> bytes:
-    """A file's content for a download button (re-read when it changes)."""
-    return file_bytes(str(path), path.stat().st_mtime)

@@ -9,7 +9,7 @@ import widgets
 from ebsdlib.views.classes import compare_per_class, headline, per_class_long, same_split
 from ebsdlib.views.curves import curves_frame
 from ebsdlib.views.figures import curves_figure, per_class_figure
-from ebsdlib.views.runs import LOSS_NAMES, run_label
+from ebsdlib.views.runs import LOSS_NAMES, run_label, short_labels
 
 st.title("Accuracy")
 table = cache.current_runs()
@@ -30,6 +30,7 @@ if not evaluated:
 if not chosen:
     st.info("Choose one or more runs above.")
     st.stop()
+short = short_labels(table, chosen)
 
 runs = {}
 for run_id in chosen:
@@ -37,7 +38,7 @@ for run_id in chosen:
     if data.problem or data.metrics is None:
         st.warning(f"Run `{run_id}` has no readable evaluation: {data.problem or 'metrics.json missing'}")
         continue
-    runs[labels[run_id]] = data
+    runs[short[run_id]] = data
 if not runs:
     st.stop()
 
@@ -48,7 +49,7 @@ if not ok:
 rows = []
 for label, d in runs.items():
     h = headline(d.metrics)
-    rows.append({"run": label, "loss": LOSS_NAMES.get(d.config.get("loss"), d.config.get("loss")),
+    rows.append({"run": label, "run id": d.run_id, "loss": LOSS_NAMES.get(d.config.get("loss"), d.config.get("loss")),
                  "accuracy": h["accuracy"], "95% CI": (f"{h['accuracy_low']:.3f}–{h['accuracy_high']:.3f}"
                                                        if h["accuracy_low"] is not None else ""),
                  "balanced accuracy": h["balanced_accuracy"], "macro F1": h["macro_f1"],
@@ -60,7 +61,7 @@ summary = pd.DataFrame(rows).dropna(axis=1, how="all")
 st.subheader("Overall")
 st.dataframe(summary, hide_index=True, width="stretch",
              column_config={c: st.column_config.NumberColumn(c, format="%.3f")
-                            for c in summary.columns if c not in ("run", "loss", "95% CI", "patterns")})
+                            for c in summary.columns if c not in ("run", "run id", "loss", "95% CI", "patterns")})
 st.caption("Contrastive runs classify with a linear probe on frozen embeddings; the k-NN vote is shown "
            "beside it. ECE: expected calibration error (15 bins).")
 
@@ -81,4 +82,5 @@ if not len(curves):
     st.info("These runs have no per-epoch history (history.csv).")
 else:
     st.plotly_chart(curves_figure(curves), width="stretch", key="acc_curves")
-    st.caption("Solid and dashed lines are the metrics of one run; colours are runs.")
+    st.caption("Colours are runs, dashes are metrics. Cross-entropy and SupCon losses have different "
+               "scales: compare how they fall, not their values.")

@@ -50,9 +50,10 @@ if data_b:
         st.markdown(f"**B:** {title(data_b)}")
         st.plotly_chart(confusion_figure(cm_b, labels, mode), width="stretch", key="cm_b")
     with st.expander("Difference A − B", expanded=True):
-        st.plotly_chart(difference_figure(difference(cm_a, cm_b, mode), labels, mode),
+        d1, d2 = st.columns(2, vertical_alignment="center")
+        d1.plotly_chart(difference_figure(difference(cm_a, cm_b, mode), labels, mode),
                         width="stretch", key="cm_diff")
-        st.caption("Red: A has more of this cell than B; blue: fewer. Off the diagonal, blue means A "
+        d2.caption("Red: A has more of this cell than B; blue: fewer. Off the diagonal, blue means A "
                    "confuses these phases less." + (" Counts depend on the number of test patterns: "
                                                     "compare normalised views." if mode == "counts" else ""))
 else:

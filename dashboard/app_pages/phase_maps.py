@@ -6,6 +6,7 @@ import streamlit as st
 import cache
 import sidebar
 import widgets
+from ebsdlib.runs import open_run
 from ebsdlib.views.figures import map_figure, probability_figure
 from ebsdlib.views.mapview import click_grid, fractions_frame, grid_hover, pixel_from_point, pixel_table
 from ebsdlib.views.phases import NOT_INDEXED
@@ -106,18 +107,18 @@ else:
     st.caption("This scan has no true phases, so there is no error map.")
 
 st.subheader("Downloads")
-folder = cache.root() / "runs" / data.run_id / "phasemaps" / scan
+folder = open_run(data.run_id, cache.root()).phasemap_dir(scan)
 d1, d2, d3, d4 = st.columns(4)
 from ebsdlib.phasemap.export import png_bytes  # noqa: E402  (Pillow only when this page renders)
 
-d1.download_button("PNG (this view)", png_bytes(overlay), file_name=f"{data.run_id}_{scan}_phasemap.png",
-                   mime="image/png", key="dl_png", width="stretch")
+d1.download_button("PNG (this view)", lambda: png_bytes(overlay), file_name=f"{data.run_id}_{scan}_phasemap.png",
+                   mime="image/png", key="dl_png", on_click="ignore", width="stretch")
 for col, name, label, mime in ((d2, "phasemap.csv", "CSV (all pixels)", "text/csv"),
                                (d3, "crystalmap.h5", "CrystalMap (orix .h5)", "application/x-hdf5"),
                                (d4, "crystalmap.ang", "CrystalMap (.ang, MTEX)", "text/plain")):
     path = folder / name
-    if path.exists():
-        col.download_button(label, cache.read_bytes(path), file_name=f"{data.run_id}_{scan}_{name}", mime=mime,
-                            key=f"dl_{name}", width="stretch")
+    if path.exists():  # read only when clicked: a 1000×1000 map's files are hundreds of MB
+        col.download_button(label, path.read_bytes, file_name=f"{data.run_id}_{scan}_{name}", mime=mime,
+                            key=f"dl_{name}", on_click="ignore", width="stretch")
     else:
         col.caption(f"{name}: not written for this map")

@@ -119,15 +119,22 @@ def per_class_figure(long: pd.DataFrame, phases: Sequence[Phase], height: int = 
 
 
 def curves_figure(curves: pd.DataFrame, height: int = 380):
-    """Loss and accuracy per epoch, one colour per run, train dashed and validation solid."""
+    """Loss (and, when recorded, accuracy) per epoch: one colour per run, one dash per metric.
+
+    Losses of different kinds (cross-entropy, SupCon) have their own scales; compare their shapes.
+    """
     import plotly.express as px
 
-    fig = px.line(curves, x="epoch", y="value", color="run", line_dash="metric", facet_col="kind",
-                  markers=True, height=height, category_orders={"kind": ["loss", "accuracy"]})
-    fig.update_yaxes(matches=None, showticklabels=True, title="")
+    kinds = [k for k in ("loss", "accuracy") if (curves["kind"] == k).any()]
+    fig = px.line(curves, x="epoch", y="value", color="run", line_dash="metric",
+                  facet_col="kind" if len(kinds) > 1 else None, markers=True, height=height,
+                  category_orders={"kind": kinds}, color_discrete_sequence=px.colors.qualitative.Dark2,
+                  labels={"value": kinds[0] if len(kinds) == 1 else ""})
+    fig.update_yaxes(matches=None, showticklabels=True)
+    fig.update_xaxes(dtick=1, tickformat="d")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    fig.update_layout(font=FONT, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    fig.update_layout(font=FONT, margin=dict(l=10, r=10, t=40, b=10), legend_title_text="run, metric",
+                      legend=dict(orientation="h", yanchor="top", y=-0.25))
     return fig
 
 

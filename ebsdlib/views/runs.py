@@ -157,6 +157,41 @@ def run_label(row: pd.Series | dict) -> str:
     return f"{row.get('loss', '?')} · {row.get('model', '?')} · {row['run_id']}"
 
 
+def short_labels(table: pd.DataFrame, run_ids: Sequence[str]) -> dict[str, str]:
+    """Short, unique labels for plot axes and legends: the run's name, else ``loss model``; runs
+    that would share a label get their start time (then their id) added.
+
+    Parameters
+    ----------
+    table
+        From :func:`runs_table`.
+    run_ids
+        The runs to label.
+    """
+    rows = table.set_index("run_id")
+    base = {}
+    for r in run_ids:
+        row = rows.loc[r] if r in rows.index else None
+        if row is None:
+            base[r] = r
+        elif row["name"]:
+            base[r] = str(row["name"])
+        else:
+            base[r] = f"{row['loss']} {row['model']}".strip() or r
+    out = dict(base)
+    for step in ("time", "id"):
+        seen: dict[str, int] = {}
+        for label in out.values():
+            seen[label] = seen.get(label, 0) + 1
+        for r, label in list(out.items()):
+            if seen[label] > 1:
+                if step == "time" and r in rows.index:
+                    out[r] = f"{base[r]} · {rows.loc[r, 'created']:%m-%d %H:%M}"
+                elif step == "id":
+                    out[r] = f"{base[r]} · {r}"
+    return out
+
+
 def default_pair(table: pd.DataFrame) -> tuple[str | None, str | None]:
     """Run ids to show first: the best cross-entropy run and the best contrastive run.
 

@@ -106,9 +106,13 @@ def test_every_page_opens(page, server):
         assert_no_exception(page)
         if path in ("confusion", "accuracy", "embeddings", "phase_maps"):
             assert page.locator(".js-plotly-plot").count() >= 2, path
-        if shots:
+        if shots:                                   # the whole page: make the window as tall as it
             Path(shots).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(shots) / f"{path or 'home'}.png"), full_page=True)
+            height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+            page.set_viewport_size({"width": 1500, "height": min(int(height) + 40, 5000)})
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(Path(shots) / f"{path or 'home'}.png"))
+            page.set_viewport_size({"width": 1500, "height": 1000})
 
 
 def test_choosing_a_confusion_cell_shows_its_patterns(page, server):
@@ -144,6 +148,47 @@ def test_confidence_threshold_marks_pixels_not_indexed(page, server):
     page.wait_for_function("() => document.body.innerText.includes('At threshold 1.00')")
     text = page.get_by_text("pixels not indexed").first.inner_text()
     assert int(text.split(": ")[1].split(" of")[0]) > 0
+    assert_no_exception(page)
+
+
+def test_clicking_a_map_pixel_shows_its_pattern(page, server):
+    url, _ = server
+    open_page(page, url, "phase_maps")
+    row, col = page.get_by_label("Row", exact=True), page.get_by_label("Column", exact=True)
+    page.get_by_text("pattern #28").first.wait_for()         # the centre pixel to start with: row 3, col 4
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    x, y = chart.evaluate("""g => { const r = g.getBoundingClientRect(), xa = g._fullLayout.xaxis,
+        ya = g._fullLayout.yaxis; return [r.left + xa._offset + xa.l2p(6), r.top + ya._offset + ya.l2p(2)]; }""")
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    deadline = time.monotonic() + 60
+    while (row.input_value(), col.input_value()) != ("2", "6") and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert (row.input_value(), col.input_value()) == ("2", "6")
+    page.wait_for_function("() => document.body.innerText.includes('pattern #22')")   # row 2 · 8 + column 6
+    assert page.locator('[data-testid="stImage"] img').count() == 1
+    assert_no_exception(page)
+
+
+def test_lasso_on_an_embedding_shows_the_selected_patterns(page, server):
+    url, _ = server
+    open_page(page, url, "embeddings")
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    x0, y0, w, h = chart.evaluate("""g => { const r = g.getBoundingClientRect(), xa = g._fullLayout.xaxis,
+        ya = g._fullLayout.yaxis; return [r.left + xa._offset, r.top + ya._offset, xa._length, ya._length]; }""")
+    corners = [(x0 + 3, y0 + 3), (x0 + w - 3, y0 + 3), (x0 + w - 3, y0 + h - 3), (x0 + 3, y0 + h - 3), (x0 + 3, y0 + 6)]
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for corner in corners[1:]:                      # a lasso around the whole plot: every point
+        page.mouse.move(*corner, steps=8)
+    page.mouse.up()
+    selected = page.get_by_text("patterns selected").first
+    selected.wait_for()
+    n = int(re.search(r"(\d+) patterns selected", selected.inner_text()).group(1))
+    assert n == 6                                   # the run's test split
+    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=\"stImage\"] img').length == {n}")
     assert_no_exception(page)
 
 

@@ -124,3 +124,17 @@ def test_render_threshold_shows_not_indexed():
     pm = _map()
     rgb = render_rgb(pm.pred, pm.confidence, pm.quality, pm.phases, threshold=0.5, opacity=1.0)
     assert tuple(rgb[0, 0]) == (0, 0, 0) and tuple(rgb[0, 1]) == (0x2c, 0xa0, 0x2c)
+
+
+def test_curves_figure_facets_only_what_was_recorded():
+    import pandas as pd
+
+    from ebsdlib.views.curves import curves_frame
+    from ebsdlib.views.figures import curves_figure
+
+    h = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5]})
+    fig = curves_figure(curves_frame({"A": h, "B": h}))
+    assert len(fig.data) == 2 and fig.layout.xaxis.dtick == 1 and "xaxis2" not in fig.layout
+    h2 = h.assign(val_accuracy=[0.5, 0.7])
+    fig = curves_figure(curves_frame({"A": h2}))
+    assert "xaxis2" in fig.layout                # a second panel for the accuracy

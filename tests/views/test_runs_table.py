@@ -15,6 +15,7 @@ from ebsdlib.views.runs import (
     list_datasets,
     run_label,
     runs_table,
+    short_labels,
 )
 
 
@@ -104,3 +105,11 @@ def test_datasets_listing_and_table(tmp_path):
     assert t.loc["a.h5", "patterns"] == 4 and t.loc["a.h5", "phases"] == "Ni 1, Ni3Al 1, Ni3Fe 2"
     assert t.loc["a.h5", "kind"] == "labelled set"
     assert "cannot be opened as HDF5" in t.loc["broken.h5", "error"]
+
+
+def test_short_labels_are_unique(root):
+    t = runs_table(list_runs(root))
+    labels = short_labels(t, ["r1-ce", "r2-ce", "r3-supcon", "r4-supcon", "missing"])
+    assert labels["r2-ce"] == "long ce" and labels["missing"] == "missing"
+    assert len(set(labels.values())) == 5
+    assert labels["r1-ce"].startswith("ce m") and labels["r3-supcon"].startswith("supcon m")
