@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -99,17 +100,30 @@ def _gaussian_kernel(sigma: float, device, dtype) -> "torch.Tensor":
 
 
 def gaussian_blur(x: "torch.Tensor", sigma: float) -> "torch.Tensor":
-    """Separable Gaussian blur of ``(B, 1, H, W)`` with reflect padding."""
+    """Separable Gaussian blur of ``(B, 1, H, W)`` with reflect padding.
+
+    Each 1-D pass (pad, convolve) is a linear map of a row, applied as one matrix product
+    (:func:`_blur_matrix`): the same result as padding and convolving, up to float rounding,
+    but an order of magnitude faster than a one-channel convolution on the CPU.
+    """
+    h, w = x.shape[-2:]
+    radius = max(1, int(math.ceil(3 * sigma)))
+    pad_mode = "reflect" if radius < min(h, w) else "replicate"
+    x = x @ _blur_matrix(w, float(sigma), pad_mode, x.device, x.dtype)
+    return (x.transpose(-1, -2) @ _blur_matrix(h, float(sigma), pad_mode, x.device, x.dtype)).transpose(-1, -2)
+
+
+@lru_cache(maxsize=32)
+def _blur_matrix(n: int, sigma: float, pad_mode: str, device, dtype) -> "torch.Tensor":
+    """``(n, n)`` matrix ``M`` such that ``row @ M`` is the padded 1-D Gaussian convolution of ``row``."""
+    import torch
     import torch.nn.functional as F
 
-    k = _gaussian_kernel(sigma, x.device, x.dtype)
-    r = (len(k) - 1) // 2
-    h, w = x.shape[-2:]
-    pad_mode = "reflect" if r < min(h, w) else "replicate"
-    x = F.pad(x, (r, r, 0, 0), mode=pad_mode)
-    x = F.conv2d(x, k.view(1, 1, 1, -1))
-    x = F.pad(x, (0, 0, r, r), mode=pad_mode)
-    return F.conv2d(x, k.view(1, 1, -1, 1))
+    with torch.inference_mode(False), torch.no_grad():   # a plain tensor, usable in and out of inference mode
+        k = _gaussian_kernel(sigma, device, dtype)
+        r = (len(k) - 1) // 2
+        eye = torch.eye(n, device=device, dtype=dtype)[:, None, None, :]
+        return F.conv2d(F.pad(eye, (r, r, 0, 0), mode=pad_mode), k.view(1, 1, 1, -1))[:, 0, 0, :].contiguous()
 
 
 def circular_mask(size: tuple[int, int], device=None) -> "torch.Tensor":
