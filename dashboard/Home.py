@@ -35,6 +35,8 @@ if (HERE / "app_pages" / "benchmarks.py").exists():
 
 page = st.navigation(PAGES)
 
+cache.start_demo_data(str(cache.root()))  # a fresh clone: simulate the demo's data sets in the background
+
 with st.sidebar:
     table = cache.current_runs()
     sidebar.run_picker(table)

@@ -179,3 +179,25 @@ def load_patterns(config_data: str, indices, processed: bool, preprocess: dict |
     path = gallery.resolve_data_path(config_data, root())
     return patterns(str(path), tuple(int(i) for i in indices), bool(processed),
                     json.dumps(preprocess or {}, sort_keys=True), path.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner=False)
+def start_demo_data(base: str) -> bool:
+    """Once per server and artifacts folder: rebuild the committed demo's data sets in the
+    background if they are missing (:func:`ebsdlib.demo.start_data_rebuild`)."""
+    from ebsdlib import demo
+
+    try:
+        return demo.start_data_rebuild(base)
+    except Exception:  # the dashboard works without the demo data; the sidebar shows the state
+        return False
+
+
+def demo_data_status() -> dict | None:
+    """Progress of the demo data rebuild (``None`` when none was started)."""
+    from ebsdlib import demo
+
+    try:
+        return demo.rebuild_status(root())
+    except Exception:
+        return None

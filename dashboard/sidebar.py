@@ -135,6 +135,7 @@ def active_runs_panel() -> None:
         jobs.poll(base)
     except Exception as e:  # a poll problem must not break the page
         st.caption(f"Could not check the runs: {e}")
+    _demo_data_progress()
     active = jobs.active_runs(base)
     watched: set = st.session_state.setdefault("watched", set())
     ended = [r for r in watched if r not in {a.run_id for a in active}]
@@ -152,6 +153,24 @@ def active_runs_panel() -> None:
             except (FileNotFoundError, ValueError):
                 state = "gone"
             st.toast(f"Run {r} {state}.", icon="✅" if state == "completed" else "⚠️")
+        st.rerun(scope="app")
+
+
+def _demo_data_progress() -> None:
+    """While the demo's data sets are simulated (first start of a fresh clone), say so; rerun the
+    app when they are ready so that pattern galleries and phase-map pixels appear."""
+    status = cache.demo_data_status()
+    state = (status or {}).get("state")
+    was_running = st.session_state.get("demo_data_running", False)
+    st.session_state["demo_data_running"] = state == "running"
+    if state == "running":
+        st.markdown("**Demo data**")
+        st.progress(float(status.get("progress") or 0.0), text=str(status.get("message") or "preparing"))
+        st.caption("The demo runs show now; their pattern galleries appear when the data is ready.")
+    elif state == "failed":
+        st.caption(f"Demo data could not be rebuilt: {status.get('message')}. "
+                   "Run `python -m ebsdlib demo --data-only` in a terminal.")
+    elif was_running and state == "completed":
         st.rerun(scope="app")
 
 

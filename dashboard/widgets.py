@@ -34,6 +34,9 @@ def pick_run(run_id: str | None, needs: str = "metrics") -> cache.RunData | None
     except FileNotFoundError:
         st.warning(f"Run `{run_id}` is gone (deleted?). Pick another run in the sidebar.")
         return None
+    except ValueError as e:  # an id that is not a safe folder name never reaches the disk
+        st.error(str(e))
+        return None
     if data.problem:
         st.error(f"Run `{run_id}` cannot be read: {data.problem}. Other runs are not affected; "
                  "pick another one in the sidebar, or delete this one with "

@@ -238,3 +238,16 @@ def test_a_million_pixel_phase_map_renders(app, built, tmp_path):
     no_exception(at)
     fractions = at.dataframe[0].value.set_index("label")
     assert fractions["count"].sum() == 1_000_000 and fractions.loc["not indexed", "count"] > 0
+
+
+def test_sidebar_shows_the_demo_data_rebuild(app, tmp_path):
+    import os
+
+    from ebsdlib.io import write_json
+
+    write_json(tmp_path / "cache" / "demo-data.json", {"state": "running", "progress": 0.4, "pid": os.getpid(),
+                                                       "message": "simulating the demo scan (2 of 2)"})
+    at = app(root=tmp_path)
+    no_exception(at)
+    bars = [b.proto for b in at.sidebar.get("progress")]
+    assert any(b.value == 40 and "simulating the demo scan" in b.text for b in bars)
