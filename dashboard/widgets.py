@@ -10,6 +10,7 @@ import streamlit as st
 import cache
 from ebsdlib.phases import NOT_INDEXED_COLOR, Phase, with_colors
 from ebsdlib.views.gallery import GalleryItem
+from ebsdlib.views.runs import LOSS_NAMES, NETWORK_LOSSES
 
 NO_RUNS = ("No runs yet. Start one with **Train a new run** in the sidebar, or from a terminal: "
            "`python -m ebsdlib train --loss ce --data artifacts/datasets/default.h5` "
@@ -64,14 +65,21 @@ def pick_run(run_id: str | None, needs: str = "metrics") -> cache.RunData | None
             "umap": "no UMAP of its embeddings (it was trained with UMAP off)",
             "phasemap": "no phase map yet",
         }[needs]
+        if needs == "umap" and data.config.get("loss") not in NETWORK_LOSSES:
+            what = (f"no embeddings: it is a {LOSS_NAMES.get(data.config.get('loss'), 'non-network')} run, "
+                    "not a trained network")
         fix = {
             "metrics": f"`python -m ebsdlib evaluate {run_id}`",
             "predictions": f"`python -m ebsdlib evaluate {run_id}`",
             "umap": f"`python -m ebsdlib evaluate {run_id}` (with UMAP on in its config)",
             "phasemap": f"`python -m ebsdlib predict --run {run_id} --data SCAN.h5`",
         }[needs]
-        st.info(f"Run `{run_id}` has {what}. Make it with {fix}, or pick another run in the sidebar.",
-                icon=":material/info:")
+        if needs == "umap" and data.config.get("loss") not in NETWORK_LOSSES:
+            st.info(f"Run `{run_id}` has {what}. Pick a cross-entropy or contrastive run in the sidebar.",
+                    icon=":material/info:")
+        else:
+            st.info(f"Run `{run_id}` has {what}. Make it with {fix}, or pick another run in the sidebar.",
+                    icon=":material/info:")
         return None
     return data
 

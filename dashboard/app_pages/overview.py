@@ -19,7 +19,7 @@ if not len(table):
     st.info(widgets.NO_RUNS, icon=":material/info:")
 else:
     best = best_runs(table)
-    st.subheader("Best run of each loss")
+    st.subheader("Best run of each method")
     if not best:
         st.info("No run has finished its evaluation yet; the best runs appear here when one does.")
     cols = st.columns(max(len(best), 1))

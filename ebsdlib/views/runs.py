@@ -19,7 +19,10 @@ RUN_COLUMNS = (
     "epochs", "created", "error",
 )
 
-LOSS_NAMES = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)"}
+LOSS_NAMES = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing"}
+
+#: Losses of trained networks (runs with embeddings and training curves).
+NETWORK_LOSSES = ("ce", "supcon")
 
 RankBy = Literal["accuracy", "balanced_accuracy", "macro_f1"]
 

@@ -102,7 +102,7 @@ def test_every_page_opens(page, server):
     shots = os.environ.get("EBSDLIB_SHOTS")
     for path in PAGES:
         open_page(page, url, path)
-        page.wait_for_timeout(1500)                 # let the charts draw
+        page.wait_for_timeout(500)                  # let the charts draw
         assert_no_exception(page)
         if path in ("confusion", "accuracy", "embeddings", "phase_maps"):
             assert page.locator(".js-plotly-plot").count() >= 2, path
