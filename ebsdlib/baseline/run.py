@@ -77,7 +77,7 @@ def index_run(
     Parameters
     ----------
     data
-        The data set (project HDF5).
+        The labelled data set: project HDF5, or anything :func:`ebsdlib.data.load` reads.
     config
         Options of the method; defaults of :class:`DictionaryConfig` when ``None``.
     split
@@ -102,6 +102,7 @@ def index_run(
         is raised again.
     """
     from ebsdlib.baseline.geometry import geometry_for
+    from ebsdlib.data import load
     from ebsdlib.train.evaluate import write_predictions
     from ebsdlib.train.metrics import compute_metrics
 
@@ -109,7 +110,7 @@ def index_run(
     if split not in ("val", "test"):
         raise ValueError(f"split {split!r} is not allowed; report on 'test' or 'val' (the training split "
                          "fits the softmax temperature)")
-    with EBSDDataset(data) as ds:
+    with load(data, progress=progress) as ds:
         indices = ds.indices(split)
         if len(indices) == 0:
             raise ValueError(f"{ds.path}: split {split!r} has no patterns to index; choose another split "

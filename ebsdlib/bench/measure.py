@@ -1,5 +1,11 @@
 """Timing and peak memory of one benchmark stage.
 
+Time is taken twice: wall-clock (what a user waits) and the CPU time of this process, all
+threads together (:func:`time.process_time`). On a machine shared with other work the wall
+clock of a CPU-bound stage stretches with the load, while its CPU time does not; ratios of
+CPU-time throughputs are the steadier comparison there (on a GPU the wall clock is the one
+that counts).
+
 Peak memory is measured three ways, as available:
 
 ``peak_rss_mb``
@@ -85,6 +91,7 @@ class Measurement:
 
     seconds: float
     patterns: int
+    cpu_seconds: float | None = None
     peak_rss_mb: float | None = None
     python_peak_mb: float | None = None
     cuda_peak_mb: float | None = None
@@ -92,6 +99,11 @@ class Measurement:
     @property
     def patterns_per_second(self) -> float:
         return self.patterns / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def patterns_per_cpu_second(self) -> float:
+        """Patterns per second of this process's CPU time."""
+        return self.patterns / self.cpu_seconds if self.cpu_seconds else float("nan")
 
 
 def synchronize(device) -> None:
@@ -124,16 +136,16 @@ def measure(stage: Callable[[], int], device, *, trace_python: bool = False) -> 
         tracemalloc.start()
     try:
         with RssSampler() as rss:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             patterns = int(stage())
             synchronize(device)
-            seconds = time.perf_counter() - t0
+            seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         python_peak = tracemalloc.get_traced_memory()[1] / MB if trace_python else None
     finally:
         if trace_python:
             tracemalloc.stop()
     return Measurement(
-        seconds=seconds, patterns=patterns,
+        seconds=seconds, patterns=patterns, cpu_seconds=cpu_seconds,
         peak_rss_mb=rss.peak / MB if rss.peak is not None else None,
         python_peak_mb=python_peak,
         cuda_peak_mb=torch.cuda.max_memory_allocated(device) / MB if cuda else None,

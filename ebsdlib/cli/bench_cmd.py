@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--epochs", type=int, help="training epochs per measurement (default 1)")
     s.add_argument("--batch-size", type=int, help="training batch size (default 64)")
     s.add_argument("--inference-batch-size", type=int, help="inference batch size (default 512)")
-    s.add_argument("--repeats", type=int, help="timed rounds after the warm-up (default 2)")
+    s.add_argument("--repeats", type=int, help="timed rounds after the warm-up (default 3)")
     s.add_argument("--no-naive", dest="naive", action="store_false", default=None, help="skip the naive script")
     s.add_argument("--no-dictionary", dest="dictionary", action="store_false", default=None,
                    help="skip dictionary indexing")
