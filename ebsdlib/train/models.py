@@ -96,7 +96,10 @@ def build_model(config: TrainConfig, num_classes: int) -> EBSDNet:
                              "see timm.list_models('efficientnet*') for choices") from e
         raise
     embedding_dim = config.embedding_dim if config.loss == "supcon" else None
-    model = EBSDNet(encoder, encoder.num_features, num_classes, embedding_dim)
+    # the pooled output's size: models with a head convolution after pooling (lcnet, mobilenetv3)
+    # output head_hidden_size features, not num_features
+    features = getattr(encoder, "head_hidden_size", None) or encoder.num_features
+    model = EBSDNet(encoder, features, num_classes, embedding_dim)
     if config.pretrained:
         load_pretrained_encoder(model, config.pretrained)
     return model
