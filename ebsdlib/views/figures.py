@@ -68,9 +68,12 @@ def difference_figure(diff: np.ndarray, labels: Sequence[str], mode: Normalisati
 
 def embedding_figure(emb: pd.DataFrame, color_by: ColorBy, phases: Sequence[Phase], title: str = "",
                      height: int = 520, marker_size: float | None = None):
-    """WebGL scatter of a UMAP (one trace per colour group), selectable with box or lasso.
+    """WebGL scatter of a UMAP, selectable with box or lasso.
 
-    ``customdata`` is ``[row, index, confidence, true, predicted]`` of each point.
+    One trace per (true, predicted) pair, coloured by ``color_by`` and grouped in the legend by
+    colour, so each trace's hover text names its phases once instead of per point, and
+    ``customdata`` stays a compact numeric array ``[row, index, confidence]`` (what keeps
+    100,000 points quick to send and to select).
     """
     import plotly.graph_objects as go
 
@@ -82,18 +85,19 @@ def embedding_figure(emb: pd.DataFrame, color_by: ColorBy, phases: Sequence[Phas
     fig = go.Figure()
     for group in order:
         g = emb[emb[col] == group]
-        if not len(g):
-            continue
-        custom = np.column_stack([g["row"].to_numpy(), g["index"].to_numpy(), g["confidence"].to_numpy(),
-                                  g["true_name"].map(lambda n: pretty.get(n, n)).to_numpy(),
-                                  g["pred_name"].map(lambda n: pretty.get(n, n)).to_numpy()])
-        fig.add_trace(go.Scattergl(
-            x=g["x"].to_numpy(), y=g["y"].to_numpy(), mode="markers", name=pretty.get(group, group),
-            marker=dict(size=size, color=colors.get(group, "#7f7f7f"), opacity=0.8),
-            customdata=custom,
-            hovertemplate="pattern #%{customdata[1]}<br>true %{customdata[3]} → predicted "
-                          "%{customdata[4]}<br>confidence %{customdata[2]:.2f}<extra></extra>",
-        ))
+        first = True
+        for (true, pred), part in g.groupby(["true_name", "pred_name"], sort=True):
+            custom = np.column_stack([part["row"].to_numpy(np.float32), part["index"].to_numpy(np.float32),
+                                      part["confidence"].to_numpy(np.float32)])  # exact to 2**24 rows
+            fig.add_trace(go.Scattergl(
+                x=part["x"].to_numpy(), y=part["y"].to_numpy(), mode="markers", name=pretty.get(group, group),
+                legendgroup=group, showlegend=first,
+                marker=dict(size=size, color=colors.get(group, "#7f7f7f"), opacity=0.8),
+                customdata=custom,
+                hovertemplate=(f"pattern #%{{customdata[1]}}<br>true {pretty.get(true, true)} → predicted "
+                               f"{pretty.get(pred, pred)}<br>confidence %{{customdata[2]:.2f}}<extra></extra>"),
+            ))
+            first = False
     fig.update_layout(title=title, height=height, font=FONT, dragmode="lasso", hovermode="closest",
                       legend=dict(title=COLOR_BY[color_by], itemsizing="constant"),
                       margin=dict(l=10, r=10, t=50, b=10),

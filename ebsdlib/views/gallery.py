@@ -70,14 +70,14 @@ def rows_from_points(points: Iterable[Mapping] | None, n_rows: int) -> np.ndarra
     """Prediction rows of the points of a Plotly selection (as Streamlit returns it).
 
     Each point carries its prediction row as ``customdata[0]`` (figures from
-    :mod:`ebsdlib.views.figures` put it there), so traces split by colour still map back.
+    :mod:`ebsdlib.views.figures` put it there), so traces split by colour still map back;
+    see :func:`customdata_items` for the shapes it arrives in.
     Rows outside ``0..n_rows-1`` are dropped; the result is sorted and unique.
     """
     rows = []
     for p in points or []:
-        cd = p.get("customdata")
-        if isinstance(cd, (list, tuple)) and cd:
-            cd = cd[0]
+        cd = customdata_items(p.get("customdata"))
+        cd = cd[0] if cd else None
         try:
             r = int(cd)
         except (TypeError, ValueError):
@@ -85,6 +85,19 @@ def rows_from_points(points: Iterable[Mapping] | None, n_rows: int) -> np.ndarra
         if 0 <= r < n_rows:
             rows.append(r)
     return np.unique(np.asarray(rows, dtype=np.int64))
+
+
+def customdata_items(cd) -> list:
+    """A point's ``customdata`` as a list: plotly.js hands typed-array rows over as objects
+    ``{"0": …, "1": …}`` (how ``JSON.stringify`` writes a ``Float32Array``), plain lists as lists,
+    and a scalar for one-column data."""
+    if cd is None:
+        return []
+    if isinstance(cd, dict):
+        return [cd[k] for k in sorted(cd, key=lambda k: int(k)) if str(k).isdigit()]
+    if isinstance(cd, (list, tuple)):
+        return list(cd)
+    return [cd]
 
 
 def selected_cell(cells: pd.DataFrame, selected_rows: Sequence[int] | None,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ebsdlib.phases import NOT_INDEXED_COLOR, with_colors
+from ebsdlib.views.gallery import customdata_items
 from ebsdlib.views.phases import NOT_INDEXED
 
 
@@ -68,9 +69,9 @@ def pixel_from_point(point: dict | None, shape: tuple[int, int]) -> tuple[int, i
     """
     if not point:
         return None
-    cd = point.get("customdata")
+    cd = customdata_items(point.get("customdata"))
     try:
-        if isinstance(cd, (list, tuple)) and len(cd) >= 2:
+        if len(cd) >= 2:
             row, col = int(cd[0]), int(cd[1])
         else:
             col, row = int(round(float(point["x"]))), int(round(float(point["y"])))

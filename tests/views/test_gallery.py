@@ -77,6 +77,8 @@ def test_rows_from_points_uses_customdata():
               {"customdata": [42, 1]}, {"x": 1.0}, {"customdata": ["x"]}]
     assert rows_from_points(points, n_rows=8).tolist() == [2, 5]
     assert rows_from_points(None, 8).tolist() == []
+    typed = [{"customdata": {"0": 3.0, "1": 103.0, "2": 0.8}}, {"customdata": 7}]   # Float32Array rows, scalars
+    assert rows_from_points(typed, n_rows=8).tolist() == [3, 7]
 
 
 def test_gallery_limit(predictions, phases):

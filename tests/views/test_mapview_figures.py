@@ -38,6 +38,7 @@ def test_click_grid_small_and_large():
 
 def test_pixel_from_point():
     assert pixel_from_point({"customdata": [2, 3], "x": 0, "y": 0}, (3, 4)) == (2, 3)
+    assert pixel_from_point({"customdata": {"0": 1, "1": 2}, "x": 0, "y": 0}, (3, 4)) == (1, 2)
     assert pixel_from_point({"x": 3.4, "y": 0.6}, (3, 4)) == (1, 3)
     assert pixel_from_point({"x": 99, "y": -5}, (3, 4)) == (0, 3)
     assert pixel_from_point(None, (3, 4)) is None
@@ -88,12 +89,15 @@ def test_embedding_figure_is_webgl_with_rows(predictions):
     f = prediction_frame(predictions, ["Ni", "Ni3Al", "Ni3Fe"])
     e = embedding_frame(np.random.default_rng(0).normal(size=(8, 2)), f)
     fig = embedding_figure(e, "true", DEFAULT_PHASES)
-    assert [t.type for t in fig.data] == ["scattergl"] * 3
-    assert [t.marker.color for t in fig.data] == ["#1f77b4", "#2ca02c", "#d62728"]
+    assert {t.type for t in fig.data} == {"scattergl"}
+    legend = [(t.name, t.marker.color) for t in fig.data if t.showlegend]
+    assert legend == [("Ni", "#1f77b4"), ("Ni₃Al", "#2ca02c"), ("Ni₃Fe", "#d62728")]
     rows = sorted(int(r[0]) for t in fig.data for r in t.customdata)
     assert rows == list(range(8))
+    mistake = next(t for t in fig.data if 6 in t.customdata[:, 0])   # pattern 106: true Ni3Fe, predicted Ni
+    assert "true Ni₃Fe → predicted Ni<br>" in mistake.hovertemplate and mistake.marker.color == "#d62728"
     fig = embedding_figure(e, "correct", DEFAULT_PHASES)
-    assert [t.name for t in fig.data] == ["correct", "wrong"]
+    assert [t.name for t in fig.data if t.showlegend] == ["correct", "wrong"]
 
 
 def test_embedding_figure_100k_points_is_quick():
@@ -104,7 +108,8 @@ def test_embedding_figure_100k_points_is_quick():
     n = 100_000
     rng = np.random.default_rng(0)
     true = rng.integers(0, 3, n)
-    e = pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n), "row": np.arange(n),
+    e = pd.DataFrame({"x": rng.normal(size=n).astype(np.float32), "y": rng.normal(size=n).astype(np.float32),
+                      "row": np.arange(n),
                       "index": np.arange(n), "true_name": np.array(["Ni", "Ni3Al", "Ni3Fe"])[true],
                       "pred_name": np.array(["Ni", "Ni3Al", "Ni3Fe"])[true],
                       "correct": "correct", "confidence": rng.uniform(size=n)})
@@ -112,6 +117,7 @@ def test_embedding_figure_100k_points_is_quick():
     fig = embedding_figure(e, "pred", DEFAULT_PHASES)
     assert time.perf_counter() - t < 5
     assert sum(len(tr.x) for tr in fig.data) == n and fig.data[0].marker.size == 2.5
+    assert len(fig.to_json()) < 4_000_000        # float32 customdata and coordinates as typed arrays
 
 
 def test_probability_figure_colours():
