@@ -61,8 +61,8 @@ class DemoConfig:
     scan_shape: tuple[int, int] = (100, 100)
     n_grains: int = 40
     model: str = "efficientnet_b0"
-    ce_epochs: int = 12
-    supcon_epochs: int = 12
+    ce_epochs: int = 10
+    supcon_epochs: int = 10
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
@@ -194,7 +194,8 @@ def compact_checkpoint(run: RunDir) -> None:
 
 
 def build_demo(config: DemoConfig | None = None, root: str | Path | None = None, *,
-               force: bool = False, progress: bool = True) -> list[RunDir]:
+               force: bool = False, progress: bool = True,
+               losses: tuple[str, ...] = ("ce", "supcon")) -> list[RunDir]:
     """Build the whole demo from nothing: data, both runs, evaluation, UMAP and phase maps.
 
     Parameters
@@ -205,15 +206,19 @@ def build_demo(config: DemoConfig | None = None, root: str | Path | None = None,
         Artifacts folder (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
     force
         Rebuild the data sets and replace existing demo runs.
+    losses
+        Which of the two runs to (re)build; the others are kept.
     """
     from ebsdlib.predict import predict_scan
     from ebsdlib.train.loop import train
 
     config = config or DemoConfig()
     base = artifacts_root(root)
-    prints = build_data(config, base, force=force, progress=progress)
+    prints = build_data(config, base, force=force and set(losses) == {"ce", "supcon"}, progress=progress)
     runs = []
     for loss, train_config in train_configs(config, base).items():
+        if loss not in losses:
+            continue
         run_id = run_ids(config)[loss]
         path = runs_root(base) / run_id
         if path.exists():

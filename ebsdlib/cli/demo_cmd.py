@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-only", action="store_true",
                    help="only rebuild missing demo data sets (checked against demo.json)")
     p.add_argument("--force", action="store_true", help="rebuild everything, replacing the demo runs")
+    p.add_argument("--loss", choices=("ce", "supcon"), action="append", dest="losses",
+                   help="rebuild only this run (repeatable; default both)")
     p.add_argument("--tiny", action="store_true", help="a seconds-long miniature (tests, smoke checks)")
     p.add_argument("--artifacts", default=None, help="artifacts folder (default ./artifacts)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         print("demo data sets rebuilt" if built else "demo data sets present (or no demo.json): nothing to do")
         return 0
     config = DemoConfig.tiny() if args.tiny else DemoConfig()
-    for run_dir in build_demo(config, args.artifacts, force=args.force, progress=progress):
+    for run_dir in build_demo(config, args.artifacts, force=args.force, progress=progress,
+                              losses=tuple(args.losses or ("ce", "supcon"))):
         m = run_dir.metrics() or {}
         print(f"{run_dir.run_id}: accuracy {m.get('accuracy', float('nan')):.3f}, "
               f"Ni<->Ni3Fe confusion {m.get('ni_ni3fe_confusion', float('nan')):.3f}")
