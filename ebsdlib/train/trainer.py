@@ -201,10 +201,10 @@ class Trainer:
         loss_sum = torch.zeros((), device=dev)
         steps, lr = 0, float(self.optimizer.param_groups[0]["lr"])
         self.reporter.update(force=True, message=f"epoch {self.epoch + 1}/{cfg.epochs}", step=0)
+        t0 = time.perf_counter()  # step time includes waiting for the batch: end-to-end throughput
         for _, raw, labels in self.feeder.batches(cfg.batch_size, rng):
             if self.run.cancel_requested:
                 raise Cancelled()
-            t0 = time.perf_counter()
             x = prepare_batch(raw, dev, cfg.preprocess, self.background, flips, self.channels_last)
             y = torch.from_numpy(labels).to(dev, non_blocking=True)
             with autocast(self.precision, dev):
@@ -221,7 +221,9 @@ class Trainer:
             self.scheduler.step()
             loss_sum += loss.detach()
             steps += 1
-            self.clock.step_seconds += time.perf_counter() - t0
+            now = time.perf_counter()
+            self.clock.step_seconds += now - t0
+            t0 = now
             self.clock.steps += 1
             self.clock.patterns += len(raw)
             bar.update(1)
