@@ -143,7 +143,7 @@ def _locked(path: Path, blocking: bool = True) -> Iterator[bool]:
 # -- launching ----------------------------------------------------------------------------------------------
 
 
-def launch(config: TrainConfig | dict, root: str | Path | None = None, max_running_: int | None = None,
+def launch(config: TrainConfig | dict, root: str | Path | None = None, limit: int | None = None,
            scheduler: bool = True) -> str:
     """Queue a training run and start it when fewer than the limit are running.
 
@@ -153,8 +153,8 @@ def launch(config: TrainConfig | dict, root: str | Path | None = None, max_runni
         The run's config (a dictionary is validated through :class:`TrainConfig`).
     root
         Artifacts folder (default :func:`ebsdlib.runs.artifacts_root`).
-    max_running_
-        Limit of simultaneous runs (default :func:`max_running`).
+    limit
+        Most runs training at once (default :func:`max_running`: ``$EBSDLIB_MAX_RUNS`` or 2).
     scheduler
         Start the background scheduler so queued runs start without a dashboard open.
 
@@ -166,7 +166,7 @@ def launch(config: TrainConfig | dict, root: str | Path | None = None, max_runni
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     cfg.validate()
     root = artifacts_root(root).resolve()
-    limit = max_running(max_running_)
+    limit = max_running(limit)
     run_id = new_run_id(cfg.loss, cfg.model, root)
     run = RunDir(runs_root(root) / run_id)
     write_json(run.config_path, cfg.to_dict())
@@ -257,7 +257,7 @@ def _log_tail(run: RunDir, lines: int = 6) -> str:
     return "\n".join(rows[-lines:])
 
 
-def poll(root: str | Path | None = None, max_running_: int | None = None,
+def poll(root: str | Path | None = None, limit: int | None = None,
          cancel_grace: float = CANCEL_GRACE_S) -> PollReport:
     """Reap dead runs, enforce cancels and start queued runs up to the limit (see module docs).
 
@@ -265,7 +265,7 @@ def poll(root: str | Path | None = None, max_running_: int | None = None,
     status: one whose process is gone while its state is still active is marked ``failed`` too.
     """
     root = artifacts_root(root).resolve()
-    limit = max_running(max_running_)
+    limit = max_running(limit)
     report = PollReport()
     rr = runs_root(root)
     if not rr.is_dir():
@@ -421,7 +421,7 @@ def job_info(run: RunDir) -> dict | None:
 # -- the scheduler --------------------------------------------------------------------------------------
 
 
-def ensure_scheduler(root: str | Path | None = None, max_running_: int | None = None) -> bool:
+def ensure_scheduler(root: str | Path | None = None, limit: int | None = None) -> bool:
     """Start the background scheduler for ``root`` unless one is running; ``True`` if started."""
     root = artifacts_root(root).resolve()
     lock = runs_root(root) / SCHEDULER_LOCK
@@ -432,14 +432,14 @@ def ensure_scheduler(root: str | Path | None = None, max_running_: int | None = 
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1]),
                                                     env.get("PYTHONPATH", "")) if p)
     argv = [sys.executable, "-m", "ebsdlib.jobs", "--root", str(root),
-            "--max-running", str(max_running(max_running_))]
+            "--max-running", str(max_running(limit))]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env, start_new_session=True, close_fds=True)
     _CHILDREN[proc.pid] = proc
     return True
 
 
-def scheduler_loop(root: str | Path, max_running_: int | None = None, interval: float = 1.0,
+def scheduler_loop(root: str | Path, limit: int | None = None, interval: float = 1.0,
                    idle_exit: float = 5.0) -> int:
     """Poll every ``interval`` seconds until nothing has been queued or running for ``idle_exit``
     seconds. Returns 0, or 1 at once when another scheduler holds the lock."""
@@ -449,7 +449,7 @@ def scheduler_loop(root: str | Path, max_running_: int | None = None, interval: 
             return 1
         idle_since = None
         while True:
-            report = poll(root, max_running_)
+            report = poll(root, limit)
             if report.running or report.queued or report.started:
                 idle_since = None
             else:
