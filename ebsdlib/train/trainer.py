@@ -65,9 +65,11 @@ class Trainer:
         self.train_idx = labelled_indices(dataset, config.train_splits)
         self._check_training_data()
         self.val_idx = labelled_indices(dataset, ("val",)) if config.validation else None
-        if self.val_idx is not None and len(self.val_idx) == 0:
-            raise ValueError(f"{dataset.path}: split 'val' has no labelled patterns, so --validation has "
-                             "nothing to report on; train without --validation or re-split the data")
+        if len(labelled_indices(dataset, (config.eval_split,))) == 0:
+            other = "without" if config.validation else "with"
+            raise ValueError(f"{dataset.path}: split {config.eval_split!r} has no labelled patterns, so the "
+                             f"run would have nothing to report on; train {other} --validation or re-split "
+                             "the data")
         self.feeder = PatternFeeder(dataset, self.train_idx)
         self.steps_per_epoch = self.feeder.steps(config.batch_size)
         torch.manual_seed(config.seed)

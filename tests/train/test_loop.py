@@ -188,3 +188,16 @@ def test_a_trained_folder_is_not_overwritten_and_a_completed_run_not_resumed(tin
         resume(run.run_id, progress=False)
     with pytest.raises(FileNotFoundError, match="not found"):
         resume("no-such-run", progress=False)
+
+
+@pytest.mark.parametrize("validation", [False, True])
+def test_a_report_split_without_labels_is_refused_before_training(validation, tiny_config, artifacts, tmp_path):
+    patterns = np.random.default_rng(0).integers(0, 255, (12, 24, 24), dtype=np.uint8)
+    split = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2], dtype=np.int8)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2], dtype=np.int16)
+    labels[split == (1 if validation else 2)] = -1
+    path = write_dataset(tmp_path / "nolabels.h5", patterns, labels, DEFAULT_PHASES, provenance={}, split=split)
+    name = "val" if validation else "test"
+    with pytest.raises(ValueError, match=f"split '{name}' has no labelled patterns"):
+        train(tiny_config(data=str(path), validation=validation), "unlabelled", progress=False)
+    assert not RunDir(artifacts / "runs" / "unlabelled").last_checkpoint.exists()
