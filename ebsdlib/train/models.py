@@ -49,8 +49,12 @@ class EBSDNet(nn.Module):
         self.classifier = nn.Linear(num_features, num_classes)
         self.projection = None
         if embedding_dim is not None:
+            # BatchNorm in the head (as in SimCLR v2) keeps the projections from collapsing onto
+            # one point, where SupCon's loss sits at log(batch - 1) and stops learning: on faint
+            # superlattice signals a plain MLP head collapsed before the encoder found them.
             self.projection = nn.Sequential(
-                nn.Linear(num_features, num_features),
+                nn.Linear(num_features, num_features, bias=False),
+                nn.BatchNorm1d(num_features),
                 nn.ReLU(inplace=True),
                 nn.Linear(num_features, embedding_dim),
             )
