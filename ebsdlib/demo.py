@@ -61,8 +61,8 @@ class DemoConfig:
     scan_shape: tuple[int, int] = (100, 100)
     n_grains: int = 40
     model: str = "efficientnet_b0"
-    ce_epochs: int = 10
-    supcon_epochs: int = 10
+    ce_epochs: int = 6
+    supcon_epochs: int = 6
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
