@@ -87,8 +87,10 @@ class DemoConfig:
 
 
 def run_ids(config: DemoConfig) -> dict[str, str]:
-    """Loss → run id of the demo runs (fixed, so the committed folders are found again)."""
-    return {loss: f"demo-{loss}-{config.model}" for loss in ("ce", "supcon")}
+    """Method → run id of the demo runs (fixed, so the committed folders are found again)."""
+    ids = {loss: f"demo-{loss}-{config.model}" for loss in ("ce", "supcon")}
+    ids["dictionary"] = "demo-dictionary"
+    return ids
 
 
 def simulation_configs(config: DemoConfig, root: Path):
@@ -195,7 +197,7 @@ def compact_checkpoint(run: RunDir) -> None:
 
 def build_demo(config: DemoConfig | None = None, root: str | Path | None = None, *,
                force: bool = False, progress: bool = True,
-               losses: tuple[str, ...] = ("ce", "supcon")) -> list[RunDir]:
+               losses: tuple[str, ...] = ("ce", "supcon", "dictionary")) -> list[RunDir]:
     """Build the whole demo from nothing: data, both runs, evaluation, UMAP and phase maps.
 
     Parameters
@@ -207,16 +209,16 @@ def build_demo(config: DemoConfig | None = None, root: str | Path | None = None,
     force
         Rebuild the data sets and replace existing demo runs.
     losses
-        Which of the two runs to (re)build; the others are kept.
+        Which runs to (re)build (``"ce"``, ``"supcon"``, ``"dictionary"``); the others are kept.
     """
     from ebsdlib.predict import predict_scan
     from ebsdlib.train.loop import train
 
     config = config or DemoConfig()
     base = artifacts_root(root)
-    prints = build_data(config, base, force=force and set(losses) == {"ce", "supcon"}, progress=progress)
+    prints = build_data(config, base, force=force and {"ce", "supcon"} <= set(losses), progress=progress)
     runs = []
-    for loss, train_config in train_configs(config, base).items():
+    for loss, train_config in train_configs(config, base).items():  # the two networks
         if loss not in losses:
             continue
         run_id = run_ids(config)[loss]
@@ -229,9 +231,27 @@ def build_demo(config: DemoConfig | None = None, root: str | Path | None = None,
         predict_scan(run, base / SCAN_FILE, device="cpu", progress=progress, scan_name="default_scan")
         compact_checkpoint(run)
         runs.append(run)
+    if "dictionary" in losses:
+        runs.append(build_dictionary_run(config, base, force=force, progress=progress))
     write_json(base / DEMO_MANIFEST, {"config": config.to_dict(), "fingerprints": prints,
                                       "runs": run_ids(config)})
     return runs
+
+
+def build_dictionary_run(config: DemoConfig, root: Path, *, force: bool = False,
+                         progress: bool = True) -> RunDir:
+    """The conventional baseline beside the networks: dictionary indexing of the same test
+    split and scan (:func:`ebsdlib.baseline.run.index_run`, default settings)."""
+    from ebsdlib.baseline.run import index_run
+
+    run_id = run_ids(config)["dictionary"]
+    path = runs_root(root) / run_id
+    if path.exists():
+        if not force:
+            raise FileExistsError(f"{path} exists; pass --force to rebuild the demo runs")
+        shutil.rmtree(path)
+    return index_run(root / DATASET_FILE, split="test", scans=[root / SCAN_FILE],
+                     name="demo: dictionary indexing", run_id=run_id, root=root, progress=progress)
 
 
 def ensure_data(root: str | Path | None = None, progress: bool = True) -> bool:

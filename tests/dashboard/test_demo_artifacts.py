@@ -1,0 +1,109 @@
+"""The committed demo: it loads, every page renders on it, and its numbers are reproducible.
+
+The full demo is rebuilt with ``python -m ebsdlib demo --force`` (tens of minutes on a CPU);
+here the committed numbers are recomputed from the committed predictions, the committed
+config is checked to be what the code builds, and a tiny rebuild is checked to reproduce
+itself exactly.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ebsdlib.demo import DemoConfig, build_demo, read_manifest, train_configs
+from ebsdlib.runs import open_run
+from ebsdlib.train.config import TrainConfig
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_ROOT = REPO / "artifacts"
+PAGES = ["overview", "accuracy", "confusion", "embeddings", "phase_maps"]
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    found = read_manifest(DEMO_ROOT)
+    assert found is not None, "artifacts/demo.json is missing: build the demo with `python -m ebsdlib demo`"
+    return found
+
+
+def test_committed_demo_config_is_what_the_code_builds(manifest):
+    assert DemoConfig.from_dict(manifest["config"]) == DemoConfig()
+    assert set(manifest["runs"]) == {"ce", "supcon", "dictionary"}
+    assert set(manifest["fingerprints"]) == {"dataset", "scan"}
+
+
+def test_demo_dictionary_run_is_complete(manifest):
+    run = open_run(manifest["runs"]["dictionary"], DEMO_ROOT)
+    assert run.read_status().state == "completed"
+    assert run.metrics()["accuracy"] > 0.5
+    assert run.phasemap_scans() == ["default_scan"]
+
+
+@pytest.mark.parametrize("loss", ["ce", "supcon"])
+def test_demo_run_numbers_follow_from_its_config_and_predictions(manifest, loss):
+    from ebsdlib.phasemap import load_phasemap
+    from ebsdlib.train.inference import load_model
+    from ebsdlib.train.metrics import compute_metrics
+
+    run = open_run(manifest["runs"][loss], DEMO_ROOT)
+    assert run.read_status().state == "completed"
+    config = TrainConfig.from_dict(run.config())
+    assert config == train_configs(DemoConfig(), Path("artifacts"))[loss]
+
+    metrics = run.metrics()
+    predictions = run.predictions()
+    names = metrics["phase_names"]
+    proba = predictions[[f"prob_{n}" for n in names]].to_numpy()
+    again = compute_metrics(predictions["true"].to_numpy(), proba, names,
+                            n_boot=metrics["n_boot"], seed=metrics["seed"])
+    assert again["confusion_matrix"] == metrics["confusion_matrix"]
+    for key in ("accuracy", "macro_f1", "ni_ni3fe_confusion", "top2_accuracy"):
+        assert again[key] == pytest.approx(metrics[key], abs=1e-6), key
+    for name in names:
+        assert again["per_class"][name]["recall"] == pytest.approx(metrics["per_class"][name]["recall"], abs=1e-6)
+    assert metrics["accuracy"] > 0.5, "the demo must be clearly above chance (1/3)"
+
+    assert run.embeddings().shape[0] == len(predictions)
+    assert run.umap().shape == (len(predictions), 2)
+    phasemap = load_phasemap(run, "default_scan")
+    assert phasemap.scan_shape == tuple(DemoConfig().scan_shape)
+    model, loaded_config, phases = load_model(run.best_checkpoint, "cpu")
+    assert [p.name for p in phases] == names and loaded_config == config
+
+
+@pytest.fixture(scope="module")
+def demo_copy(tmp_path_factory) -> Path:
+    """The committed demo runs in a folder of their own (without demo.json: no data rebuild)."""
+    root = tmp_path_factory.mktemp("demo_copy")
+    for run_dir in (DEMO_ROOT / "runs").glob("demo-*"):
+        shutil.copytree(run_dir, root / "runs" / run_dir.name)
+    return root
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_demo(app, demo_copy, page):
+    """All three demo runs (two networks and the dictionary baseline) on every page."""
+    at = app(page, root=demo_copy)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_a_tiny_rebuild_reproduces_itself(tmp_path):
+    config = DemoConfig.tiny()
+    first = {run.run_id: run.metrics()
+             for run in build_demo(config, tmp_path / "a", progress=False, losses=("ce", "supcon"))}
+    second = {run.run_id: run.metrics()
+              for run in build_demo(replace(config), tmp_path / "b", progress=False, losses=("ce",))}
+    for run_id, metrics in second.items():
+        assert metrics["confusion_matrix"] == first[run_id]["confusion_matrix"]
+        assert metrics["accuracy"] == first[run_id]["accuracy"]
+        np.testing.assert_allclose(
+            [metrics["per_class"][n]["recall"] for n in metrics["phase_names"]],
+            [first[run_id]["per_class"][n]["recall"] for n in metrics["phase_names"]],
+        )
+    assert read_manifest(tmp_path / "a")["fingerprints"] == read_manifest(tmp_path / "b")["fingerprints"]
