@@ -26,14 +26,18 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # The simulated data sets behind the committed demo runs (pattern galleries, phase-map pixels);
-# deterministic, rebuilt only when missing.
+# deterministic, rebuilt only when missing. The dashboard also starts this by itself on first
+# start, in the background, and shows its progress in the sidebar.
 demo-data: setup
 	$(PY) -m ebsdlib demo --data-only
 
-run: demo-data
+run: setup
 	$(PY) -m streamlit run dashboard/Home.py --server.port $(PORT)
 
+# kikuchipy/orix compile numba functions into a shared cache on first import: do it once, in one
+# process, before tests start processes in parallel.
 test: setup-dev browser
+	$(PY) -c "import kikuchipy, orix.quaternion"
 	$(PY) -m pytest -q
 
 # Rebuild the whole demo (data sets, both runs, evaluation, UMAP, phase maps) from nothing.
