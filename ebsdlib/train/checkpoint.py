@@ -107,3 +107,37 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def load_model_state(model: Any, state: dict[str, Any], path: str | Path, expected: str) -> None:
+    """``model.load_state_dict(state)``, with an error that says which weights do not fit.
+
+    Parameters
+    ----------
+    model
+        The freshly built model.
+    state
+        The checkpoint's state dict.
+    path
+        The checkpoint file, for the message.
+    expected
+        What the model is, for the message (e.g. ``"model 'efficientnet_b0' (loss 'ce', 3 phases)"``).
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the model, and the missing, unexpected and reshaped weights.
+    """
+    try:
+        model.load_state_dict(state, strict=True)
+        return
+    except RuntimeError:
+        pass
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    reshaped = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    parts = [f"{len(keys)} {what} (e.g. {keys[:3]})" for what, keys in
+             (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped)) if keys]
+    raise ValueError(f"{path}: the weights do not fit {expected}: {'; '.join(parts)}; the checkpoint comes "
+                     "from another model or another version of ebsdlib's model code — start a new run")

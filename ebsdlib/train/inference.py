@@ -114,7 +114,7 @@ def load_model(checkpoint_path: str | Path, device: "str | torch.device" = "auto
         When the checkpoint is unreadable, or its weights do not fit the model and phase
         table it names (another model, another phase list); the message says which.
     """
-    from ebsdlib.train.checkpoint import checkpoint_phases, load_checkpoint
+    from ebsdlib.train.checkpoint import checkpoint_phases, load_checkpoint, load_model_state
     from ebsdlib.train.device import resolve_device
     from ebsdlib.train.models import build_model
 
@@ -136,12 +136,8 @@ def load_model(checkpoint_path: str | Path, device: "str | torch.device" = "auto
         raise ValueError(f"{path}: this SupCon checkpoint has no fitted linear probe yet (the probe is "
                          "fitted when training ends), so it cannot classify; wait for the run to complete")
     model = build_model(replace(config, pretrained=None), len(phases))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise ValueError(f"{path}: the weights do not fit model {config.model!r} with loss {config.loss!r} "
-                         f"and {len(phases)} phases ({first}); the checkpoint comes from another model") from e
+    load_model_state(model, state, path, f"model {config.model!r} with loss {config.loss!r} and "
+                                         f"{len(phases)} phases")
     model.eval()
     return model.to(resolve_device(device)), config, phases
 

@@ -128,14 +128,15 @@ class Trainer:
 
     def load_state(self, ckpt: dict) -> None:
         """Restore a ``checkpoint_last.pt``; its phase list must match the data set's."""
-        from ebsdlib.train.checkpoint import checkpoint_phases, set_rng_state
+        from ebsdlib.train.checkpoint import checkpoint_phases, load_model_state, set_rng_state
 
         names = [p.name for p in checkpoint_phases(ckpt)]
         if names != [p.name for p in self.phases]:
             raise ValueError(f"{self.run.last_checkpoint}: its phase list {names} does not match the data set "
                              f"{self.dataset.path} ({[p.name for p in self.phases]}); the data set changed "
                              "since the run started — start a new run")
-        self.model.load_state_dict(ckpt["model"])
+        load_model_state(self.model, ckpt["model"], self.run.last_checkpoint,
+                         f"model {self.config.model!r} with loss {self.config.loss!r}")
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
