@@ -49,7 +49,7 @@ def start_server(artifacts: Path, port: int) -> subprocess.Popen:
             time.sleep(0.3)
 
 
-def take(url: str, out: Path, width: int = 1400, height: int = 1000) -> list[Path]:
+def take(url: str, out: Path, width: int = 1800, height: int = 1050) -> list[Path]:
     """Open each page of :data:`SHOTS` and save a screenshot of the visible window."""
     from playwright.sync_api import sync_playwright
 
