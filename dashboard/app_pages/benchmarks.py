@@ -21,10 +21,14 @@ dose_doc, problem = load_bench("dose", base)
 if problem:
     st.error(problem, icon=":material/broken_image:")
 elif dose_doc is None or not dose_doc["rows"]:
-    st.info(f"No dose benchmark yet. Run `{COMMANDS['dose']}` (about ten minutes on two CPU cores; "
+    st.info(f"No dose benchmark yet. Run `{COMMANDS['dose']}` (about ten minutes on two idle CPU cores; "
             f"`{COMMANDS['dose']} --quick` takes seconds) and reload this page.", icon=":material/info:")
 else:
     frame, oracle = dose_frame(dose_doc), oracle_frame(dose_doc)
+    if not dose_doc.get("complete", True):
+        done, planned = frame["dose"].nunique(), len(dose_doc.get("config", {}).get("doses", []))
+        st.warning(f"This dose benchmark has {done} of its {planned} doses: it is still running, or it stopped "
+                   f"early. Run `{COMMANDS['dose']}` again for the rest.", icon=":material/hourglass_top:")
     left, right = st.columns(2)
     left.plotly_chart(dose_figure(frame, oracle, "accuracy"), width="stretch", key="bench_dose_accuracy")
     right.plotly_chart(dose_figure(frame, oracle, "ni_ni3fe_confusion"), width="stretch", key="bench_dose_confusion")
@@ -34,8 +38,8 @@ else:
         "pattern's true orientation and pattern centre: where it falls to 0.5 confusion, Ni and Ni₃Fe cannot be "
         "told apart from the pattern at that dose by any method. "
         f"Per dose {cfg.get('n_per_phase', '?')} patterns per phase; networks: {cfg.get('model', '?')}, "
-        f"{cfg.get('epochs', '?')} epochs; dictionary: {cfg.get('resolution', '?')}° sampling"
-        + (" with refinement" if cfg.get("refine") else "") + ". " + environment_line(dose_doc) + ".")
+        f"{cfg.get('epochs', '?')} epochs; dictionary: {cfg.get('resolution', '?')}° sampling. "
+        + environment_line(dose_doc) + ".")
     with st.expander("Numbers per dose and method"):
         table = dose_table(frame, oracle)
         st.dataframe(table, hide_index=True, width="stretch", key="bench_dose_table",

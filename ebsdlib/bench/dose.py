@@ -7,9 +7,10 @@ one orientation per pattern so that test patterns are independent, split
 ``ce``, ``supcon``
     a network is trained on train+val with :func:`ebsdlib.train.loop.train` (``model``,
     ``epochs``, …) and evaluated on the test split;
-``dictionary``
+``dictionary``, ``dictionary_refined``
     the test split is indexed against one dictionary (built once: the geometry does not change
-    with dose), the softmax temperature fitted on training patterns of that dose.
+    with dose), without or with orientation refinement, the softmax temperature fitted on
+    training patterns of that dose.
 
 Each row records accuracy with its bootstrap 95 % interval, balanced accuracy, macro F1, the
 Ni↔Ni₃Fe confusion (both directions), the Ni-vs-Ni₃Fe pair accuracy (of the true Ni and Ni₃Fe
@@ -18,7 +19,8 @@ Beside the methods, the calibration of :mod:`ebsdlib.simulate.calibrate` gives p
 pixel correlation with the clean pattern and the *oracle* pair accuracies — a template matcher
 that knows each pattern's true orientation and pattern centre, the physical limit.
 
-Output: ``artifacts/bench/dose.json`` (config, environment, rows, oracle) and ``dose.csv``
+Output: ``artifacts/bench/dose.json`` (config, environment, rows, oracle; ``complete`` is
+false until the last dose is done — the file is rewritten after every dose) and ``dose.csv``
 (the rows).
 """
 
@@ -35,21 +37,23 @@ import numpy as np
 
 from ebsdlib.simulate.config import DEFAULT_DOSE
 
-#: The default doses: the simulator's default (realistic) dose times 4^k, k = −3 … 2 — from
+#: The default doses: the simulator's default (realistic) dose times 4^k, k = −2 … 2 — from
 #: Ni₃Al barely separable to Ni and Ni₃Fe separable by the oracle.
-DEFAULT_DOSES = tuple(DEFAULT_DOSE * 4.0 ** k for k in range(-3, 3))
+DEFAULT_DOSES = tuple(DEFAULT_DOSE * 4.0 ** k for k in range(-2, 3))
 
-METHODS = ("ce", "supcon", "dictionary")
-METHOD_LABELS = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing"}
+METHODS = ("ce", "supcon", "dictionary", "dictionary_refined")
+METHOD_LABELS = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing",
+                 "dictionary_refined": "dictionary indexing + refinement"}
 
 
 @dataclass(frozen=True)
 class DoseBenchConfig:
     """Sizes and settings of the dose benchmark.
 
-    The defaults finish in about ten minutes on two (shared) CPU cores: 150 patterns per
-    phase and dose, a small timm model (``lcnet_050``) for 8 epochs, a 5° dictionary. On a
-    GPU, raise ``n_per_phase`` and use ``model="efficientnet_b0"``.
+    The defaults finish in about ten minutes on two idle CPU cores (much longer on a busy
+    machine): five doses, 800 patterns per phase and dose, a small timm model (``lcnet_050``)
+    for 15 epochs, a 5° dictionary with and without refinement. That is little training for a
+    network: on a GPU raise ``n_per_phase`` and ``epochs`` and use ``model="efficientnet_b0"``.
 
     Parameters
     ----------
@@ -66,8 +70,9 @@ class DoseBenchConfig:
         Train, validation and test fractions (networks train on train+val).
     model, epochs, batch_size, lr
         Network training.
-    resolution, refine, calibration_patterns
-        Dictionary indexing (:class:`ebsdlib.baseline.DictionaryConfig`).
+    resolution, calibration_patterns
+        Dictionary indexing (:class:`ebsdlib.baseline.DictionaryConfig`); ``dictionary_refined``
+        adds kikuchipy's orientation refinement of each phase's best match.
     oracle, oracle_patterns
         Also run the calibration oracle with this many orientations per phase.
     master_half_size
@@ -78,15 +83,14 @@ class DoseBenchConfig:
 
     doses: tuple[float, ...] = DEFAULT_DOSES
     methods: tuple[str, ...] = METHODS
-    n_per_phase: int = 150
+    n_per_phase: int = 800
     pattern_size: int = 64
     split_fractions: tuple[float, float, float] = (0.6, 0.1, 0.3)
     model: str = "lcnet_050"
-    epochs: int = 8
+    epochs: int = 15
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 3e-3
     resolution: float = 5.0
-    refine: bool = False
     calibration_patterns: int = 100
     oracle: bool = True
     oracle_patterns: int = 100
@@ -211,9 +215,27 @@ def run_dose_bench(
     env = environment(str(device))
     t_start = time.perf_counter()
     rows: list[dict] = []
+    oracle: list[dict] = []
     dictionary = None
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save(complete: bool) -> dict:
+        doc = {
+            "kind": "dose",
+            "complete": complete,
+            "config": config.to_dict(),
+            "environment": env,
+            "rows": rows,
+            "oracle": oracle,
+            "dictionary": dictionary.summary() if dictionary is not None else None,
+            "seconds": time.perf_counter() - t_start,
+            "work_dir": str(work) if keep else None,
+        }
+        write_results(doc, out / "dose.json", rows, out / "dose.csv")
+        return doc
+
     try:
-        steps = len(config.doses) * (1 + len(config.methods))
+        steps = len(config.doses) * (1 + len(config.methods) + int(config.oracle))
         with tqdm(total=steps, desc="dose benchmark", unit="step", disable=not progress) as bar:
             for dose in config.doses:
                 bar.set_postfix(dose=f"{dose:g}", step="simulate")
@@ -221,29 +243,22 @@ def run_dose_bench(
                 bar.update(1)
                 for method in config.methods:
                     bar.set_postfix(dose=f"{dose:g}", step=method)
-                    if method == "dictionary":
-                        row, dictionary = dictionary_row(config, dose, data, dictionary)
+                    if method.startswith("dictionary"):
+                        row, dictionary = dictionary_row(config, dose, data, dictionary,
+                                                         refine=method == "dictionary_refined")
                     else:
                         row = network_row(config, dose, data, method, work)
                     rows.append(row)
                     bar.update(1)
-        oracle = oracle_rows(config) if config.oracle else []
+                if config.oracle:
+                    bar.set_postfix(dose=f"{dose:g}", step="oracle")
+                    oracle.extend(oracle_rows(config, [dose]))
+                    bar.update(1)
+                save(complete=False)            # a run cut short still leaves the doses it finished
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    doc = {
-        "kind": "dose",
-        "config": config.to_dict(),
-        "environment": env,
-        "rows": rows,
-        "oracle": oracle,
-        "dictionary": dictionary.summary() if dictionary is not None else None,
-        "seconds": time.perf_counter() - t_start,
-        "work_dir": str(work) if keep else None,
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    write_results(doc, out / "dose.json", rows, out / "dose.csv")
-    return doc
+    return save(complete=True)
 
 
 def simulation_config(config: DoseBenchConfig, dose: float):
@@ -283,7 +298,7 @@ def network_row(config: DoseBenchConfig, dose: float, data: Path, loss: str, wor
     return metrics_row(dose, loss, metrics, time.perf_counter() - t0)
 
 
-def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary):
+def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary, refine: bool = False):
     """Index the test split of one dose; returns the row and the (reused) dictionary."""
     from ebsdlib.baseline.config import DictionaryConfig
     from ebsdlib.baseline.geometry import geometry_for
@@ -292,7 +307,7 @@ def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary)
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.train.metrics import compute_metrics
 
-    dcfg = DictionaryConfig(resolution=config.resolution, refine=config.refine,
+    dcfg = DictionaryConfig(resolution=config.resolution, refine=refine,
                             calibration_patterns=config.calibration_patterns, device=config.device,
                             seed=config.seed)
     t0 = time.perf_counter()
@@ -303,18 +318,20 @@ def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary)
         temperature, source = choose_temperature(ds, dictionary, geometry, preprocess, dcfg, False)
         result = index_split(ds, dictionary, geometry, preprocess, dcfg, ds.indices("test"), False)
         metrics = run_metrics(result, ds, dictionary, dcfg, "test", temperature, source, compute_metrics)
-    row = metrics_row(dose, "dictionary", metrics, time.perf_counter() - t0)
+    row = metrics_row(dose, "dictionary_refined" if refine else "dictionary", metrics, time.perf_counter() - t0)
     row["dictionary_build_seconds"] = dictionary.build_seconds
     row["temperature"] = temperature
     return row, dictionary
 
 
-def oracle_rows(config: DoseBenchConfig) -> list[dict]:
-    """The calibration of :mod:`ebsdlib.simulate.calibrate` at every dose (pixel correlations, oracle)."""
+def oracle_rows(config: DoseBenchConfig, doses: list[float] | None = None) -> list[dict]:
+    """The calibration of :mod:`ebsdlib.simulate.calibrate` at ``doses`` (default: all of the
+    config's): pixel correlations and the oracle's pair accuracies."""
     from ebsdlib.simulate.calibrate import calibrate
 
-    base = simulation_config(config, config.doses[0])
-    return calibrate(config.doses, n_per_phase=config.oracle_patterns, base=base, logreg=False)
+    doses = list(config.doses if doses is None else doses)
+    base = simulation_config(config, doses[0])
+    return calibrate(doses, n_per_phase=config.oracle_patterns, base=base, logreg=False)
 
 
 def summary_table(doc: dict) -> str:

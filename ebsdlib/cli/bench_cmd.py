@@ -27,18 +27,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d = sub.add_parser("dose", help="accuracy of CE, SupCon and dictionary indexing against dose",
                        description="Simulate small data sets over a range of doses, train/evaluate every method at "
                                    "each and write artifacts/bench/dose.json and dose.csv. The defaults take about "
-                                   "ten minutes on two CPU cores.")
+                                   "ten minutes on two idle CPU cores.")
     d.add_argument("--doses", type=float, nargs="+", metavar="DOSE", help="electrons per pixel "
-                   "(default: the simulator's default dose times 1/64, 1/16, 1/4, 1, 4 and 16)")
-    d.add_argument("--methods", nargs="+", choices=("ce", "supcon", "dictionary"), help="methods (default all three)")
-    d.add_argument("--n-per-phase", type=int, help="patterns per phase and dose (default 150)")
+                   "(default: the simulator's default dose times 1/16, 1/4, 1, 4 and 16)")
+    d.add_argument("--methods", nargs="+", choices=("ce", "supcon", "dictionary", "dictionary_refined"),
+                   help="methods (default all four)")
+    d.add_argument("--n-per-phase", type=int, help="patterns per phase and dose (default 800)")
     d.add_argument("--pattern-size", type=int, help="pattern size in pixels (default 64)")
     d.add_argument("--model", help="timm model of the networks (default lcnet_050; efficientnet_b0 on a GPU)")
-    d.add_argument("--epochs", type=int, help="training epochs (default 8)")
+    d.add_argument("--epochs", type=int, help="training epochs (default 15)")
     d.add_argument("--batch-size", type=int, help="training batch size (default 32)")
-    d.add_argument("--lr", type=float, help="learning rate (default 2e-3)")
+    d.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
     d.add_argument("--resolution", type=float, help="dictionary orientation sampling in degrees (default 5)")
-    d.add_argument("--refine", action="store_true", default=None, help="refine dictionary matches (slower)")
     d.add_argument("--no-oracle", dest="oracle", action="store_false", default=None,
                    help="skip the known-orientation oracle reference")
     _common_bench(d)
@@ -176,7 +176,7 @@ def run_dose(args: argparse.Namespace) -> int:
     from ebsdlib.bench.dose import DoseBenchConfig, run_dose_bench, summary_table
 
     given = _given(args, ["doses", "methods", "n_per_phase", "pattern_size", "model", "epochs", "batch_size", "lr",
-                          "resolution", "refine", "oracle", "device", "seed"])
+                          "resolution", "oracle", "device", "seed"])
     config = DoseBenchConfig.quick(**given) if args.quick else DoseBenchConfig(**given)
     doc = run_dose_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)
     print(summary_table(doc))

@@ -17,8 +17,9 @@ import pandas as pd
 from ebsdlib.runs import artifacts_root
 
 #: Colour of each method on the dose plots (distinct from the phase colours).
-METHOD_COLORS = {"ce": "#6a3d9a", "supcon": "#ff7f00", "dictionary": "#525252"}
-METHOD_LABELS = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing"}
+METHOD_COLORS = {"ce": "#6a3d9a", "supcon": "#ff7f00", "dictionary": "#525252", "dictionary_refined": "#1b9e77"}
+METHOD_LABELS = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing",
+                 "dictionary_refined": "dictionary indexing + refinement"}
 ORACLE_LABEL = "oracle (true orientation known)"
 
 #: The command that makes each benchmark file, for empty states.

@@ -14,13 +14,15 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
     assert rows["accuracy"].between(0, 1).all()
     assert (rows["accuracy_low"] <= rows["accuracy"]).all() and (rows["accuracy"] <= rows["accuracy_high"]).all()
     assert (rows["n_test"] > 0).all() and (rows["seconds"] > 0).all()
-    assert set(rows["label"]) == {"cross-entropy", "contrastive (SupCon)", "dictionary indexing"}
-    di = rows[rows["method"] == "dictionary"]
+    assert set(rows["label"]) == {"cross-entropy", "contrastive (SupCon)", "dictionary indexing",
+                                  "dictionary indexing + refinement"}
+    di = rows[rows["method"].str.startswith("dictionary")]
     assert di["temperature"].gt(0).all() and di["dictionary_build_seconds"].notna().all()
     oracle = {o["dose"]: o for o in dose_doc["oracle"]}
     assert set(oracle) == set(cfg.doses)
     assert all(0 <= o["oracle_Ni_vs_Ni3Fe"] <= 1 for o in oracle.values())
     assert dose_doc["config"]["doses"] == list(cfg.doses) and dose_doc["environment"]["device"] == "cpu"
+    assert dose_doc["complete"] is True
     csv = pd.read_csv(bench_artifacts / "bench" / "dose.csv")
     assert len(csv) == len(rows) and {"dose", "method", "accuracy", "ni_ni3fe_confusion"} <= set(csv.columns)
     assert not list((bench_artifacts / "scratch").glob("bench-dose-*"))   # the work folder is removed
@@ -28,7 +30,7 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
 
 def test_summary_table_lists_every_row(dose_doc):
     text = summary_table(dose_doc)
-    assert text.count("dictionary indexing") == 2 and "oracle pair acc" in text
+    assert text.count("dictionary indexing + refinement") == 2 and "oracle pair acc" in text
 
 
 def test_pair_accuracy_from_a_confusion_matrix():
@@ -53,7 +55,7 @@ def test_metrics_row_reads_compute_metrics():
     ({"doses": ()}, r"doses \(\) must be one or more positive numbers"),
     ({"doses": (12.0, -1.0)}, r"doses \(12\.0, -1\.0\) must be one or more positive numbers"),
     ({"methods": ("ce", "hough")}, r"methods \['ce', 'hough'\] are not allowed; choose from \['ce', 'supcon', "
-                                   r"'dictionary'\]"),
+                                   r"'dictionary', 'dictionary_refined'\]"),
     ({"n_per_phase": 2}, r"n_per_phase 2 must be an integer of at least 4"),
 ])
 def test_bad_settings_are_named(change, match):

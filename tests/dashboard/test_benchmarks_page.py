@@ -84,6 +84,20 @@ def test_page_says_which_command_makes_each_part(tmp_path, monkeypatch):
     assert not list(at.get("plotly_chart"))
 
 
+def test_an_unfinished_dose_benchmark_is_flagged(bench_root, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    shutil.copytree(bench_root / "bench", tmp_path / "bench")
+    doc = json.loads((tmp_path / "bench" / "dose.json").read_text())
+    doc["rows"] = [r for r in doc["rows"] if r["dose"] == doc["config"]["doses"][0]]
+    doc["complete"] = False
+    (tmp_path / "bench" / "dose.json").write_text(json.dumps(doc))
+    at = open_page(tmp_path, monkeypatch)
+    assert any("has 1 of its 2 doses" in w.value for w in at.warning)
+    assert len(list(at.get("plotly_chart"))) == 2
+
+
 def test_unreadable_results_are_reported(tmp_path, monkeypatch):
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "dose.json").write_text('{"rows": [')          # a write cut short
