@@ -145,6 +145,9 @@ def active_runs_panel() -> None:
     for run in active:
         watched.add(run.run_id)
         _progress_row(run)
+    # Ended runs are announced in the panel until three newer ones replace them: a toast alone
+    # is lost when the app reruns right after it (as it must, to show the new results).
+    notices: list = st.session_state.setdefault("run_notices", [])
     if ended:
         for r in ended:
             watched.discard(r)
@@ -152,8 +155,11 @@ def active_runs_panel() -> None:
                 state = open_run(r, base).read_status().state
             except (FileNotFoundError, ValueError):
                 state = "gone"
-            st.toast(f"Run {r} {state}.", icon="✅" if state == "completed" else "⚠️")
+            notices.append((r, state))
+        del notices[:-3]
         st.rerun(scope="app")
+    for r, state in reversed(notices):
+        (st.success if state == "completed" else st.warning)(f"Run {r} {state}.")
 
 
 def _demo_data_progress() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ebsdlib.demo import DemoConfig, build_demo, read_manifest, train_configs
+from ebsdlib.demo import DemoConfig, build_demo, fingerprints_match, read_manifest, train_configs
 from ebsdlib.runs import open_run
 from ebsdlib.train.config import TrainConfig
 
@@ -104,4 +104,13 @@ def test_a_tiny_rebuild_reproduces_itself(tmp_path):
             [metrics["per_class"][n]["recall"] for n in metrics["phase_names"]],
             [first[run_id]["per_class"][n]["recall"] for n in metrics["phase_names"]],
         )
-    assert read_manifest(tmp_path / "a")["fingerprints"] == read_manifest(tmp_path / "b")["fingerprints"]
+    for key, found in read_manifest(tmp_path / "b")["fingerprints"].items():
+        assert fingerprints_match(found, read_manifest(tmp_path / "a")["fingerprints"][key]), key
+
+
+def test_fingerprints_tolerate_a_rounding_flip_but_not_a_change():
+    base = {"labels_sha256": "x", "shape": [200, 64, 64], "block_sums": [1_000_000, 2_000_000]}
+    assert fingerprints_match({**base, "block_sums": [1_000_001, 2_000_000]}, base)
+    assert not fingerprints_match({**base, "block_sums": [1_006_400, 2_000_000]}, base)
+    assert fingerprints_match({**base, "block_sums": [1_000_380, 2_000_000]}, base)
+    assert not fingerprints_match({**base, "labels_sha256": "y"}, base)
