@@ -21,6 +21,7 @@ processed; everything it needs (models, files, the dictionary) is made before ti
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from ebsdlib.runs import RunDir
 
 
-class Stage:
+class Stage(ABC):
     """One timed unit of work; ``kind`` is ``"inference"`` or ``"training"``."""
 
     kind = ""
@@ -41,8 +42,9 @@ class Stage:
     def key(self) -> str:
         return f"{self.kind} · {self.pipeline} · {self.precision}"
 
+    @abstractmethod
     def __call__(self) -> int:
-        raise NotImplementedError
+        """Run the stage once; return the number of patterns it processed."""
 
     def after_first(self) -> None:
         """Called once after the first (warm-up) call, outside the timing."""
