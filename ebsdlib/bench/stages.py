@@ -57,12 +57,16 @@ class ModelInference(Stage):
                  precision: str):
         import torch
 
+        from ebsdlib.train.inference import forward_batch_size
+
         super().__init__(precision)
-        self.model, self.device, self.n, self.batch_size = model, device, n_patterns, batch_size
+        # the forward passes the pipeline makes (on the CPU, slices of the read batch)
+        self.model, self.device, self.n = model, device, n_patterns
+        self.batch_size = forward_batch_size(batch_size, device)
         fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         self.model.eval().to(device, memory_format=fmt)
         g = torch.Generator().manual_seed(0)
-        x = torch.randn((min(batch_size, n_patterns), 1, *input_shape), generator=g)
+        x = torch.randn((min(self.batch_size, n_patterns), 1, *input_shape), generator=g)
         self.x = x.to(device).contiguous(memory_format=fmt)
 
     def __call__(self) -> int:

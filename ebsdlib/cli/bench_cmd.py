@@ -49,8 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "artifacts/bench/speed.json with the ratios end-to-end ÷ model alone (goals "
                                    "0.9 inference, 0.85 training) and end-to-end ÷ naive.")
     s.add_argument("--model", help="timm model (default efficientnet_b0)")
-    s.add_argument("--scan-shape", type=int, nargs=2, metavar=("R", "C"), help="scan to map (default 32 32)")
-    s.add_argument("--train-per-phase", type=int, help="training patterns per phase (default 128)")
+    s.add_argument("--scan-shape", type=int, nargs=2, metavar=("R", "C"), help="scan to map (default 64 64)")
+    s.add_argument("--train-per-phase", type=int, help="training patterns per phase (default 256)")
     s.add_argument("--epochs", type=int, help="training epochs per measurement (default 1)")
     s.add_argument("--batch-size", type=int, help="training batch size (default 64)")
     s.add_argument("--inference-batch-size", type=int, help="inference batch size (default 512)")
