@@ -66,6 +66,9 @@ else:
     st.dataframe(throughput, hide_index=True, width="stretch", key="bench_throughput",
                  column_config={"patterns/s": st.column_config.NumberColumn(format="%.1f"),
                                 "patterns/CPU-s": st.column_config.NumberColumn(format="%.1f"),
+                                "peak RSS (MB)": st.column_config.NumberColumn(format="%.0f"),
+                                "Python peak (MB)": st.column_config.NumberColumn(format="%.1f"),
+                                "CUDA peak (MB)": st.column_config.NumberColumn(format="%.0f"),
                                 "seconds": st.column_config.NumberColumn(format="%.2f")})
     st.caption(environment_line(speed_doc) + ". Each figure is the median of the timed rounds; all stages ran "
                "interleaved in one process, so the ratios compare like with like on a shared machine.")

@@ -103,7 +103,7 @@ def dose_figure(frame: pd.DataFrame, oracle: pd.DataFrame | None = None,
         if metric == "accuracy" and part["accuracy_low"].notna().all():
             fig.add_trace(go.Scatter(
                 x=np.r_[part["dose"], part["dose"][::-1]], y=np.r_[part["accuracy_high"], part["accuracy_low"][::-1]],
-                fill="toself", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
+                mode="lines", fill="toself", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
                 showlegend=False, legendgroup=label, name=f"{label} 95% CI"))
         hover = [f"{label}<br>dose {d:g} e⁻/px<br>{metric.replace('_', ' ')} {v:.3f}"
                  + (f" (95% CI {lo:.3f}–{hi:.3f})" if metric == "accuracy" and lo == lo else "")
@@ -124,10 +124,12 @@ def dose_figure(frame: pd.DataFrame, oracle: pd.DataFrame | None = None,
                                      marker=dict(symbol="diamond", size=8)))
     fig.add_hline(y=chance, line=dict(color="#999999", dash="dot"),
                   annotation_text="chance" if metric == "accuracy" else "chance between Ni and Ni₃Fe",
-                  annotation_position="bottom right")
+                  annotation_position="bottom right" if metric == "accuracy" else "top left")
+    doses = sorted(set(frame["dose"]))
     fig.update_layout(title=title, height=height, font=dict(size=15), hovermode="closest",
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25),
-                      xaxis=dict(title="dose (detected electrons per pixel)", type="log"),
+                      xaxis=dict(title="dose (detected electrons per pixel)", type="log", tickvals=doses,
+                                 ticktext=[f"{d:,.0f}" if d >= 1 else f"{d:g}" for d in doses]),
                       yaxis=dict(title=ytitle, range=[0, 1.02]))
     return fig
 
