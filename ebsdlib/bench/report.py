@@ -24,7 +24,7 @@ def environment(device: str = "cpu") -> dict:
     info = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": device,
-        "device_name": platform.processor() or platform.machine(),
+        "device_name": cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -35,6 +35,18 @@ def environment(device: str = "cpu") -> dict:
     if device.startswith("cuda") and torch.cuda.is_available():
         info["device_name"] = torch.cuda.get_device_name()
     return info
+
+
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def write_results(doc: dict, json_path: str | Path, rows: Sequence[dict] | None = None,
