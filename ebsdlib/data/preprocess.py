@@ -61,6 +61,7 @@ class PreprocessConfig:
         for name in ("static_background", "dynamic_background", "circular_mask"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} {getattr(self, name)!r} must be True or False")
+            object.__setattr__(self, name, bool(getattr(self, name)))  # numpy bools: plain JSON
         if isinstance(self.dynamic_sigma, bool) or not isinstance(self.dynamic_sigma, (int, float)):
             raise ValueError(f"dynamic_sigma {self.dynamic_sigma!r} must be a number in (0, 1): "
                              "a fraction of the width")
@@ -69,12 +70,12 @@ class PreprocessConfig:
         if not (0 < self.dynamic_sigma < 1):
             raise ValueError(f"dynamic_sigma {self.dynamic_sigma!r} must lie in (0, 1): a fraction of the width")
         if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, (int, float))
-                                      or int(self.size) != self.size):
+                                      or not math.isfinite(self.size) or int(self.size) != self.size):
             raise ValueError(f"size {self.size!r} must be a whole number of pixels, or None")
+        if self.size is not None and not (8 <= self.size <= 1024):
+            raise ValueError(f"size {self.size!r} must be between 8 and 1024 pixels, or None to keep the stored size")
         if self.size is not None:
             object.__setattr__(self, "size", int(self.size))
-        if self.size is not None and not (8 <= int(self.size) <= 1024):
-            raise ValueError(f"size {self.size!r} must be between 8 and 1024 pixels, or None to keep the stored size")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,9 +85,9 @@ class PreprocessConfig:
         """Build from a stored dictionary; unknown keys are an error that names them."""
         d = dict(d or {})
         known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        unknown = [k for k in d if k not in known]
         if unknown:
-            raise ValueError(f"unknown preprocessing keys {sorted(unknown)}; known are {sorted(known)}")
+            raise ValueError(f"unknown preprocessing keys {sorted(unknown, key=repr)}; known are {sorted(known)}")
         return cls(**d)
 
 

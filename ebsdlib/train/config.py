@@ -6,6 +6,7 @@ checkpoint, so every number the dashboard shows can be traced to how it was made
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
@@ -79,41 +80,53 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.preprocess, dict):
-            self.preprocess = PreprocessConfig.from_dict(self.preprocess)
+            try:
+                self.preprocess = PreprocessConfig.from_dict(self.preprocess)
+            except ValueError as e:
+                raise ValueError(f"preprocess: {e}") from e
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the field, the value and what is allowed."""
+        """Raise ``ValueError`` naming the field, the value and what is allowed.
+
+        Integers must be ``int`` (not ``bool``), numbers finite ``int`` or ``float`` (not
+        ``bool``), switches ``bool``; ``preprocess`` a :class:`PreprocessConfig` or its dict.
+        """
+        if not isinstance(self.preprocess, PreprocessConfig):
+            raise ValueError(f"preprocess={_short(self.preprocess)} is not allowed; use a PreprocessConfig or a "
+                             f"dictionary of its fields {[f.name for f in fields(PreprocessConfig)]}")
         checks = [
+            ("data", isinstance(self.data, str) and bool(self.data), "the path of a data set file"),
+            ("pretrained", self.pretrained is None or (isinstance(self.pretrained, str) and bool(self.pretrained)),
+             "None or the path of a weights file"),
+            ("name", isinstance(self.name, str), "a string (free-text label)"),
+            *((flag, isinstance(getattr(self, flag), bool), "True or False")
+              for flag in ("validation", "augment", "umap")),
             ("loss", self.loss in LOSSES, f"one of {LOSSES}"),
             ("device", self.device in DEVICES, f"one of {DEVICES}"),
             ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
             ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
-            ("epochs", isinstance(self.epochs, int) and 1 <= self.epochs <= 10000, "an integer from 1 to 10000"),
-            ("batch_size", isinstance(self.batch_size, int) and 2 <= self.batch_size <= 65536,
-             "an integer from 2 to 65536"),
-            ("lr", isinstance(self.lr, (int, float)) and 0 < self.lr <= 10, "a number in (0, 10]"),
-            ("weight_decay", isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay <= 1,
-             "a number in [0, 1]"),
-            ("warmup_epochs", isinstance(self.warmup_epochs, int) and 0 <= self.warmup_epochs < max(self.epochs, 1) + 1,
-             "an integer from 0 to epochs"),
-            ("temperature", isinstance(self.temperature, (int, float)) and 0 < self.temperature <= 10,
-             "a number in (0, 10]"),
-            ("embedding_dim", isinstance(self.embedding_dim, int) and 2 <= self.embedding_dim <= 4096,
+            ("epochs", _int(self.epochs) and 1 <= self.epochs <= 10000, "an integer from 1 to 10000"),
+            ("batch_size", _int(self.batch_size) and 2 <= self.batch_size <= 65536, "an integer from 2 to 65536"),
+            ("lr", _number(self.lr) and 0 < self.lr <= 10, "a number in (0, 10]"),
+            ("weight_decay", _number(self.weight_decay) and 0 <= self.weight_decay <= 1, "a number in [0, 1]"),
+            ("warmup_epochs", _int(self.warmup_epochs) and 0 <= self.warmup_epochs
+             <= (self.epochs if _int(self.epochs) else 10000), "an integer from 0 to epochs"),
+            ("temperature", _number(self.temperature) and 0 < self.temperature <= 10, "a number in (0, 10]"),
+            ("embedding_dim", _int(self.embedding_dim) and 2 <= self.embedding_dim <= 4096,
              "an integer from 2 to 4096"),
-            ("probe_epochs", isinstance(self.probe_epochs, int) and 1 <= self.probe_epochs <= 10000,
+            ("probe_epochs", _int(self.probe_epochs) and 1 <= self.probe_epochs <= 10000,
              "an integer from 1 to 10000"),
-            ("knn_k", isinstance(self.knn_k, int) and 1 <= self.knn_k <= 1000, "an integer from 1 to 1000"),
-            ("num_workers", isinstance(self.num_workers, int) and 0 <= self.num_workers <= 64,
-             "an integer from 0 to 64"),
-            ("eval_batch_size", isinstance(self.eval_batch_size, int) and 1 <= self.eval_batch_size <= 1 << 20,
+            ("knn_k", _int(self.knn_k) and 1 <= self.knn_k <= 1000, "an integer from 1 to 1000"),
+            ("num_workers", _int(self.num_workers) and 0 <= self.num_workers <= 64, "an integer from 0 to 64"),
+            ("eval_batch_size", _int(self.eval_batch_size) and 1 <= self.eval_batch_size <= 1 << 20,
              "a positive integer"),
-            ("seed", isinstance(self.seed, int) and 0 <= self.seed < 2**32, "an integer from 0 to 2**32-1"),
+            ("seed", _int(self.seed) and 0 <= self.seed < 2**32, "an integer from 0 to 2**32-1"),
             ("model", isinstance(self.model, str) and bool(self.model), "a timm model name"),
         ]
         for name, ok, allowed in checks:
             if not ok:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; use {allowed}")
+                raise ValueError(f"{name}={_short(getattr(self, name))} is not allowed; use {allowed}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -122,11 +135,21 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        """Build from a stored dictionary; unknown keys are an error that names them."""
+        """Build from a stored dictionary; unknown keys are an error that names them.
+
+        Raises
+        ------
+        ValueError
+            For anything but a dictionary, unknown keys, or a value :meth:`validate` refuses;
+            the message starts with the key (``preprocess: …`` for a preprocessing field).
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"a training config must be a dictionary of fields, not {type(d).__name__} "
+                             f"({_short(d)}); use a run's config.json or TrainConfig().to_dict()")
         known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        unknown = [k for k in d if k not in known]
         if unknown:
-            raise ValueError(f"unknown config keys {sorted(unknown)}; known are {sorted(known)}")
+            raise ValueError(f"unknown config keys {sorted(unknown, key=repr)}; known are {sorted(known)}")
         return cls(**d)
 
     @property
@@ -137,3 +160,18 @@ class TrainConfig:
     @property
     def train_splits(self) -> tuple[str, ...]:
         return ("train",) if self.validation else ("train", "val")
+
+
+def _int(value: object) -> bool:
+    """An ``int`` that is not a ``bool`` (``True`` is not an epoch count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    """A finite ``int`` or ``float`` that is not a ``bool``."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
