@@ -14,7 +14,9 @@ Life of a job
    (a) marks runs whose process died without writing a final state as ``failed`` (or
    ``cancelled`` when a cancel had been asked for), with the end of ``train.log`` as the error;
    (b) sends SIGTERM to runs that ignored a cancel request for ``cancel_grace`` seconds;
-   (c) starts queued runs, oldest first, while fewer than ``max_running`` are running.
+   (c) starts queued runs, oldest first, while fewer than ``max_running`` are running, each
+   with ``OMP_NUM_THREADS`` set to its share of the cores (:func:`thread_share`) unless the
+   user's environment sets it.
    Because starting happens only under the lock and records the pid in ``job.json`` before the
    lock is released, no run starts twice, whichever processes poll.
 3. The scheduler (``python -m ebsdlib.jobs --root ROOT``) polls until no run is queued or running
@@ -191,9 +193,26 @@ def _job(run: RunDir) -> dict | None:
     return job if isinstance(job, dict) else None
 
 
-def _start(run: RunDir, job: dict, root: Path) -> int:
+def thread_share(limit: int) -> int:
+    """CPU threads for each launched run: the usable cores shared among ``limit`` runs, at least 1.
+
+    Every trainer would otherwise start one thread per core; several runs at once then
+    oversubscribe the cores (measured 5–10× slower per run).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, int(limit)))
+
+
+def _start(run: RunDir, job: dict, root: Path, threads: int) -> int:
     env = dict(os.environ)
     env["EBSDLIB_ARTIFACTS"] = str(root)
+    if "OMP_NUM_THREADS" not in env:  # a setting of the user's own wins
+        env["OMP_NUM_THREADS"] = str(threads)  # torch's intra-op threads follow it
+        env.setdefault("MKL_NUM_THREADS", str(threads))
+        job["threads"] = threads
     env["PYTHONUNBUFFERED"] = "1"
     package_parent = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
@@ -320,7 +339,7 @@ def poll(root: str | Path | None = None, limit: int | None = None,
             if report.running >= limit:
                 report.queued += 1
                 continue
-            _start(run, job, root)
+            _start(run, job, root, thread_share(limit))
             run.update_status(message="starting")
             report.started.append(run.run_id)
             report.running += 1

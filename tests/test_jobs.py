@@ -93,6 +93,41 @@ def test_launch_passes_an_argument_list_never_a_shell(root, monkeypatch):
     assert state(root, run_id) == "queued"
 
 
+@pytest.mark.parametrize("cores,limit,want", [(16, 2, "8"), (16, 3, "5"), (3, 2, "1"), (1, 4, "1")])
+def test_launched_runs_get_their_share_of_the_cores(root, monkeypatch, cores, limit, want):
+    FakePopen.calls = []
+    monkeypatch.setattr(jobs.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    run_id = jobs.launch(tiny_config(root), root, limit, scheduler=False)
+    (_, kwargs), = FakePopen.calls
+    assert kwargs["env"]["OMP_NUM_THREADS"] == want and kwargs["env"]["MKL_NUM_THREADS"] == want
+    assert jobs.job_info(open_run(run_id, root))["threads"] == int(want)
+    assert "OMP_NUM_THREADS" not in os.environ          # only the child's environment carries it
+
+
+def test_a_thread_count_the_user_set_is_kept(root, monkeypatch):
+    FakePopen.calls = []
+    monkeypatch.setattr(jobs.subprocess, "Popen", FakePopen)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    jobs.launch(tiny_config(root), root, 2, scheduler=False)
+    (_, kwargs), = FakePopen.calls
+    assert kwargs["env"]["OMP_NUM_THREADS"] == "3"
+
+
+def test_torch_in_a_launched_process_uses_the_share(root, monkeypatch):
+    """The child's torch really follows the variable: one thread where it would take one per core
+    (torch's own default, capped at the physical cores, is 2 on the 2-core test machine)."""
+    monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    run = _job_by_hand(root, ["import sys, torch; print('threads', torch.get_num_threads()); sys.exit(0)"])
+    jobs.poll(root, 4)
+    wait_for(lambda: jobs.poll(root, 4).running == 0 and "threads" in run.log_path.read_text(), 60,
+             "the process to print its thread count")
+    assert "threads 1" in run.log_path.read_text()
+
+
 def test_launch_validates_before_creating_anything(root):
     bad = tiny_config(root).to_dict() | {"epochs": 0}
     with pytest.raises(ValueError, match=r"epochs=0 is not allowed; use an integer from 1 to 10000"):
