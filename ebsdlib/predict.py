@@ -4,6 +4,8 @@
 (never the whole scan in memory: only the patterns of the batch being classified and the
 ``(n, C)`` probabilities), assembles the maps and writes them to
 ``runs/<run_id>/phasemaps/<scan>/`` (layout in :mod:`ebsdlib.phasemap.store`).
+Under ``torchrun`` every process classifies a contiguous share of the patterns and rank 0
+writes the one phase map (:mod:`ebsdlib.distributed.scan`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ebsdlib.phasemap import PhaseMap, build_phasemap, load_phasemap, save_phase
 from ebsdlib.phasemap.store import resolve_run
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RUN_ID_PATTERN, RunDir
+from ebsdlib.train.config import TrainConfig
 
 __all__ = ["load_phasemap", "predict_scan", "scan_name_from_path", "scan_positions"]
 
@@ -59,7 +62,9 @@ def predict_scan(
     Returns
     -------
     pathlib.Path
-        The phase-map folder ``runs/<run_id>/phasemaps/<scan>/``.
+        The phase-map folder ``runs/<run_id>/phasemaps/<scan>/``. Under ``torchrun`` every rank
+        classifies its share of the patterns, rank 0 writes the map and every rank returns
+        its folder (see :func:`ebsdlib.distributed.scan.predict_scan_distributed`).
 
     Raises
     ------
@@ -69,15 +74,42 @@ def predict_scan(
         The scan has no scan geometry, the scan name is not a safe folder name, or
         ``batch_size`` is not positive.
     """
-    from ebsdlib.baseline.run import index_scan, is_dictionary_run
+    from ebsdlib.baseline.run import index_scan
     from ebsdlib.data import load
+    from ebsdlib.distributed import setup
     from ebsdlib.train.inference import load_model, predict_dataset
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} is not allowed; use a positive integer")
-    run = resolve_run(run_id_or_dir, root)
-    if run.config_path.exists() and is_dictionary_run(run.config()):   # the conventional baseline maps itself
+    ctx = setup()
+    if ctx.enabled:
+        from ebsdlib.distributed.scan import predict_scan_distributed
+
+        return predict_scan_distributed(run_id_or_dir, data_path, batch_size, device, progress, scan_name,
+                                        root, ctx)
+    run, name, dictionary = prediction_target(run_id_or_dir, data_path, scan_name, root)
+    if dictionary:   # the conventional baseline maps itself
         return index_scan(run, data_path, scan_name=scan_name, progress=progress)
+    with load(data_path, progress=progress) as dataset:
+        scan_positions(dataset)  # a scan without geometry is refused before it is classified
+        model, config, phases = load_model(run.best_checkpoint, device)
+        proba, _ = predict_dataset(model, dataset, None, config.preprocess, device=device,
+                                   batch_size=batch_size, precision=config.precision,
+                                   embeddings=False, progress=progress)
+        return write_scan_map(run, name, dataset, data_path, proba, config, phases)
+
+
+def prediction_target(run_id_or_dir: RunDir | str | Path, data_path: str | Path, scan_name: str | None,
+                      root: str | Path | None = None) -> tuple[RunDir, str, bool]:
+    """The run, the phase-map name, and whether the run is a dictionary-indexing baseline.
+
+    Raises ``FileNotFoundError`` or ``ValueError`` as :func:`predict_scan` documents.
+    """
+    from ebsdlib.baseline.run import is_dictionary_run
+
+    run = resolve_run(run_id_or_dir, root)
+    if run.config_path.exists() and is_dictionary_run(run.config()):
+        return run, "", True
     name = scan_name if scan_name is not None else scan_name_from_path(data_path)
     if not RUN_ID_PATTERN.match(name) or ".." in name:
         raise ValueError(f"scan name {name!r} is not allowed; use letters, digits, '.', '_' and '-' "
@@ -85,29 +117,32 @@ def predict_scan(
     if not run.best_checkpoint.exists():
         raise FileNotFoundError(f"{run.best_checkpoint}: run {run.run_id!r} has no best checkpoint yet; "
                                 "wait until it has finished an epoch, or choose a completed run")
+    return run, name, False
 
-    with load(data_path, progress=progress) as dataset:
-        row, col, scan_shape = scan_positions(dataset)
-        model, config, phases = load_model(run.best_checkpoint, device)
-        proba, _ = predict_dataset(model, dataset, None, config.preprocess, device=device,
-                                   batch_size=batch_size, precision=config.precision,
-                                   embeddings=False, progress=progress)
-        true = true_labels(dataset, phases)
-        phasemap = build_phasemap(
-            proba, row, col, scan_shape, phases,
-            true=true,
-            quality=dataset.optional("quality"),
-            orientations=dataset.optional("orientations"),
-            step_size=dataset.step_size,
-            meta={
-                "run_id": run.run_id,
-                "scan": name,
-                "data": str(Path(data_path).resolve()),
-                "model": config.model,
-                "loss": config.loss,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            },
-        )
+
+def write_scan_map(run: RunDir, name: str, dataset: EBSDDataset, data_path: str | Path, proba: np.ndarray,
+                   config: TrainConfig, phases: Sequence[Phase]) -> Path:
+    """Lay the ``(n, C)`` probabilities of a scan's patterns out as its phase map and save it.
+
+    Reads only the scan's per-pattern fields (positions, labels, quality, orientations),
+    never its patterns. Returns ``runs/<run_id>/phasemaps/<name>/``.
+    """
+    row, col, scan_shape = scan_positions(dataset)
+    phasemap = build_phasemap(
+        proba, row, col, scan_shape, phases,
+        true=true_labels(dataset, phases),
+        quality=dataset.optional("quality"),
+        orientations=dataset.optional("orientations"),
+        step_size=dataset.step_size,
+        meta={
+            "run_id": run.run_id,
+            "scan": name,
+            "data": str(Path(data_path).resolve()),
+            "model": config.model,
+            "loss": config.loss,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
     folder = run.phasemap_dir(name)
     save_phasemap(phasemap, folder)
     return folder

@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classify every pattern of a scan and write its phase map into the run folder",
         description="Classify every pattern of a scan (streamed in batches) with a run's best "
                     "checkpoint and write runs/<run>/phasemaps/<name>/: phasemap.npz, .png, .csv, "
-                    "crystalmap.h5 (orix), crystalmap.ang (MTEX) and fractions.json.",
+                    "crystalmap.h5 (orix), crystalmap.ang (MTEX) and fractions.json. Under torchrun "
+                    "every process classifies a share of the patterns and rank 0 writes the map.",
     )
     p.add_argument("--run", required=True, help="run id (see `python -m ebsdlib runs`) or run folder")
     p.add_argument("--data", required=True, help="the scan: ebsdlib HDF5 or a vendor scan")
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the prediction and print where it went, the fractions and the accuracy."""
+    from ebsdlib.distributed import current, teardown
     from ebsdlib.phasemap import load_phasemap
     from ebsdlib.predict import predict_scan, summarize_phasemap
 
@@ -36,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threshold {args.threshold!r} must lie in [0, 1]")
     folder = predict_scan(args.run, args.data, batch_size=args.batch_size, device=args.device,
                           progress=not args.quiet, scan_name=args.name, root=args.root)
+    is_main = current().is_main
+    teardown()
+    if not is_main:   # under torchrun rank 0 wrote the map and reports it
+        return 0
     phasemap = load_phasemap(folder.parent.parent, folder.name)
     rows, cols = phasemap.scan_shape
     print(f"phase map of {rows}×{cols} points written to {folder}")

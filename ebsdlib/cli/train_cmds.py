@@ -219,9 +219,11 @@ def config_to_argv(config: TrainConfig) -> list[str]:
 
 # -- commands ------------------------------------------------------------------------------------
 def run_train(args: argparse.Namespace) -> int:
-    """``python -m ebsdlib train``."""
+    """``python -m ebsdlib train`` (under torchrun: rank 0 picks the run id, see :mod:`ebsdlib.distributed`)."""
+    from ebsdlib.distributed import setup
     from ebsdlib.runs import RunDir, check_run_id, new_run_id, runs_root
 
+    ctx = setup()
     root = args.artifacts
     run = None
     if args.run_id:
@@ -235,12 +237,12 @@ def run_train(args: argparse.Namespace) -> int:
             raise ValueError(f"argument --data: data set {config.data!r} not found; build one with "
                              "`python -m ebsdlib simulate` or `python -m ebsdlib import`")
     except ValueError as e:
-        if run is not None and run.path.is_dir():
+        if ctx.is_main and run is not None and run.path.is_dir():
             run.update_status(state="failed", error=str(e), message="bad training options")
         args._parser.error(str(e))
     if run is None:
-        run = RunDir(runs_root(root) / new_run_id(config.loss, config.model, root))
-    return _drive(run, lambda: _train(config, run, root, args.quiet))
+        run = RunDir(ctx.main_only(lambda: str(runs_root(root) / new_run_id(config.loss, config.model, root))))
+    return _drive(run, lambda: _train(config, run, root, args.quiet), ctx)
 
 
 def _train(config, run, root, quiet):
@@ -250,24 +252,38 @@ def _train(config, run, root, quiet):
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    """``python -m ebsdlib resume RUN``."""
+    """``python -m ebsdlib resume RUN`` (under torchrun on as many processes as the run trained on)."""
+    from ebsdlib.distributed import setup
+    from ebsdlib.runs import RunDir
     from ebsdlib.train.loop import resume
     from ebsdlib.train.status import as_run_dir
 
-    run = as_run_dir(args.run, args.artifacts)
-    return _drive(run, lambda: resume(run, progress=not args.quiet, root=args.artifacts))
+    ctx = setup()
+    run = RunDir(ctx.main_only(lambda: str(as_run_dir(args.run, args.artifacts).path)))
+    return _drive(run, lambda: resume(run, progress=not args.quiet, root=args.artifacts), ctx)
 
 
-def _drive(run, work) -> int:
-    """Run ``work`` with SIGTERM turned into a cancel request; print where the run is."""
+def _drive(run, work, ctx) -> int:
+    """Run ``work`` with SIGTERM turned into a cancel request; print where the run is.
+
+    Under torchrun only rank 0 prints and reads the run folder; SIGTERM on another rank asks
+    all ranks to stop at the next step.
+    """
     import signal
 
-    previous = signal.signal(signal.SIGTERM, lambda *_: run.request_cancel())
+    from ebsdlib.distributed import teardown
+
+    stop = run.request_cancel if ctx.is_main else ctx.request_stop
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop())
     try:
-        print(f"run {run.run_id}: {run.path}", file=sys.stderr)
+        if ctx.is_main:
+            print(f"run {run.run_id}: {run.path}", file=sys.stderr)
         work()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    teardown()
+    if not ctx.is_main:
+        return 0
     status = run.read_status()
     if status.state != "completed":
         print(f"run {run.run_id}: {status.state}; {status.message}", file=sys.stderr)

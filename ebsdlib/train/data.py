@@ -153,6 +153,7 @@ def prepare_batch(
     static_background: "torch.Tensor | None",
     flip_generator: "torch.Generator | None" = None,
     channels_last: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> "torch.Tensor":
     """Raw ``(B, H, W)`` patterns → model inputs ``(B, 1, S, S)`` on ``device``.
 
@@ -171,6 +172,11 @@ def prepare_batch(
         ``None`` for no augmentation.
     channels_last
         Return the batch in channels-last memory format (CUDA).
+    shard
+        ``(rank, world_size)`` when ``raw`` is this rank's part of a global batch of
+        ``world_size × B`` patterns (distributed training): the flips are drawn for the whole
+        global batch and this part is taken, so every pattern is flipped as it would be in
+        one process with the global batch.
     """
     import torch
 
@@ -178,7 +184,9 @@ def prepare_batch(
 
     x = preprocess_batch(to_device(np.ascontiguousarray(raw), device), preprocess, static_background)
     if flip_generator is not None:
-        flips = torch.rand((2, x.shape[0]), generator=flip_generator) < 0.5
+        rank, world = shard or (0, 1)
+        b = x.shape[0]
+        flips = torch.rand((2, b * world), generator=flip_generator)[:, rank * b:(rank + 1) * b] < 0.5
         flips = flips.to(device)
         x = torch.where(flips[0].view(-1, 1, 1, 1), x.flip(-1), x)
         x = torch.where(flips[1].view(-1, 1, 1, 1), x.flip(-2), x)

@@ -21,6 +21,11 @@ Life of ``status.json``: ``queued`` (written by a launcher) → ``running`` → 
 ``cancelled`` when the ``CANCEL`` file appears (polled every step) or on Ctrl-C; ``failed``
 with the error message on any exception. A cancelled or failed run resumes from the last
 finished epoch.
+
+Under ``torchrun`` both functions train with DistributedDataParallel on every process (rules
+in :mod:`ebsdlib.distributed`): rank 0 creates or reads the run folder and hands the run id,
+config and checkpoint to the others, which never open a file in it; after the epochs the
+other ranks are done and rank 0 alone fits the probe and evaluates.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import time
 from pathlib import Path
 
 from ebsdlib.data.format import EBSDDataset
+from ebsdlib.distributed import Context, setup
 from ebsdlib.io import write_json
 from ebsdlib.runs import RunDir, _pid_alive, check_run_id, new_run_id, runs_root
 from ebsdlib.train.config import TrainConfig
@@ -54,7 +60,8 @@ def train(config: TrainConfig, run_dir: RunDir | str | Path | None = None, progr
     root
         Artifacts folder (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
     on_epoch_end
-        Called as ``on_epoch_end(epoch, history_row)`` after each epoch's checkpoint.
+        Called as ``on_epoch_end(epoch, history_row)`` after each epoch's checkpoint (on rank 0
+        only under torchrun).
 
     Returns
     -------
@@ -62,18 +69,23 @@ def train(config: TrainConfig, run_dir: RunDir | str | Path | None = None, progr
         The run folder; its ``status.json`` says ``completed`` or ``cancelled``. Any error
         leaves ``failed`` with the message and is raised again.
     """
-    if run_dir is None:
-        run = RunDir(runs_root(root) / new_run_id(config.loss, config.model, root))
-    elif isinstance(run_dir, str) and "/" not in run_dir:
-        run = RunDir(runs_root(root) / check_run_id(run_dir))
-    else:
-        run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
-    run.path.mkdir(parents=True, exist_ok=True)
-    if run.last_checkpoint.exists() or run.metrics_path.exists():
-        raise ValueError(f"run folder {str(run.path)!r} already holds a trained run; "
-                         f"`python -m ebsdlib resume {run.run_id}` continues it, or choose a new run id")
-    write_json(run.config_path, config.to_dict())
-    return _execute(run, config, None, progress, on_epoch_end)
+    ctx = setup()
+
+    def prepare() -> str:   # rank 0 only under torchrun
+        if run_dir is None:
+            run = RunDir(runs_root(root) / new_run_id(config.loss, config.model, root))
+        elif isinstance(run_dir, str) and "/" not in run_dir:
+            run = RunDir(runs_root(root) / check_run_id(run_dir))
+        else:
+            run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+        run.path.mkdir(parents=True, exist_ok=True)
+        if run.last_checkpoint.exists() or run.metrics_path.exists():
+            raise ValueError(f"run folder {str(run.path)!r} already holds a trained run; "
+                             f"`python -m ebsdlib resume {run.run_id}` continues it, or choose a new run id")
+        write_json(run.config_path, config.to_dict())
+        return str(run.path)
+
+    return _execute(RunDir(ctx.main_only(prepare)), config, None, progress, on_epoch_end, ctx)
 
 
 def resume(run: RunDir | str | Path, progress: bool = True, *, root: str | Path | None = None,
@@ -82,46 +94,69 @@ def resume(run: RunDir | str | Path, progress: bool = True, *, root: str | Path 
 
     A run that stopped before its first checkpoint starts again from the beginning.
     Raises ``ValueError`` for a completed run (use :func:`ebsdlib.train.evaluate.evaluate_run`).
+    Under torchrun the run must be resumed on as many processes as it was trained on.
     """
     from ebsdlib.train.checkpoint import load_checkpoint
 
-    run = as_run_dir(run, root)
-    try:
-        state = run.read_status().state
-    except (FileNotFoundError, ValueError):
-        state = None
-    if state == "completed":
-        raise ValueError(f"run {run.run_id!r} is already completed; nothing to resume "
-                         f"(`python -m ebsdlib evaluate {run.run_id}` re-evaluates it)")
-    if state in ("queued", "running"):
-        pid = run.read_status().pid
-        if pid and pid != os.getpid() and _pid_alive(pid):
-            raise ValueError(f"run {run.run_id!r} is {state} in process {pid}; cancel it first "
-                             f"(from the dashboard, or `kill {pid}`, which cancels it cleanly)")
-    config = TrainConfig.from_dict(run.config())
-    ckpt = load_checkpoint(run.last_checkpoint) if run.last_checkpoint.exists() else None
-    run.cancel_path.unlink(missing_ok=True)
-    return _execute(run, config, ckpt, progress, on_epoch_end)
+    ctx = setup()
+
+    def prepare() -> tuple[str, dict, dict | None]:   # rank 0 only under torchrun
+        folder = as_run_dir(run, root)
+        try:
+            state = folder.read_status().state
+        except (FileNotFoundError, ValueError):
+            state = None
+        if state == "completed":
+            raise ValueError(f"run {folder.run_id!r} is already completed; nothing to resume "
+                             f"(`python -m ebsdlib evaluate {folder.run_id}` re-evaluates it)")
+        if state in ("queued", "running"):
+            pid = folder.read_status().pid
+            if pid and pid != os.getpid() and _pid_alive(pid):
+                raise ValueError(f"run {folder.run_id!r} is {state} in process {pid}; cancel it first "
+                                 f"(from the dashboard, or `kill {pid}`, which cancels it cleanly)")
+        config = TrainConfig.from_dict(folder.config())
+        ckpt = load_checkpoint(folder.last_checkpoint) if folder.last_checkpoint.exists() else None
+        folder.cancel_path.unlink(missing_ok=True)
+        return str(folder.path), config.to_dict(), ckpt
+
+    path, config, ckpt = ctx.main_only(prepare)
+    return _execute(RunDir(path), TrainConfig.from_dict(config), ckpt, progress, on_epoch_end, ctx)
+
+
+class SilentReporter:
+    """The status reporter of ranks other than 0 under torchrun: they never write ``status.json``."""
+
+    def due(self) -> bool:
+        return False
+
+    def update(self, force: bool = False, **changes) -> None:
+        """Nothing: rank 0 reports the run."""
 
 
 def _execute(run: RunDir, config: TrainConfig, ckpt: dict | None, progress: bool,
-             on_epoch_end: EpochCallback | None) -> RunDir:
-    reporter = StatusReporter(run)
-    if ckpt is None and run.cancel_requested:
+             on_epoch_end: EpochCallback | None, ctx: Context | None = None) -> RunDir:
+    ctx = ctx or Context()
+    reporter = StatusReporter(run) if ctx.is_main else SilentReporter()
+    ctx.on_remote_failure(lambda error: reporter.update(force=True, state="failed", eta_seconds=None,
+                                                        error=error, message="failed; see error"))
+    if ckpt is None and ctx.main_only(lambda: run.cancel_requested):
         reporter.update(force=True, state="cancelled", message="cancelled before it started")
         return run
+    on = f" on {ctx.world_size} processes" if ctx.enabled else ""
     reporter.update(force=True, state="running", epoch=0 if ckpt is None else int(ckpt["epoch"]),
                     epochs=config.epochs, step=0, error=None, pid=os.getpid(), started=time.time(),
-                    message="loading data", eta_seconds=None)
+                    message=f"loading data{on}", eta_seconds=None)
     trainer = None
     try:
         with EBSDDataset(config.data) as dataset:
-            trainer = Trainer(config, run, dataset, reporter, progress, on_epoch_end)
+            trainer = Trainer(config, run, dataset, reporter, progress and ctx.is_main, on_epoch_end, dist=ctx)
             if ckpt is not None:
                 trainer.load_state(ckpt)
             trainer.fit()
-            trainer.finish()
-        run.cancel_path.unlink(missing_ok=True)  # a request that came after the last step
+            if ctx.is_main:   # the other ranks are done; rank 0 fits the probe and evaluates
+                trainer.finish()
+        if ctx.is_main:
+            run.cancel_path.unlink(missing_ok=True)  # a request that came after the last step
         reporter.update(force=True, state="completed", message="done", eta_seconds=0.0)
     except (Cancelled, KeyboardInterrupt) as e:
         done = trainer.epoch if trainer else 0
@@ -131,7 +166,8 @@ def _execute(run: RunDir, config: TrainConfig, ckpt: dict | None, progress: bool
         if isinstance(e, KeyboardInterrupt):
             raise
     except BaseException as e:
-        reporter.update(force=True, state="failed", eta_seconds=None, error=f"{type(e).__name__}: {e}",
+        error = ctx.fail(e)   # under torchrun: tell the other ranks; an earlier error of theirs wins
+        reporter.update(force=True, state="failed", eta_seconds=None, error=error,
                         message="failed; see error")
         raise
     return run

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from ebsdlib.data.format import EBSDDataset
 from ebsdlib.runs import RunDir
 from ebsdlib.train.config import TrainConfig
 from ebsdlib.train.status import StatusReporter
+
+if TYPE_CHECKING:
+    from ebsdlib.distributed.context import Context
 
 #: Training patterns embedded as the k-NN reference of SupCon's per-epoch validation.
 KNN_REFERENCE_SIZE = 2048
@@ -41,14 +45,21 @@ class _Clock:
 
 
 class Trainer:
-    """The state of one training session; :func:`train` and :func:`resume` drive it."""
+    """The state of one training session; :func:`train` and :func:`resume` drive it.
+
+    ``dist`` is the :class:`~ebsdlib.distributed.context.Context` of a torchrun launch (see
+    :mod:`ebsdlib.distributed` for its rules); by default the session is a single process.
+    """
 
     def __init__(self, config: TrainConfig, run: RunDir, dataset: EBSDDataset, reporter: StatusReporter,
-                 progress: bool, on_epoch_end: EpochCallback | None):
+                 progress: bool, on_epoch_end: EpochCallback | None, *, dist: "Context | None" = None):
         import torch
         from timm.optim import param_groups_weight_decay
 
-        from ebsdlib.train.data import PatternFeeder, background_tensor
+        from ebsdlib.distributed.context import Context
+        from ebsdlib.distributed.model import training_forward
+        from ebsdlib.distributed.sampler import make_feeder
+        from ebsdlib.train.data import background_tensor
         from ebsdlib.train.device import resolve_device, resolve_precision
         from ebsdlib.train.evaluate import labelled_indices
         from ebsdlib.train.models import build_model
@@ -56,7 +67,8 @@ class Trainer:
 
         self.config, self.run, self.dataset, self.reporter = config, run, dataset, reporter
         self.progress, self.on_epoch_end = progress, on_epoch_end
-        self.device = resolve_device(config.device)
+        self.dist = dist if dist is not None else Context()
+        self.device = self.dist.device(resolve_device(config.device))
         self.precision = resolve_precision(config.precision, self.device)
         self.channels_last = self.device.type == "cuda"
         if self.device.type == "cuda":
@@ -70,12 +82,14 @@ class Trainer:
             raise ValueError(f"{dataset.path}: split {config.eval_split!r} has no labelled patterns, so the "
                              f"run would have nothing to report on; train {other} --validation or re-split "
                              "the data")
-        self.feeder = PatternFeeder(dataset, self.train_idx)
+        self.feeder = make_feeder(dataset, self.train_idx, self.dist.rank, self.dist.world_size,
+                                  self.dist.local_world_size)
         self.steps_per_epoch = self.feeder.steps(config.batch_size)
         torch.manual_seed(config.seed)
         self.model = build_model(config, len(self.phases))
         self.model.to(self.device, memory_format=torch.channels_last if self.channels_last
                       else torch.contiguous_format)
+        self.train_forward = training_forward(self.model, config.loss, self.dist, self.device)
         self.optimizer = torch.optim.AdamW(param_groups_weight_decay(self.model, config.weight_decay),
                                            lr=config.lr)
         self.scheduler = build_scheduler(self.optimizer, config.schedule, config.epochs,
@@ -124,12 +138,25 @@ class Trainer:
             "best": dict(self.best),
             "training_seconds": self.training_seconds,
             "probe_fitted": False,
+            **self._launch(),
         }
+
+    def _launch(self) -> dict:
+        """``{"distributed": …}`` under torchrun (world size, effective batch and lr), else nothing."""
+        if not self.dist.enabled:
+            return {}
+        return {"distributed": self.dist.describe(self.config.batch_size, self.config.lr)}
 
     def load_state(self, ckpt: dict) -> None:
         """Restore a ``checkpoint_last.pt``; its phase list must match the data set's."""
         from ebsdlib.train.checkpoint import checkpoint_phases, load_model_state, set_rng_state
 
+        saved = int((ckpt.get("distributed") or {}).get("world_size", 1))
+        if saved != self.dist.world_size:
+            raise ValueError(f"{self.run.last_checkpoint}: the run trained on {saved} process(es) and is resumed "
+                             f"on {self.dist.world_size}; the batches and the schedule depend on the number of "
+                             f"processes — resume it on {saved} (torchrun --nnodes × --nproc_per_node = {saved}"
+                             f"{', or without torchrun' if saved == 1 else ''})")
         names = [p.name for p in checkpoint_phases(ckpt)]
         if names != [p.name for p in self.phases]:
             raise ValueError(f"{self.run.last_checkpoint}: its phase list {names} does not match the data set "
@@ -169,16 +196,19 @@ class Trainer:
                 row = {"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss,
                        "val_accuracy": val_acc, "lr": lr, "seconds": seconds}
                 self.history.append(row)
-                if cfg.validation and (self.best["metric"] is None or val_acc > self.best["metric"]):
+                new_best = cfg.validation and (self.best["metric"] is None or val_acc > self.best["metric"])
+                if new_best:
                     self.best.update(epoch=self.epoch, metric=val_acc)
-                    save_checkpoint(self.run.best_checkpoint, {"model": self.model.state_dict(),
-                                                               **self._summary()})
-                save_checkpoint(self.run.last_checkpoint, self.state())
-                write_history(self.run, self.history)
+                if self.dist.is_main:   # under torchrun only rank 0 writes into the run folder
+                    if new_best:
+                        save_checkpoint(self.run.best_checkpoint, {"model": self.model.state_dict(),
+                                                                   **self._summary()})
+                    save_checkpoint(self.run.last_checkpoint, self.state())
+                    write_history(self.run, self.history)
                 self.reporter.update(force=True, epoch=self.epoch, step=0, train_loss=train_loss,
                                      val_loss=val_loss, val_accuracy=val_acc, eta_seconds=self._eta(),
                                      message=f"epoch {self.epoch}/{cfg.epochs} done")
-                if self.on_epoch_end is not None:
+                if self.on_epoch_end is not None and self.dist.is_main:
                     self.on_epoch_end(self.epoch, row)
         finally:
             bar.close()
@@ -188,6 +218,7 @@ class Trainer:
         import torch
         import torch.nn.functional as F
 
+        from ebsdlib.distributed.model import metric_loss
         from ebsdlib.train.data import prepare_batch
         from ebsdlib.train.device import autocast
 
@@ -199,22 +230,20 @@ class Trainer:
         if cfg.loss == "supcon":
             from pytorch_metric_learning.losses import SupConLoss
 
-            supcon = SupConLoss(temperature=cfg.temperature)
+            supcon = metric_loss(SupConLoss(temperature=cfg.temperature), self.dist)
         model.train()
         loss_sum = torch.zeros((), device=dev)
         steps, lr = 0, float(self.optimizer.param_groups[0]["lr"])
         self.reporter.update(force=True, message=f"epoch {self.epoch + 1}/{cfg.epochs}", step=0)
         t0 = time.perf_counter()  # step time includes waiting for the batch: end-to-end throughput
         for _, raw, labels in self.feeder.batches(cfg.batch_size, rng):
-            if self.run.cancel_requested:
+            if self._stop_requested():
                 raise Cancelled()
-            x = prepare_batch(raw, dev, cfg.preprocess, self.background, flips, self.channels_last)
+            x = prepare_batch(raw, dev, cfg.preprocess, self.background, flips, self.channels_last,
+                              shard=self.dist.shard)
             y = torch.from_numpy(labels).to(dev, non_blocking=True)
             with autocast(self.precision, dev):
-                if supcon is None:
-                    out = model(x)
-                else:
-                    out = model.project(model.embed(x))
+                out = self.train_forward(x)
             loss = F.cross_entropy(out.float(), y) if supcon is None else supcon(out.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -234,30 +263,40 @@ class Trainer:
                 mean = float(loss_sum) / steps
                 bar.set_postfix(epoch=self.epoch + 1, loss=f"{mean:.4f}")
                 self.reporter.update(step=steps, train_loss=mean, eta_seconds=self._eta(steps))
-        mean = float(loss_sum) / max(steps, 1)
+        mean = self.dist.mean(float(loss_sum) / max(steps, 1))
         if not np.isfinite(mean):
             raise FloatingPointError(f"the training loss became {mean} in epoch {self.epoch + 1}; "
                                      f"lower the learning rate (lr={cfg.lr!r}) or use precision 'fp32'")
         return mean, lr
 
+    def _stop_requested(self) -> bool:
+        """The run's cancel request; under torchrun agreed on by every rank (rank 0 reads ``CANCEL``)."""
+        local = self.dist.stop_requested or (self.dist.is_main and self.run.cancel_requested)
+        return self.dist.any(local)
+
+    def _predict(self, indices: np.ndarray, embeddings: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and embeddings of ``indices``; under torchrun each rank does a share."""
+        from ebsdlib.distributed.predict import predict_sharded
+
+        cfg = self.config
+        return predict_sharded(self.model, self.dataset, indices, cfg.preprocess, self.dist, self.device,
+                               cfg.eval_batch_size, self.precision, embeddings=embeddings)
+
     def _validate(self) -> tuple[float | None, float]:
         """Validation loss (cross-entropy only) and accuracy on the val split."""
-        from ebsdlib.train.inference import predict_dataset
         from ebsdlib.train.probe import knn_predict
 
         cfg = self.config
         t0 = time.perf_counter()
         self.reporter.update(force=True, message=f"validating epoch {self.epoch + 1}")
         y = self.dataset.labels[self.val_idx]
-        proba, emb = predict_dataset(self.model, self.dataset, self.val_idx, cfg.preprocess, self.device,
-                                     cfg.eval_batch_size, self.precision, embeddings=cfg.loss == "supcon")
+        proba, emb = self._predict(self.val_idx, embeddings=cfg.loss == "supcon")
         if cfg.loss == "ce":
             val_loss = float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean())
             accuracy = float((proba.argmax(1) == y).mean())
         else:
             ref = self._knn_reference_indices()
-            _, ref_emb = predict_dataset(self.model, self.dataset, ref, cfg.preprocess, self.device,
-                                         cfg.eval_batch_size, self.precision)
+            _, ref_emb = self._predict(ref)
             pred = knn_predict(ref_emb, self.dataset.labels[ref], emb, cfg.knn_k)
             val_loss, accuracy = None, float((pred == y).mean())
         self.model.train()
@@ -314,12 +353,14 @@ class Trainer:
         c = self.clock
         extra = {
             "training_seconds": self.training_seconds,
-            "train_patterns_per_second": c.patterns / c.step_seconds if c.step_seconds else None,
+            "train_patterns_per_second": (c.patterns * self.dist.world_size / c.step_seconds
+                                          if c.step_seconds else None),
             "selected_epoch": self.best["epoch"],
             "selected_on": self.best["selected_on"],
             "device": str(self.device),
             "precision": self.precision,
             "torch_threads": torch.get_num_threads(),
+            **self._launch(),
         }
         return evaluate_model(self.model, cfg, self.phases, self.dataset, cfg.eval_split, self.run.path,
                               device=self.device, knn_reference=reference, extra=extra,

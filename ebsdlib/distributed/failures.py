@@ -1,0 +1,99 @@
+"""An error on one rank stops every rank: published in the store, watched by a thread on each rank.
+
+Without this, the other ranks of a job whose rank died would sit in their next collective
+until it times out (half an hour by default). Each rank's :class:`FailureWatch` polls the
+process group's store for the keys the other ranks publish with :func:`publish_failure`;
+when one appears it runs the context's callbacks (rank 0 writes ``failed`` with that error
+into ``status.json``) and ends the process with exit code 1. The thread runs even while the
+main thread waits inside a collective, which is exactly when it is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ebsdlib.distributed.context import Context
+
+#: Seconds between two looks at the store.
+POLL_SECONDS = 0.2
+
+
+def failure_key(rank: int) -> str:
+    """The store key where ``rank`` publishes its error."""
+    return f"ebsdlib/failed/{rank}"
+
+
+def publish_failure(ctx: "Context", message: str) -> None:
+    """Tell the other ranks that this one failed (best effort: the store may be gone)."""
+    try:
+        ctx.store.set(failure_key(ctx.rank), message)
+    except Exception:  # noqa: BLE001 - a lost store must not hide the error being reported
+        pass
+
+
+def remote_failure(ctx: "Context") -> str | None:
+    """The first error another rank published, or ``None``."""
+    for rank in range(ctx.world_size):
+        if rank == ctx.rank:
+            continue
+        try:
+            if ctx.store.check([failure_key(rank)]):
+                return ctx.store.get(failure_key(rank)).decode("utf-8", "replace")
+        except Exception:  # noqa: BLE001 - the store went away with its host: nothing to read
+            return None
+    return None
+
+
+def wait_for_exit() -> None:
+    """Block this thread: the watchdog is ending the process."""
+    while True:
+        time.sleep(60)
+
+
+class FailureWatch:
+    """The thread that ends this process when another rank publishes an error.
+
+    Parameters
+    ----------
+    ctx
+        The distributed context (its store, rank and failure lock).
+    interval
+        Seconds between polls.
+    """
+
+    def __init__(self, ctx: "Context", interval: float = POLL_SECONDS):
+        self.ctx = ctx
+        self.interval = interval
+        self.callbacks: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ebsdlib-failure-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            message = remote_failure(self.ctx)
+            if message is None or self._stop.is_set():
+                continue
+            if not self.ctx._failing.acquire(blocking=False):
+                return  # this rank's own failure is being handled by the main thread
+            for callback in self.callbacks:
+                try:
+                    callback(message)
+                except Exception as e:  # noqa: BLE001 - still exit: the job cannot go on
+                    print(f"ebsdlib: while recording another rank's failure: {e}", file=sys.stderr)
+            print(f"ebsdlib: rank {self.ctx.rank} stops because {message}", file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)

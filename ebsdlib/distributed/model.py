@@ -1,0 +1,88 @@
+"""The training forward pass and loss, wrapped for DistributedDataParallel when distributed.
+
+DDP synchronises gradients only for what runs through the wrapped module's ``forward``, so
+the trainer's forward pass (logits for cross-entropy, normalised projections for SupCon) is a
+module of its own, :class:`TrainingForward`, used in one process too. This module imports
+torch; import it only where a model is trained.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from ebsdlib.distributed.context import Context
+    from ebsdlib.train.models import EBSDNet
+
+
+class TrainingForward(nn.Module):
+    """What a training step computes: ``model(x)`` (cross-entropy) or ``model.project(model.embed(x))``."""
+
+    def __init__(self, model: "EBSDNet", loss: Literal["ce", "supcon"]):
+        super().__init__()
+        self.model = model
+        self.loss = loss
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.loss == "ce":
+            return self.model(x)
+        return self.model.project(self.model.embed(x))
+
+
+class GlobalBatchLoss(nn.Module):
+    """A metric loss over the global batch: embeddings and labels gathered from every rank.
+
+    pytorch-metric-learning's ``DistributedLossWrapper`` computes the loss over all ranks'
+    embeddings (only this rank's carry gradients) and returns it times ``world_size``, so that
+    DDP's average of the ranks' gradients is the gradient of the global-batch loss. This
+    module keeps that gradient but returns the loss itself, for the logs.
+
+    Parameters
+    ----------
+    loss
+        A pytorch-metric-learning loss (here ``SupConLoss``).
+    world_size
+        Number of processes.
+    """
+
+    def __init__(self, loss: nn.Module, world_size: int):
+        super().__init__()
+        from pytorch_metric_learning.utils.distributed import DistributedLossWrapper
+
+        self.wrapped = DistributedLossWrapper(loss)
+        self.world_size = int(world_size)
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        scaled = self.wrapped(embeddings, labels)
+        return scaled.detach() / self.world_size + (scaled - scaled.detach())
+
+
+def training_forward(model: "EBSDNet", loss: Literal["ce", "supcon"], ctx: "Context",
+                     device: torch.device) -> nn.Module:
+    """The module a training step calls: :class:`TrainingForward`, inside DDP when distributed.
+
+    Under DDP on CUDA the model's BatchNorm layers become ``SyncBatchNorm`` (in place: the
+    parameters and buffers stay the same objects, so an optimiser made before or after is
+    valid). A SupCon run's classifier takes no part in training (the probe is fitted
+    afterwards), so its parameters are frozen to keep DDP from waiting for their gradients.
+    """
+    forward = TrainingForward(model, loss)
+    if not ctx.enabled:
+        return forward
+    from torch.nn.parallel import DistributedDataParallel
+
+    if loss == "supcon":
+        model.classifier.requires_grad_(False)
+    if device.type == "cuda":
+        for name, child in list(model.named_children()):
+            setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+        return DistributedDataParallel(forward, device_ids=[device.index], output_device=device.index)
+    return DistributedDataParallel(forward)
+
+
+def metric_loss(loss: nn.Module, ctx: "Context") -> nn.Module:
+    """``loss`` as it is in one process, :class:`GlobalBatchLoss` around it when distributed."""
+    return GlobalBatchLoss(loss, ctx.world_size) if ctx.enabled else loss
