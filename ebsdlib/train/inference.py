@@ -57,6 +57,8 @@ def predict_dataset(
     batch_size
         Patterns read and preprocessed at once; also per forward pass on a GPU (on the CPU the
         model sees slices of at most :data:`CPU_FORWARD_BATCH`, see :func:`forward_batch_size`).
+        A forward pass that runs out of device memory is retried with half the patterns, down
+        to one (:mod:`ebsdlib.train.memory`); the predictions stay the same.
     precision
         ``"auto"`` (bf16/fp16 on CUDA, fp32 on the CPU), ``"fp32"``, ``"bf16"`` or ``"fp16"``.
     embeddings
@@ -76,6 +78,7 @@ def predict_dataset(
 
     from ebsdlib.train.data import background_tensor, prefetch, prepare_batch
     from ebsdlib.train.device import autocast, resolve_device, resolve_precision
+    from ebsdlib.train.memory import Backoff
 
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
@@ -90,18 +93,29 @@ def predict_dataset(
     bg = background_tensor(dataset, preprocess, dev)
     done = 0
     bar = tqdm(total=n, desc="predict", unit="pat", disable=not progress, leave=False)
-    step = forward_batch_size(batch_size, dev)
+    backoff = Backoff(forward_batch_size(batch_size, dev), dev, floor=1, what="inference forward pass",
+                      advice="--eval-batch-size (predict: --batch-size)")
+
+    def forward(part: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+        with autocast(prec, dev):
+            return model.embed_and_logits(part)
+
     with torch.inference_mode():
         for _, raw in prefetch(dataset.iter_batches(batch_size, idx[order])):
             x = prepare_batch(raw, dev, preprocess, bg, channels_last=channels_last)
-            for start in range(0, len(x), step):
-                with autocast(prec, dev):
-                    features, logits = model.embed_and_logits(x[start:start + step])
+            start = 0
+            while start < len(x):
+                part = x[start:start + backoff.size]
+                out = backoff.call(forward, part, attempted=len(part))
+                if out is None:  # out of memory: the size was halved, the same patterns go again
+                    continue
+                features, logits = out
                 rows = order[done:done + len(features)]
                 proba[rows] = torch.softmax(logits.float(), dim=1).cpu().numpy()
                 if embeddings:
                     emb[rows] = features.float().cpu().numpy()
                 done += len(features)
+                start += len(features)
             bar.update(len(raw))
     bar.close()
     return proba, emb

@@ -12,8 +12,9 @@ from pathlib import Path
 from ebsdlib.io import write_text
 from ebsdlib.runs import RunDir, Status, check_run_id, runs_root
 
-#: Columns of ``history.csv``, in order.
-HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds")
+#: Columns of ``history.csv``, in order. ``micro_batch_size``: patterns per forward/backward pass
+#: in the epoch — the batch size, unless running out of memory halved it (:mod:`ebsdlib.train.memory`).
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds", "micro_batch_size")
 
 
 def as_run_dir(run: "RunDir | str | Path", root: str | Path | None = None) -> RunDir:

@@ -62,6 +62,7 @@ class Trainer:
         from ebsdlib.train.data import background_tensor
         from ebsdlib.train.device import resolve_device, resolve_precision
         from ebsdlib.train.evaluate import labelled_indices
+        from ebsdlib.train.memory import Backoff
         from ebsdlib.train.models import build_model
         from ebsdlib.train.schedule import build_scheduler
 
@@ -85,6 +86,10 @@ class Trainer:
         self.feeder = make_feeder(dataset, self.train_idx, self.dist.rank, self.dist.world_size,
                                   self.dist.local_world_size)
         self.steps_per_epoch = self.feeder.steps(config.batch_size)
+        # out of memory: batches run as micro-batches of half the size (one process only: under
+        # torchrun one rank cannot retry alone, so it fails with the message instead)
+        self.backoff = Backoff(config.batch_size, self.device, floor=2, what="training step",
+                               advice="--batch-size", enabled=not self.dist.enabled)
         torch.manual_seed(config.seed)
         self.model = build_model(config, len(self.phases))
         self.model.to(self.device, memory_format=torch.channels_last if self.channels_last
@@ -170,6 +175,8 @@ class Trainer:
         set_rng_state(ckpt["rng"])
         self.epoch = int(ckpt["epoch"])
         self.history = list(ckpt["history"])
+        if self.history and self.history[-1].get("micro_batch_size"):  # a size halved before the interruption
+            self.backoff.size = min(self.backoff.size, int(self.history[-1]["micro_batch_size"]))
         self.best = dict(ckpt["best"])
         self.training_seconds = float(ckpt["training_seconds"])
 
@@ -194,7 +201,8 @@ class Trainer:
                 seconds = time.perf_counter() - t0
                 self.training_seconds += seconds
                 row = {"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss,
-                       "val_accuracy": val_acc, "lr": lr, "seconds": seconds}
+                       "val_accuracy": val_acc, "lr": lr, "seconds": seconds,
+                       "micro_batch_size": min(self.backoff.size, cfg.batch_size)}
                 self.history.append(row)
                 new_best = cfg.validation and (self.best["metric"] is None or val_acc > self.best["metric"])
                 if new_best:
@@ -207,7 +215,7 @@ class Trainer:
                     write_history(self.run, self.history)
                 self.reporter.update(force=True, epoch=self.epoch, step=0, train_loss=train_loss,
                                      val_loss=val_loss, val_accuracy=val_acc, eta_seconds=self._eta(),
-                                     message=f"epoch {self.epoch}/{cfg.epochs} done")
+                                     message=f"epoch {self.epoch}/{cfg.epochs} done{self._micro_note()}")
                 if self.on_epoch_end is not None and self.dist.is_main:
                     self.on_epoch_end(self.epoch, row)
         finally:
@@ -242,16 +250,27 @@ class Trainer:
             x = prepare_batch(raw, dev, cfg.preprocess, self.background, flips, self.channels_last,
                               shard=self.dist.shard)
             y = torch.from_numpy(labels).to(dev, non_blocking=True)
-            with autocast(self.precision, dev):
-                out = self.train_forward(x)
-            loss = F.cross_entropy(out.float(), y) if supcon is None else supcon(out.float(), y)
+
+            def backward(part: slice | None, weight: float | None) -> torch.Tensor:
+                xs, ys = (x, y) if part is None else (x[part], y[part])
+                with autocast(self.precision, dev):
+                    out = self.train_forward(xs)
+                loss = F.cross_entropy(out.float(), ys) if supcon is None else supcon(out.float(), ys)
+                if weight is not None:
+                    loss = loss * weight
+                self.scaler.scale(loss).backward()
+                return loss.detach()
+
+            halvings = len(self.backoff.halvings)
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            loss = self.backoff.accumulate(len(x), backward, lambda: self.optimizer.zero_grad(set_to_none=True))
+            if len(self.backoff.halvings) > halvings:
+                self.reporter.update(force=True, message=f"epoch {self.epoch + 1}/{cfg.epochs}{self._micro_note()}")
             self.scaler.step(self.optimizer)
             self.scaler.update()
             lr = float(self.optimizer.param_groups[0]["lr"])
             self.scheduler.step()
-            loss_sum += loss.detach()
+            loss_sum += loss
             steps += 1
             now = time.perf_counter()
             self.clock.step_seconds += now - t0
@@ -268,6 +287,14 @@ class Trainer:
             raise FloatingPointError(f"the training loss became {mean} in epoch {self.epoch + 1}; "
                                      f"lower the learning rate (lr={cfg.lr!r}) or use precision 'fp32'")
         return mean, lr
+
+    def _micro_note(self) -> str:
+        """``"; out of memory at batch size 64 on cuda:0: micro-batches of 32 …"`` after a halving."""
+        if not self.backoff.halvings:
+            return ""
+        failed = self.backoff.halvings[-1][0]
+        return (f"; out of memory at batch size {failed} on {self.device}: batches of {self.config.batch_size} "
+                f"run as micro-batches of {self.backoff.size} (gradients accumulated)")
 
     def _stop_requested(self) -> bool:
         """The run's cancel request; under torchrun agreed on by every rank (rank 0 reads ``CANCEL``)."""
@@ -360,6 +387,8 @@ class Trainer:
             "device": str(self.device),
             "precision": self.precision,
             "torch_threads": torch.get_num_threads(),
+            "micro_batch_size": min(self.backoff.size, cfg.batch_size),
+            "out_of_memory_halvings": [list(h) for h in self.backoff.halvings],
             **self._launch(),
         }
         return evaluate_model(self.model, cfg, self.phases, self.dataset, cfg.eval_split, self.run.path,
