@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "crystalmap.h5 (orix), crystalmap.ang (MTEX) and fractions.json. Under torchrun "
                     "every process classifies a share of the patterns and rank 0 writes the map.",
     )
-    p.add_argument("--run", required=True, help="run id (see `python -m ebsdlib runs`) or run folder")
+    p.add_argument("--run", "--run-id", dest="run", required=True,
+                   help="run id (see `python -m ebsdlib runs`) or run folder; under torchrun write --run-id "
+                        "(torchrun takes --run for its own --run-path)")
     p.add_argument("--data", required=True, help="the scan: ebsdlib HDF5 or a vendor scan")
     p.add_argument("--batch-size", type=int, default=512, help="patterns per forward pass (default 512)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
