@@ -32,8 +32,9 @@ else:
             c1.metric("Accuracy", widgets.fmt(row["accuracy"], pct=True), help=ci)
             c1.caption(ci)
             c2.metric("Macro F1", widgets.fmt(row["macro_f1"]))
-            c3.metric("Ni↔Ni₃Fe confused", widgets.fmt(row["ni_ni3fe_confusion"], pct=True),
-                      help="Share of true Ni and true Ni₃Fe patterns predicted as the other one.")
+            c3.metric("Ni↔Ni₃Fe", widgets.fmt(row["ni_ni3fe_confusion"], pct=True),
+                      help="Ni↔Ni₃Fe confusion: the share of true Ni and true Ni₃Fe patterns predicted "
+                           "as the other one (0.5: the pair is not told apart).")
             st.caption(f"{row['model']} · {row['dataset']} · {row['eval_split']} split")
 
     st.subheader("All runs")

@@ -105,6 +105,8 @@ def test_every_page_opens(page, server):
         page.wait_for_timeout(500)                  # let the charts draw
         assert_no_exception(page)
         if path in ("confusion", "accuracy", "embeddings", "phase_maps"):
+            # Plotly draws after the script has finished: wait for the second chart, not a fixed time
+            page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)
             assert page.locator(".js-plotly-plot").count() >= 2, path
         if shots:                                   # the whole page: make the window as tall as it
             Path(shots).mkdir(parents=True, exist_ok=True)
