@@ -47,7 +47,13 @@ class DemoConfig:
     model
         timm model of both runs.
     ce_epochs, supcon_epochs
-        Training epochs of the cross-entropy and the contrastive run.
+        Training epochs of the cross-entropy and the contrastive run. Contrastive training
+        needs them: after 6 epochs SupCon's loss had not left its collapsed value (probe at
+        chance), after 30 it separates Ni₃Al (see the README's demo numbers).
+    device
+        Where the runs train and map the scan: ``"auto"`` (CUDA when available, else the
+        CPU), ``"cpu"`` or ``"cuda"``. Training is in fp32 on either, so a CPU rebuild of a
+        demo made on a GPU differs only by floating-point rounding and cuDNN's kernel choice.
     batch_size, lr
         Optimiser settings shared by both runs.
     seed
@@ -61,18 +67,19 @@ class DemoConfig:
     scan_shape: tuple[int, int] = (100, 100)
     n_grains: int = 40
     model: str = "efficientnet_b0"
-    ce_epochs: int = 6
-    supcon_epochs: int = 6
+    ce_epochs: int = 30
+    supcon_epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
     master_half_size: int = 250
+    device: str = "auto"
 
     @classmethod
     def tiny(cls) -> "DemoConfig":
         """A rebuild small enough for a test (seconds, not minutes)."""
         return cls(n_per_phase=40, patterns_per_grain=4, scan_shape=(6, 5), n_grains=3, model="test_efficientnet",
-                   ce_epochs=2, supcon_epochs=2, batch_size=16, master_half_size=40)
+                   ce_epochs=2, supcon_epochs=2, batch_size=16, master_half_size=40, device="cpu")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -110,7 +117,7 @@ def train_configs(config: DemoConfig, root: Path) -> dict:
     from ebsdlib.train.config import TrainConfig
 
     base = TrainConfig(data=str(root / DATASET_FILE), model=config.model, batch_size=config.batch_size,
-                       lr=config.lr, seed=config.seed, device="cpu", precision="fp32", validation=False)
+                       lr=config.lr, seed=config.seed, device=config.device, precision="fp32", validation=False)
     return {
         "ce": replace(base, loss="ce", epochs=config.ce_epochs, name="demo: cross-entropy"),
         "supcon": replace(base, loss="supcon", epochs=config.supcon_epochs, name="demo: supervised contrastive"),
@@ -249,7 +256,7 @@ def build_demo(config: DemoConfig | None = None, root: str | Path | None = None,
                 raise FileExistsError(f"{path} exists; pass --force to rebuild the demo runs")
             shutil.rmtree(path)
         run = train(train_config, run_id, progress=progress, root=base)
-        predict_scan(run, base / SCAN_FILE, device="cpu", progress=progress, scan_name="default_scan")
+        predict_scan(run, base / SCAN_FILE, device=config.device, progress=progress, scan_name="default_scan")
         compact_checkpoint(run)
         runs.append(run)
     if "dictionary" in losses:
