@@ -349,6 +349,12 @@ def poll(root: str | Path | None = None, limit: int | None = None,
 def _settle(run: RunDir, job: dict | None, pid: int) -> str | None:
     """A run's process is gone: record how, and give it a final state if it wrote none."""
     code = _returncode(pid)
+    if code is None and pid in _CHILDREN:  # dead (a zombie) but not reaped yet: collect its exit code
+        try:
+            code = _CHILDREN[pid].wait(timeout=5)
+            del _CHILDREN[pid]
+        except subprocess.TimeoutExpired:
+            pass
     if job is not None:
         job.update(ended=job.get("ended") or time.time(), returncode=code)
         write_json(run.path / JOB_FILE, job)

@@ -117,6 +117,8 @@ def resume(run: RunDir | str | Path, progress: bool = True, *, root: str | Path 
         config = TrainConfig.from_dict(folder.config())
         ckpt = load_checkpoint(folder.last_checkpoint) if folder.last_checkpoint.exists() else None
         folder.cancel_path.unlink(missing_ok=True)
+        for partial in folder.path.glob(".*.part"):  # temporary files of writes a killed process left
+            partial.unlink(missing_ok=True)
         return str(folder.path), config.to_dict(), ckpt
 
     path, config, ckpt = ctx.main_only(prepare)

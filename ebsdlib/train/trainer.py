@@ -190,6 +190,8 @@ class Trainer:
 
         cfg, spe = self.config, self.steps_per_epoch
         self.reporter.update(force=True, epoch=self.epoch, epochs=cfg.epochs, steps_per_epoch=spe)
+        if self.history and self.dist.is_main:  # resumed: a process killed after its checkpoint but
+            write_history(self.run, self.history)  # before history.csv left the file an epoch behind
         bar = tqdm(total=cfg.epochs * spe, initial=self.epoch * spe, disable=not self.progress,
                    desc=self.run.run_id, unit="step", dynamic_ncols=True)
         try:
