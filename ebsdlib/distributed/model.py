@@ -64,9 +64,9 @@ def training_forward(model: "EBSDNet", loss: Literal["ce", "supcon"], ctx: "Cont
                      device: torch.device) -> nn.Module:
     """The module a training step calls: :class:`TrainingForward`, inside DDP when distributed.
 
-    Under DDP on CUDA the model's BatchNorm layers become ``SyncBatchNorm`` (in place: the
-    parameters and buffers stay the same objects, so an optimiser made before or after is
-    valid). A SupCon run's classifier takes no part in training (the probe is fitted
+    Under DDP on CUDA the model's BatchNorm layers become synchronised ones
+    (:func:`sync_batchnorm`; in place: the parameters and buffers stay the same objects, so an
+    optimiser made before or after is valid). A SupCon run's classifier takes no part in training (the probe is fitted
     afterwards), so its parameters are frozen to keep DDP from waiting for their gradients.
     """
     forward = TrainingForward(model, loss)
@@ -77,10 +77,25 @@ def training_forward(model: "EBSDNet", loss: Literal["ce", "supcon"], ctx: "Cont
     if loss == "supcon":
         model.classifier.requires_grad_(False)
     if device.type == "cuda":
-        for name, child in list(model.named_children()):
-            setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+        sync_batchnorm(model)
         return DistributedDataParallel(forward, device_ids=[device.index], output_device=device.index)
     return DistributedDataParallel(forward)
+
+
+def sync_batchnorm(model: "EBSDNet") -> "EBSDNet":
+    """Turn the model's BatchNorm layers into synchronised ones, in place; returns ``model``.
+
+    timm's converter, not torch's: timm's EfficientNets use ``BatchNormAct2d`` (batch norm
+    followed by its activation), which torch's converter would turn into a plain
+    ``SyncBatchNorm`` without the activation. The weights and running statistics stay the
+    same tensors, and the state dict keeps its keys, so the checkpoint loads into the
+    ordinary model.
+    """
+    from timm.layers import convert_sync_batchnorm
+
+    for name, child in list(model.named_children()):
+        setattr(model, name, convert_sync_batchnorm(child))
+    return model
 
 
 def metric_loss(loss: nn.Module, ctx: "Context") -> nn.Module:

@@ -82,20 +82,21 @@ class Launch:
 
 @pytest.fixture(scope="session")
 def torchrun(tmp_path_factory):
-    """Run ``torchrun --standalone --nproc_per_node=2 [-m ebsdlib | worker.py] ARGS`` on the CPU.
+    """Run ``torchrun --standalone --nproc_per_node=N [-m ebsdlib | worker.py] ARGS``.
 
-    ``torchrun(args, artifacts, module=False)`` starts ``worker.py`` (which audits the ranks
-    other than 0), or ``python -m ebsdlib`` with ``module=True``; one thread per process and
-    a 60 s collective timeout, so a hang fails the test instead of stalling it.
+    ``torchrun(args, artifacts, module=False, nproc=2)`` starts ``worker.py`` (which audits the
+    ranks other than 0), or ``python -m ebsdlib`` with ``module=True``; one thread per process
+    and a 60 s collective timeout, so a hang fails the test instead of stalling it.
     """
-    def launch(args: list[str], artifacts: Path, module: bool = False, timeout: float = 120) -> Launch:
+    def launch(args: list[str], artifacts: Path, module: bool = False, timeout: float = 120,
+               nproc: int = 2) -> Launch:
         audit = tmp_path_factory.mktemp("audit")
         env = {**os.environ, "OMP_NUM_THREADS": "1", "EBSDLIB_ARTIFACTS": str(artifacts),
                "AUDIT_DIR": str(audit), "PYTHONPATH": str(REPO), "EBSDLIB_DIST_TIMEOUT": "60"}
         for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
             env.pop(key, None)
         target = ["-m", "ebsdlib"] if module else [str(WORKER)]
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                *target, *args]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
