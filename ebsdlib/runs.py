@@ -136,11 +136,30 @@ class Status:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Status":
+        """Build from a stored dictionary; a value of the wrong type is an error naming its field."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a status must be a JSON object, not {type(d).__name__}")
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         st = cls(**known)
         if st.state not in STATES:
             raise ValueError(f"unknown run state {st.state!r}; states are {STATES}")
+        for name, kinds in _STATUS_TYPES.items():
+            value = getattr(st, name)
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                allowed = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+                raise ValueError(f"status field {name!r} is {value!r}; expected {allowed}")
         return st
+
+
+_NUMBER = (int, float)
+#: The types each status field may hold in ``status.json``.
+_STATUS_TYPES = {
+    "epoch": (int,), "epochs": (int,), "step": (int,), "steps_per_epoch": (int,),
+    "train_loss": (*_NUMBER, type(None)), "val_loss": (*_NUMBER, type(None)),
+    "val_accuracy": (*_NUMBER, type(None)), "eta_seconds": (*_NUMBER, type(None)),
+    "message": (str,), "error": (str, type(None)), "pid": (int, type(None)),
+    "started": (*_NUMBER, type(None)), "updated": _NUMBER,
+}
 
 
 class RunDir:
@@ -180,9 +199,14 @@ class RunDir:
 
     # status
     def read_status(self) -> Status:
+        """The run's status; ``ValueError`` naming the file when it is corrupt."""
         if not self.status_path.exists():
             raise FileNotFoundError(f"{self.status_path}: no status; the run was never started")
-        return Status.from_dict(read_json(self.status_path))
+        stored = read_json(self.status_path)
+        try:
+            return Status.from_dict(stored)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{self.status_path}: {e}; the file is corrupt") from e
 
     def write_status(self, status: Status) -> None:
         status.updated = time.time()
@@ -211,10 +235,10 @@ class RunDir:
 
     # readers
     def config(self) -> dict:
-        return read_json(self.config_path)
+        return _json_object(self.config_path)
 
     def metrics(self) -> dict | None:
-        return read_json(self.metrics_path) if self.metrics_path.exists() else None
+        return _json_object(self.metrics_path) if self.metrics_path.exists() else None
 
     def history(self):
         import pandas as pd
@@ -252,6 +276,14 @@ class RunDir:
         if pm.exists():
             times.extend(p.stat().st_mtime for p in pm.rglob("*") if p.is_file())
         return max(times)
+
+
+def _json_object(path: Path) -> dict:
+    """A JSON file that must hold an object; ``ValueError`` naming the file otherwise."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: holds a JSON {type(data).__name__}, not an object; the file is corrupt")
+    return data
 
 
 @dataclass

@@ -147,7 +147,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if given.get("config"):
         from ebsdlib.io import read_json
 
-        base = dict(read_json(given["config"]))
+        stored = read_json(given["config"])
+        if not isinstance(stored, dict):
+            raise ValueError(f"argument --config: {given['config']} holds a JSON {type(stored).__name__}, not an "
+                             "object of config fields; give a run's config.json or a file like it")
+        base = dict(stored)
     else:
         base = TrainConfig().to_dict()
         if "data" in given:

@@ -72,30 +72,39 @@ def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
     """
     rows = []
     for s in summaries:
-        cfg, m = s.config or {}, s.metrics or {}
-        lo, hi = _ci(m)
-        status = s.status
-        rows.append({
-            "run_id": s.run_id,
-            "name": str(cfg.get("name") or ""),
-            "loss": str(cfg.get("loss", "")),
-            "model": str(cfg.get("model", "")),
-            "dataset": Path(str(cfg.get("data", ""))).name,
-            "eval_split": "val" if cfg.get("validation") else ("test" if cfg else ""),
-            "accuracy": _num(m, "accuracy"),
-            "accuracy_low": lo,
-            "accuracy_high": hi,
-            "balanced_accuracy": _num(m, "balanced_accuracy"),
-            "macro_f1": _num(m, "macro_f1"),
-            "ni_ni3fe_confusion": _num(m, "ni_ni3fe_confusion"),
-            "state": s.state,
-            "progress": float(status.progress) if status is not None else (1.0 if m else 0.0),
-            "epochs": int(cfg.get("epochs", 0) or 0),
-            "created": _created(s),
-            "error": s.error or (status.error if status is not None and status.error else ""),
-        })
+        try:
+            rows.append(_row(s))
+        except (TypeError, ValueError, OverflowError, AttributeError) as e:  # values of the wrong kind:
+            rows.append(_row(RunSummary(s.run_id, s.path, "broken",           # shown as broken, never a crash
+                                        error=f"{type(e).__name__}: {e} (in {s.path})")))
     df = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
     return df.astype({"progress": float, "epochs": int}) if len(df) else df
+
+
+def _row(s: RunSummary) -> dict:
+    """The runs-table row of one run."""
+    cfg, m = s.config or {}, s.metrics or {}
+    lo, hi = _ci(m)
+    status = s.status
+    return {
+        "run_id": s.run_id,
+        "name": str(cfg.get("name") or ""),
+        "loss": str(cfg.get("loss", "")),
+        "model": str(cfg.get("model", "")),
+        "dataset": Path(str(cfg.get("data", ""))).name,
+        "eval_split": "val" if cfg.get("validation") else ("test" if cfg else ""),
+        "accuracy": _num(m, "accuracy"),
+        "accuracy_low": lo,
+        "accuracy_high": hi,
+        "balanced_accuracy": _num(m, "balanced_accuracy"),
+        "macro_f1": _num(m, "macro_f1"),
+        "ni_ni3fe_confusion": _num(m, "ni_ni3fe_confusion"),
+        "state": s.state,
+        "progress": float(status.progress) if status is not None else (1.0 if m else 0.0),
+        "epochs": int(cfg.get("epochs", 0) or 0),
+        "created": _created(s),
+        "error": s.error or (status.error if status is not None and status.error else ""),
+    }
 
 
 def filter_runs(table: pd.DataFrame, *, losses: Sequence[str] = (), states: Sequence[str] = (),
