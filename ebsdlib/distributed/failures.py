@@ -1,11 +1,12 @@
 """An error on one rank stops every rank: published in the store, watched by a thread on each rank.
 
 Without this, the other ranks of a job whose rank died would sit in their next collective
-until it times out (half an hour by default). Each rank's :class:`FailureWatch` polls the
-process group's store for the keys the other ranks publish with :func:`publish_failure`;
-when one appears it runs the context's callbacks (rank 0 writes ``failed`` with that error
-into ``status.json``) and ends the process with exit code 1. The thread runs even while the
-main thread waits inside a collective, which is exactly when it is needed.
+until it times out (half an hour by default). A failing rank publishes its error under one
+key of the process group's store (:func:`publish_failure`; the first error is kept). Each
+rank's :class:`FailureWatch` looks at that key every :data:`POLL_SECONDS`; when an error
+appears it runs the context's callback (rank 0 writes ``failed`` with that error into
+``status.json``) and ends the process with exit code 1. The thread runs even while the main
+thread waits inside a collective, which is exactly when it is needed.
 """
 
 from __future__ import annotations
@@ -21,31 +22,28 @@ if TYPE_CHECKING:
 
 #: Seconds between two looks at the store.
 POLL_SECONDS = 0.2
-
-
-def failure_key(rank: int) -> str:
-    """The store key where ``rank`` publishes its error."""
-    return f"ebsdlib/failed/{rank}"
+#: The store key of the job's first error ("rank R: Type: message").
+FAILURE_KEY = "ebsdlib/failed"
 
 
 def publish_failure(ctx: "Context", message: str) -> None:
-    """Tell the other ranks that this one failed (best effort: the store may be gone)."""
+    """Tell the other ranks that this one failed; a first error already published is kept.
+
+    Best effort: the store may be gone with the process that hosted it.
+    """
     try:
-        ctx.store.set(failure_key(ctx.rank), message)
+        ctx.store.compare_set(FAILURE_KEY, "", message)
     except Exception:  # noqa: BLE001 - a lost store must not hide the error being reported
         pass
 
 
 def remote_failure(ctx: "Context") -> str | None:
-    """The first error another rank published, or ``None``."""
-    for rank in range(ctx.world_size):
-        if rank == ctx.rank:
-            continue
-        try:
-            if ctx.store.check([failure_key(rank)]):
-                return ctx.store.get(failure_key(rank)).decode("utf-8", "replace")
-        except Exception:  # noqa: BLE001 - the store went away with its host: nothing to read
-            return None
+    """The error published so far (by another rank, when this one has published none), or ``None``."""
+    try:
+        if ctx.store.check([FAILURE_KEY]):
+            return ctx.store.get(FAILURE_KEY).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - the store went away with its host: nothing to read
+        return None
     return None
 
 
