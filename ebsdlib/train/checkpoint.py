@@ -12,6 +12,9 @@ A checkpoint is a dictionary with
 ``best``               ``{"epoch", "metric", "selected_on"}`` of the best epoch so far
 ``training_seconds``   wall time spent training so far (all sessions together)
 ``probe_fitted``       whether ``model``'s classifier is a fitted SupCon probe
+``distributed``        (torchrun runs only) ``world_size``, backend, batch size per process,
+                       effective batch size and learning rate; a resume needs the same
+                       ``world_size``
 ``optimizer``,         (``checkpoint_last.pt`` only) optimiser, scheduler and grad-scaler
 ``scheduler``,         state, and the torch RNG states, for an exact resume
 ``scaler``, ``rng``

@@ -9,7 +9,8 @@ other than the run's own): ``predictions.csv``, ``metrics.json``, ``embeddings.n
 ``inference_patterns_per_second`` and, for SupCon, ``probe_accuracy`` (the linear probe,
 used for the predictions) and ``knn_accuracy`` (k-NN vote on the embeddings); the
 trainer adds its own figures (``training_seconds``, ``train_patterns_per_second``, ``device``,
-``precision``, ``torch_threads``, ``selected_epoch``, ``selected_on``).
+``precision``, ``torch_threads``, ``selected_epoch``, ``selected_on`` and, under torchrun,
+``distributed``: world size, effective batch size and learning rate).
 """
 
 from __future__ import annotations
