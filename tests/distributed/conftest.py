@@ -108,11 +108,5 @@ def torchrun(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """In-process runs on a shared machine: one thread, like the launched processes."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """In-process runs: one torch thread, like the launched processes (tests/conftest.py)."""

@@ -63,11 +63,5 @@ def tiny_config(tiny_data):
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared machine: one thread avoids OpenMP spinning against other processes."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """Tiny models on a shared machine: one torch thread (tests/conftest.py)."""
