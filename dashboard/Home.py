@@ -16,10 +16,9 @@ for path in (HERE, HERE.parent):  # the dashboard's modules and the ebsdlib pack
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import streamlit as st  # noqa: E402
-
 import cache  # noqa: E402
 import sidebar  # noqa: E402
+import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="EBSD phase mapping", page_icon=":material/grain:", layout="wide")
 

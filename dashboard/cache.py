@@ -16,7 +16,8 @@ import streamlit as st
 
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir, artifacts_root, datasets_root, list_runs, open_run, runs_root
-from ebsdlib.views import gallery, runs as runs_view
+from ebsdlib.views import gallery
+from ebsdlib.views import runs as runs_view
 from ebsdlib.views.phases import phase_names_of, phases_from_names
 from ebsdlib.views.predictions import prediction_frame
 
@@ -143,8 +144,9 @@ def load_phasemap(run_id: str, scan: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def map_image(base: str, run_id: str, scan: str, mtime: float, kind: str, threshold: float,
-              opacity: float) -> np.ndarray:
+def map_image(
+    base: str, run_id: str, scan: str, mtime: float, kind: str, threshold: float, opacity: float
+) -> np.ndarray:
     """A rendered map: ``overlay`` (predicted over quality), ``true`` or ``error``."""
     from ebsdlib.phasemap import render_error, render_labels, render_rgb
 
@@ -160,13 +162,13 @@ def map_image(base: str, run_id: str, scan: str, mtime: float, kind: str, thresh
 
 def render_map(run_id: str, scan: str, kind: str, threshold: float = 0.0, opacity: float = 1.0) -> np.ndarray:
     base = root()
-    return map_image(str(base), run_id, scan, open_run(run_id, base).mtime(), kind, float(threshold),
-                     float(opacity))
+    return map_image(str(base), run_id, scan, open_run(run_id, base).mtime(), kind, float(threshold), float(opacity))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def patterns(data_path: str, indices: tuple[int, ...], processed: bool, preprocess_json: str,
-             file_mtime: float) -> np.ndarray:
+def patterns(
+    data_path: str, indices: tuple[int, ...], processed: bool, preprocess_json: str, file_mtime: float
+) -> np.ndarray:
     import json
 
     return gallery.load_patterns(data_path, list(indices), processed, json.loads(preprocess_json) or None)
@@ -177,8 +179,13 @@ def load_patterns(config_data: str, indices, processed: bool, preprocess: dict |
     import json
 
     path = gallery.resolve_data_path(config_data, root())
-    return patterns(str(path), tuple(int(i) for i in indices), bool(processed),
-                    json.dumps(preprocess or {}, sort_keys=True), path.stat().st_mtime)
+    return patterns(
+        str(path),
+        tuple(int(i) for i in indices),
+        bool(processed),
+        json.dumps(preprocess or {}, sort_keys=True),
+        path.stat().st_mtime,
+    )
 
 
 @st.cache_resource(show_spinner=False)

@@ -19,11 +19,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 #: url path → (file name, heading to wait for)
-SHOTS = {"": ("home", "EBSD phase mapping"), "confusion": ("confusion", "Confusion matrix"),
-         "phase_maps": ("phase_maps", "Phase maps"), "embeddings": ("embeddings", "Embeddings")}
+SHOTS = {
+    "": ("home", "EBSD phase mapping"),
+    "confusion": ("confusion", "Confusion matrix"),
+    "phase_maps": ("phase_maps", "Phase maps"),
+    "embeddings": ("embeddings", "Embeddings"),
+}
 
 
 def free_port() -> int:
@@ -35,9 +44,25 @@ def free_port() -> int:
 def start_server(artifacts: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, EBSDLIB_ARTIFACTS=str(artifacts))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "Home.py"),
-         "--server.port", str(port), "--server.address", "localhost", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "dashboard" / "Home.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "localhost",
+            "--server.headless",
+            "true",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 90
     while True:
         try:

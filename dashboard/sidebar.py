@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cache
 import pandas as pd
 import streamlit as st
 
-import cache
 from ebsdlib import jobs
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.runs import ACTIVE_STATES, datasets_root, inside, open_run
@@ -24,22 +24,28 @@ NONE = "— none —"
 
 
 def run_picker(table: pd.DataFrame) -> None:
-    """"Run" and "Compare with" pickers; pages read ``st.session_state["run_a"]`` / ``["run_b"]``."""
+    """ "Run" and "Compare with" pickers; pages read ``st.session_state["run_a"]`` / ``["run_b"]``."""
     if not len(table):
         st.session_state["run_a"] = st.session_state["run_b"] = None
         return
-    labels = {r["run_id"]: run_label(r) + ("" if r["state"] == "completed" else f" [{r['state']}]")
-              for _, r in table.iterrows()}
+    labels = {
+        r["run_id"]: run_label(r) + ("" if r["state"] == "completed" else f" [{r['state']}]")
+        for _, r in table.iterrows()
+    }
     ids = list(labels)
     a, b = default_pair(table)
     if st.session_state.get("run_a") not in ids:
         st.session_state["run_a"] = a or ids[0]
     if st.session_state.get("run_b") not in [NONE, *ids]:
         st.session_state["run_b"] = b or NONE
-    st.selectbox("Run", ids, key="run_a", format_func=labels.get,
-                 help="The run the pages show (newest first).")
-    st.selectbox("Compare with", [NONE, *ids], key="run_b", format_func=lambda r: labels.get(r, r),
-                 help="A second run shown beside the first: confusion matrices, embeddings, accuracy.")
+    st.selectbox("Run", ids, key="run_a", format_func=labels.get, help="The run the pages show (newest first).")
+    st.selectbox(
+        "Compare with",
+        [NONE, *ids],
+        key="run_b",
+        format_func=lambda r: labels.get(r, r),
+        help="A second run shown beside the first: confusion matrices, embeddings, accuracy.",
+    )
 
 
 def selected_runs() -> tuple[str | None, str | None]:
@@ -56,28 +62,39 @@ def training_form() -> None:
     datasets = list_datasets(base)
     with st.expander("Train a new run", expanded=False, icon=":material/model_training:"):
         if not datasets:
-            st.info(f"No data sets in `{datasets_root(base)}` yet. Make one with "
-                    "`python -m ebsdlib simulate` (the synthetic Ni / Ni₃Al / Ni₃Fe default) or "
-                    "`python -m ebsdlib import` (your own patterns).")
+            st.info(
+                f"No data sets in `{datasets_root(base)}` yet. Make one with "
+                "`python -m ebsdlib simulate` (the synthetic Ni / Ni₃Al / Ni₃Fe default) or "
+                "`python -m ebsdlib import` (your own patterns)."
+            )
             return
         names = {str(p): str(p.relative_to(datasets_root(base))) for p in datasets}
         table = cache.current_datasets()
         kinds = dict(zip(table["dataset"], table["kind"]))
         order = sorted(names, key=lambda p: (kinds.get(names[p]) != "labelled set", names[p]))  # training sets first
         with st.form("train_form", border=False):
-            data = st.selectbox("Data set", order, format_func=names.get, key="tf_data",
-                                help="Files under artifacts/datasets; labelled sets with a split first.")
-            loss = st.radio("Loss", ["ce", "supcon"], format_func=LOSS_NAMES.get, key="tf_loss",
-                            horizontal=True)
-            model = st.text_input("Model (timm name)", MODELS[0], key="tf_model", max_chars=100,
-                                  help="Any timm model name, trained from scratch, e.g. " + ", ".join(MODELS)
-                                  + " (the last is tiny, for trying things out).")
+            data = st.selectbox(
+                "Data set",
+                order,
+                format_func=names.get,
+                key="tf_data",
+                help="Files under artifacts/datasets; labelled sets with a split first.",
+            )
+            loss = st.radio("Loss", ["ce", "supcon"], format_func=LOSS_NAMES.get, key="tf_loss", horizontal=True)
+            model = st.text_input(
+                "Model (timm name)",
+                MODELS[0],
+                key="tf_model",
+                max_chars=100,
+                help="Any timm model name, trained from scratch, e.g. "
+                + ", ".join(MODELS)
+                + " (the last is tiny, for trying things out).",
+            )
             c1, c2 = st.columns(2)
             epochs = c1.number_input("Epochs", 1, 10000, 10, key="tf_epochs")
             batch = c2.number_input("Batch size", 2, 65536, 64, key="tf_batch")
             lr = st.number_input("Learning rate", 1e-6, 10.0, 2e-3, format="%.5f", key="tf_lr")
-            validation = st.radio("Evaluate on", [False, True], format_func=EVAL_MODES.get,
-                                  key="tf_validation")
+            validation = st.radio("Evaluate on", [False, True], format_func=EVAL_MODES.get, key="tf_validation")
             with st.expander("Advanced options"):
                 name = st.text_input("Name (optional)", max_chars=80, key="tf_name")
                 c1, c2 = st.columns(2)
@@ -91,11 +108,27 @@ def training_form() -> None:
                 umap = st.checkbox("Compute UMAP of the embeddings", True, key="tf_umap")
             submitted = st.form_submit_button("Validate and start", type="primary", width="stretch")
         if submitted:
-            _launch(base, dict(data=data, loss=loss, model=model, epochs=int(epochs), batch_size=int(batch),
-                               lr=float(lr), validation=bool(validation), name=name.strip(),
-                               weight_decay=float(weight_decay), schedule=schedule,
-                               temperature=float(temperature), seed=int(seed), device=device,
-                               augment=bool(augment), umap=bool(umap)), int(image_size))
+            _launch(
+                base,
+                dict(
+                    data=data,
+                    loss=loss,
+                    model=model,
+                    epochs=int(epochs),
+                    batch_size=int(batch),
+                    lr=float(lr),
+                    validation=bool(validation),
+                    name=name.strip(),
+                    weight_decay=float(weight_decay),
+                    schedule=schedule,
+                    temperature=float(temperature),
+                    seed=int(seed),
+                    device=device,
+                    augment=bool(augment),
+                    umap=bool(umap),
+                ),
+                int(image_size),
+            )
         if msg := st.session_state.get("tf_message"):
             (st.success if msg[0] == "ok" else st.error)(msg[1])
 
@@ -118,8 +151,10 @@ def _launch(base: Path, values: dict, image_size: int) -> None:
     except Exception as e:  # shown inline under the form; nothing was started
         st.session_state["tf_message"] = ("error", f"Not started: {e}")
         return
-    st.session_state["tf_message"] = ("ok", f"Started run `{run_id}` (it is queued if "
-                                            f"{jobs.max_running()} runs are already training).")
+    st.session_state["tf_message"] = (
+        "ok",
+        f"Started run `{run_id}` (it is queued if {jobs.max_running()} runs are already training).",
+    )
     st.session_state.setdefault("watched", set()).add(run_id)
 
 
@@ -174,8 +209,10 @@ def _demo_data_progress() -> None:
         st.progress(float(status.get("progress") or 0.0), text=str(status.get("message") or "preparing"))
         st.caption("The demo runs show now; their pattern galleries appear when the data is ready.")
     elif state == "failed":
-        st.caption(f"Demo data could not be rebuilt: {status.get('message')}. "
-                   "Run `python -m ebsdlib demo --data-only` in a terminal.")
+        st.caption(
+            f"Demo data could not be rebuilt: {status.get('message')}. "
+            "Run `python -m ebsdlib demo --data-only` in a terminal."
+        )
     elif was_running and state == "completed":
         st.rerun(scope="app")
 

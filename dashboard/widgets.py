@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cache
 import numpy as np
 import streamlit as st
 
-import cache
 from ebsdlib.phases import NOT_INDEXED_COLOR, Phase, with_colors
 from ebsdlib.views.gallery import GalleryItem
 from ebsdlib.views.runs import LOSS_NAMES, NETWORK_LOSSES
 
-NO_RUNS = ("No runs yet. Start one with **Train a new run** in the sidebar, or from a terminal: "
-           "`python -m ebsdlib train --loss ce --data artifacts/datasets/default.h5` "
-           "(and `python -m ebsdlib demo` builds a complete example).")
+NO_RUNS = (
+    "No runs yet. Start one with **Train a new run** in the sidebar, or from a terminal: "
+    "`python -m ebsdlib train --loss ce --data artifacts/datasets/default.h5` "
+    "(and `python -m ebsdlib demo` builds a complete example)."
+)
 
 
 def pick_run(run_id: str | None, needs: str = "metrics") -> cache.RunData | None:
@@ -39,18 +41,26 @@ def pick_run(run_id: str | None, needs: str = "metrics") -> cache.RunData | None
         st.error(str(e))
         return None
     if data.problem:
-        st.error(f"Run `{run_id}` cannot be read: {data.problem}. Other runs are not affected; "
-                 "pick another one in the sidebar, or delete this one with "
-                 f"`python -m ebsdlib runs --delete {run_id}`.", icon=":material/broken_image:")
+        st.error(
+            f"Run `{run_id}` cannot be read: {data.problem}. Other runs are not affected; "
+            "pick another one in the sidebar, or delete this one with "
+            f"`python -m ebsdlib runs --delete {run_id}`.",
+            icon=":material/broken_image:",
+        )
         return None
     if data.state in ("queued", "running") and data.metrics is None:
-        st.info(f"Run `{run_id}` is still {data.state}; its results appear here when it finishes "
-                "(progress in the sidebar).", icon=":material/hourglass_top:")
+        st.info(
+            f"Run `{run_id}` is still {data.state}; its results appear here when it finishes "
+            "(progress in the sidebar).",
+            icon=":material/hourglass_top:",
+        )
         return None
     if data.state in ("failed", "cancelled") and data.metrics is None:
-        st.warning(f"Run `{run_id}` {data.state} before it was evaluated"
-                   + (f": {data.error}" if data.error else ".")
-                   + f" Continue it with `python -m ebsdlib resume {run_id}` or pick another run.")
+        st.warning(
+            f"Run `{run_id}` {data.state} before it was evaluated"
+            + (f": {data.error}" if data.error else ".")
+            + f" Continue it with `python -m ebsdlib resume {run_id}` or pick another run."
+        )
         return None
     missing = {
         "metrics": data.metrics is None,
@@ -66,8 +76,10 @@ def pick_run(run_id: str | None, needs: str = "metrics") -> cache.RunData | None
             "phasemap": "no phase map yet",
         }[needs]
         if needs == "umap" and data.config.get("loss") not in NETWORK_LOSSES:
-            what = (f"no embeddings: it is a {LOSS_NAMES.get(data.config.get('loss'), 'non-network')} run, "
-                    "not a trained network")
+            what = (
+                f"no embeddings: it is a {LOSS_NAMES.get(data.config.get('loss'), 'non-network')} run, "
+                "not a trained network"
+            )
         fix = {
             "metrics": f"`python -m ebsdlib evaluate {run_id}`",
             "predictions": f"`python -m ebsdlib evaluate {run_id}`",
@@ -75,11 +87,15 @@ def pick_run(run_id: str | None, needs: str = "metrics") -> cache.RunData | None
             "phasemap": f"`python -m ebsdlib predict --run {run_id} --data SCAN.h5`",
         }[needs]
         if needs == "umap" and data.config.get("loss") not in NETWORK_LOSSES:
-            st.info(f"Run `{run_id}` has {what}. Pick a cross-entropy or contrastive run in the sidebar.",
-                    icon=":material/info:")
+            st.info(
+                f"Run `{run_id}` has {what}. Pick a cross-entropy or contrastive run in the sidebar.",
+                icon=":material/info:",
+            )
         else:
-            st.info(f"Run `{run_id}` has {what}. Make it with {fix}, or pick another run in the sidebar.",
-                    icon=":material/info:")
+            st.info(
+                f"Run `{run_id}` has {what}. Make it with {fix}, or pick another run in the sidebar.",
+                icon=":material/info:",
+            )
         return None
     return data
 
@@ -92,12 +108,13 @@ def legend(phases: Sequence[Phase], not_indexed: bool = False) -> None:
     html = " ".join(
         f'<span style="display:inline-flex;align-items:center;margin-right:1.1em;">'
         f'<span style="width:1em;height:1em;background:{c};border:1px solid #888;display:inline-block;'
-        f'margin-right:0.35em;border-radius:2px"></span>{name}</span>' for name, c in items)
+        f'margin-right:0.35em;border-radius:2px"></span>{name}</span>'
+        for name, c in items
+    )
     st.markdown(html, unsafe_allow_html=True)
 
 
-def gallery(items: list[GalleryItem], data_path: str, preprocess: dict | None, key: str,
-            columns: int = 6) -> None:
+def gallery(items: list[GalleryItem], data_path: str, preprocess: dict | None, key: str, columns: int = 6) -> None:
     """A grid of patterns with what the model said about each."""
     if not items:
         st.caption("No patterns in this selection.")
@@ -114,8 +131,7 @@ def gallery(items: list[GalleryItem], data_path: str, preprocess: dict | None, k
     cols = st.columns(columns)
     for k, (item, img) in enumerate(zip(items, images)):
         with cols[k % columns]:
-            st.image(np.asarray(img), width="stretch",
-                     caption=f"#{item.index} · {item.true} → {item.pred}")
+            st.image(np.asarray(img), width="stretch", caption=f"#{item.index} · {item.true} → {item.pred}")
             st.caption(" · ".join(f"{n} {v:.2f}" for n, v in item.probabilities.items()))
 
 

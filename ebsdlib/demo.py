@@ -76,10 +76,20 @@ class DemoConfig:
     device: str = "auto"
 
     @classmethod
-    def tiny(cls) -> "DemoConfig":
+    def tiny(cls) -> DemoConfig:
         """A rebuild small enough for a test (seconds, not minutes)."""
-        return cls(n_per_phase=40, patterns_per_grain=4, scan_shape=(6, 5), n_grains=3, model="test_efficientnet",
-                   ce_epochs=2, supcon_epochs=2, batch_size=16, master_half_size=40, device="cpu")
+        return cls(
+            n_per_phase=40,
+            patterns_per_grain=4,
+            scan_shape=(6, 5),
+            n_grains=3,
+            model="test_efficientnet",
+            ce_epochs=2,
+            supcon_epochs=2,
+            batch_size=16,
+            master_half_size=40,
+            device="cpu",
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -87,7 +97,7 @@ class DemoConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DemoConfig":
+    def from_dict(cls, d: dict) -> DemoConfig:
         d = dict(d)
         d["scan_shape"] = tuple(d.get("scan_shape", (100, 100)))
         return cls(**d)
@@ -106,8 +116,7 @@ def simulation_configs(config: DemoConfig, root: Path):
 
     cache = str(root / "cache" / "master")
     common = dict(seed=config.seed, master_half_size=config.master_half_size, cache_dir=cache)
-    dataset = SimulationConfig(n_per_phase=config.n_per_phase,
-                               patterns_per_grain=config.patterns_per_grain, **common)
+    dataset = SimulationConfig(n_per_phase=config.n_per_phase, patterns_per_grain=config.patterns_per_grain, **common)
     scan = ScanConfig(shape=tuple(config.scan_shape), n_grains=config.n_grains, **common)
     return dataset, scan
 
@@ -116,8 +125,16 @@ def train_configs(config: DemoConfig, root: Path) -> dict:
     """Loss → :class:`~ebsdlib.train.config.TrainConfig` of the two demo runs."""
     from ebsdlib.train.config import TrainConfig
 
-    base = TrainConfig(data=str(root / DATASET_FILE), model=config.model, batch_size=config.batch_size,
-                       lr=config.lr, seed=config.seed, device=config.device, precision="fp32", validation=False)
+    base = TrainConfig(
+        data=str(root / DATASET_FILE),
+        model=config.model,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        seed=config.seed,
+        device=config.device,
+        precision="fp32",
+        validation=False,
+    )
     return {
         "ce": replace(base, loss="ce", epochs=config.ce_epochs, name="demo: cross-entropy"),
         "supcon": replace(base, loss="supcon", epochs=config.supcon_epochs, name="demo: supervised contrastive"),
@@ -140,8 +157,11 @@ def fingerprint(path: str | Path) -> dict:
 
     with EBSDDataset(path) as ds:
         sums = [int(block.sum(dtype="int64")) for _, block in ds.iter_batches(FINGERPRINT_BLOCK)]
-        return {"labels_sha256": hashlib.sha256(ds.labels.astype("int16").tobytes()).hexdigest(),
-                "shape": [len(ds), *ds.pattern_shape], "block_sums": sums}
+        return {
+            "labels_sha256": hashlib.sha256(ds.labels.astype("int16").tobytes()).hexdigest(),
+            "shape": [len(ds), *ds.pattern_shape],
+            "block_sums": sums,
+        }
 
 
 def fingerprints_match(found: dict, expected: dict) -> bool:
@@ -168,9 +188,15 @@ def data_ready(root: str | Path | None = None) -> bool:
     return (base / DATASET_FILE).exists() and (base / SCAN_FILE).exists()
 
 
-def build_data(config: DemoConfig, root: str | Path | None = None, *, force: bool = False,
-               progress: bool = True, expected: dict | None = None,
-               on_step: Callable[[str, int, int], None] | None = None) -> dict[str, dict]:
+def build_data(
+    config: DemoConfig,
+    root: str | Path | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    expected: dict | None = None,
+    on_step: Callable[[str, int, int], None] | None = None,
+) -> dict[str, dict]:
     """Simulate the demo data set and scan (skipped when present) and return their fingerprints
     (:func:`fingerprint`).
 
@@ -186,8 +212,10 @@ def build_data(config: DemoConfig, root: str | Path | None = None, *, force: boo
 
     base = artifacts_root(root)
     dataset_cfg, scan_cfg = simulation_configs(config, base)
-    targets = {"dataset": (base / DATASET_FILE, simulate_dataset, dataset_cfg),
-               "scan": (base / SCAN_FILE, simulate_scan, scan_cfg)}
+    targets = {
+        "dataset": (base / DATASET_FILE, simulate_dataset, dataset_cfg),
+        "scan": (base / SCAN_FILE, simulate_scan, scan_cfg),
+    }
     prints = {}
     for done, (key, (path, simulate, cfg)) in enumerate(targets.items()):
         if on_step is not None:
@@ -223,9 +251,14 @@ def compact_checkpoint(run: RunDir) -> None:
     run.last_checkpoint.unlink(missing_ok=True)
 
 
-def build_demo(config: DemoConfig | None = None, root: str | Path | None = None, *,
-               force: bool = False, progress: bool = True,
-               losses: tuple[str, ...] = ("ce", "supcon", "dictionary")) -> list[RunDir]:
+def build_demo(
+    config: DemoConfig | None = None,
+    root: str | Path | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    losses: tuple[str, ...] = ("ce", "supcon", "dictionary"),
+) -> list[RunDir]:
     """Build the whole demo from nothing: data, both runs, evaluation, UMAP and phase maps.
 
     Parameters
@@ -261,13 +294,11 @@ def build_demo(config: DemoConfig | None = None, root: str | Path | None = None,
         runs.append(run)
     if "dictionary" in losses:
         runs.append(build_dictionary_run(config, base, force=force, progress=progress))
-    write_json(base / DEMO_MANIFEST, {"config": config.to_dict(), "fingerprints": prints,
-                                      "runs": run_ids(config)})
+    write_json(base / DEMO_MANIFEST, {"config": config.to_dict(), "fingerprints": prints, "runs": run_ids(config)})
     return runs
 
 
-def build_dictionary_run(config: DemoConfig, root: Path, *, force: bool = False,
-                         progress: bool = True) -> RunDir:
+def build_dictionary_run(config: DemoConfig, root: Path, *, force: bool = False, progress: bool = True) -> RunDir:
     """The conventional baseline beside the networks: dictionary indexing of the same test
     split and scan (:func:`ebsdlib.baseline.run.index_run`, default settings)."""
     from ebsdlib.baseline.run import index_run
@@ -278,8 +309,15 @@ def build_dictionary_run(config: DemoConfig, root: Path, *, force: bool = False,
         if not force:
             raise FileExistsError(f"{path} exists; pass --force to rebuild the demo runs")
         shutil.rmtree(path)
-    return index_run(root / DATASET_FILE, split="test", scans=[root / SCAN_FILE],
-                     name="demo: dictionary indexing", run_id=run_id, root=root, progress=progress)
+    return index_run(
+        root / DATASET_FILE,
+        split="test",
+        scans=[root / SCAN_FILE],
+        name="demo: dictionary indexing",
+        run_id=run_id,
+        root=root,
+        progress=progress,
+    )
 
 
 def ensure_data(root: str | Path | None = None, progress: bool = True) -> bool:
@@ -293,18 +331,34 @@ def ensure_data(root: str | Path | None = None, progress: bool = True) -> bool:
     if manifest is None or data_ready(root):
         return False
     status = artifacts_root(root) / REBUILD_STATUS
-    write_json(status, {"state": "running", "progress": 0.05, "pid": os.getpid(),
-                        "message": "simulating the demo data set and scan"})
+    write_json(
+        status,
+        {"state": "running", "progress": 0.05, "pid": os.getpid(), "message": "simulating the demo data set and scan"},
+    )
+
     def on_step(name: str, done: int, total: int) -> None:
-        write_json(status, {"state": "running", "progress": 0.05 + 0.9 * done / total, "pid": os.getpid(),
-                            "message": f"simulating the demo {name} ({done + 1} of {total})"})
+        write_json(
+            status,
+            {
+                "state": "running",
+                "progress": 0.05 + 0.9 * done / total,
+                "pid": os.getpid(),
+                "message": f"simulating the demo {name} ({done + 1} of {total})",
+            },
+        )
 
     try:
-        build_data(DemoConfig.from_dict(manifest["config"]), root, progress=progress,
-                   expected=manifest.get("fingerprints"), on_step=on_step)
+        build_data(
+            DemoConfig.from_dict(manifest["config"]),
+            root,
+            progress=progress,
+            expected=manifest.get("fingerprints"),
+            on_step=on_step,
+        )
     except BaseException as e:
-        write_json(status, {"state": "failed", "progress": 0.0, "pid": os.getpid(),
-                            "message": f"{type(e).__name__}: {e}"})
+        write_json(
+            status, {"state": "failed", "progress": 0.0, "pid": os.getpid(), "message": f"{type(e).__name__}: {e}"}
+        )
         raise
     write_json(status, {"state": "completed", "progress": 1.0, "pid": os.getpid(), "message": "done"})
     return True
@@ -346,16 +400,19 @@ def start_data_rebuild(root: str | Path | None = None) -> bool:
         return False
     log_path = base / "cache" / "demo-data.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(base / REBUILD_STATUS, {"state": "running", "progress": 0.0, "pid": None,
-                                       "message": "starting"})
+    write_json(base / REBUILD_STATUS, {"state": "running", "progress": 0.0, "pid": None, "message": "starting"})
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ebsdlib", "demo", "--data-only", "--no-progress",
-             "--artifacts", str(base)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [sys.executable, "-m", "ebsdlib", "demo", "--data-only", "--no-progress", "--artifacts", str(base)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    write_json(base / REBUILD_STATUS, {"state": "running", "progress": 0.02, "pid": proc.pid,
-                                       "message": "simulating the demo data set and scan"})
+    write_json(
+        base / REBUILD_STATUS,
+        {"state": "running", "progress": 0.02, "pid": proc.pid, "message": "simulating the demo data set and scan"},
+    )
     return True
 
 

@@ -49,9 +49,11 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_npy(path: str | Path, array: np.ndarray) -> Path:
     """Write a ``.npy`` array atomically."""
+
     def _w(p: Path) -> None:
         with open(p, "wb") as fh:
             np.save(fh, array)
+
     return atomic_write(path, _w)
 
 

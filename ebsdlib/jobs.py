@@ -104,8 +104,19 @@ def train_argv(config_path: str | Path, run_id: str, root: str | Path) -> list[s
     exactly the config that was validated here, preprocessing included.
     """
     check_run_id(run_id)
-    return [sys.executable, "-m", "ebsdlib", "train", "--config", str(config_path), "--run-id", run_id,
-            "--artifacts", str(root), "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "ebsdlib",
+        "train",
+        "--config",
+        str(config_path),
+        "--run-id",
+        run_id,
+        "--artifacts",
+        str(root),
+        "--quiet",
+    ]
 
 
 def check_model(name: str) -> str:
@@ -117,8 +128,10 @@ def check_model(name: str) -> str:
     if timm.is_model(name):
         return name
     close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
-    raise ValueError(f"model {name!r} is not a timm model" + (f"; did you mean {close}?" if close else
-                     "; see timm.list_models() for the names"))
+    raise ValueError(
+        f"model {name!r} is not a timm model"
+        + (f"; did you mean {close}?" if close else "; see timm.list_models() for the names")
+    )
 
 
 # -- locks ------------------------------------------------------------------------------------------------
@@ -145,8 +158,9 @@ def _locked(path: Path, blocking: bool = True) -> Iterator[bool]:
 # -- launching ----------------------------------------------------------------------------------------------
 
 
-def launch(config: TrainConfig | dict, root: str | Path | None = None, limit: int | None = None,
-           scheduler: bool = True) -> str:
+def launch(
+    config: TrainConfig | dict, root: str | Path | None = None, limit: int | None = None, scheduler: bool = True
+) -> str:
     """Queue a training run and start it when fewer than the limit are running.
 
     Parameters
@@ -174,8 +188,18 @@ def launch(config: TrainConfig | dict, root: str | Path | None = None, limit: in
     write_json(run.config_path, cfg.to_dict())
     argv = train_argv(run.config_path, run_id, root)
     run.update_status(state="queued", epochs=cfg.epochs, message="waiting for a free slot")
-    write_json(run.path / JOB_FILE, {"argv": argv, "created": time.time(), "pid": None, "started": None,
-                                     "ended": None, "returncode": None, "cwd": os.getcwd()})
+    write_json(
+        run.path / JOB_FILE,
+        {
+            "argv": argv,
+            "created": time.time(),
+            "pid": None,
+            "started": None,
+            "ended": None,
+            "returncode": None,
+            "cwd": os.getcwd(),
+        },
+    )
     poll(root, limit)
     if scheduler:
         ensure_scheduler(root, limit)
@@ -218,9 +242,16 @@ def _start(run: RunDir, job: dict, root: Path, threads: int) -> int:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     argv = [str(a) for a in job["argv"]]
     with open(run.log_path, "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=job.get("cwd") or None, env=env, start_new_session=True,
-                                close_fds=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=job.get("cwd") or None,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
     _CHILDREN[proc.pid] = proc
     job.update(pid=proc.pid, started=time.time())
     write_json(run.path / JOB_FILE, job)
@@ -276,8 +307,7 @@ def _log_tail(run: RunDir, lines: int = 6) -> str:
     return "\n".join(rows[-lines:])
 
 
-def poll(root: str | Path | None = None, limit: int | None = None,
-         cancel_grace: float = CANCEL_GRACE_S) -> PollReport:
+def poll(root: str | Path | None = None, limit: int | None = None, cancel_grace: float = CANCEL_GRACE_S) -> PollReport:
     """Reap dead runs, enforce cancels and start queued runs up to the limit (see module docs).
 
     Runs started from the command line (no ``job.json``) are followed through the pid in their
@@ -366,9 +396,13 @@ def _settle(run: RunDir, job: dict | None, pid: int) -> str | None:
         return "cancelled"
     tail = _log_tail(run)
     why = f"exit code {code}" if code is not None else "it is no longer running"
-    run.update_status(state="failed", error=(
-        f"the training process (pid {pid}) ended without a final state ({why}); see {run.log_path}"
-        + (f". Last log lines:\n{tail}" if tail else "")))
+    run.update_status(
+        state="failed",
+        error=(
+            f"the training process (pid {pid}) ended without a final state ({why}); see {run.log_path}"
+            + (f". Last log lines:\n{tail}" if tail else "")
+        ),
+    )
     return "failed"
 
 
@@ -454,18 +488,24 @@ def ensure_scheduler(root: str | Path | None = None, limit: int | None = None) -
         if not free:
             return False
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1]),
-                                                    env.get("PYTHONPATH", "")) if p)
-    argv = [sys.executable, "-m", "ebsdlib.jobs", "--root", str(root),
-            "--max-running", str(max_running(limit))]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env, start_new_session=True, close_fds=True)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")) if p
+    )
+    argv = [sys.executable, "-m", "ebsdlib.jobs", "--root", str(root), "--max-running", str(max_running(limit))]
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
     _CHILDREN[proc.pid] = proc
     return True
 
 
-def scheduler_loop(root: str | Path, limit: int | None = None, interval: float = 1.0,
-                   idle_exit: float = 5.0) -> int:
+def scheduler_loop(root: str | Path, limit: int | None = None, interval: float = 1.0, idle_exit: float = 5.0) -> int:
     """Poll every ``interval`` seconds until nothing has been queued or running for ``idle_exit``
     seconds. Returns 0, or 1 at once when another scheduler holds the lock."""
     root = artifacts_root(root).resolve()
@@ -486,8 +526,9 @@ def scheduler_loop(root: str | Path, limit: int | None = None, interval: float =
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ebsdlib.jobs --root ROOT``: run the scheduler in the foreground."""
-    parser = argparse.ArgumentParser(prog="python -m ebsdlib.jobs",
-                                     description="Start queued training runs as slots free up.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ebsdlib.jobs", description="Start queued training runs as slots free up."
+    )
     parser.add_argument("--root", default=None, help="artifacts folder (default $EBSDLIB_ARTIFACTS or ./artifacts)")
     parser.add_argument("--max-running", type=int, default=None, help="simultaneous runs (default 2)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
@@ -497,4 +538,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

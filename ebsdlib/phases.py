@@ -64,7 +64,7 @@ class Phase:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Phase":
+    def from_dict(cls, d: dict) -> Phase:
         """Inverse of :meth:`to_dict`; tolerant of missing optional keys."""
         missing = {"name", "space_group", "lattice_a", "color"} - set(d)
         if missing:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -85,22 +85,30 @@ def predict_scan(
     if ctx.enabled:
         from ebsdlib.distributed.scan import predict_scan_distributed
 
-        return predict_scan_distributed(run_id_or_dir, data_path, batch_size, device, progress, scan_name,
-                                        root, ctx)
+        return predict_scan_distributed(run_id_or_dir, data_path, batch_size, device, progress, scan_name, root, ctx)
     run, name, dictionary = prediction_target(run_id_or_dir, data_path, scan_name, root)
-    if dictionary:   # the conventional baseline maps itself
+    if dictionary:  # the conventional baseline maps itself
         return index_scan(run, data_path, scan_name=scan_name, progress=progress)
     with load(data_path, progress=progress) as dataset:
         scan_positions(dataset)  # a scan without geometry is refused before it is classified
         model, config, phases = load_model(run.best_checkpoint, device)
-        proba, _ = predict_dataset(model, dataset, None, config.preprocess, device=device,
-                                   batch_size=batch_size, precision=config.precision,
-                                   embeddings=False, progress=progress)
+        proba, _ = predict_dataset(
+            model,
+            dataset,
+            None,
+            config.preprocess,
+            device=device,
+            batch_size=batch_size,
+            precision=config.precision,
+            embeddings=False,
+            progress=progress,
+        )
         return write_scan_map(run, name, dataset, data_path, proba, config, phases)
 
 
-def prediction_target(run_id_or_dir: RunDir | str | Path, data_path: str | Path, scan_name: str | None,
-                      root: str | Path | None = None) -> tuple[RunDir, str, bool]:
+def prediction_target(
+    run_id_or_dir: RunDir | str | Path, data_path: str | Path, scan_name: str | None, root: str | Path | None = None
+) -> tuple[RunDir, str, bool]:
     """The run, the phase-map name, and whether the run is a dictionary-indexing baseline.
 
     Raises ``FileNotFoundError`` or ``ValueError`` as :func:`predict_scan` documents.
@@ -112,16 +120,26 @@ def prediction_target(run_id_or_dir: RunDir | str | Path, data_path: str | Path,
         return run, "", True
     name = scan_name if scan_name is not None else scan_name_from_path(data_path)
     if not RUN_ID_PATTERN.match(name) or ".." in name:
-        raise ValueError(f"scan name {name!r} is not allowed; use letters, digits, '.', '_' and '-' "
-                         "(not starting with '.', no '..')")
+        raise ValueError(
+            f"scan name {name!r} is not allowed; use letters, digits, '.', '_' and '-' (not starting with '.', no '..')"
+        )
     if not run.best_checkpoint.exists():
-        raise FileNotFoundError(f"{run.best_checkpoint}: run {run.run_id!r} has no best checkpoint yet; "
-                                "wait until it has finished an epoch, or choose a completed run")
+        raise FileNotFoundError(
+            f"{run.best_checkpoint}: run {run.run_id!r} has no best checkpoint yet; "
+            "wait until it has finished an epoch, or choose a completed run"
+        )
     return run, name, False
 
 
-def write_scan_map(run: RunDir, name: str, dataset: EBSDDataset, data_path: str | Path, proba: np.ndarray,
-                   config: TrainConfig, phases: Sequence[Phase]) -> Path:
+def write_scan_map(
+    run: RunDir,
+    name: str,
+    dataset: EBSDDataset,
+    data_path: str | Path,
+    proba: np.ndarray,
+    config: TrainConfig,
+    phases: Sequence[Phase],
+) -> Path:
     """Lay the ``(n, C)`` probabilities of a scan's patterns out as its phase map and save it.
 
     Reads only the scan's per-pattern fields (positions, labels, quality, orientations),
@@ -129,7 +147,11 @@ def write_scan_map(run: RunDir, name: str, dataset: EBSDDataset, data_path: str 
     """
     row, col, scan_shape = scan_positions(dataset)
     phasemap = build_phasemap(
-        proba, row, col, scan_shape, phases,
+        proba,
+        row,
+        col,
+        scan_shape,
+        phases,
         true=true_labels(dataset, phases),
         quality=dataset.optional("quality"),
         orientations=dataset.optional("orientations"),
@@ -140,7 +162,7 @@ def write_scan_map(run: RunDir, name: str, dataset: EBSDDataset, data_path: str 
             "data": str(Path(data_path).resolve()),
             "model": config.model,
             "loss": config.loss,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
     folder = run.phasemap_dir(name)
@@ -200,6 +222,8 @@ def summarize_phasemap(phasemap: PhaseMap, threshold: float = 0.0) -> str:
         lines.append(f"{r['phase']:<12} {r['count']:>9d} {r['percent']:>7.2f}%")
     if phasemap.accuracy is not None:
         err = phasemap.error
-        lines.append(f"accuracy {phasemap.accuracy:.4f} on {int((err >= 0).sum())} points with known "
-                     f"phase ({int((err == 1).sum())} wrong)")
+        lines.append(
+            f"accuracy {phasemap.accuracy:.4f} on {int((err >= 0).sum())} points with known "
+            f"phase ({int((err == 1).sum())} wrong)"
+        )
     return "\n".join(lines)

@@ -135,7 +135,7 @@ class Status:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Status":
+    def from_dict(cls, d: dict) -> Status:
         """Build from a stored dictionary; a value of the wrong type is an error naming its field."""
         if not isinstance(d, dict):
             raise ValueError(f"a status must be a JSON object, not {type(d).__name__}")
@@ -154,11 +154,19 @@ class Status:
 _NUMBER = (int, float)
 #: The types each status field may hold in ``status.json``.
 _STATUS_TYPES = {
-    "epoch": (int,), "epochs": (int,), "step": (int,), "steps_per_epoch": (int,),
-    "train_loss": (*_NUMBER, type(None)), "val_loss": (*_NUMBER, type(None)),
-    "val_accuracy": (*_NUMBER, type(None)), "eta_seconds": (*_NUMBER, type(None)),
-    "message": (str,), "error": (str, type(None)), "pid": (int, type(None)),
-    "started": (*_NUMBER, type(None)), "updated": _NUMBER,
+    "epoch": (int,),
+    "epochs": (int,),
+    "step": (int,),
+    "steps_per_epoch": (int,),
+    "train_loss": (*_NUMBER, type(None)),
+    "val_loss": (*_NUMBER, type(None)),
+    "val_accuracy": (*_NUMBER, type(None)),
+    "eta_seconds": (*_NUMBER, type(None)),
+    "message": (str,),
+    "error": (str, type(None)),
+    "pid": (int, type(None)),
+    "started": (*_NUMBER, type(None)),
+    "updated": _NUMBER,
 }
 
 
@@ -307,8 +315,9 @@ def open_run(run_id: str, root: str | Path | None = None) -> RunDir:
     """The run folder of ``run_id``; the id is checked and must exist."""
     path = runs_root(root) / check_run_id(run_id)
     if not path.is_dir():
-        raise FileNotFoundError(f"run {run_id!r} not found under {runs_root(root)}; "
-                                "`python -m ebsdlib runs` lists the runs")
+        raise FileNotFoundError(
+            f"run {run_id!r} not found under {runs_root(root)}; `python -m ebsdlib runs` lists the runs"
+        )
     return RunDir(path)
 
 

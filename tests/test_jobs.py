@@ -24,11 +24,21 @@ def root(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 8)
     yy, xx = np.mgrid[0:32, 0:32] / 32
-    pats = np.stack([100 + 40 * np.sin(2 * np.pi * (3 + 2 * lab) * xx) + rng.normal(0, 10, (32, 32))
-                     for lab in labels]).clip(0, 255).astype(np.uint8)
+    pats = (
+        np.stack([100 + 40 * np.sin(2 * np.pi * (3 + 2 * lab) * xx) + rng.normal(0, 10, (32, 32)) for lab in labels])
+        .clip(0, 255)
+        .astype(np.uint8)
+    )
     split = np.tile(np.array([0, 0, 1, 2], np.int8), 6)
-    write_dataset(tmp_path / "datasets" / "tiny.h5", pats, labels, DEFAULT_PHASES, provenance={"test": True},
-                  split=split, split_rule="test")
+    write_dataset(
+        tmp_path / "datasets" / "tiny.h5",
+        pats,
+        labels,
+        DEFAULT_PHASES,
+        provenance={"test": True},
+        split=split,
+        split_rule="test",
+    )
     yield tmp_path
     for run in jobs.active_runs(tmp_path):  # never leave a trainer behind
         job = jobs.job_info(run) or {}
@@ -40,8 +50,17 @@ def root(tmp_path):
 
 
 def tiny_config(root, **kw) -> TrainConfig:
-    base = dict(data=str(root / "datasets" / "tiny.h5"), model="test_efficientnet", epochs=1, batch_size=8,
-                device="cpu", preprocess=PreprocessConfig(size=32), probe_epochs=2, umap=False, knn_k=3)
+    base = dict(
+        data=str(root / "datasets" / "tiny.h5"),
+        model="test_efficientnet",
+        epochs=1,
+        batch_size=8,
+        device="cpu",
+        preprocess=PreprocessConfig(size=32),
+        probe_epochs=2,
+        umap=False,
+        knn_k=3,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -78,7 +97,7 @@ def test_launch_passes_an_argument_list_never_a_shell(root, monkeypatch):
     monkeypatch.setattr(jobs.subprocess, "Popen", FakePopen)
     cfg = tiny_config(root, name='x"; rm -rf / #$(reboot)')
     run_id = jobs.launch(cfg, root, 2, scheduler=False)
-    (argv, kwargs), = FakePopen.calls
+    ((argv, kwargs),) = FakePopen.calls
     run = open_run(run_id, root)
     assert isinstance(argv, list) and all(isinstance(a, str) for a in argv)
     assert argv[:4] == [sys.executable, "-m", "ebsdlib", "train"]
@@ -101,10 +120,10 @@ def test_launched_runs_get_their_share_of_the_cores(root, monkeypatch, cores, li
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
     run_id = jobs.launch(tiny_config(root), root, limit, scheduler=False)
-    (_, kwargs), = FakePopen.calls
+    ((_, kwargs),) = FakePopen.calls
     assert kwargs["env"]["OMP_NUM_THREADS"] == want and kwargs["env"]["MKL_NUM_THREADS"] == want
     assert jobs.job_info(open_run(run_id, root))["threads"] == int(want)
-    assert "OMP_NUM_THREADS" not in os.environ          # only the child's environment carries it
+    assert "OMP_NUM_THREADS" not in os.environ  # only the child's environment carries it
 
 
 def test_a_thread_count_the_user_set_is_kept(root, monkeypatch):
@@ -112,7 +131,7 @@ def test_a_thread_count_the_user_set_is_kept(root, monkeypatch):
     monkeypatch.setattr(jobs.subprocess, "Popen", FakePopen)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     jobs.launch(tiny_config(root), root, 2, scheduler=False)
-    (_, kwargs), = FakePopen.calls
+    ((_, kwargs),) = FakePopen.calls
     assert kwargs["env"]["OMP_NUM_THREADS"] == "3"
 
 
@@ -123,8 +142,11 @@ def test_torch_in_a_launched_process_uses_the_share(root, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     run = _job_by_hand(root, ["import sys, torch; print('threads', torch.get_num_threads()); sys.exit(0)"])
     jobs.poll(root, 4)
-    wait_for(lambda: jobs.poll(root, 4).running == 0 and "threads" in run.log_path.read_text(), 60,
-             "the process to print its thread count")
+    wait_for(
+        lambda: jobs.poll(root, 4).running == 0 and "threads" in run.log_path.read_text(),
+        60,
+        "the process to print its thread count",
+    )
     assert "threads 1" in run.log_path.read_text()
 
 
@@ -180,26 +202,27 @@ def test_cancel_queued_and_running_and_a_killed_run_fails(root):
     a = jobs.launch(tiny_config(root, **long), root, 2)
     b = jobs.launch(tiny_config(root, **long), root, 2)
     c = jobs.launch(tiny_config(root, **long), root, 2)
-    assert jobs.cancel(c, root) == "cancelled"           # queued: cancelled at once, never started
+    assert jobs.cancel(c, root) == "cancelled"  # queued: cancelled at once, never started
     assert state(root, c) == "cancelled" and jobs.job_info(open_run(c, root))["pid"] is None
     wait_for(lambda: state(root, a) == "running" and state(root, b) == "running", 120, "both runs to train")
     assert jobs.cancel(a, root) == "requested"
     wait_for(lambda: state(root, a) == "cancelled", 60, "the trainer to honour the cancel")
     pid_b = jobs.job_info(open_run(b, root))["pid"]
-    os.killpg(pid_b, signal.SIGKILL)                     # dies without writing a final state
+    os.killpg(pid_b, signal.SIGKILL)  # dies without writing a final state
     wait_for(lambda: jobs.poll(root, 2).failed == [b] or state(root, b) == "failed", 30, "the dead run")
     st = open_run(b, root).read_status()
     assert st.state == "failed" and f"pid {pid_b}" in st.error and "ended without a final state" in st.error
     assert jobs.cancel(b, root) == "finished"
-    assert jobs.job_info(open_run(c, root))["pid"] is None   # the cancelled queued run never started
+    assert jobs.job_info(open_run(c, root))["pid"] is None  # the cancelled queued run never started
 
 
 def _job_by_hand(root, argv_tail: list[str], state_: str = "queued") -> RunDir:
     run_id = new_run_id("ce", "fake", root)
     run = open_run(run_id, root)
     run.update_status(state=state_, epochs=1)
-    write_json(run.path / "job.json", {"argv": [sys.executable, "-c", *argv_tail, run_id],
-                                       "created": time.time(), "pid": None})
+    write_json(
+        run.path / "job.json", {"argv": [sys.executable, "-c", *argv_tail, run_id], "created": time.time(), "pid": None}
+    )
     return run
 
 
@@ -227,12 +250,13 @@ def test_sigterm_after_an_ignored_cancel(root):
 
 def test_command_line_run_with_a_dead_pid(root):
     """A run trained outside the launcher (no job.json) is followed through its status pid."""
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(done.stdout)
     fresh = RunDir(root / "runs" / new_run_id("ce", "cli", root))
     fresh.update_status(state="running", pid=dead_pid)
-    assert jobs.poll(root).failed == []                  # silent only for a moment: not yet dead
+    assert jobs.poll(root).failed == []  # silent only for a moment: not yet dead
     stale = RunDir(root / "runs" / new_run_id("supcon", "cli", root))
     stale.update_status(state="running", pid=dead_pid)
     status = stale.read_status()
@@ -247,4 +271,4 @@ def test_one_scheduler_per_artifacts_folder(root):
         assert mine
         assert jobs.scheduler_loop(root, 1, interval=0.05, idle_exit=0.1) == 1
         assert jobs.ensure_scheduler(root, 1) is False
-    assert jobs.scheduler_loop(root, 1, interval=0.05, idle_exit=0.1) == 0   # nothing to do: exits
+    assert jobs.scheduler_loop(root, 1, interval=0.05, idle_exit=0.1) == 0  # nothing to do: exits

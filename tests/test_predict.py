@@ -38,11 +38,26 @@ def trained_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("artifacts")
     labels = np.arange(48) % 3
     split = np.where(np.arange(48) % 4 == 1, 1, np.where(np.arange(48) % 4 == 3, 2, 0))
-    data = write_dataset(root / "train.h5", stripes(labels, 0), labels, DEFAULT_PHASES,
-                         provenance={"test": "stripes"}, split=split.astype(np.int8))
-    config = TrainConfig(data=str(data), model="test_efficientnet", epochs=2, batch_size=8, lr=3e-3,
-                         warmup_epochs=1, device="cpu", umap=False, eval_batch_size=16,
-                         preprocess=PreprocessConfig(size=SIZE))
+    data = write_dataset(
+        root / "train.h5",
+        stripes(labels, 0),
+        labels,
+        DEFAULT_PHASES,
+        provenance={"test": "stripes"},
+        split=split.astype(np.int8),
+    )
+    config = TrainConfig(
+        data=str(data),
+        model="test_efficientnet",
+        epochs=2,
+        batch_size=8,
+        lr=3e-3,
+        warmup_epochs=1,
+        device="cpu",
+        umap=False,
+        eval_batch_size=16,
+        preprocess=PreprocessConfig(size=SIZE),
+    )
     return train(config, progress=False, root=root), root
 
 
@@ -52,8 +67,7 @@ def model_proba(run, scan: Path, device: str) -> np.ndarray:
 
     model, config, _ = load_model(run.best_checkpoint, device)
     with EBSDDataset(scan) as ds:
-        proba, _ = predict_dataset(model, ds, None, config.preprocess, device=device, batch_size=16,
-                                   embeddings=False)
+        proba, _ = predict_dataset(model, ds, None, config.preprocess, device=device, batch_size=16, embeddings=False)
     return proba
 
 
@@ -68,10 +82,19 @@ def scan(tmp_path) -> Path:
     rng = np.random.default_rng(3)
     quat = rng.normal(size=(rows * cols, 4)).astype(np.float32)
     quat /= np.linalg.norm(quat, axis=1, keepdims=True)
-    return write_dataset(tmp_path / "my scan.h5", stripes(labels, 1), labels, DEFAULT_PHASES,
-                         provenance={"test": "scan"}, scan_row=r, scan_col=c, scan_shape=(rows, cols),
-                         step_size=0.25, quality=rng.random(rows * cols).astype(np.float32),
-                         orientations=quat)
+    return write_dataset(
+        tmp_path / "my scan.h5",
+        stripes(labels, 1),
+        labels,
+        DEFAULT_PHASES,
+        provenance={"test": "scan"},
+        scan_row=r,
+        scan_col=c,
+        scan_shape=(rows, cols),
+        step_size=0.25,
+        quality=rng.random(rows * cols).astype(np.float32),
+        orientations=quat,
+    )
 
 
 def test_predict_scan_writes_every_artifact(trained_run, scan):
@@ -81,8 +104,14 @@ def test_predict_scan_writes_every_artifact(trained_run, scan):
     folder = predict_scan(run.run_id, scan, batch_size=7, device="cpu", progress=False, root=root)
     assert folder == run.path / "phasemaps" / "my_scan"
     assert {p.name for p in folder.iterdir()} >= {
-        "phasemap.npz", "phasemap.png", "phasemap.csv", "crystalmap.h5", "crystalmap.ang",
-        "fractions.json", "metrics.json"}
+        "phasemap.npz",
+        "phasemap.png",
+        "phasemap.csv",
+        "crystalmap.h5",
+        "crystalmap.ang",
+        "fractions.json",
+        "metrics.json",
+    }
     pm = load_phasemap(run, "my_scan")
     assert pm.scan_shape == (6, 5) and pm.step_size == 0.25
     assert (pm.index >= 0).all()
@@ -108,8 +137,24 @@ def test_predict_scan_writes_every_artifact(trained_run, scan):
 
 def test_cli_predict_prints_fractions_and_accuracy(trained_run, scan, capsys):
     run, root = trained_run
-    code = main(["predict", "--run", str(run.path), "--data", str(scan), "--name", "cli",
-                 "--device", "cpu", "--batch-size", "16", "--threshold", "0.2", "--quiet"])
+    code = main(
+        [
+            "predict",
+            "--run",
+            str(run.path),
+            "--data",
+            str(scan),
+            "--name",
+            "cli",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "16",
+            "--threshold",
+            "0.2",
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "phase map of 6×5 points written to" in out
@@ -135,16 +180,18 @@ def test_run_without_checkpoint(tmp_path, scan):
 
 def test_scan_positions_row_by_row_and_missing(tmp_path):
     labels = np.zeros(6, dtype=np.int16)
-    path = write_dataset(tmp_path / "a.h5", stripes(labels, 0), labels, DEFAULT_PHASES,
-                         provenance={}, scan_shape=(2, 3))
+    path = write_dataset(
+        tmp_path / "a.h5", stripes(labels, 0), labels, DEFAULT_PHASES, provenance={}, scan_shape=(2, 3)
+    )
     with EBSDDataset(path) as ds:
         row, col, shape = scan_positions(ds)
     assert shape == (2, 3) and row.tolist() == [0, 0, 0, 1, 1, 1] and col.tolist() == [0, 1, 2] * 2
     path = write_dataset(tmp_path / "b.h5", stripes(labels, 0), labels, DEFAULT_PHASES, provenance={})
     with EBSDDataset(path) as ds, pytest.raises(DataFormatError, match="has no 'scan_shape' attribute"):
         scan_positions(ds)
-    path = write_dataset(tmp_path / "c.h5", stripes(labels, 0), labels, DEFAULT_PHASES,
-                         provenance={}, scan_shape=(2, 2))
+    path = write_dataset(
+        tmp_path / "c.h5", stripes(labels, 0), labels, DEFAULT_PHASES, provenance={}, scan_shape=(2, 2)
+    )
     with EBSDDataset(path) as ds, pytest.raises(DataFormatError, match=r"do not fill its scan shape 2×2"):
         scan_positions(ds)
 

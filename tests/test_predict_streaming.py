@@ -41,14 +41,22 @@ def untrained_run(tmp_path) -> RunDir:
     from ebsdlib.train.checkpoint import save_checkpoint
     from ebsdlib.train.models import build_model
 
-    config = TrainConfig(data="unused.h5", model="test_efficientnet", device="cpu",
-                         preprocess=PreprocessConfig(size=16))
+    config = TrainConfig(
+        data="unused.h5", model="test_efficientnet", device="cpu", preprocess=PreprocessConfig(size=16)
+    )
     torch.manual_seed(0)
     model = build_model(config, len(DEFAULT_PHASES))
     run = RunDir(tmp_path / "runs" / "r")
     run.path.mkdir(parents=True)
-    save_checkpoint(run.best_checkpoint, {"model": model.state_dict(), "config": config.to_dict(),
-                                          "phases": [p.to_dict() for p in DEFAULT_PHASES], "epoch": 0})
+    save_checkpoint(
+        run.best_checkpoint,
+        {
+            "model": model.state_dict(),
+            "config": config.to_dict(),
+            "phases": [p.to_dict() for p in DEFAULT_PHASES],
+            "epoch": 0,
+        },
+    )
     return run
 
 
@@ -56,14 +64,19 @@ def test_predict_reads_every_pattern_once_and_never_more_than_a_batch(untrained_
     rows, cols, batch = 9, 11, 16
     n = rows * cols
     rng = np.random.default_rng(0)
-    scan = write_dataset(tmp_path / "scan.h5", rng.integers(0, 255, (n, 16, 16), dtype=np.uint8),
-                         (np.arange(n) % 3).astype(np.int16), DEFAULT_PHASES, provenance={"test": "noise"},
-                         scan_shape=(rows, cols))
+    scan = write_dataset(
+        tmp_path / "scan.h5",
+        rng.integers(0, 255, (n, 16, 16), dtype=np.uint8),
+        (np.arange(n) % 3).astype(np.int16),
+        DEFAULT_PHASES,
+        provenance={"test": "noise"},
+        scan_shape=(rows, cols),
+    )
     reads: list[int] = []
     original = EBSDDataset.patterns
     monkeypatch.setattr(EBSDDataset, "patterns", property(lambda self: CountingPatterns(original.fget(self), reads)))
     folder = predict_scan(untrained_run, scan, batch_size=batch, device="cpu", progress=False)
     assert (folder / "phasemap.npz").exists()
-    assert sum(reads) == n                       # each pattern once
-    assert max(reads) <= batch                   # never more than one batch at a time
+    assert sum(reads) == n  # each pattern once
+    assert max(reads) <= batch  # never more than one batch at a time
     assert len(reads) == -(-n // batch)

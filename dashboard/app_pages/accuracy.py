@@ -1,11 +1,11 @@
 """Accuracy: per-class precision/recall/F1 of several runs side by side, and training curves."""
 
-import pandas as pd
-import streamlit as st
-
 import cache
+import pandas as pd
 import sidebar
+import streamlit as st
 import widgets
+
 from ebsdlib.views.classes import compare_per_class, headline, per_class_long, same_split
 from ebsdlib.views.curves import curves_frame
 from ebsdlib.views.figures import curves_figure, per_class_figure
@@ -21,11 +21,19 @@ labels = {r["run_id"]: run_label(r) for _, r in table.iterrows()}
 evaluated = [r for r in table.loc[table["accuracy"].notna(), "run_id"]]
 a, b = sidebar.selected_runs()
 default = [r for r in (a, b) if r in evaluated] or evaluated[:2]
-chosen = st.multiselect("Runs to compare", evaluated, default=default, format_func=labels.get,
-                        key="acc_runs", help="Evaluated runs; the sidebar's two runs are chosen first.")
+chosen = st.multiselect(
+    "Runs to compare",
+    evaluated,
+    default=default,
+    format_func=labels.get,
+    key="acc_runs",
+    help="Evaluated runs; the sidebar's two runs are chosen first.",
+)
 if not evaluated:
-    st.info("No run has been evaluated yet. Results appear when a training run finishes "
-            "(progress in the sidebar).", icon=":material/hourglass_top:")
+    st.info(
+        "No run has been evaluated yet. Results appear when a training run finishes (progress in the sidebar).",
+        icon=":material/hourglass_top:",
+    )
     st.stop()
 if not chosen:
     st.info("Choose one or more runs above.")
@@ -49,32 +57,54 @@ if not ok:
 rows = []
 for label, d in runs.items():
     h = headline(d.metrics)
-    rows.append({"run": label, "run id": d.run_id, "loss": LOSS_NAMES.get(d.config.get("loss"), d.config.get("loss")),
-                 "accuracy": h["accuracy"], "95% CI": (f"{h['accuracy_low']:.3f}–{h['accuracy_high']:.3f}"
-                                                       if h["accuracy_low"] is not None else ""),
-                 "balanced accuracy": h["balanced_accuracy"], "macro F1": h["macro_f1"],
-                 "top-2 accuracy": h["top2_accuracy"], "ECE": h["ece"],
-                 "Ni↔Ni₃Fe confusion": h["ni_ni3fe_confusion"], "Ni → Ni₃Fe": h["ni_to_ni3fe"],
-                 "Ni₃Fe → Ni": h["ni3fe_to_ni"], "probe accuracy": h["probe_accuracy"],
-                 "k-NN accuracy": h["knn_accuracy"], "patterns": h["n"]})
+    rows.append(
+        {
+            "run": label,
+            "run id": d.run_id,
+            "loss": LOSS_NAMES.get(d.config.get("loss"), d.config.get("loss")),
+            "accuracy": h["accuracy"],
+            "95% CI": (f"{h['accuracy_low']:.3f}–{h['accuracy_high']:.3f}" if h["accuracy_low"] is not None else ""),
+            "balanced accuracy": h["balanced_accuracy"],
+            "macro F1": h["macro_f1"],
+            "top-2 accuracy": h["top2_accuracy"],
+            "ECE": h["ece"],
+            "Ni↔Ni₃Fe confusion": h["ni_ni3fe_confusion"],
+            "Ni → Ni₃Fe": h["ni_to_ni3fe"],
+            "Ni₃Fe → Ni": h["ni3fe_to_ni"],
+            "probe accuracy": h["probe_accuracy"],
+            "k-NN accuracy": h["knn_accuracy"],
+            "patterns": h["n"],
+        }
+    )
 summary = pd.DataFrame(rows).dropna(axis=1, how="all")
 st.subheader("Overall")
-st.dataframe(summary, hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(c, format="%.3f")
-                            for c in summary.columns if c not in ("run", "run id", "loss", "95% CI", "patterns")})
-st.caption("Contrastive runs classify with a linear probe on frozen embeddings; the k-NN vote is shown "
-           "beside it. ECE: expected calibration error (15 bins).")
+st.dataframe(
+    summary,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        c: st.column_config.NumberColumn(c, format="%.3f")
+        for c in summary.columns
+        if c not in ("run", "run id", "loss", "95% CI", "patterns")
+    },
+)
+st.caption(
+    "Contrastive runs classify with a linear probe on frozen embeddings; the k-NN vote is shown "
+    "beside it. ECE: expected calibration error (15 bins)."
+)
 
 phases = next(iter(runs.values())).phases
 per_class = compare_per_class({label: d.metrics for label, d in runs.items()}, phases)
 st.subheader("Per phase")
 widgets.legend(phases)
-st.plotly_chart(per_class_figure(per_class_long(per_class), phases), width="stretch",
-                key="acc_per_class")
+st.plotly_chart(per_class_figure(per_class_long(per_class), phases), width="stretch", key="acc_per_class")
 with st.expander("Per-phase table"):
-    st.dataframe(per_class.drop(columns=["phase"]), hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(c, format="%.3f")
-                                for c in ("precision", "recall", "f1")})
+    st.dataframe(
+        per_class.drop(columns=["phase"]),
+        hide_index=True,
+        width="stretch",
+        column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in ("precision", "recall", "f1")},
+    )
 
 st.subheader("Training curves")
 curves = curves_frame({label: d.history for label, d in runs.items()})
@@ -82,5 +112,7 @@ if not len(curves):
     st.info("These runs have no per-epoch history (history.csv).")
 else:
     st.plotly_chart(curves_figure(curves), width="stretch", key="acc_curves")
-    st.caption("Colours are runs, dashes are metrics. Cross-entropy and SupCon losses have different "
-               "scales: compare how they fall, not their values.")
+    st.caption(
+        "Colours are runs, dashes are metrics. Cross-entropy and SupCon losses have different "
+        "scales: compare how they fall, not their values."
+    )

@@ -1,18 +1,28 @@
 """Benchmarks: accuracy against dose per method, the throughput table, and the conventional
 baseline (dictionary indexing) beside the networks."""
 
+import cache
 import streamlit as st
 
-import cache
 from ebsdlib.views.bench import (
-    COMMANDS, dose_figure, dose_frame, dose_table, environment_line, load_bench, method_comparison, oracle_frame,
-    ratio_table, throughput_table,
+    COMMANDS,
+    dose_figure,
+    dose_frame,
+    dose_table,
+    environment_line,
+    load_bench,
+    method_comparison,
+    oracle_frame,
+    ratio_table,
+    throughput_table,
 )
 
 st.title("Benchmarks")
-st.caption("Does deep learning separate Ni, Ni₃Al and Ni₃Fe better than conventional dictionary indexing, and "
-           "where does the physics stop every method? Numbers come from the bench commands, on simulated "
-           "patterns whose noise follows the dose.")
+st.caption(
+    "Does deep learning separate Ni, Ni₃Al and Ni₃Fe better than conventional dictionary indexing, and "
+    "where does the physics stop every method? Numbers come from the bench commands, on simulated "
+    "patterns whose noise follows the dose."
+)
 base = cache.root()
 pct = st.column_config.NumberColumn(format="%.3f")
 
@@ -21,14 +31,20 @@ dose_doc, problem = load_bench("dose", base)
 if problem:
     st.error(problem, icon=":material/broken_image:")
 elif dose_doc is None or not dose_doc["rows"]:
-    st.info(f"No dose benchmark yet. Run `{COMMANDS['dose']}` (about ten minutes on two idle CPU cores; "
-            f"`{COMMANDS['dose']} --quick` takes seconds) and reload this page.", icon=":material/info:")
+    st.info(
+        f"No dose benchmark yet. Run `{COMMANDS['dose']}` (about ten minutes on two idle CPU cores; "
+        f"`{COMMANDS['dose']} --quick` takes seconds) and reload this page.",
+        icon=":material/info:",
+    )
 else:
     frame, oracle = dose_frame(dose_doc), oracle_frame(dose_doc)
     if not dose_doc.get("complete", True):
         done, planned = frame["dose"].nunique(), len(dose_doc.get("config", {}).get("doses", []))
-        st.warning(f"This dose benchmark has {done} of its {planned} doses: it is still running, or it stopped "
-                   f"early. Run `{COMMANDS['dose']}` again for the rest.", icon=":material/hourglass_top:")
+        st.warning(
+            f"This dose benchmark has {done} of its {planned} doses: it is still running, or it stopped "
+            f"early. Run `{COMMANDS['dose']}` again for the rest.",
+            icon=":material/hourglass_top:",
+        )
     left, right = st.columns(2)
     left.plotly_chart(dose_figure(frame, oracle, "accuracy"), width="stretch", key="bench_dose_accuracy")
     right.plotly_chart(dose_figure(frame, oracle, "ni_ni3fe_confusion"), width="stretch", key="bench_dose_confusion")
@@ -39,56 +55,98 @@ else:
         "told apart from the pattern at that dose by any method. "
         f"Per dose {cfg.get('n_per_phase', '?')} patterns per phase; networks: {cfg.get('model', '?')}, "
         f"{cfg.get('epochs', '?')} epochs; dictionary: {cfg.get('resolution', '?')}° sampling. "
-        + environment_line(dose_doc) + ".")
+        + environment_line(dose_doc)
+        + "."
+    )
     with st.expander("Numbers per dose and method"):
         table = dose_table(frame, oracle)
-        st.dataframe(table, hide_index=True, width="stretch", key="bench_dose_table",
-                     column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")})
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            key="bench_dose_table",
+            column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")},
+        )
 
 st.subheader("Throughput")
 speed_doc, problem = load_bench("speed", base)
 if problem:
     st.error(problem, icon=":material/broken_image:")
 elif speed_doc is None or not speed_doc["rows"]:
-    st.info(f"No speed benchmark yet. Run `{COMMANDS['speed']}` on the machine you want numbers for "
-            "(on a GPU it adds mixed-precision figures) and reload this page.", icon=":material/info:")
+    st.info(
+        f"No speed benchmark yet. Run `{COMMANDS['speed']}` on the machine you want numbers for "
+        "(on a GPU it adds mixed-precision figures) and reload this page.",
+        icon=":material/info:",
+    )
 else:
     ratios = ratio_table(speed_doc)
     numbers = ("end-to-end ÷ model alone", "same, CPU time", "goal", "end-to-end ÷ naive")
-    st.dataframe(ratios, hide_index=True, width="stretch", key="bench_ratios",
-                 column_config={c: st.column_config.NumberColumn(format="%.2f") for c in numbers})
-    st.caption("End-to-end ÷ model alone: how close the whole pipeline (HDF5 → phase map, HDF5 → updated model) "
-               "comes to the network on tensors already in memory — the data pipeline must not be the bottleneck. "
-               "End-to-end ÷ naive: the gain over a first script reading one PNG per pattern. Ratios are taken "
-               "round by round (median of the rounds); on a machine shared with other work the CPU-time ratio is "
-               "the steadier one, on a GPU the wall-clock one counts.")
+    st.dataframe(
+        ratios,
+        hide_index=True,
+        width="stretch",
+        key="bench_ratios",
+        column_config={c: st.column_config.NumberColumn(format="%.2f") for c in numbers},
+    )
+    st.caption(
+        "End-to-end ÷ model alone: how close the whole pipeline (HDF5 → phase map, HDF5 → updated model) "
+        "comes to the network on tensors already in memory — the data pipeline must not be the bottleneck. "
+        "End-to-end ÷ naive: the gain over a first script reading one PNG per pattern. Ratios are taken "
+        "round by round (median of the rounds); on a machine shared with other work the CPU-time ratio is "
+        "the steadier one, on a GPU the wall-clock one counts."
+    )
     throughput = throughput_table(speed_doc)
-    st.dataframe(throughput, hide_index=True, width="stretch", key="bench_throughput",
-                 column_config={"patterns/s": st.column_config.NumberColumn(format="%.1f"),
-                                "patterns/CPU-s": st.column_config.NumberColumn(format="%.1f"),
-                                "peak RSS (MB)": st.column_config.NumberColumn(format="%.0f"),
-                                "Python peak (MB)": st.column_config.NumberColumn(format="%.1f"),
-                                "CUDA peak (MB)": st.column_config.NumberColumn(format="%.0f"),
-                                "seconds": st.column_config.NumberColumn(format="%.2f")})
-    st.caption(environment_line(speed_doc) + ". Each figure is the median of the timed rounds; all stages ran "
-               "interleaved in one process, so the ratios compare like with like on a shared machine.")
+    st.dataframe(
+        throughput,
+        hide_index=True,
+        width="stretch",
+        key="bench_throughput",
+        column_config={
+            "patterns/s": st.column_config.NumberColumn(format="%.1f"),
+            "patterns/CPU-s": st.column_config.NumberColumn(format="%.1f"),
+            "peak RSS (MB)": st.column_config.NumberColumn(format="%.0f"),
+            "Python peak (MB)": st.column_config.NumberColumn(format="%.1f"),
+            "CUDA peak (MB)": st.column_config.NumberColumn(format="%.0f"),
+            "seconds": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+    st.caption(
+        environment_line(speed_doc) + ". Each figure is the median of the timed rounds; all stages ran "
+        "interleaved in one process, so the ratios compare like with like on a shared machine."
+    )
 
 st.subheader("Conventional baseline beside the networks")
 runs = cache.current_runs()
 metrics = {r: cache.load_run(r).metrics for r in runs.loc[runs["accuracy"].notna(), "run_id"]} if len(runs) else {}
 compared = method_comparison(runs, metrics)
 if not (len(compared) and compared["baseline"].any()):
-    st.info("No dictionary-indexing run yet. Index the default data set and map its scan with "
-            "`python -m ebsdlib index --data artifacts/datasets/default.h5 --scan artifacts/datasets/default_scan.h5`; "
-            "the run then appears here and in every other page like a trained run.", icon=":material/info:")
+    st.info(
+        "No dictionary-indexing run yet. Index the default data set and map its scan with "
+        "`python -m ebsdlib index --data artifacts/datasets/default.h5 --scan artifacts/datasets/default_scan.h5`; "
+        "the run then appears here and in every other page like a trained run.",
+        icon=":material/info:",
+    )
 if len(compared):
-    st.dataframe(compared.drop(columns=["baseline"]), hide_index=True, width="stretch", key="bench_methods",
-                 column_config={"run_id": "Run", "method": "Method", "model": "Model", "dataset": "Data set",
-                                "eval_split": "Split", "accuracy": st.column_config.NumberColumn(format="%.3f"),
-                                "accuracy_low": st.column_config.NumberColumn("CI low", format="%.3f"),
-                                "accuracy_high": st.column_config.NumberColumn("CI high", format="%.3f"),
-                                "ni_ni3fe_confusion": st.column_config.NumberColumn("Ni↔Ni₃Fe", format="%.3f"),
-                                "patterns_per_second": st.column_config.NumberColumn("patterns/s", format="%.0f")})
-    st.caption("Dictionary-indexing runs are stored like trained runs: pick one in the sidebar's run picker to "
-               "see its confusion matrix on the Confusion matrix page and its phase map on the Phase maps page. "
-               "Compare runs of the same data set and split.")
+    st.dataframe(
+        compared.drop(columns=["baseline"]),
+        hide_index=True,
+        width="stretch",
+        key="bench_methods",
+        column_config={
+            "run_id": "Run",
+            "method": "Method",
+            "model": "Model",
+            "dataset": "Data set",
+            "eval_split": "Split",
+            "accuracy": st.column_config.NumberColumn(format="%.3f"),
+            "accuracy_low": st.column_config.NumberColumn("CI low", format="%.3f"),
+            "accuracy_high": st.column_config.NumberColumn("CI high", format="%.3f"),
+            "ni_ni3fe_confusion": st.column_config.NumberColumn("Ni↔Ni₃Fe", format="%.3f"),
+            "patterns_per_second": st.column_config.NumberColumn("patterns/s", format="%.0f"),
+        },
+    )
+    st.caption(
+        "Dictionary-indexing runs are stored like trained runs: pick one in the sidebar's run picker to "
+        "see its confusion matrix on the Confusion matrix page and its phase map on the Phase maps page. "
+        "Compare runs of the same data set and split."
+    )

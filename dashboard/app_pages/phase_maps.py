@@ -1,11 +1,11 @@
 """Phase maps: the predicted map over the pattern-quality map, confidence threshold, true and
 error maps, phase fractions, a clicked pixel's pattern and probabilities, and downloads."""
 
-import streamlit as st
-
 import cache
 import sidebar
+import streamlit as st
 import widgets
+
 from ebsdlib.runs import open_run
 from ebsdlib.views.figures import map_figure, probability_figure
 from ebsdlib.views.mapview import click_grid, fractions_frame, grid_hover, pixel_from_point, pixel_table
@@ -19,10 +19,24 @@ if data is None:
 
 c1, c2, c3 = st.columns([2, 2, 2])
 scan = c1.selectbox("Scan", data.scans, key="pm_scan")
-threshold = c2.slider("Confidence threshold", 0.0, 1.0, 0.0, 0.01, key="pm_threshold",
-                      help="Pixels whose highest class probability is below this show as not indexed (black).")
-opacity = c3.slider("Phase colour opacity", 0.0, 1.0, 0.7, 0.05, key="pm_opacity",
-                    help="0 shows only the pattern-quality map, 1 only the phase colours.")
+threshold = c2.slider(
+    "Confidence threshold",
+    0.0,
+    1.0,
+    0.0,
+    0.01,
+    key="pm_threshold",
+    help="Pixels whose highest class probability is below this show as not indexed (black).",
+)
+opacity = c3.slider(
+    "Phase colour opacity",
+    0.0,
+    1.0,
+    0.7,
+    0.05,
+    key="pm_opacity",
+    help="0 shows only the pattern-quality map, 1 only the phase colours.",
+)
 try:
     pm = cache.load_phasemap(data.run_id, scan)
 except (FileNotFoundError, ValueError) as e:
@@ -49,25 +63,52 @@ left, right = st.columns([3, 2])
 with left:
     overlay = cache.render_map(data.run_id, scan, "overlay", threshold, opacity)
     marked = (int(st.session_state["pm_row"]), int(st.session_state["pm_col"]))
-    fig = map_figure(overlay, title=f"Predicted phases over pattern quality ({h}×{w})",
-                     click=(rows, cols), hover=grid_hover(pm, rows, cols), marked=marked)
-    st.plotly_chart(fig, width="stretch", on_select=_on_click, selection_mode="points",
-                    key="pm_click", config={"displaylogo": False})
-    st.caption("Click a pixel to see its pattern" + (f" (every {step}th pixel is clickable on a map this "
-                                                      "large; type the exact row and column on the right)"
-                                                      if step > 1 else "") + ".")
+    fig = map_figure(
+        overlay,
+        title=f"Predicted phases over pattern quality ({h}×{w})",
+        click=(rows, cols),
+        hover=grid_hover(pm, rows, cols),
+        marked=marked,
+    )
+    st.plotly_chart(
+        fig,
+        width="stretch",
+        on_select=_on_click,
+        selection_mode="points",
+        key="pm_click",
+        config={"displaylogo": False},
+    )
+    st.caption(
+        "Click a pixel to see its pattern"
+        + (
+            f" (every {step}th pixel is clickable on a map this large; type the exact row and column on the right)"
+            if step > 1
+            else ""
+        )
+        + "."
+    )
 with right:
     st.markdown("**Phase fractions**")
     frac = fractions_frame(pm.fractions(threshold), pm.phases)
-    st.dataframe(frac[["label", "count", "percent"]], hide_index=True, width="stretch",
-                 column_config={"label": "Phase", "count": "Pixels",
-                                "percent": st.column_config.NumberColumn("%", format="%.1f")})
+    st.dataframe(
+        frac[["label", "count", "percent"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "label": "Phase",
+            "count": "Pixels",
+            "percent": st.column_config.NumberColumn("%", format="%.1f"),
+        },
+    )
     n_not = int(frac.loc[frac["phase"] == NOT_INDEXED, "count"].sum())
     st.caption(f"At threshold {threshold:.2f}: {n_not} of {int(frac['count'].sum())} pixels not indexed.")
     if pm.has_truth:
         acc = pm.accuracy
-        st.caption(f"Against the true phases: {100 * acc:.1f}% of the pixels are right (no threshold)."
-                   if acc is not None else "")
+        st.caption(
+            f"Against the true phases: {100 * acc:.1f}% of the pixels are right (no threshold)."
+            if acc is not None
+            else ""
+        )
     st.markdown("**Pixel**")
     r1, r2 = st.columns(2)
     r1.number_input("Row", 0, h - 1, key="pm_row")
@@ -78,47 +119,79 @@ with right:
     else:
         pretty = {p.name: p.display_name for p in pm.phases}
         shown = pretty.get(info["pred"], info["pred"]) if (info["confidence"] or 0) >= threshold else "not indexed"
-        st.markdown(f"Predicted **{shown}**, confidence {info['confidence']:.2f}"
-                    + (f"; true **{pretty.get(info['true'], info['true'])}**" if info["true"] else "")
-                    + f" · pattern #{info['index']}")
+        st.markdown(
+            f"Predicted **{shown}**, confidence {info['confidence']:.2f}"
+            + (f"; true **{pretty.get(info['true'], info['true'])}**" if info["true"] else "")
+            + f" · pattern #{info['index']}"
+        )
         p1, p2 = st.columns([1, 1])
         with p1:
             try:
-                img = cache.load_patterns(pm.meta.get("data", ""), [info["index"]], True,
-                                          data.config.get("preprocess"))
+                img = cache.load_patterns(pm.meta.get("data", ""), [info["index"]], True, data.config.get("preprocess"))
                 st.image(img[0], caption="background-corrected pattern", width="stretch")
             except Exception as e:  # the scan file moved: say so, keep the page
                 st.caption(f"Pattern not available: {e}")
         with p2:
-            st.plotly_chart(probability_figure(pixel_table(info, pm.phases)), width="stretch",
-                            key="pm_proba", config={"displayModeBar": False})
+            st.plotly_chart(
+                probability_figure(pixel_table(info, pm.phases)),
+                width="stretch",
+                key="pm_proba",
+                config={"displayModeBar": False},
+            )
 
 if pm.true is not None:
     t1, t2 = st.columns(2)
     with t1:
-        st.plotly_chart(map_figure(cache.render_map(data.run_id, scan, "true"), title="True phases", height=420),
-                        width="stretch", key="pm_true", config={"displaylogo": False})
+        st.plotly_chart(
+            map_figure(cache.render_map(data.run_id, scan, "true"), title="True phases", height=420),
+            width="stretch",
+            key="pm_true",
+            config={"displaylogo": False},
+        )
     with t2:
         wrong = int((pm.error == 1).sum())
-        st.plotly_chart(map_figure(cache.render_map(data.run_id, scan, "error"),
-                                   title=f"Errors: {wrong} wrong pixels (black; right ones grey)", height=420),
-                        width="stretch", key="pm_error", config={"displaylogo": False})
+        st.plotly_chart(
+            map_figure(
+                cache.render_map(data.run_id, scan, "error"),
+                title=f"Errors: {wrong} wrong pixels (black; right ones grey)",
+                height=420,
+            ),
+            width="stretch",
+            key="pm_error",
+            config={"displaylogo": False},
+        )
 else:
     st.caption("This scan has no true phases, so there is no error map.")
 
 st.subheader("Downloads")
 folder = open_run(data.run_id, cache.root()).phasemap_dir(scan)
 d1, d2, d3, d4 = st.columns(4)
-from ebsdlib.phasemap.export import png_bytes  # noqa: E402  (Pillow only when this page renders)
+from ebsdlib.phasemap.export import png_bytes
 
-d1.download_button("PNG (this view)", lambda: png_bytes(overlay), file_name=f"{data.run_id}_{scan}_phasemap.png",
-                   mime="image/png", key="dl_png", on_click="ignore", width="stretch")
-for col, name, label, mime in ((d2, "phasemap.csv", "CSV (all pixels)", "text/csv"),
-                               (d3, "crystalmap.h5", "CrystalMap (orix .h5)", "application/x-hdf5"),
-                               (d4, "crystalmap.ang", "CrystalMap (.ang, MTEX)", "text/plain")):
+d1.download_button(
+    "PNG (this view)",
+    lambda: png_bytes(overlay),
+    file_name=f"{data.run_id}_{scan}_phasemap.png",
+    mime="image/png",
+    key="dl_png",
+    on_click="ignore",
+    width="stretch",
+)
+for col, name, label, mime in (
+    (d2, "phasemap.csv", "CSV (all pixels)", "text/csv"),
+    (d3, "crystalmap.h5", "CrystalMap (orix .h5)", "application/x-hdf5"),
+    (d4, "crystalmap.ang", "CrystalMap (.ang, MTEX)", "text/plain"),
+):
     path = folder / name
     if path.exists():  # read only when clicked: a 1000×1000 map's files are hundreds of MB
-        col.download_button(label, path.read_bytes, file_name=f"{data.run_id}_{scan}_{name}", mime=mime,
-                            key=f"dl_{name}", on_click="ignore", width="stretch")
+        col.download_button(
+            label,
+            path.read_bytes,
+            file_name=f"{data.run_id}_{scan}_{name}",
+            mime=mime,
+            key=f"dl_{name}",
+            on_click="ignore",
+            width="stretch",
+        )
     else:
         col.caption(f"{name}: not written for this map")

@@ -77,39 +77,68 @@ class DictionaryConfig:
         if self.pc is not None:
             object.__setattr__(self, "pc", tuple(float(v) for v in self.pc))
         checks = [
-            ("resolution", _number(self.resolution) and 0.5 <= self.resolution <= 60,
-             "a number of degrees from 0.5 to 60"),
+            (
+                "resolution",
+                _number(self.resolution) and 0.5 <= self.resolution <= 60,
+                "a number of degrees from 0.5 to 60",
+            ),
             ("refine", isinstance(self.refine, bool), "True or False"),
-            ("refine_trust_region", _number(self.refine_trust_region) and 0 < self.refine_trust_region <= 15,
-             "a number of degrees in (0, 15]"),
-            ("temperature", self.temperature is None or (_number(self.temperature) and 0 < self.temperature <= 10),
-             "None (fit it) or a number in (0, 10]"),
-            ("calibration_patterns", _integer(self.calibration_patterns) and 0 <= self.calibration_patterns <= 100_000,
-             "an integer from 0 to 100000"),
-            ("batch_size", _integer(self.batch_size) and 1 <= self.batch_size <= 65536,
-             "an integer from 1 to 65536"),
+            (
+                "refine_trust_region",
+                _number(self.refine_trust_region) and 0 < self.refine_trust_region <= 15,
+                "a number of degrees in (0, 15]",
+            ),
+            (
+                "temperature",
+                self.temperature is None or (_number(self.temperature) and 0 < self.temperature <= 10),
+                "None (fit it) or a number in (0, 10]",
+            ),
+            (
+                "calibration_patterns",
+                _integer(self.calibration_patterns) and 0 <= self.calibration_patterns <= 100_000,
+                "an integer from 0 to 100000",
+            ),
+            ("batch_size", _integer(self.batch_size) and 1 <= self.batch_size <= 65536, "an integer from 1 to 65536"),
             ("device", self.device in DEVICES, f"one of {DEVICES}"),
-            ("pc", self.pc is None or (len(self.pc) == 3 and all(0 < v < 2 for v in self.pc)),
-             "None or three numbers (PCx, PCy, PCz) in (0, 2)"),
-            ("sample_tilt", self.sample_tilt is None or (_number(self.sample_tilt) and 0 <= self.sample_tilt <= 90),
-             "None or degrees from 0 to 90"),
-            ("camera_tilt", self.camera_tilt is None or (_number(self.camera_tilt) and -90 <= self.camera_tilt <= 90),
-             "None or degrees from -90 to 90"),
-            ("voltage", self.voltage is None or (_number(self.voltage) and 0 < self.voltage <= 300),
-             "None or kV in (0, 300]"),
-            ("master_half_size", self.master_half_size is None
-             or (_integer(self.master_half_size) and 8 <= self.master_half_size <= 2000),
-             "None or an integer from 8 to 2000"),
-            ("min_dspacing", self.min_dspacing is None
-             or (_number(self.min_dspacing) and 0.1 <= self.min_dspacing <= 5),
-             "None or Å from 0.1 to 5"),
+            (
+                "pc",
+                self.pc is None or (len(self.pc) == 3 and all(0 < v < 2 for v in self.pc)),
+                "None or three numbers (PCx, PCy, PCz) in (0, 2)",
+            ),
+            (
+                "sample_tilt",
+                self.sample_tilt is None or (_number(self.sample_tilt) and 0 <= self.sample_tilt <= 90),
+                "None or degrees from 0 to 90",
+            ),
+            (
+                "camera_tilt",
+                self.camera_tilt is None or (_number(self.camera_tilt) and -90 <= self.camera_tilt <= 90),
+                "None or degrees from -90 to 90",
+            ),
+            (
+                "voltage",
+                self.voltage is None or (_number(self.voltage) and 0 < self.voltage <= 300),
+                "None or kV in (0, 300]",
+            ),
+            (
+                "master_half_size",
+                self.master_half_size is None
+                or (_integer(self.master_half_size) and 8 <= self.master_half_size <= 2000),
+                "None or an integer from 8 to 2000",
+            ),
+            (
+                "min_dspacing",
+                self.min_dspacing is None or (_number(self.min_dspacing) and 0.1 <= self.min_dspacing <= 5),
+                "None or Å from 0.1 to 5",
+            ),
             ("cache", isinstance(self.cache, bool), "True or False"),
             ("seed", _integer(self.seed) and 0 <= self.seed < 2**32, "an integer from 0 to 2**32-1"),
         ]
         for name, ok, allowed in checks:
             if not ok:
-                raise ValueError(f"dictionary indexing option {name}={getattr(self, name)!r} is not allowed; "
-                                 f"use {allowed}")
+                raise ValueError(
+                    f"dictionary indexing option {name}={getattr(self, name)!r} is not allowed; use {allowed}"
+                )
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dictionary (stored as ``config.json["dictionary"]`` of the run)."""
@@ -119,7 +148,7 @@ class DictionaryConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DictionaryConfig":
+    def from_dict(cls, d: dict) -> DictionaryConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error that names them."""
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
@@ -127,7 +156,7 @@ class DictionaryConfig:
             raise ValueError(f"unknown dictionary indexing options {sorted(unknown)}; known are {sorted(known)}")
         return cls(**d)
 
-    def replace(self, **changes: Any) -> "DictionaryConfig":
+    def replace(self, **changes: Any) -> DictionaryConfig:
         """A copy with some options changed (validated again)."""
         return replace(self, **changes)
 

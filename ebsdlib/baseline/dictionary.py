@@ -65,7 +65,7 @@ class Dictionary:
 
     phases: tuple[Phase, ...]
     rotations: tuple[np.ndarray, ...]
-    templates: tuple["torch.Tensor", ...]
+    templates: tuple[torch.Tensor, ...]
     pattern_shape: tuple[int, int]
     parameters: dict
     build_seconds: float = 0.0
@@ -77,28 +77,45 @@ class Dictionary:
         return int(sum(len(r) for r in self.rotations))
 
     @property
-    def device(self) -> "torch.device":
+    def device(self) -> torch.device:
         return self.templates[0].device
 
-    def to(self, device: "str | torch.device") -> "Dictionary":
+    def to(self, device: str | torch.device) -> Dictionary:
         """The same dictionary with its templates on ``device``."""
         return replace(self, templates=tuple(t.to(device) for t in self.templates))
 
     def summary(self) -> dict:
         """JSON-ready description for run records."""
-        return {"size": self.size, "per_phase": {p.name: len(r) for p, r in zip(self.phases, self.rotations)},
-                "resolution_deg": self.parameters["resolution"], "pattern_shape": list(self.pattern_shape),
-                "build_seconds": self.build_seconds, "from_cache": self.from_cache,
-                "cache_key": cache_key(self.parameters)}
+        return {
+            "size": self.size,
+            "per_phase": {p.name: len(r) for p, r in zip(self.phases, self.rotations)},
+            "resolution_deg": self.parameters["resolution"],
+            "pattern_shape": list(self.pattern_shape),
+            "build_seconds": self.build_seconds,
+            "from_cache": self.from_cache,
+            "cache_key": cache_key(self.parameters),
+        }
 
 
-def dictionary_parameters(phases: Sequence[Phase], geometry: Geometry, pattern_shape: tuple[int, int],
-                          preprocess: PreprocessConfig, resolution: float) -> dict:
+def dictionary_parameters(
+    phases: Sequence[Phase],
+    geometry: Geometry,
+    pattern_shape: tuple[int, int],
+    preprocess: PreprocessConfig,
+    resolution: float,
+) -> dict:
     """Everything a dictionary depends on, JSON-ready (the cache key hashes it)."""
     return {
         "version": DICTIONARY_VERSION,
-        "phases": [{"name": p.name, "space_group": int(p.space_group), "lattice_a": float(p.lattice_a),
-                    "atoms": [[str(e), float(x), float(y), float(z)] for e, x, y, z in p.atoms]} for p in phases],
+        "phases": [
+            {
+                "name": p.name,
+                "space_group": int(p.space_group),
+                "lattice_a": float(p.lattice_a),
+                "atoms": [[str(e), float(x), float(y), float(z)] for e, x, y, z in p.atoms],
+            }
+            for p in phases
+        ],
         "geometry": {k: v for k, v in geometry.to_dict().items() if k != "source"},
         "pattern_shape": [int(s) for s in pattern_shape],
         "preprocess": preprocess.to_dict(),
@@ -124,8 +141,7 @@ def sample_orientations(phase: Phase, resolution: float) -> np.ndarray:
     """``(m, 4)`` orientations covering the phase's fundamental zone at ``resolution`` degrees."""
     from orix.sampling import get_sample_fundamental
 
-    return np.asarray(get_sample_fundamental(resolution, space_group=int(phase.space_group)).data,
-                      dtype=np.float64)
+    return np.asarray(get_sample_fundamental(resolution, space_group=int(phase.space_group)).data, dtype=np.float64)
 
 
 def build_dictionary(
@@ -135,7 +151,7 @@ def build_dictionary(
     preprocess: PreprocessConfig,
     resolution: float = 5.0,
     *,
-    device: "str | torch.device" = "cpu",
+    device: str | torch.device = "cpu",
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     block_size: int = 1000,
@@ -193,20 +209,27 @@ def build_dictionary(
         for phase, rot in zip(phases, rotations):
             blocks = []
             for start in range(0, len(rot), block_size):
-                q = rot[start:start + block_size]
+                q = rot[start : start + block_size]
                 blocks.append(render_templates(masters[phase.name], q, geometry, shape, preprocess, static, device))
                 bar.update(len(q))
             templates.append(torch.cat(blocks) if blocks else torch.empty(0))
-    built = Dictionary(phases, rotations, tuple(templates), shape, params,
-                       build_seconds=time.perf_counter() - t0, from_cache=False)
+    built = Dictionary(
+        phases, rotations, tuple(templates), shape, params, build_seconds=time.perf_counter() - t0, from_cache=False
+    )
     if use_cache:
         _write_cache(path, built)
     return built
 
 
-def render_templates(master, quaternions: np.ndarray, geometry: Geometry, shape: tuple[int, int],
-                     preprocess: PreprocessConfig, static_background: np.ndarray | None,
-                     device: "str | torch.device" = "cpu") -> "torch.Tensor":
+def render_templates(
+    master,
+    quaternions: np.ndarray,
+    geometry: Geometry,
+    shape: tuple[int, int],
+    preprocess: PreprocessConfig,
+    static_background: np.ndarray | None,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
     """Templates ``(n, d)`` (zero mean, unit norm) of one phase's master pattern at ``quaternions``."""
     import torch
 
@@ -229,13 +252,13 @@ def band_free_frame(geometry: Geometry, shape: tuple[int, int]) -> np.ndarray:
 def _masters(phases: tuple[Phase, ...], geometry: Geometry) -> dict:
     from ebsdlib.simulate.master import load_masters
 
-    masters, _ = load_masters(phases, geometry.master_half_size, geometry.min_dspacing,
-                              geometry.detector.voltage * 1e3)
+    masters, _ = load_masters(phases, geometry.master_half_size, geometry.min_dspacing, geometry.detector.voltage * 1e3)
     return masters
 
 
-def _read_cache(path: Path, params: dict, phases: tuple[Phase, ...], shape: tuple[int, int],
-                device) -> Dictionary | None:
+def _read_cache(
+    path: Path, params: dict, phases: tuple[Phase, ...], shape: tuple[int, int], device
+) -> Dictionary | None:
     """The cached dictionary, or ``None`` when absent, unreadable or built differently."""
     import torch
 
@@ -246,8 +269,9 @@ def _read_cache(path: Path, params: dict, phases: tuple[Phase, ...], shape: tupl
             if json.loads(str(f["parameters"])) != params:
                 return None
             rotations = tuple(f[f"rotations_{i}"].astype(np.float64) for i in range(len(phases)))
-            templates = tuple(torch.from_numpy(f[f"templates_{i}"].astype(np.float32)).to(device)
-                              for i in range(len(phases)))
+            templates = tuple(
+                torch.from_numpy(f[f"templates_{i}"].astype(np.float32)).to(device) for i in range(len(phases))
+            )
     except (OSError, ValueError, KeyError):
         return None
     return Dictionary(phases, rotations, templates, shape, params, build_seconds=0.0, from_cache=True)

@@ -43,13 +43,21 @@ class Geometry:
     source: str = "simulator defaults"
 
     def to_dict(self) -> dict:
-        return {"detector": self.detector.to_dict(), "master_half_size": int(self.master_half_size),
-                "min_dspacing": float(self.min_dspacing), "source": self.source}
+        return {
+            "detector": self.detector.to_dict(),
+            "master_half_size": int(self.master_half_size),
+            "min_dspacing": float(self.min_dspacing),
+            "source": self.source,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Geometry":
-        return cls(DetectorModel.from_dict(d["detector"]), int(d["master_half_size"]),
-                   float(d["min_dspacing"]), str(d.get("source", "")))
+    def from_dict(cls, d: dict) -> Geometry:
+        return cls(
+            DetectorModel.from_dict(d["detector"]),
+            int(d["master_half_size"]),
+            float(d["min_dspacing"]),
+            str(d.get("source", "")),
+        )
 
 
 def geometry_for(dataset: EBSDDataset, config: DictionaryConfig | None = None) -> Geometry:
@@ -68,11 +76,16 @@ def geometry_for(dataset: EBSDDataset, config: DictionaryConfig | None = None) -
         try:
             detector = DetectorModel.from_dict(record["detector"])
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{dataset.path}: the simulation record's detector {record['detector']!r} cannot "
-                             f"be read ({e}); give the geometry with --pc/--sample-tilt/--voltage") from e
-        geometry = Geometry(detector, int(record.get("master_half_size", DEFAULT_MASTER_HALF_SIZE)),
-                            float(record.get("min_dspacing", DEFAULT_MIN_DSPACING)),
-                            f"simulation record of {dataset.path.name}")
+            raise ValueError(
+                f"{dataset.path}: the simulation record's detector {record['detector']!r} cannot "
+                f"be read ({e}); give the geometry with --pc/--sample-tilt/--voltage"
+            ) from e
+        geometry = Geometry(
+            detector,
+            int(record.get("master_half_size", DEFAULT_MASTER_HALF_SIZE)),
+            float(record.get("min_dspacing", DEFAULT_MIN_DSPACING)),
+            f"simulation record of {dataset.path.name}",
+        )
     else:
         geometry = Geometry(DetectorModel(), source="simulator defaults (the data set records no geometry)")
     return apply_overrides(geometry, config)
@@ -80,12 +93,27 @@ def geometry_for(dataset: EBSDDataset, config: DictionaryConfig | None = None) -
 
 def apply_overrides(geometry: Geometry, config: DictionaryConfig) -> Geometry:
     """``geometry`` with every option of ``config`` that is not ``None`` put in."""
-    det = {k: v for k, v in (("pc", config.pc), ("sample_tilt", config.sample_tilt),
-                             ("camera_tilt", config.camera_tilt), ("voltage", config.voltage)) if v is not None}
-    master = {k: v for k, v in (("master_half_size", config.master_half_size),
-                                ("min_dspacing", config.min_dspacing)) if v is not None}
+    det = {
+        k: v
+        for k, v in (
+            ("pc", config.pc),
+            ("sample_tilt", config.sample_tilt),
+            ("camera_tilt", config.camera_tilt),
+            ("voltage", config.voltage),
+        )
+        if v is not None
+    }
+    master = {
+        k: v
+        for k, v in (("master_half_size", config.master_half_size), ("min_dspacing", config.min_dspacing))
+        if v is not None
+    }
     if not det and not master:
         return geometry
     changed = ", ".join(sorted([*det, *master]))
-    return replace(geometry, detector=replace(geometry.detector, **det), **master,
-                   source=f"{geometry.source}; {changed} from the options")
+    return replace(
+        geometry,
+        detector=replace(geometry.detector, **det),
+        **master,
+        source=f"{geometry.source}; {changed} from the options",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+
 import numpy as np
 
 from ebsdlib.baseline.dictionary import Dictionary
@@ -56,11 +57,17 @@ class IndexResult:
         """``(n, 4)`` orientation of the predicted phase's match."""
         return self.rotations[np.arange(len(self)), self.pred]
 
-    def subset(self, rows: np.ndarray) -> "IndexResult":
+    def subset(self, rows: np.ndarray) -> IndexResult:
         """The rows ``rows`` only (times scaled by the fraction kept)."""
         frac = len(rows) / max(len(self), 1)
-        return replace(self, indices=self.indices[rows], scores=self.scores[rows], rotations=self.rotations[rows],
-                       seconds=self.seconds * frac, refine_seconds=self.refine_seconds * frac)
+        return replace(
+            self,
+            indices=self.indices[rows],
+            scores=self.scores[rows],
+            rotations=self.rotations[rows],
+            seconds=self.seconds * frac,
+            refine_seconds=self.refine_seconds * frac,
+        )
 
 
 def index_patterns(
@@ -100,32 +107,40 @@ def index_patterns(
     from ebsdlib.train.device import to_device
 
     if tuple(dataset.pattern_shape) != tuple(dictionary.pattern_shape):
-        raise ValueError(f"{dataset.path}: patterns are {dataset.pattern_shape[0]}×{dataset.pattern_shape[1]} but "
-                         f"the dictionary was simulated at {dictionary.pattern_shape[0]}×"
-                         f"{dictionary.pattern_shape[1]}; build it for this data set")
+        raise ValueError(
+            f"{dataset.path}: patterns are {dataset.pattern_shape[0]}×{dataset.pattern_shape[1]} but "
+            f"the dictionary was simulated at {dictionary.pattern_shape[0]}×"
+            f"{dictionary.pattern_shape[1]}; build it for this data set"
+        )
     if dictionary.parameters["preprocess"] != preprocess.to_dict():
-        raise ValueError(f"the dictionary was preprocessed with {dictionary.parameters['preprocess']!r}, the "
-                         f"patterns would be with {preprocess.to_dict()!r}; use the same preprocessing for both")
+        raise ValueError(
+            f"the dictionary was preprocessed with {dictionary.parameters['preprocess']!r}, the "
+            f"patterns would be with {preprocess.to_dict()!r}; use the same preprocessing for both"
+        )
     dev = dictionary.device
     idx = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
     order = np.argsort(idx, kind="stable")
     n, n_phases = len(idx), len(dictionary.phases)
     scores = np.empty((n, n_phases), dtype=np.float32)
     best = np.empty((n, n_phases), dtype=np.int64)
-    bg = (torch.as_tensor(dataset.static_background, dtype=torch.float32, device=dev)
-          if preprocess.static_background else None)
+    bg = (
+        torch.as_tensor(dataset.static_background, dtype=torch.float32, device=dev)
+        if preprocess.static_background
+        else None
+    )
     t0 = time.perf_counter()
     done = 0
-    with tqdm(total=n, desc="dictionary indexing", unit="pattern", disable=not progress) as bar, \
-            torch.inference_mode():
+    with tqdm(total=n, desc="dictionary indexing", unit="pattern", disable=not progress) as bar, torch.inference_mode():
         for _, raw in prefetch(dataset.iter_batches(batch_size, idx[order])):
-            rows = order[done:done + len(raw)]
+            rows = order[done : done + len(raw)]
             x = prepare(to_device(np.ascontiguousarray(raw), dev), preprocess, bg)
             scores[rows], best[rows] = best_matches(x, dictionary.templates)
             done += len(raw)
             bar.update(len(raw))
     seconds = time.perf_counter() - t0
-    rotations = np.stack([dictionary.rotations[p][best[:, p]] for p in range(n_phases)], axis=1) if n else \
-        np.empty((0, n_phases, 4))
+    rotations = (
+        np.stack([dictionary.rotations[p][best[:, p]] for p in range(n_phases)], axis=1)
+        if n
+        else np.empty((0, n_phases, 4))
+    )
     return IndexResult(idx, scores, rotations, seconds)
-

@@ -20,20 +20,23 @@ if TYPE_CHECKING:
     import torch
 
 
-def normalise_rows(x: "torch.Tensor") -> "torch.Tensor":
+def normalise_rows(x: torch.Tensor) -> torch.Tensor:
     """Flatten ``(n, …)`` to ``(n, d)`` float32 rows with zero mean and unit norm."""
     x = x.reshape(len(x), -1).float()
     x = x - x.mean(dim=1, keepdim=True)
     return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def prepare(raw: "torch.Tensor | np.ndarray", preprocess: PreprocessConfig,
-            static_background: "torch.Tensor | np.ndarray | None") -> "torch.Tensor":
+def prepare(
+    raw: torch.Tensor | np.ndarray,
+    preprocess: PreprocessConfig,
+    static_background: torch.Tensor | np.ndarray | None,
+) -> torch.Tensor:
     """Raw ``(n, H, W)`` patterns → preprocessed, flattened NCC rows ``(n, d)`` on the patterns' device."""
     return normalise_rows(preprocess_batch(raw, preprocess, static_background))
 
 
-def best_matches(x: "torch.Tensor", templates: Sequence["torch.Tensor"]) -> tuple[np.ndarray, np.ndarray]:
+def best_matches(x: torch.Tensor, templates: Sequence[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
     """Best NCC of each row of ``x`` with each phase's templates.
 
     Parameters
@@ -57,9 +60,11 @@ def best_matches(x: "torch.Tensor", templates: Sequence["torch.Tensor"]) -> tupl
     index = np.empty((n, len(templates)), dtype=np.int64)
     for p, t in enumerate(templates):
         if t.shape[1] != x.shape[1]:
-            raise ValueError(f"patterns have {x.shape[1]} pixels after preprocessing but the dictionary's "
-                             f"templates have {t.shape[1]}; build the dictionary with the same pattern "
-                             "shape and preprocessing")
+            raise ValueError(
+                f"patterns have {x.shape[1]} pixels after preprocessing but the dictionary's "
+                f"templates have {t.shape[1]}; build the dictionary with the same pattern "
+                "shape and preprocessing"
+            )
         best = torch.max(x @ t.T, dim=1)
         scores[:, p] = best.values.float().cpu().numpy()
         index[:, p] = best.indices.cpu().numpy()

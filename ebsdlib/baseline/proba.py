@@ -61,6 +61,10 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
         raise ValueError("no labelled patterns to fit the softmax temperature on; give a temperature")
     s, y = np.asarray(scores)[known], labels[known].astype(np.int64)
     lo, hi = np.log(TEMPERATURE_BOUNDS[0]), np.log(TEMPERATURE_BOUNDS[1])
-    res = minimize_scalar(lambda t: negative_log_likelihood(s, y, float(np.exp(t))), bounds=(lo, hi),
-                          method="bounded", options={"xatol": 1e-3})
+    res = minimize_scalar(
+        lambda t: negative_log_likelihood(s, y, float(np.exp(t))),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-3},
+    )
     return float(np.exp(res.x))

@@ -67,8 +67,7 @@ def refine_result(
     from ebsdlib.data.preprocess import preprocess_batch
     from ebsdlib.simulate.master import load_masters
 
-    masters, _ = load_masters(phases, geometry.master_half_size, geometry.min_dspacing,
-                              geometry.detector.voltage * 1e3)
+    masters, _ = load_masters(phases, geometry.master_half_size, geometry.min_dspacing, geometry.detector.voltage * 1e3)
     t0 = time.perf_counter()
     scores = np.empty_like(result.scores)
     rotations = np.empty_like(result.rotations)
@@ -77,22 +76,23 @@ def refine_result(
     static = band_free_frame(geometry, tuple(dataset.pattern_shape)) if preprocess.static_background else None
     chunks = range(0, len(order), REFINE_CHUNK)
     for start in tqdm(chunks, desc="refining orientations", unit="chunk", disable=not progress):
-        rows = order[start:start + REFINE_CHUNK]
+        rows = order[start : start + REFINE_CHUNK]
         processed = preprocess_batch(dataset.read(result.indices[rows]), preprocess, background)
         rows_ncc = normalise_rows(processed)
         patterns = processed[:, 0].numpy()
         for p, phase in enumerate(phases):
             _, q = refine_phase(patterns, result.rotations[rows, p], masters[phase.name], geometry, trust_region)
-            templates = render_templates(masters[phase.name], q, geometry, tuple(dataset.pattern_shape), preprocess,
-                                         static)
+            templates = render_templates(
+                masters[phase.name], q, geometry, tuple(dataset.pattern_shape), preprocess, static
+            )
             scores[rows, p] = (rows_ncc * templates).sum(dim=1).numpy()
             rotations[rows, p] = q
-    return replace(result, scores=scores, rotations=rotations, refined=True,
-                   refine_seconds=time.perf_counter() - t0)
+    return replace(result, scores=scores, rotations=rotations, refined=True, refine_seconds=time.perf_counter() - t0)
 
 
-def refine_phase(patterns: np.ndarray, quaternions: np.ndarray, master, geometry: Geometry,
-                 trust_region: float) -> tuple[np.ndarray, np.ndarray]:
+def refine_phase(
+    patterns: np.ndarray, quaternions: np.ndarray, master, geometry: Geometry, trust_region: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Refine ``(n, 4)`` starting orientations of one phase against ``(n, S, S)`` processed patterns.
 
     Returns kikuchipy's refined NCC ``(n,)`` and the refined orientations ``(n, 4)``.
@@ -104,13 +104,22 @@ def refine_phase(patterns: np.ndarray, quaternions: np.ndarray, master, geometry
     if len(patterns) == 0:
         return np.empty(0, np.float32), np.empty((0, 4))
     signal = EBSD(np.asarray(patterns, dtype=np.float32))
-    xmap = CrystalMap(rotations=Rotation(np.asarray(quaternions, dtype=np.float64)),
-                      phase_list=PhaseList(master.phase))
+    xmap = CrystalMap(rotations=Rotation(np.asarray(quaternions, dtype=np.float64)), phase_list=PhaseList(master.phase))
     detector = geometry.detector.kikuchipy_detector(patterns.shape[1:])
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         warnings.simplefilter("ignore")
         out = signal.refine_orientation(
-            xmap, detector, master, energy=geometry.detector.voltage, method="minimize",
-            method_kwargs={"method": "Nelder-Mead"}, trust_region=[trust_region] * 3, rtol=1e-4)
+            xmap,
+            detector,
+            master,
+            energy=geometry.detector.voltage,
+            method="minimize",
+            method_kwargs={"method": "Nelder-Mead"},
+            trust_region=[trust_region] * 3,
+            rtol=1e-4,
+        )
     return np.asarray(out.scores, dtype=np.float32).reshape(-1), np.asarray(out.rotations.data).reshape(-1, 4)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -108,22 +108,33 @@ def index_run(
 
     config = config or DictionaryConfig()
     if split not in ("val", "test"):
-        raise ValueError(f"split {split!r} is not allowed; report on 'test' or 'val' (the training split "
-                         "fits the softmax temperature)")
+        raise ValueError(
+            f"split {split!r} is not allowed; report on 'test' or 'val' (the training split "
+            "fits the softmax temperature)"
+        )
     with load(data, progress=progress) as ds:
         indices = ds.indices(split)
         if len(indices) == 0:
-            raise ValueError(f"{ds.path}: split {split!r} has no patterns to index; choose another split "
-                             "('test' or 'val')")
+            raise ValueError(
+                f"{ds.path}: split {split!r} has no patterns to index; choose another split ('test' or 'val')"
+            )
         preprocess = config.preprocess or PreprocessConfig.from_dict(ds.preprocessing)
         geometry = geometry_for(ds, config)
         run = _new_run(config, root, run_id)
         write_json(run.config_path, run_config(config, data, split, name, preprocess, geometry))
-        run.update_status(state="running", epoch=0, epochs=0, pid=os.getpid(), started=time.time(),
-                          message="building the dictionary", error=None)
+        run.update_status(
+            state="running",
+            epoch=0,
+            epochs=0,
+            pid=os.getpid(),
+            started=time.time(),
+            message="building the dictionary",
+            error=None,
+        )
         try:
-            dictionary = ensure_dictionary(dictionary, ds.phases, geometry, ds.pattern_shape, preprocess, config,
-                                           progress)
+            dictionary = ensure_dictionary(
+                dictionary, ds.phases, geometry, ds.pattern_shape, preprocess, config, progress
+            )
             run.update_status(message="fitting the softmax temperature")
             temperature, source = choose_temperature(ds, dictionary, geometry, preprocess, config, progress)
             run.update_status(message=f"indexing split {split!r}")
@@ -187,12 +198,16 @@ def index_scan(
     run = resolve_run(run, root)
     cfg = run.config()
     if not is_dictionary_run(cfg):
-        raise ValueError(f"run {run.run_id!r} is a {cfg.get('loss', '?')!r} run, not dictionary indexing; "
-                         f"map scans of trained runs with `python -m ebsdlib predict --run {run.run_id}`")
+        raise ValueError(
+            f"run {run.run_id!r} is a {cfg.get('loss', '?')!r} run, not dictionary indexing; "
+            f"map scans of trained runs with `python -m ebsdlib predict --run {run.run_id}`"
+        )
     metrics = run.metrics()
     if metrics is None:
-        raise FileNotFoundError(f"{run.metrics_path}: run {run.run_id!r} has not finished indexing its split; "
-                                "wait for it, or start a new one with `python -m ebsdlib index`")
+        raise FileNotFoundError(
+            f"{run.metrics_path}: run {run.run_id!r} has not finished indexing its split; "
+            "wait for it, or start a new one with `python -m ebsdlib index`"
+        )
     config = DictionaryConfig.from_dict(cfg["dictionary"])
     geometry = Geometry.from_dict(cfg["geometry"])
     preprocess = PreprocessConfig.from_dict(cfg["preprocess"])
@@ -206,30 +221,60 @@ def index_scan(
         dictionary = ensure_dictionary(dictionary, phases, geometry, ds.pattern_shape, preprocess, config, progress)
         result = index_split(ds, dictionary, geometry, preprocess, config, None, progress)
         phasemap = build_phasemap(
-            _proba(result, float(metrics["temperature"])), row, col, shape, phases,
-            true=true_labels(ds, phases), quality=ds.optional("quality"), orientations=result.best_rotations(),
+            _proba(result, float(metrics["temperature"])),
+            row,
+            col,
+            shape,
+            phases,
+            true=true_labels(ds, phases),
+            quality=ds.optional("quality"),
+            orientations=result.best_rotations(),
             step_size=ds.step_size,
-            meta={"run_id": run.run_id, "scan": name, "data": str(Path(scan).resolve()), "model": cfg.get("model"),
-                  "loss": LOSS, "method": METHOD, "orientations": "best dictionary match",
-                  "patterns_per_second": result.patterns_per_second,
-                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+            meta={
+                "run_id": run.run_id,
+                "scan": name,
+                "data": str(Path(scan).resolve()),
+                "model": cfg.get("model"),
+                "loss": LOSS,
+                "method": METHOD,
+                "orientations": "best dictionary match",
+                "patterns_per_second": result.patterns_per_second,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
         )
     folder = run.phasemap_dir(name)
     save_phasemap(phasemap, folder)
     return folder
 
 
-def run_config(config: DictionaryConfig, data: str | Path, split: str, name: str, preprocess: PreprocessConfig,
-               geometry: Geometry) -> dict:
+def run_config(
+    config: DictionaryConfig, data: str | Path, split: str, name: str, preprocess: PreprocessConfig, geometry: Geometry
+) -> dict:
     """The run's ``config.json`` (keys the runs table reads, plus the method's own)."""
-    return {"method": METHOD, "loss": LOSS, "model": model_label(config), "data": str(data),
-            "validation": split == "val", "split": split, "epochs": 0, "name": name,
-            "preprocess": preprocess.to_dict(), "dictionary": config.to_dict(), "geometry": geometry.to_dict()}
+    return {
+        "method": METHOD,
+        "loss": LOSS,
+        "model": model_label(config),
+        "data": str(data),
+        "validation": split == "val",
+        "split": split,
+        "epochs": 0,
+        "name": name,
+        "preprocess": preprocess.to_dict(),
+        "dictionary": config.to_dict(),
+        "geometry": geometry.to_dict(),
+    }
 
 
-def ensure_dictionary(dictionary: Dictionary | None, phases: Sequence[Phase], geometry: Geometry,
-                      pattern_shape: tuple[int, int], preprocess: PreprocessConfig, config: DictionaryConfig,
-                      progress: bool) -> Dictionary:
+def ensure_dictionary(
+    dictionary: Dictionary | None,
+    phases: Sequence[Phase],
+    geometry: Geometry,
+    pattern_shape: tuple[int, int],
+    preprocess: PreprocessConfig,
+    config: DictionaryConfig,
+    progress: bool,
+) -> Dictionary:
     """``dictionary`` when it was built with these settings, else a (cached) new one."""
     from ebsdlib.baseline.dictionary import build_dictionary, dictionary_parameters
     from ebsdlib.train.device import resolve_device
@@ -238,25 +283,53 @@ def ensure_dictionary(dictionary: Dictionary | None, phases: Sequence[Phase], ge
     wanted = dictionary_parameters(tuple(phases), geometry, pattern_shape, preprocess, config.resolution)
     if dictionary is not None and dictionary.parameters == wanted:
         return dictionary if dictionary.device == device else dictionary.to(device)
-    return build_dictionary(tuple(phases), geometry, pattern_shape, preprocess, config.resolution, device=device,
-                            use_cache=config.cache, progress=progress)
+    return build_dictionary(
+        tuple(phases),
+        geometry,
+        pattern_shape,
+        preprocess,
+        config.resolution,
+        device=device,
+        use_cache=config.cache,
+        progress=progress,
+    )
 
 
-def index_split(ds: EBSDDataset, dictionary: Dictionary, geometry: Geometry, preprocess: PreprocessConfig,
-                config: DictionaryConfig, indices: np.ndarray | None, progress: bool) -> IndexResult:
+def index_split(
+    ds: EBSDDataset,
+    dictionary: Dictionary,
+    geometry: Geometry,
+    preprocess: PreprocessConfig,
+    config: DictionaryConfig,
+    indices: np.ndarray | None,
+    progress: bool,
+) -> IndexResult:
     """Match (and, when the config says so, refine) the patterns at ``indices``."""
     from ebsdlib.baseline.index import index_patterns
     from ebsdlib.baseline.refine import refine_result
 
     result = index_patterns(ds, dictionary, indices, preprocess, batch_size=config.batch_size, progress=progress)
     if config.refine:
-        result = refine_result(result, ds, dictionary.phases, geometry, preprocess,
-                               trust_region=config.refine_trust_region, progress=progress)
+        result = refine_result(
+            result,
+            ds,
+            dictionary.phases,
+            geometry,
+            preprocess,
+            trust_region=config.refine_trust_region,
+            progress=progress,
+        )
     return result
 
 
-def choose_temperature(ds: EBSDDataset, dictionary: Dictionary, geometry: Geometry, preprocess: PreprocessConfig,
-                       config: DictionaryConfig, progress: bool) -> tuple[float, str]:
+def choose_temperature(
+    ds: EBSDDataset,
+    dictionary: Dictionary,
+    geometry: Geometry,
+    preprocess: PreprocessConfig,
+    config: DictionaryConfig,
+    progress: bool,
+) -> tuple[float, str]:
     """The softmax temperature and where it comes from (see :mod:`ebsdlib.baseline.proba`)."""
     from ebsdlib.baseline.proba import fit_temperature
 
@@ -272,36 +345,50 @@ def choose_temperature(ds: EBSDDataset, dictionary: Dictionary, geometry: Geomet
     return fit_temperature(result.scores, ds.labels[chosen]), f"fitted on {len(chosen)} training patterns"
 
 
-def run_metrics(result: IndexResult, ds: EBSDDataset, dictionary: Dictionary, config: DictionaryConfig, split: str,
-                temperature: float, source: str, compute_metrics) -> dict:
+def run_metrics(
+    result: IndexResult,
+    ds: EBSDDataset,
+    dictionary: Dictionary,
+    config: DictionaryConfig,
+    split: str,
+    temperature: float,
+    source: str,
+    compute_metrics,
+) -> dict:
     """``metrics.json`` of the run (see the module docstring)."""
     names = [p.name for p in dictionary.phases]
     y = ds.labels[result.indices]
     metrics = compute_metrics(y, _proba(result, temperature), names, n_boot=1000, seed=0)
     true_q = ds.optional("orientations")
-    metrics.update({
-        "split": split,
-        "loss": LOSS,
-        "method": METHOD,
-        "model": model_label(config),
-        "phases": [p.to_dict() for p in dictionary.phases],
-        "inference_seconds": result.seconds + result.refine_seconds,
-        "inference_patterns_per_second": result.patterns_per_second,
-        "matching_seconds": result.seconds,
-        "refine_seconds": result.refine_seconds,
-        "refined": result.refined,
-        "temperature": temperature,
-        "temperature_source": source,
-        "dictionary": dictionary.summary(),
-        "mean_best_ncc": float(result.scores.max(axis=1).mean()) if len(result) else None,
-        "orientation_error_deg": (orientation_error(result, true_q[result.indices], y, dictionary.phases)
-                                  if true_q is not None and len(result) else None),
-    })
+    metrics.update(
+        {
+            "split": split,
+            "loss": LOSS,
+            "method": METHOD,
+            "model": model_label(config),
+            "phases": [p.to_dict() for p in dictionary.phases],
+            "inference_seconds": result.seconds + result.refine_seconds,
+            "inference_patterns_per_second": result.patterns_per_second,
+            "matching_seconds": result.seconds,
+            "refine_seconds": result.refine_seconds,
+            "refined": result.refined,
+            "temperature": temperature,
+            "temperature_source": source,
+            "dictionary": dictionary.summary(),
+            "mean_best_ncc": float(result.scores.max(axis=1).mean()) if len(result) else None,
+            "orientation_error_deg": (
+                orientation_error(result, true_q[result.indices], y, dictionary.phases)
+                if true_q is not None and len(result)
+                else None
+            ),
+        }
+    )
     return metrics
 
 
-def orientation_error(result: IndexResult, true_q: np.ndarray, labels: np.ndarray,
-                      phases: Sequence[Phase]) -> dict | None:
+def orientation_error(
+    result: IndexResult, true_q: np.ndarray, labels: np.ndarray, phases: Sequence[Phase]
+) -> dict | None:
     """Median and 90th percentile of the symmetry-reduced misorientation (degrees) between the
     best match of the *true* phase and the true orientation, over patterns with a known phase."""
     from orix.quaternion import Orientation
@@ -320,7 +407,7 @@ def orientation_error(result: IndexResult, true_q: np.ndarray, labels: np.ndarra
         found = Orientation(result.rotations[rows[sel], p], symmetry=sym)
         true = Orientation(np.asarray(true_q[rows[sel]], dtype=np.float64), symmetry=sym)
         errors[sel] = found.angle_with(true, degrees=True)
-    return {"median": float(np.median(errors)), "p90": float(np.percentile(errors, 90)), "n": int(len(errors))}
+    return {"median": float(np.median(errors)), "p90": float(np.percentile(errors, 90)), "n": len(errors)}
 
 
 def _proba(result: IndexResult, temperature: float) -> np.ndarray:

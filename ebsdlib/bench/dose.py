@@ -39,11 +39,15 @@ from ebsdlib.simulate.config import DEFAULT_DOSE
 
 #: The default doses: the simulator's default (realistic) dose times 4^k, k = −2 … 2 — from
 #: Ni₃Al barely separable to Ni and Ni₃Fe separable by the oracle.
-DEFAULT_DOSES = tuple(DEFAULT_DOSE * 4.0 ** k for k in range(-2, 3))
+DEFAULT_DOSES = tuple(DEFAULT_DOSE * 4.0**k for k in range(-2, 3))
 
 METHODS = ("ce", "supcon", "dictionary", "dictionary_refined")
-METHOD_LABELS = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing",
-                 "dictionary_refined": "dictionary indexing + refinement"}
+METHOD_LABELS = {
+    "ce": "cross-entropy",
+    "supcon": "contrastive (SupCon)",
+    "dictionary": "dictionary indexing",
+    "dictionary_refined": "dictionary indexing + refinement",
+}
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,10 @@ class DoseBenchConfig:
         if unknown or not self.methods:
             raise ValueError(f"methods {list(self.methods)!r} are not allowed; choose from {list(METHODS)}")
         if not isinstance(self.n_per_phase, int) or self.n_per_phase < 4:
-            raise ValueError(f"n_per_phase {self.n_per_phase!r} must be an integer of at least 4 "
-                             "(each split needs patterns of every phase)")
+            raise ValueError(
+                f"n_per_phase {self.n_per_phase!r} must be an integer of at least 4 "
+                "(each split needs patterns of every phase)"
+            )
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs {self.epochs!r} must be a positive integer")
         if not isinstance(self.oracle_patterns, int) or self.oracle_patterns < 2:
@@ -122,11 +128,22 @@ class DoseBenchConfig:
         return d
 
     @classmethod
-    def quick(cls, **changes) -> "DoseBenchConfig":
+    def quick(cls, **changes) -> DoseBenchConfig:
         """A tiny benchmark for tests: two doses, a few patterns, a test model, a coarse dictionary."""
-        base = dict(doses=(DEFAULT_DOSE / 16, DEFAULT_DOSE * 16), n_per_phase=8, pattern_size=32,
-                    split_fractions=(0.5, 0.25, 0.25), model="test_efficientnet", epochs=1, batch_size=4,
-                    resolution=30.0, calibration_patterns=6, oracle_patterns=4, master_half_size=40, device="cpu")
+        base = dict(
+            doses=(DEFAULT_DOSE / 16, DEFAULT_DOSE * 16),
+            n_per_phase=8,
+            pattern_size=32,
+            split_fractions=(0.5, 0.25, 0.25),
+            model="test_efficientnet",
+            epochs=1,
+            batch_size=4,
+            resolution=30.0,
+            calibration_patterns=6,
+            oracle_patterns=4,
+            master_half_size=40,
+            device="cpu",
+        )
         known = {f.name for f in fields(cls)}
         return cls(**{**base, **{k: v for k, v in changes.items() if k in known}})
 
@@ -244,8 +261,9 @@ def run_dose_bench(
                 for method in config.methods:
                     bar.set_postfix(dose=f"{dose:g}", step=method)
                     if method.startswith("dictionary"):
-                        row, dictionary = dictionary_row(config, dose, data, dictionary,
-                                                         refine=method == "dictionary_refined")
+                        row, dictionary = dictionary_row(
+                            config, dose, data, dictionary, refine=method == "dictionary_refined"
+                        )
                     else:
                         row = network_row(config, dose, data, method, work)
                     rows.append(row)
@@ -254,7 +272,7 @@ def run_dose_bench(
                     bar.set_postfix(dose=f"{dose:g}", step="oracle")
                     oracle.extend(oracle_rows(config, [dose]))
                     bar.update(1)
-                save(complete=False)            # a run cut short still leaves the doses it finished
+                save(complete=False)  # a run cut short still leaves the doses it finished
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -265,9 +283,15 @@ def simulation_config(config: DoseBenchConfig, dose: float):
     """The simulator settings of one dose (independent orientations, the benchmark's split)."""
     from ebsdlib.simulate import SimulationConfig
 
-    return SimulationConfig(dose=float(dose), n_per_phase=config.n_per_phase, pattern_size=config.pattern_size,
-                            patterns_per_grain=1, split_fractions=config.split_fractions,
-                            master_half_size=config.master_half_size, seed=config.seed)
+    return SimulationConfig(
+        dose=float(dose),
+        n_per_phase=config.n_per_phase,
+        pattern_size=config.pattern_size,
+        patterns_per_grain=1,
+        split_fractions=config.split_fractions,
+        master_half_size=config.master_half_size,
+        seed=config.seed,
+    )
 
 
 def simulate_for_dose(config: DoseBenchConfig, dose: float, work: Path) -> Path:
@@ -286,10 +310,21 @@ def network_row(config: DoseBenchConfig, dose: float, data: Path, loss: str, wor
 
     with EBSDDataset(data) as ds:
         preprocess = PreprocessConfig.from_dict(ds.preprocessing)
-    cfg = TrainConfig(data=str(data), loss=loss, model=config.model, epochs=config.epochs,
-                      batch_size=config.batch_size, lr=config.lr, warmup_epochs=min(1, config.epochs - 1),
-                      validation=False, umap=False, seed=config.seed, device=config.device,
-                      preprocess=preprocess, name=f"dose {dose:g} {loss}")
+    cfg = TrainConfig(
+        data=str(data),
+        loss=loss,
+        model=config.model,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        warmup_epochs=min(1, config.epochs - 1),
+        validation=False,
+        umap=False,
+        seed=config.seed,
+        device=config.device,
+        preprocess=preprocess,
+        name=f"dose {dose:g} {loss}",
+    )
     t0 = time.perf_counter()
     run = train(cfg, progress=False, root=work)
     metrics = run.metrics()
@@ -307,9 +342,13 @@ def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary,
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.train.metrics import compute_metrics
 
-    dcfg = DictionaryConfig(resolution=config.resolution, refine=refine,
-                            calibration_patterns=config.calibration_patterns, device=config.device,
-                            seed=config.seed)
+    dcfg = DictionaryConfig(
+        resolution=config.resolution,
+        refine=refine,
+        calibration_patterns=config.calibration_patterns,
+        device=config.device,
+        seed=config.seed,
+    )
     t0 = time.perf_counter()
     with EBSDDataset(data) as ds:
         preprocess = PreprocessConfig.from_dict(ds.preprocessing)
@@ -342,10 +381,26 @@ def summary_table(doc: dict) -> str:
     rows = []
     for r in doc["rows"]:
         o = oracle.get(r["dose"], {})
-        rows.append({**r, "oracle": o.get("oracle_Ni_vs_Ni3Fe"), "ci": (
-            f"{r['accuracy_low']:.2f}–{r['accuracy_high']:.2f}" if r.get("accuracy_low") is not None else None)})
-    return text_table(rows, [("dose", "dose", "g"), ("label", "method", ""), ("accuracy", "accuracy", ".3f"),
-                             ("ci", "95% CI", ""), ("ni_ni3fe_confusion", "Ni↔Ni3Fe", ".3f"),
-                             ("pair_accuracy", "Ni/Ni3Fe pair acc", ".3f"),
-                             ("oracle", "oracle pair acc", ".3f"), ("n_test", "n", "d"),
-                             ("seconds", "seconds", ".1f")])
+        rows.append(
+            {
+                **r,
+                "oracle": o.get("oracle_Ni_vs_Ni3Fe"),
+                "ci": (
+                    f"{r['accuracy_low']:.2f}–{r['accuracy_high']:.2f}" if r.get("accuracy_low") is not None else None
+                ),
+            }
+        )
+    return text_table(
+        rows,
+        [
+            ("dose", "dose", "g"),
+            ("label", "method", ""),
+            ("accuracy", "accuracy", ".3f"),
+            ("ci", "95% CI", ""),
+            ("ni_ni3fe_confusion", "Ni↔Ni3Fe", ".3f"),
+            ("pair_accuracy", "Ni/Ni3Fe pair acc", ".3f"),
+            ("oracle", "oracle pair acc", ".3f"),
+            ("n_test", "n", "d"),
+            ("seconds", "seconds", ".1f"),
+        ],
+    )

@@ -67,7 +67,7 @@ class RssSampler:
                 self.peak = rss if self.peak is None else max(self.peak, rss)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         if current_rss() is None:
             return self
         self._thread = threading.Thread(target=self._sample, name="ebsdlib-rss", daemon=True)
@@ -145,7 +145,9 @@ def measure(stage: Callable[[], int], device, *, trace_python: bool = False) -> 
         if trace_python:
             tracemalloc.stop()
     return Measurement(
-        seconds=seconds, patterns=patterns, cpu_seconds=cpu_seconds,
+        seconds=seconds,
+        patterns=patterns,
+        cpu_seconds=cpu_seconds,
         peak_rss_mb=rss.peak / MB if rss.peak is not None else None,
         python_peak_mb=python_peak,
         cuda_peak_mb=torch.cuda.max_memory_allocated(device) / MB if cuda else None,

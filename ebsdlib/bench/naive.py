@@ -46,14 +46,22 @@ def naive_inference(model, paths: list[Path], device, batch_size: int = 32) -> i
     model.eval()
     preds = []
     for start in range(0, len(paths), batch_size):
-        x = torch.from_numpy(load_batch(paths[start:start + batch_size])).to(device)
+        x = torch.from_numpy(load_batch(paths[start : start + batch_size])).to(device)
         with torch.no_grad():
             preds.append(model(x).argmax(dim=1).cpu())
     return int(sum(len(p) for p in preds))
 
 
-def naive_training(model, optimizer, paths: list[Path], labels: np.ndarray, device, batch_size: int = 32,
-                   epochs: int = 1, seed: int = 0) -> int:
+def naive_training(
+    model,
+    optimizer,
+    paths: list[Path],
+    labels: np.ndarray,
+    device,
+    batch_size: int = 32,
+    epochs: int = 1,
+    seed: int = 0,
+) -> int:
     """Train on the PNGs (shuffled each epoch, last partial batch kept); returns patterns seen."""
     import torch
     import torch.nn.functional as F
@@ -64,7 +72,7 @@ def naive_training(model, optimizer, paths: list[Path], labels: np.ndarray, devi
     for _ in range(epochs):
         order = rng.permutation(len(paths))
         for start in range(0, len(order), batch_size):
-            pick = order[start:start + batch_size]
+            pick = order[start : start + batch_size]
             if len(pick) < 2:
                 continue
             x = torch.from_numpy(load_batch([paths[i] for i in pick])).to(device)

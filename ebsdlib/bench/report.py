@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ebsdlib.io import atomic_write, write_json
@@ -22,7 +22,7 @@ def environment(device: str = "cpu") -> dict:
     import torch
 
     info = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "device": device,
         "device_name": cpu_name(),
         "cpu_count": os.cpu_count(),
@@ -49,8 +49,9 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def write_results(doc: dict, json_path: str | Path, rows: Sequence[dict] | None = None,
-                  csv_path: str | Path | None = None) -> Path:
+def write_results(
+    doc: dict, json_path: str | Path, rows: Sequence[dict] | None = None, csv_path: str | Path | None = None
+) -> Path:
     """Write ``doc`` as JSON and, when given, ``rows`` as CSV (both atomically)."""
     write_json(json_path, doc)
     if rows is not None and csv_path is not None:
@@ -63,6 +64,7 @@ def write_results(doc: dict, json_path: str | Path, rows: Sequence[dict] | None 
 
 def text_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> str:
     """Fixed-width table: ``columns`` are ``(key, header, format)`` (``""`` for ``str``)."""
+
     def cell(row: dict, key: str, fmt: str) -> str:
         v = row.get(key)
         if v is None or (isinstance(v, float) and v != v):

@@ -97,14 +97,23 @@ class SpeedBenchConfig:
         object.__setattr__(self, "scan_shape", tuple(int(s) for s in self.scan_shape))
         checks = [
             ("scan_shape", len(self.scan_shape) == 2 and min(self.scan_shape) >= 1, "two positive integers"),
-            ("train_per_phase", isinstance(self.train_per_phase, int) and self.train_per_phase >= 4,
-             "an integer of at least 4"),
+            (
+                "train_per_phase",
+                isinstance(self.train_per_phase, int) and self.train_per_phase >= 4,
+                "an integer of at least 4",
+            ),
             ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "a positive integer"),
             ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 2, "an integer of at least 2"),
-            ("inference_batch_size", isinstance(self.inference_batch_size, int) and self.inference_batch_size >= 1,
-             "a positive integer"),
-            ("naive_batch_size", isinstance(self.naive_batch_size, int) and self.naive_batch_size >= 2,
-             "an integer of at least 2"),
+            (
+                "inference_batch_size",
+                isinstance(self.inference_batch_size, int) and self.inference_batch_size >= 1,
+                "a positive integer",
+            ),
+            (
+                "naive_batch_size",
+                isinstance(self.naive_batch_size, int) and self.naive_batch_size >= 2,
+                "an integer of at least 2",
+            ),
             ("repeats", isinstance(self.repeats, int) and self.repeats >= 1, "a positive integer"),
             ("precision", self.precision in ("auto", "bf16", "fp16"), "'auto', 'bf16' or 'fp16'"),
         ]
@@ -118,11 +127,21 @@ class SpeedBenchConfig:
         return d
 
     @classmethod
-    def quick(cls, **changes) -> "SpeedBenchConfig":
+    def quick(cls, **changes) -> SpeedBenchConfig:
         """A tiny benchmark for tests: test model, 6×6 scan, a few training patterns, coarse dictionary."""
-        base = dict(model="test_efficientnet", pattern_size=32, scan_shape=(6, 6), train_per_phase=8, batch_size=4,
-                    inference_batch_size=16, naive_batch_size=4, repeats=1, resolution=30.0, master_half_size=40,
-                    device="cpu")
+        base = dict(
+            model="test_efficientnet",
+            pattern_size=32,
+            scan_shape=(6, 6),
+            train_per_phase=8,
+            batch_size=4,
+            inference_batch_size=16,
+            naive_batch_size=4,
+            repeats=1,
+            resolution=30.0,
+            master_half_size=40,
+            device="cpu",
+        )
         known = {f.name for f in fields(cls)}
         return cls(**{**base, **{k: v for k, v in changes.items() if k in known}})
 
@@ -181,8 +200,9 @@ def run_speed_bench(
         timed: dict[str, list] = {s.key: [] for s in stages}
         warm: dict[str, object] = {}
         profiles: dict[str, str] = {}
-        with tqdm(total=(1 + config.repeats) * len(stages), desc="speed benchmark", unit="stage",
-                  disable=not progress) as bar:
+        with tqdm(
+            total=(1 + config.repeats) * len(stages), desc="speed benchmark", unit="stage", disable=not progress
+        ) as bar:
             for round_ in range(1 + config.repeats):
                 for stage in stages:
                     bar.set_postfix(round=round_, stage=stage.key)
@@ -246,27 +266,52 @@ def prepare(config: SpeedBenchConfig, work: Path, device, progress: bool) -> Pre
     from ebsdlib.train.config import TrainConfig
     from ebsdlib.train.evaluate import labelled_indices
 
-    common = dict(pattern_size=config.pattern_size, dose=config.dose, master_half_size=config.master_half_size,
-                  seed=config.seed)
+    common = dict(
+        pattern_size=config.pattern_size, dose=config.dose, master_half_size=config.master_half_size, seed=config.seed
+    )
     n_grains = max(3, min(40, config.scan_shape[0] * config.scan_shape[1] // 25))
-    scan = simulate_scan(ScanConfig(shape=config.scan_shape, n_grains=n_grains, **common), work / "scan.h5",
-                         progress=progress)
-    train = simulate_dataset(SimulationConfig(n_per_phase=config.train_per_phase, patterns_per_grain=2, **common),
-                             work / "train.h5", progress=progress)
+    scan = simulate_scan(
+        ScanConfig(shape=config.scan_shape, n_grains=n_grains, **common), work / "scan.h5", progress=progress
+    )
+    train = simulate_dataset(
+        SimulationConfig(n_per_phase=config.train_per_phase, patterns_per_grain=2, **common),
+        work / "train.h5",
+        progress=progress,
+    )
     with EBSDDataset(train) as ds:
         preprocess = PreprocessConfig.from_dict(ds.preprocessing)
         idx = labelled_indices(ds, ("train", "val"))
         train_patterns, train_labels = ds.read(idx), ds.labels[idx]
-    train_config = TrainConfig(data=str(train), loss="ce", model=config.model, epochs=config.epochs,
-                               batch_size=config.batch_size, warmup_epochs=0, validation=False, umap=False,
-                               device=config.device, precision="fp32", preprocess=preprocess,
-                               eval_batch_size=config.inference_batch_size, seed=config.seed)
+    train_config = TrainConfig(
+        data=str(train),
+        loss="ce",
+        model=config.model,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        warmup_epochs=0,
+        validation=False,
+        umap=False,
+        device=config.device,
+        precision="fp32",
+        preprocess=preprocess,
+        eval_batch_size=config.inference_batch_size,
+        seed=config.seed,
+    )
     with EBSDDataset(scan) as ds:
         scan_patterns = ds.read(slice(None))
     size = preprocess.size or config.pattern_size
-    prepared = Prepared(scan=scan, n_scan=len(scan_patterns), train=train, n_train=len(idx),
-                        train_config=train_config, input_shape=(size, size), scan_pngs=[], train_pngs=[],
-                        train_labels=train_labels, preprocess=preprocess)
+    prepared = Prepared(
+        scan=scan,
+        n_scan=len(scan_patterns),
+        train=train,
+        n_train=len(idx),
+        train_config=train_config,
+        input_shape=(size, size),
+        scan_pngs=[],
+        train_pngs=[],
+        train_labels=train_labels,
+        preprocess=preprocess,
+    )
     if config.naive:
         prepared.scan_pngs = write_pngs(scan_patterns, work / "png" / "scan")
         prepared.train_pngs = write_pngs(train_patterns, work / "png" / "train")
@@ -277,8 +322,9 @@ def prepare(config: SpeedBenchConfig, work: Path, device, progress: bool) -> Pre
 
         dcfg = DictionaryConfig(resolution=config.resolution, device=str(device))
         with EBSDDataset(scan) as ds:
-            prepared.dictionary = ensure_dictionary(None, ds.phases, geometry_for(ds, dcfg), ds.pattern_shape,
-                                                    preprocess, dcfg, progress)
+            prepared.dictionary = ensure_dictionary(
+                None, ds.phases, geometry_for(ds, dcfg), ds.pattern_shape, preprocess, dcfg, progress
+            )
     return prepared
 
 
@@ -300,18 +346,42 @@ def build_stages(config: SpeedBenchConfig, prepared: Prepared, device, work: Pat
         cfg = replace(prepared.train_config, precision=prec)
         training = S.PipelineTraining(cfg, work / "runs", prec)
         out += [
-            S.ModelTraining(build_model(cfg, n_classes), device, steps, config.batch_size, prepared.input_shape,
-                            n_classes, prec, lr=cfg.lr, weight_decay=cfg.weight_decay),
+            S.ModelTraining(
+                build_model(cfg, n_classes),
+                device,
+                steps,
+                config.batch_size,
+                prepared.input_shape,
+                n_classes,
+                prec,
+                lr=cfg.lr,
+                weight_decay=cfg.weight_decay,
+            ),
             training,
-            S.ModelInference(build_model(cfg, n_classes), device, prepared.n_scan, config.inference_batch_size,
-                             prepared.input_shape, prec),
+            S.ModelInference(
+                build_model(cfg, n_classes),
+                device,
+                prepared.n_scan,
+                config.inference_batch_size,
+                prepared.input_shape,
+                prec,
+            ),
             S.PipelineInference(training, prepared.scan, prepared.n_scan, config.inference_batch_size, device),
         ]
     if config.naive:
         cfg = prepared.train_config
-        out += [S.NaiveTraining(build_model(cfg, n_classes), prepared.train_pngs, prepared.train_labels, device,
-                                config.naive_batch_size, config.epochs, lr=cfg.lr),
-                S.NaiveInference(build_model(cfg, n_classes), prepared.scan_pngs, device, config.naive_batch_size)]
+        out += [
+            S.NaiveTraining(
+                build_model(cfg, n_classes),
+                prepared.train_pngs,
+                prepared.train_labels,
+                device,
+                config.naive_batch_size,
+                config.epochs,
+                lr=cfg.lr,
+            ),
+            S.NaiveInference(build_model(cfg, n_classes), prepared.scan_pngs, device, config.naive_batch_size),
+        ]
     if config.dictionary:
         out.append(S.DictionaryInference(prepared.scan, prepared.dictionary, prepared.preprocess, 256))
     return out
@@ -365,12 +435,19 @@ def ratios(rows: list[dict]) -> list[dict]:
         goal = INFERENCE_GOAL if kind == "inference" else TRAINING_GOAL
         wall = paired_ratio(e2e, model, "rounds_patterns_per_second")
         cpu = paired_ratio(e2e, model, "rounds_patterns_per_cpu_second")
-        out.append({"kind": kind, "precision": prec, "end_to_end_over_model": wall,
-                    "end_to_end_over_model_cpu": cpu, "goal": goal,
-                    "meets_goal": bool(wall is not None and wall >= goal),
-                    "meets_goal_cpu": bool(cpu is not None and cpu >= goal),
-                    "end_to_end_over_naive": paired_ratio(e2e, naive, "rounds_patterns_per_second"),
-                    "end_to_end_over_naive_cpu": paired_ratio(e2e, naive, "rounds_patterns_per_cpu_second")})
+        out.append(
+            {
+                "kind": kind,
+                "precision": prec,
+                "end_to_end_over_model": wall,
+                "end_to_end_over_model_cpu": cpu,
+                "goal": goal,
+                "meets_goal": bool(wall is not None and wall >= goal),
+                "meets_goal_cpu": bool(cpu is not None and cpu >= goal),
+                "end_to_end_over_naive": paired_ratio(e2e, naive, "rounds_patterns_per_second"),
+                "end_to_end_over_naive_cpu": paired_ratio(e2e, naive, "rounds_patterns_per_cpu_second"),
+            }
+        )
     return out
 
 
@@ -395,18 +472,40 @@ def summary_table(doc: dict) -> str:
     """The throughput rows and the ratios as text."""
     from ebsdlib.bench.report import text_table
 
-    table = text_table(doc["rows"], [("kind", "stage", ""), ("pipeline", "pipeline", ""),
-                                     ("precision", "precision", ""),
-                                     ("patterns", "patterns", "d"), ("patterns_per_second", "patterns/s", ".1f"),
-                                     ("patterns_per_cpu_second", "patterns/CPU-s", ".1f"),
-                                     ("peak_rss_mb", "peak RSS MB", ".0f"), ("python_peak_mb", "Python peak MB", ".1f"),
-                                     ("cuda_peak_mb", "CUDA peak MB", ".0f")])
-    ratio_rows = [{**r, "verdict": "meets goal" if r["meets_goal"] else "below goal",
-                   "verdict_cpu": "meets goal" if r.get("meets_goal_cpu") else "below goal"} for r in doc["ratios"]]
-    table2 = text_table(ratio_rows, [("kind", "stage", ""), ("precision", "precision", ""),
-                                     ("end_to_end_over_model", "e2e ÷ model (wall)", ".3f"), ("verdict", "", ""),
-                                     ("end_to_end_over_model_cpu", "e2e ÷ model (CPU time)", ".3f"),
-                                     ("verdict_cpu", "", ""), ("goal", "goal", ".2f"),
-                                     ("end_to_end_over_naive", "e2e ÷ naive (wall)", ".2f"),
-                                     ("end_to_end_over_naive_cpu", "e2e ÷ naive (CPU)", ".2f")])
+    table = text_table(
+        doc["rows"],
+        [
+            ("kind", "stage", ""),
+            ("pipeline", "pipeline", ""),
+            ("precision", "precision", ""),
+            ("patterns", "patterns", "d"),
+            ("patterns_per_second", "patterns/s", ".1f"),
+            ("patterns_per_cpu_second", "patterns/CPU-s", ".1f"),
+            ("peak_rss_mb", "peak RSS MB", ".0f"),
+            ("python_peak_mb", "Python peak MB", ".1f"),
+            ("cuda_peak_mb", "CUDA peak MB", ".0f"),
+        ],
+    )
+    ratio_rows = [
+        {
+            **r,
+            "verdict": "meets goal" if r["meets_goal"] else "below goal",
+            "verdict_cpu": "meets goal" if r.get("meets_goal_cpu") else "below goal",
+        }
+        for r in doc["ratios"]
+    ]
+    table2 = text_table(
+        ratio_rows,
+        [
+            ("kind", "stage", ""),
+            ("precision", "precision", ""),
+            ("end_to_end_over_model", "e2e ÷ model (wall)", ".3f"),
+            ("verdict", "", ""),
+            ("end_to_end_over_model_cpu", "e2e ÷ model (CPU time)", ".3f"),
+            ("verdict_cpu", "", ""),
+            ("goal", "goal", ".2f"),
+            ("end_to_end_over_naive", "e2e ÷ naive (wall)", ".2f"),
+            ("end_to_end_over_naive_cpu", "e2e ÷ naive (CPU)", ".2f"),
+        ],
+    )
     return f"{table}\n\n{table2}"

@@ -53,8 +53,7 @@ class Stage(ABC):
 class ModelInference(Stage):
     kind, pipeline = "inference", "model alone"
 
-    def __init__(self, model, device, n_patterns: int, batch_size: int, input_shape: tuple[int, int],
-                 precision: str):
+    def __init__(self, model, device, n_patterns: int, batch_size: int, input_shape: tuple[int, int], precision: str):
         import torch
 
         from ebsdlib.train.inference import forward_batch_size
@@ -86,15 +85,29 @@ class ModelInference(Stage):
 class ModelTraining(Stage):
     kind, pipeline = "training", "model alone"
 
-    def __init__(self, model, device, steps: int, batch_size: int, input_shape: tuple[int, int],
-                 n_classes: int, precision: str, lr: float = 2e-3, weight_decay: float = 1e-4):
+    def __init__(
+        self,
+        model,
+        device,
+        steps: int,
+        batch_size: int,
+        input_shape: tuple[int, int],
+        n_classes: int,
+        precision: str,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-4,
+    ):
         import torch
         from timm.optim import param_groups_weight_decay
 
         super().__init__(precision)
         fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-        self.model, self.device, self.steps, self.batch_size = model.to(device, memory_format=fmt), device, steps, \
-            batch_size
+        self.model, self.device, self.steps, self.batch_size = (
+            model.to(device, memory_format=fmt),
+            device,
+            steps,
+            batch_size,
+        )
         self.optimizer = torch.optim.AdamW(param_groups_weight_decay(self.model, weight_decay), lr=lr)
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
         g = torch.Generator().manual_seed(1)
@@ -170,16 +183,21 @@ class PipelineInference(Stage):
 
     def __init__(self, training: PipelineTraining, scan: Path, n_patterns: int, batch_size: int, device):
         super().__init__(training.precision)
-        self.training, self.scan, self.n, self.batch_size, self.device = training, scan, n_patterns, batch_size, \
-            device
+        self.training, self.scan, self.n, self.batch_size, self.device = training, scan, n_patterns, batch_size, device
 
     def __call__(self) -> int:
         from ebsdlib.predict import predict_scan
 
         if self.training.run is None:
             raise RuntimeError("the end-to-end training stage must run before end-to-end inference")
-        predict_scan(self.training.run, self.scan, batch_size=self.batch_size, device=str(self.device),
-                     progress=False, scan_name="speed")
+        predict_scan(
+            self.training.run,
+            self.scan,
+            batch_size=self.batch_size,
+            device=str(self.device),
+            progress=False,
+            scan_name="speed",
+        )
         return self.n
 
 
@@ -199,8 +217,16 @@ class NaiveInference(Stage):
 class NaiveTraining(Stage):
     kind, pipeline = "training", "naive"
 
-    def __init__(self, model, paths: list[Path], labels: np.ndarray, device, batch_size: int = 32,
-                 epochs: int = 1, lr: float = 2e-3):
+    def __init__(
+        self,
+        model,
+        paths: list[Path],
+        labels: np.ndarray,
+        device,
+        batch_size: int = 32,
+        epochs: int = 1,
+        lr: float = 2e-3,
+    ):
         import torch
 
         super().__init__("fp32")
@@ -211,8 +237,9 @@ class NaiveTraining(Stage):
     def __call__(self) -> int:
         from ebsdlib.bench.naive import naive_training
 
-        return naive_training(self.model, self.optimizer, self.paths, self.labels, self.device, self.batch_size,
-                              self.epochs)
+        return naive_training(
+            self.model, self.optimizer, self.paths, self.labels, self.device, self.batch_size, self.epochs
+        )
 
 
 class DictionaryInference(Stage):

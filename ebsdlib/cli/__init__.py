@@ -12,12 +12,12 @@ import sys
 
 #: Command modules under ``ebsdlib.cli``, in the order ``--help`` lists them.
 COMMAND_MODULES = (
-    "data_cmds",      # import, info
-    "simulate_cmd",   # simulate
-    "train_cmds",     # train, resume, evaluate, runs
-    "predict_cmd",    # predict
-    "demo_cmd",       # demo
-    "bench_cmd",      # bench
+    "data_cmds",  # import, info
+    "simulate_cmd",  # simulate
+    "train_cmds",  # train, resume, evaluate, runs
+    "predict_cmd",  # predict
+    "demo_cmd",  # demo
+    "bench_cmd",  # bench
 )
 
 

@@ -12,16 +12,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="build the demo: simulated data, a cross-entropy and a contrastive run, phase maps",
         description="Build the demo from nothing, deterministically: the default simulated data set "
-                    "and scan, one cross-entropy and one supervised-contrastive efficientnet_b0 run, "
-                    "their evaluation, embeddings, UMAP and the phase map of the scan, and the "
-                    "dictionary-indexing baseline on the same patterns. With "
-                    "--data-only, rebuild just the data sets that the committed demo runs need.",
+        "and scan, one cross-entropy and one supervised-contrastive efficientnet_b0 run, "
+        "their evaluation, embeddings, UMAP and the phase map of the scan, and the "
+        "dictionary-indexing baseline on the same patterns. With "
+        "--data-only, rebuild just the data sets that the committed demo runs need.",
     )
-    p.add_argument("--data-only", action="store_true",
-                   help="only rebuild missing demo data sets (checked against demo.json)")
+    p.add_argument(
+        "--data-only", action="store_true", help="only rebuild missing demo data sets (checked against demo.json)"
+    )
     p.add_argument("--force", action="store_true", help="rebuild everything, replacing the demo runs")
-    p.add_argument("--loss", choices=("ce", "supcon", "dictionary"), action="append", dest="losses",
-                   help="rebuild only this run (repeatable; default all three)")
+    p.add_argument(
+        "--loss",
+        choices=("ce", "supcon", "dictionary"),
+        action="append",
+        dest="losses",
+        help="rebuild only this run (repeatable; default all three)",
+    )
     p.add_argument("--tiny", action="store_true", help="a seconds-long miniature (tests, smoke checks)")
     p.add_argument("--artifacts", default=None, help="artifacts folder (default ./artifacts)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -39,10 +45,17 @@ def run(args: argparse.Namespace) -> int:
         print("demo data sets rebuilt" if built else "demo data sets present (or no demo.json): nothing to do")
         return 0
     config = DemoConfig.tiny() if args.tiny else DemoConfig()
-    for run_dir in build_demo(config, args.artifacts, force=args.force, progress=progress,
-                              losses=tuple(args.losses or ("ce", "supcon", "dictionary"))):
+    for run_dir in build_demo(
+        config,
+        args.artifacts,
+        force=args.force,
+        progress=progress,
+        losses=tuple(args.losses or ("ce", "supcon", "dictionary")),
+    ):
         m = run_dir.metrics() or {}
-        print(f"{run_dir.run_id}: accuracy {m.get('accuracy', float('nan')):.3f}, "
-              f"Ni<->Ni3Fe confusion {m.get('ni_ni3fe_confusion', float('nan')):.3f}")
+        print(
+            f"{run_dir.run_id}: accuracy {m.get('accuracy', float('nan')):.3f}, "
+            f"Ni<->Ni3Fe confusion {m.get('ni_ni3fe_confusion', float('nan')):.3f}"
+        )
     print(f"demo built in {time.perf_counter() - start:.0f} s")
     return 0

@@ -11,20 +11,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict",
         help="classify every pattern of a scan and write its phase map into the run folder",
         description="Classify every pattern of a scan (streamed in batches) with a run's best "
-                    "checkpoint and write runs/<run>/phasemaps/<name>/: phasemap.npz, .png, .csv, "
-                    "crystalmap.h5 (orix), crystalmap.ang (MTEX) and fractions.json. Under torchrun "
-                    "every process classifies a share of the patterns and rank 0 writes the map.",
+        "checkpoint and write runs/<run>/phasemaps/<name>/: phasemap.npz, .png, .csv, "
+        "crystalmap.h5 (orix), crystalmap.ang (MTEX) and fractions.json. Under torchrun "
+        "every process classifies a share of the patterns and rank 0 writes the map.",
     )
-    p.add_argument("--run", "--run-id", dest="run", required=True,
-                   help="run id (see `python -m ebsdlib runs`) or run folder; under torchrun write --run-id "
-                        "(torchrun takes --run for its own --run-path)")
+    p.add_argument(
+        "--run",
+        "--run-id",
+        dest="run",
+        required=True,
+        help="run id (see `python -m ebsdlib runs`) or run folder; under torchrun write --run-id "
+        "(torchrun takes --run for its own --run-path)",
+    )
     p.add_argument("--data", required=True, help="the scan: ebsdlib HDF5 or a vendor scan")
     p.add_argument("--batch-size", type=int, default=512, help="patterns per forward pass (default 512)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="auto: CUDA when available, else the CPU")
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available, else the CPU"
+    )
     p.add_argument("--name", default=None, help="phase-map name (default: the data file's stem)")
-    p.add_argument("--threshold", type=float, default=0.0,
-                   help="confidence below which the printed fractions count a point as not indexed")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="confidence below which the printed fractions count a point as not indexed",
+    )
     p.add_argument("--root", default=None, help="artifacts folder (default $EBSDLIB_ARTIFACTS or ./artifacts)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -38,11 +48,18 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.threshold <= 1.0:
         raise ValueError(f"--threshold {args.threshold!r} must lie in [0, 1]")
-    folder = predict_scan(args.run, args.data, batch_size=args.batch_size, device=args.device,
-                          progress=not args.quiet, scan_name=args.name, root=args.root)
+    folder = predict_scan(
+        args.run,
+        args.data,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=not args.quiet,
+        scan_name=args.name,
+        root=args.root,
+    )
     is_main = current().is_main
     teardown()
-    if not is_main:   # under torchrun rank 0 wrote the map and reports it
+    if not is_main:  # under torchrun rank 0 wrote the map and reports it
         return 0
     phasemap = load_phasemap(folder.parent.parent, folder.name)
     rows, cols = phasemap.scan_shape

@@ -43,14 +43,24 @@ FLAG_HELP = {
 
 def register(subparsers) -> None:
     """Add ``train``, ``resume``, ``evaluate`` and ``runs``."""
-    p = subparsers.add_parser("train", help="train a model (cross-entropy or supervised contrastive)",
-                              usage="%(prog)s [--loss {ce,supcon}] [--data FILE] [--validation] [options]",
-                              description="Train a model on a labelled data set and evaluate it.")
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (cross-entropy or supervised contrastive)",
+        usage="%(prog)s [--loss {ce,supcon}] [--data FILE] [--validation] [options]",
+        description="Train a model on a labelled data set and evaluate it.",
+    )
     add_config_flags(p)
-    p.add_argument("--config", metavar="FILE", help="JSON training config to start from "
-                   "(e.g. a run's config.json); the other flags override it")
-    p.add_argument("--run-id", metavar="ID", help="fill this run folder (a launcher may have created it "
-                   "with status 'queued'); default: a new id from the time, loss and model")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="JSON training config to start from (e.g. a run's config.json); the other flags override it",
+    )
+    p.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="fill this run folder (a launcher may have created it "
+        "with status 'queued'); default: a new id from the time, loss and model",
+    )
     _add_common(p)
     p.set_defaults(func=run_train, _parser=p)
 
@@ -61,9 +71,12 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("evaluate", help="re-evaluate a finished run from its best checkpoint")
     p.add_argument("run", metavar="RUN", help="run id (see `runs`) or run folder")
-    p.add_argument("--split", choices=("train", "val", "test"),
-                   help="split to evaluate (default: the run's own); another split than the run's "
-                        "writes to <run>/evaluations/<split>/")
+    p.add_argument(
+        "--split",
+        choices=("train", "val", "test"),
+        help="split to evaluate (default: the run's own); another split than the run's "
+        "writes to <run>/evaluations/<split>/",
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     _add_common(p)
     p.set_defaults(func=run_evaluate, _parser=p)
@@ -75,8 +88,7 @@ def register(subparsers) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--artifacts", metavar="DIR",
-                   help="artifacts folder (default: $EBSDLIB_ARTIFACTS or ./artifacts)")
+    p.add_argument("--artifacts", metavar="DIR", help="artifacts folder (default: $EBSDLIB_ARTIFACTS or ./artifacts)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -149,8 +161,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
         stored = read_json(given["config"])
         if not isinstance(stored, dict):
-            raise ValueError(f"argument --config: {given['config']} holds a JSON {type(stored).__name__}, not an "
-                             "object of config fields; give a run's config.json or a file like it")
+            raise ValueError(
+                f"argument --config: {given['config']} holds a JSON {type(stored).__name__}, not an "
+                "object of config fields; give a run's config.json or a file like it"
+            )
         base = dict(stored)
     else:
         base = TrainConfig().to_dict()
@@ -238,8 +252,10 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         if not Path(config.data).is_file():
-            raise ValueError(f"argument --data: data set {config.data!r} not found; build one with "
-                             "`python -m ebsdlib simulate` or `python -m ebsdlib import`")
+            raise ValueError(
+                f"argument --data: data set {config.data!r} not found; build one with "
+                "`python -m ebsdlib simulate` or `python -m ebsdlib import`"
+            )
     except ValueError as e:
         if ctx.is_main and run is not None and run.path.is_dir():
             run.update_status(state="failed", error=str(e), message="bad training options")
@@ -300,8 +316,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """``python -m ebsdlib evaluate RUN [--split S]``."""
     from ebsdlib.train.evaluate import evaluate_run
 
-    metrics = evaluate_run(args.run, args.split, device=args.device, progress=not args.quiet,
-                           root=args.artifacts)
+    metrics = evaluate_run(args.run, args.split, device=args.device, progress=not args.quiet, root=args.artifacts)
     print(format_metrics(metrics))
     return 0
 
@@ -330,19 +345,20 @@ def format_metrics(m: dict) -> str:
     """A few lines with the main figures of a ``metrics.json``."""
     if not m:
         return "no metrics"
-    lo, hi = (m.get("accuracy_ci95") or [None, None])
-    lines = [f"split {m.get('split')!r}, n={m.get('n')}: accuracy {_pct(m.get('accuracy'))} "
-             f"(95% CI {_pct(lo)}–{_pct(hi)}), balanced {_pct(m.get('balanced_accuracy'))}, "
-             f"macro F1 {m.get('macro_f1', 0):.3f}",
-             f"Ni↔Ni3Fe confusion {_pct(m.get('ni_ni3fe_confusion'))} "
-             f"(Ni→Ni3Fe {_pct(m.get('ni_to_ni3fe'))}, Ni3Fe→Ni {_pct(m.get('ni3fe_to_ni'))})"]
+    lo, hi = m.get("accuracy_ci95") or [None, None]
+    lines = [
+        f"split {m.get('split')!r}, n={m.get('n')}: accuracy {_pct(m.get('accuracy'))} "
+        f"(95% CI {_pct(lo)}–{_pct(hi)}), balanced {_pct(m.get('balanced_accuracy'))}, "
+        f"macro F1 {m.get('macro_f1', 0):.3f}",
+        f"Ni↔Ni3Fe confusion {_pct(m.get('ni_ni3fe_confusion'))} "
+        f"(Ni→Ni3Fe {_pct(m.get('ni_to_ni3fe'))}, Ni3Fe→Ni {_pct(m.get('ni3fe_to_ni'))})",
+    ]
     recalls = ", ".join(f"{k} {_pct(v.get('recall'))}" for k, v in (m.get("per_class") or {}).items())
     lines.append(f"recall per phase: {recalls}")
     if "probe_accuracy" in m:
         lines.append(f"linear probe {_pct(m.get('probe_accuracy'))}, k-NN {_pct(m.get('knn_accuracy'))}")
     if m.get("train_patterns_per_second"):
-        lines.append(f"training {m['train_patterns_per_second']:.1f} patterns/s, "
-                     f"{m.get('training_seconds', 0):.0f} s")
+        lines.append(f"training {m['train_patterns_per_second']:.1f} patterns/s, {m.get('training_seconds', 0):.0f} s")
     return "\n".join(lines)
 
 
@@ -360,8 +376,18 @@ def format_runs_table(summaries) -> str:
         split = ("val" if c.get("validation") else "test") if c else ""
         epoch = f"{st.epoch}/{st.epochs}" if st else ""
         f1 = m.get("macro_f1")
-        rows.append((s.run_id, s.state, c.get("loss", ""), c.get("model", ""), split, epoch,
-                     _pct(m.get("accuracy")) if m else "", "" if f1 is None else f"{f1:.3f}",
-                     _pct(m.get("ni_ni3fe_confusion")) if m else ""))
+        rows.append(
+            (
+                s.run_id,
+                s.state,
+                c.get("loss", ""),
+                c.get("model", ""),
+                split,
+                epoch,
+                _pct(m.get("accuracy")) if m else "",
+                "" if f1 is None else f"{f1:.3f}",
+                _pct(m.get("ni_ni3fe_confusion")) if m else "",
+            )
+        )
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in [head, *rows])

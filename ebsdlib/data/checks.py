@@ -46,10 +46,7 @@ def check_patterns(patterns: np.ndarray, where: str, offset: int = 0) -> None:
             "stack single patterns along a first axis"
         )
     if patterns.dtype not in ALLOWED_DTYPES:
-        raise DataFormatError(
-            f"{where}: pattern dtype {patterns.dtype} is not supported; "
-            "use uint8, uint16 or float32"
-        )
+        raise DataFormatError(f"{where}: pattern dtype {patterns.dtype} is not supported; use uint8, uint16 or float32")
     if patterns.dtype == np.float32:
         bad = ~np.isfinite(patterns)
         if bad.any():
@@ -92,13 +89,15 @@ def check_field(key: str, values: np.ndarray, n: int, n_phases: int, where: str)
     trailing, dtype, _ = OPTIONAL_FIELDS.get(key, ((), np.int16, -1))
     values = np.asarray(values)
     if values.shape != (n, *trailing):
-        raise DataFormatError(f"{where}: {key} has shape {values.shape}, expected {(n, *trailing)} "
-                              "(one entry per pattern)")
+        raise DataFormatError(
+            f"{where}: {key} has shape {values.shape}, expected {(n, *trailing)} (one entry per pattern)"
+        )
     integer = np.issubdtype(np.dtype(dtype), np.integer)
     kinds = "biu" if integer else "biuf"
     if values.dtype.kind not in kinds:
-        raise DataFormatError(f"{where}: {key} has dtype {values.dtype}, expected "
-                              f"{'integers' if integer else 'numbers'}")
+        raise DataFormatError(
+            f"{where}: {key} has dtype {values.dtype}, expected {'integers' if integer else 'numbers'}"
+        )
     if key == "labels" and values.size:
         bad = (values < -1) | (values >= n_phases)
         if bad.any():
@@ -109,13 +108,17 @@ def check_field(key: str, values: np.ndarray, n: int, n_phases: int, where: str)
             )
     if key == "split" and values.size and not np.isin(values, list(SPLIT_NAMES)).all():
         i = int(np.argmax(~np.isin(values, list(SPLIT_NAMES))))
-        raise DataFormatError(f"{where}: split code {values[i].item()!r} at pattern {i} is not one of "
-                              "0 (train), 1 (val), 2 (test), -1 (none)")
+        raise DataFormatError(
+            f"{where}: split code {values[i].item()!r} at pattern {i} is not one of "
+            "0 (train), 1 (val), 2 (test), -1 (none)"
+        )
     if integer and values.size:
         info = np.iinfo(dtype)
         if values.min() < info.min or values.max() > info.max:
-            raise DataFormatError(f"{where}: {key} values span [{values.min()}, {values.max()}], "
-                                  f"beyond what {np.dtype(dtype).name} stores")
+            raise DataFormatError(
+                f"{where}: {key} values span [{values.min()}, {values.max()}], "
+                f"beyond what {np.dtype(dtype).name} stores"
+            )
     return values.astype(dtype)
 
 
@@ -164,24 +167,31 @@ def check_file(f: h5py.File, where: str) -> tuple[Phase, ...]:
     """
     fmt = f.attrs.get("format")
     if fmt != FORMAT_NAME:
-        raise DataFormatError(f"{where}: attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r}; "
-                              "this is not an ebsdlib data set (vendor files load through "
-                              "ebsdlib.data.load or `python -m ebsdlib import`)")
+        raise DataFormatError(
+            f"{where}: attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r}; "
+            "this is not an ebsdlib data set (vendor files load through "
+            "ebsdlib.data.load or `python -m ebsdlib import`)"
+        )
     version = f.attrs.get("format_version")
     if not isinstance(version, (int, np.integer)) or int(version) != FORMAT_VERSION:
-        raise DataFormatError(f"{where}: format_version {plain(version)!r} is not supported by this "
-                              f"ebsdlib (reads version {FORMAT_VERSION}); re-import the data")
+        raise DataFormatError(
+            f"{where}: format_version {plain(version)!r} is not supported by this "
+            f"ebsdlib (reads version {FORMAT_VERSION}); re-import the data"
+        )
     for key in ("patterns", "labels"):
         if not isinstance(f.get(key), h5py.Dataset):
             raise DataFormatError(f"{where}: dataset '/{key}' is missing; the file is incomplete")
     p = f["patterns"]
     if p.ndim != 3 or p.dtype not in ALLOWED_DTYPES:
-        raise DataFormatError(f"{where}: '/patterns' has shape {p.shape} and dtype {p.dtype}; "
-                              "expected (N, H, W) of uint8, uint16 or float32")
+        raise DataFormatError(
+            f"{where}: '/patterns' has shape {p.shape} and dtype {p.dtype}; "
+            "expected (N, H, W) of uint8, uint16 or float32"
+        )
     n = p.shape[0]
     if n == 0 or min(p.shape[1:]) == 0:
-        raise DataFormatError(f"{where}: '/patterns' has shape {p.shape}: the data set is empty; "
-                              "recreate it with at least one pattern")
+        raise DataFormatError(
+            f"{where}: '/patterns' has shape {p.shape}: the data set is empty; recreate it with at least one pattern"
+        )
     for key in ["labels", *OPTIONAL_FIELDS]:
         ds = get_dataset(f, key)
         if ds is None:
@@ -189,43 +199,44 @@ def check_file(f: h5py.File, where: str) -> tuple[Phase, ...]:
         trailing, dtype, _ = OPTIONAL_FIELDS.get(key, ((), np.int16, -1))
         want = (n, *trailing)
         if ds.shape != want:
-            raise DataFormatError(f"{where}: '/{key}' has shape {ds.shape}, expected {want} "
-                                  f"to match {n} patterns")
+            raise DataFormatError(f"{where}: '/{key}' has shape {ds.shape}, expected {want} to match {n} patterns")
         kinds = "iu" if np.issubdtype(np.dtype(dtype), np.integer) else "iuf"
         if ds.dtype.kind not in kinds:
-            raise DataFormatError(f"{where}: '/{key}' has dtype {ds.dtype}, expected "
-                                  f"{np.dtype(dtype).name}")
+            raise DataFormatError(f"{where}: '/{key}' has dtype {ds.dtype}, expected {np.dtype(dtype).name}")
     if (get_dataset(f, "scan/row") is None) != (get_dataset(f, "scan/col") is None):
-        raise DataFormatError(f"{where}: has only one of '/scan/row' and '/scan/col'; "
-                              "scan positions need both")
+        raise DataFormatError(f"{where}: has only one of '/scan/row' and '/scan/col'; scan positions need both")
     try:
         table = json.loads(f.attrs["phases"])
         phases = tuple(Phase.from_dict(d) for d in table)
     except (KeyError, TypeError, ValueError) as e:
-        raise DataFormatError(f"{where}: attribute 'phases' is missing or not a valid JSON "
-                              f"list of phases ({e}); recreate the file") from e
+        raise DataFormatError(
+            f"{where}: attribute 'phases' is missing or not a valid JSON list of phases ({e}); recreate the file"
+        ) from e
     s = f.attrs.get("scan_shape")
     if s is not None and (np.shape(s) != (2,) or np.asarray(s).dtype.kind not in "iu" or min(s) < 1):
-        raise DataFormatError(f"{where}: attribute 'scan_shape' is {plain(s)!r}; expected two positive "
-                              "integers (rows, cols)")
+        raise DataFormatError(
+            f"{where}: attribute 'scan_shape' is {plain(s)!r}; expected two positive integers (rows, cols)"
+        )
     for key in ("provenance", "preprocessing"):
         try:
             json.loads(f.attrs.get(key, "{}"))
         except (TypeError, ValueError) as e:
-            raise DataFormatError(f"{where}: attribute {key!r} is not valid JSON ({e}); "
-                                  "recreate the file") from e
+            raise DataFormatError(f"{where}: attribute {key!r} is not valid JSON ({e}); recreate the file") from e
     bg = f.get("static_background")
     if bg is not None and (not isinstance(bg, h5py.Dataset) or bg.shape != p.shape[1:]):
-        raise DataFormatError(f"{where}: '/static_background' has shape "
-                              f"{getattr(bg, 'shape', None)}, expected the pattern shape {p.shape[1:]}")
+        raise DataFormatError(
+            f"{where}: '/static_background' has shape "
+            f"{getattr(bg, 'shape', None)}, expected the pattern shape {p.shape[1:]}"
+        )
     check_labels(f["labels"][()], len(phases), where)
     split = get_dataset(f, "split")
     if split is not None:
         codes = split[()]
         if not np.isin(codes, list(SPLIT_NAMES)).all():
             bad = codes[~np.isin(codes, list(SPLIT_NAMES))][0]
-            raise DataFormatError(f"{where}: '/split' holds code {bad.item()!r}; allowed are "
-                                  "0 (train), 1 (val), 2 (test), -1 (none)")
+            raise DataFormatError(
+                f"{where}: '/split' holds code {bad.item()!r}; allowed are 0 (train), 1 (val), 2 (test), -1 (none)"
+            )
     if get_dataset(f, "scan/row") is not None and s is not None:
         check_scan(f["scan/row"][()], f["scan/col"][()], tuple(int(v) for v in s), where)
     return phases

@@ -39,13 +39,13 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ebsdlib.data.checks import (  # noqa: F401  (format constants re-exported from here)
+from ebsdlib.data.checks import (
     ALLOWED_DTYPES,
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -92,9 +92,7 @@ class DatasetWriter:
         check_patterns(patterns, self.where, offset=start)
         stop = start + len(patterns)
         if start < 0 or stop > self.n:
-            raise DataFormatError(
-                f"{self.where}: block [{start}, {stop}) lies outside the {self.n} patterns declared"
-            )
+            raise DataFormatError(f"{self.where}: block [{start}, {stop}) lies outside the {self.n} patterns declared")
         want = self.file["patterns"].shape[1:]
         if patterns.shape[1:] != want or patterns.dtype != self.file["patterns"].dtype:
             raise DataFormatError(
@@ -117,8 +115,9 @@ class DatasetWriter:
         self.written = max(self.written, stop)
 
 
-def _attrs_common(phases: Iterable[Phase], provenance: dict, preprocessing: dict | None,
-                  split_rule: str, seed: int | None) -> dict:
+def _attrs_common(
+    phases: Iterable[Phase], provenance: dict, preprocessing: dict | None, split_rule: str, seed: int | None
+) -> dict:
     from ebsdlib import __version__
 
     return {
@@ -130,7 +129,7 @@ def _attrs_common(phases: Iterable[Phase], provenance: dict, preprocessing: dict
         "split_rule": split_rule,
         "seed": -1 if seed is None else int(seed),
         "ebsdlib_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -168,8 +167,10 @@ def create_dataset(
     if dtype not in ALLOWED_DTYPES:
         raise DataFormatError(f"{path}: pattern dtype {dtype} is not supported; use uint8, uint16 or float32")
     if int(n) < 1 or len(shape) != 2 or min(shape) < 1:
-        raise DataFormatError(f"{path}: cannot create a data set of {n} patterns of shape {tuple(shape)}; "
-                              "it needs at least one pattern of at least 1×1 pixels")
+        raise DataFormatError(
+            f"{path}: cannot create a data set of {n} patterns of shape {tuple(shape)}; "
+            "it needs at least one pattern of at least 1×1 pixels"
+        )
     phases = with_colors(list(phases))
     if scan_shape is not None and (np.shape(scan_shape) != (2,) or min(int(v) for v in scan_shape) < 1):
         raise DataFormatError(f"{path}: scan_shape {scan_shape!r} must be two positive integers (rows, cols)")
@@ -201,15 +202,14 @@ def create_dataset(
             f.attrs["scan_shape"] = np.asarray(scan_shape, dtype=np.int64)
         if step_size is not None:
             f.attrs["step_size"] = float(step_size)
-        f.create_dataset("patterns", shape=(n, *shape), dtype=dtype,
-                         chunks=pattern_chunks(n, *shape), compression=compression)
+        f.create_dataset(
+            "patterns", shape=(n, *shape), dtype=dtype, chunks=pattern_chunks(n, *shape), compression=compression
+        )
         f.create_dataset("labels", shape=(n,), dtype=np.int16, fillvalue=-1)
         for key in optional:
             spec = OPTIONAL_FIELDS.get(key)
             if spec is None:
-                raise DataFormatError(
-                    f"{path}: unknown per-pattern field {key!r}; known are {sorted(OPTIONAL_FIELDS)}"
-                )
+                raise DataFormatError(f"{path}: unknown per-pattern field {key!r}; known are {sorted(OPTIONAL_FIELDS)}")
             fshape, fdtype, fill = spec
             f.create_dataset(key, shape=(n, *fshape), dtype=fdtype, fillvalue=fill)
         writer = DatasetWriter(f, n, str(path), len(phases))
@@ -217,8 +217,10 @@ def create_dataset(
         if writer.written != n:
             raise DataFormatError(f"{path}: only {writer.written} of {n} patterns were written")
         if writer.constant >= n:
-            raise DataFormatError(f"{path}: all {n} patterns are constant (blank frames); the data "
-                                  "holds no diffraction signal: check the source")
+            raise DataFormatError(
+                f"{path}: all {n} patterns are constant (blank frames); the data "
+                "holds no diffraction signal: check the source"
+            )
         _finish(f, scan_shape, str(path))
 
     return _ctx()
@@ -243,7 +245,7 @@ def mean_pattern(patterns: h5py.Dataset | np.ndarray, max_patterns: int = 2000) 
     total = np.zeros(patterns.shape[1:], dtype=np.float64)
     count = 0
     for start in range(0, n, block * step):
-        chunk = np.asarray(patterns[start:min(n, start + block)], dtype=np.float64)
+        chunk = np.asarray(patterns[start : min(n, start + block)], dtype=np.float64)
         total += chunk.sum(axis=0)
         count += len(chunk)
     return (total / max(count, 1)).astype(np.float32)
@@ -300,10 +302,18 @@ def write_dataset(
     phases = list(phases)
     given = {k: check_field(k, v, n, len(phases), str(path)) for k, v in fields.items() if v is not None}
     with create_dataset(
-        path, n, patterns.shape[1:], patterns.dtype, phases,
-        provenance=provenance, preprocessing=preprocessing,
-        optional=[k for k in given if k != "labels"], split_rule=split_rule, seed=seed,
-        scan_shape=scan_shape, step_size=step_size,
+        path,
+        n,
+        patterns.shape[1:],
+        patterns.dtype,
+        phases,
+        provenance=provenance,
+        preprocessing=preprocessing,
+        optional=[k for k in given if k != "labels"],
+        split_rule=split_rule,
+        seed=seed,
+        scan_shape=scan_shape,
+        step_size=step_size,
     ) as w:
         w.write(0, patterns, **given)
     return Path(path)
@@ -324,13 +334,16 @@ class EBSDDataset:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.exists():
-            raise FileNotFoundError(f"{self.path}: no such data set file; check the path or run "
-                                    "`python -m ebsdlib simulate` / `python -m ebsdlib import` first")
+            raise FileNotFoundError(
+                f"{self.path}: no such data set file; check the path or run "
+                "`python -m ebsdlib simulate` / `python -m ebsdlib import` first"
+            )
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as e:
-            raise DataFormatError(f"{self.path}: cannot be opened as HDF5 ({e}); the file is "
-                                  "corrupt or truncated: recreate it") from e
+            raise DataFormatError(
+                f"{self.path}: cannot be opened as HDF5 ({e}); the file is corrupt or truncated: recreate it"
+            ) from e
         try:
             self.phases = check_file(self._file, str(self.path))
         except Exception:
@@ -345,7 +358,7 @@ class EBSDDataset:
     def __repr__(self) -> str:
         return f"EBSDDataset({str(self.path)!r}, n={len(self)}, pattern_shape={self.pattern_shape})"
 
-    def __enter__(self) -> "EBSDDataset":
+    def __enter__(self) -> EBSDDataset:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -428,8 +441,9 @@ class EBSDDataset:
             raise ValueError(f"unknown split {split!r}; options are 'train', 'val', 'test' or None")
         s = self.split
         if s is None:
-            raise DataFormatError(f"{self.path}: has no '/split'; run `python -m ebsdlib split` or "
-                                  "re-import with a split")
+            raise DataFormatError(
+                f"{self.path}: has no '/split'; run `python -m ebsdlib split` or re-import with a split"
+            )
         return np.flatnonzero(s == SPLIT_CODES[split])
 
     def read(self, indices: np.ndarray | slice) -> np.ndarray:
@@ -438,11 +452,15 @@ class EBSDDataset:
             return self.patterns[indices]
         indices = np.asarray(indices)
         if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
-            raise IndexError(f"{self.path}: indices must be a 1-D array of integers, "
-                             f"got shape {indices.shape} and dtype {indices.dtype}")
+            raise IndexError(
+                f"{self.path}: indices must be a 1-D array of integers, "
+                f"got shape {indices.shape} and dtype {indices.dtype}"
+            )
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
-            raise IndexError(f"{self.path}: pattern indices span [{indices.min()}, {indices.max()}] "
-                             f"but the data set has {len(self)} patterns (0..{len(self) - 1})")
+            raise IndexError(
+                f"{self.path}: pattern indices span [{indices.min()}, {indices.max()}] "
+                f"but the data set has {len(self)} patterns (0..{len(self) - 1})"
+            )
         if len(indices) == 0:
             return np.empty((0, *self.pattern_shape), dtype=self.patterns.dtype)
         order = np.argsort(indices, kind="stable")
@@ -457,11 +475,13 @@ class EBSDDataset:
         out[order] = block
         return out
 
-    def iter_batches(self, batch_size: int, indices: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_batches(
+        self, batch_size: int, indices: np.ndarray | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(indices, patterns)`` in order, reading block-wise (bounded memory)."""
         idx = np.arange(len(self)) if indices is None else np.sort(np.asarray(indices))
         for start in range(0, len(idx), batch_size):
-            chunk = idx[start:start + batch_size]
+            chunk = idx[start : start + batch_size]
             yield chunk, self.read(chunk)
 
     def verify(self, batch_size: int = 1024, progress: bool = False) -> None:
@@ -475,16 +495,17 @@ class EBSDDataset:
 
         labels = self.labels
         constant = 0
-        with tqdm(total=len(self), desc=f"verify {self.path.name}", unit="pattern",
-                  disable=not progress) as bar:
+        with tqdm(total=len(self), desc=f"verify {self.path.name}", unit="pattern", disable=not progress) as bar:
             for start in range(0, len(self), batch_size):
-                block = self.patterns[start:start + batch_size]
+                block = self.patterns[start : start + batch_size]
                 check_patterns(block, str(self.path), offset=start)
-                constant += check_constant(block, labels[start:start + len(block)], str(self.path), start)
+                constant += check_constant(block, labels[start : start + len(block)], str(self.path), start)
                 bar.update(len(block))
         if constant == len(self):
-            raise DataFormatError(f"{self.path}: all {len(self)} patterns are constant (blank frames); "
-                                  "the data holds no diffraction signal: recreate it")
+            raise DataFormatError(
+                f"{self.path}: all {len(self)} patterns are constant (blank frames); "
+                "the data holds no diffraction signal: recreate it"
+            )
 
     def summary(self) -> dict:
         """Counts per phase and split, pattern size, preprocessing and provenance."""

@@ -63,10 +63,13 @@ def class_folders(root: str | Path) -> list[tuple[str, list[Path]]]:
         raise DataFormatError(
             f"{root}: a folder of images needs one sub-folder per phase (e.g. {root}/Ni/*.png); "
             f"found no sub-folders but {found}. Other inputs: an ebsdlib .h5 file or a vendor "
-            "scan file (h5ebsd, .ebsp, .dat, .up1/.up2)")
+            "scan file (h5ebsd, .ebsp, .dat, .up1/.up2)"
+        )
     if loose:
-        raise DataFormatError(f"{root}: images {loose[:3]} lie outside the phase sub-folders; move "
-                              "each into the sub-folder named after its phase")
+        raise DataFormatError(
+            f"{root}: images {loose[:3]} lie outside the phase sub-folders; move "
+            "each into the sub-folder named after its phase"
+        )
     out = []
     for folder in folders:
         files = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p, folder))
@@ -75,7 +78,8 @@ def class_folders(root: str | Path) -> list[tuple[str, list[Path]]]:
             other = f"{len(files)} other files, e.g. {[p.name for p in files[:3]]}" if files else "no files"
             raise DataFormatError(
                 f"{folder}: empty class folder: expected images ({', '.join(IMAGE_EXTENSIONS)}), "
-                f"found {other}; add images of phase {folder.name!r} or remove the folder")
+                f"found {other}; add images of phase {folder.name!r} or remove the folder"
+            )
         out.append((folder.name, images))
     return out
 
@@ -99,11 +103,15 @@ def _header(path: Path) -> tuple[tuple[int, int], str]:
         with Image.open(path) as im:
             shape, mode, kind = (im.height, im.width), im.mode, im.format
     except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, DecompressionBombError, …
-        raise DataFormatError(f"{path}: cannot be read as an image ({e}); the file is corrupt or "
-                              f"not a PNG/TIFF/JPEG/BMP: replace or remove it") from e
+        raise DataFormatError(
+            f"{path}: cannot be read as an image ({e}); the file is corrupt or "
+            f"not a PNG/TIFF/JPEG/BMP: replace or remove it"
+        ) from e
     if min(shape) < 1 or kind not in ("PNG", "TIFF", "JPEG", "BMP", "MPO"):
-        raise DataFormatError(f"{path}: read as a {shape[0]}×{shape[1]} {kind} image; expected a "
-                              "PNG, TIFF, JPEG or BMP pattern: replace or remove it")
+        raise DataFormatError(
+            f"{path}: read as a {shape[0]}×{shape[1]} {kind} image; expected a "
+            "PNG, TIFF, JPEG or BMP pattern: replace or remove it"
+        )
     return shape, mode
 
 
@@ -126,24 +134,29 @@ def _decode(path: Path) -> tuple[np.ndarray, str]:
             else:
                 arr = np.asarray(im.convert("L"))
     except Exception as e:  # Pillow's decoders raise OSError, ValueError, SyntaxError, EOFError, …
-        raise DataFormatError(f"{path}: the image cannot be decoded ({e}); the file is corrupt or "
-                              "truncated: replace or remove it") from e
+        raise DataFormatError(
+            f"{path}: the image cannot be decoded ({e}); the file is corrupt or truncated: replace or remove it"
+        ) from e
     depth = _depth(mode)
     if depth == "16":
         if arr.size and (arr.min() < 0 or arr.max() > 65535):
-            raise DataFormatError(f"{path}: 32-bit integer image with values in [{arr.min()}, "
-                                  f"{arr.max()}], outside 0..65535; save it as 16-bit or float TIFF")
+            raise DataFormatError(
+                f"{path}: 32-bit integer image with values in [{arr.min()}, "
+                f"{arr.max()}], outside 0..65535; save it as 16-bit or float TIFF"
+            )
         arr = arr.astype(np.uint16)
     elif depth == "float":
         arr = arr.astype(np.float32)
     if arr.ndim != 2:
         raise DataFormatError(f"{path}: decoded to shape {arr.shape}, expected a 2-D grey image")
     if depth == "float" and not np.isfinite(arr).all():
-        raise DataFormatError(f"{path}: {int((~np.isfinite(arr)).sum())} pixels are NaN or inf; "
-                              "repair or remove the image")
+        raise DataFormatError(
+            f"{path}: {int((~np.isfinite(arr)).sum())} pixels are NaN or inf; repair or remove the image"
+        )
     if arr.size and arr.min() == arr.max():
-        raise DataFormatError(f"{path}: every pixel is {arr.flat[0].item()!r}, a blank image carries "
-                              "no diffraction pattern; remove it")
+        raise DataFormatError(
+            f"{path}: every pixel is {arr.flat[0].item()!r}, a blank image carries no diffraction pattern; remove it"
+        )
     return arr, depth
 
 
@@ -176,7 +189,8 @@ def plan_shape(shapes: dict[Path, tuple[int, int]], size: int | None, root: Path
             raise DataFormatError(
                 f"{path}: image of {h}×{w} pixels cannot be resized to the common shape: its aspect "
                 f"ratio {w / h:.3f} differs from {aspect:.3f} of {counts[common]} images such as "
-                f"{example} ({common[0]}×{common[1]}); crop the images to one aspect ratio first")
+                f"{example} ({common[0]}×{common[1]}); crop the images to one aspect ratio first"
+            )
     if size is None:
         return common
     if int(size) < 1:
@@ -226,8 +240,9 @@ def convert_image_folder(
     depths = Counter(_depth(mode) for _, mode in headers.values())
     if depths["float"] and (depths["8"] or depths["16"]):
         example = next(p for p, (_, m) in headers.items() if _depth(m) == "float")
-        raise DataFormatError(f"{root}: mixes float images (e.g. {example}) with 8/16-bit integer "
-                              "images; convert them to one kind first")
+        raise DataFormatError(
+            f"{root}: mixes float images (e.g. {example}) with 8/16-bit integer images; convert them to one kind first"
+        )
     dtype = np.dtype(np.float32 if depths["float"] else np.uint16 if depths["16"] else np.uint8)
     labels = np.array([lab for _, lab in files], dtype=np.int64)
     split, rule = make_splits(labels, fractions=fractions or DEFAULT_FRACTIONS, seed=seed)
@@ -238,16 +253,26 @@ def convert_image_folder(
         "source_shapes": {f"{h}x{w}": c for (h, w), c in Counter(s for s, _ in headers.values()).items()},
         "source_modes": dict(Counter(m for _, m in headers.values())),
         "target_shape": list(shape),
-        "resize": "Pillow bilinear, area-antialiased" if any(s != shape for s, _ in headers.values())
-        else "none",
+        "resize": "Pillow bilinear, area-antialiased" if any(s != shape for s, _ in headers.values()) else "none",
         "grey": "ITU-R 601 luma (Pillow 'L') for colour images",
     }
-    with create_dataset(out, len(files), shape, dtype, table, provenance=provenance,
-                        preprocessing=PreprocessConfig().to_dict(), optional=["split"],
-                        split_rule=rule, seed=seed) as writer, \
-            tqdm(total=len(files), desc=f"import {root.name}", unit="image", disable=not progress) as bar:
+    with (
+        create_dataset(
+            out,
+            len(files),
+            shape,
+            dtype,
+            table,
+            provenance=provenance,
+            preprocessing=PreprocessConfig().to_dict(),
+            optional=["split"],
+            split_rule=rule,
+            seed=seed,
+        ) as writer,
+        tqdm(total=len(files), desc=f"import {root.name}", unit="image", disable=not progress) as bar,
+    ):
         for start in range(0, len(files), BLOCK):
-            chunk = files[start:start + BLOCK]
+            chunk = files[start : start + BLOCK]
             block = np.empty((len(chunk), *shape), dtype=dtype)
             for i, (path, _) in enumerate(chunk):
                 arr, depth = _decode(path)
@@ -255,10 +280,13 @@ def convert_image_folder(
                     arr = arr.astype(np.uint16) * 257
                 block[i] = _resize(arr, shape, dtype)
                 if block[i].min() == block[i].max():
-                    raise DataFormatError(f"{path}: becomes blank (every pixel {block[i].flat[0].item()!r}) "
-                                          f"when resized from {arr.shape[0]}×{arr.shape[1]} to "
-                                          f"{shape[0]}×{shape[1]}; remove it or choose a larger size")
+                    raise DataFormatError(
+                        f"{path}: becomes blank (every pixel {block[i].flat[0].item()!r}) "
+                        f"when resized from {arr.shape[0]}×{arr.shape[1]} to "
+                        f"{shape[0]}×{shape[1]}; remove it or choose a larger size"
+                    )
                 bar.update(1)
-            writer.write(start, block, labels=labels[start:start + len(chunk)],
-                         split=split[start:start + len(chunk)])
+            writer.write(
+                start, block, labels=labels[start : start + len(chunk)], split=split[start : start + len(chunk)]
+            )
     return Path(out)

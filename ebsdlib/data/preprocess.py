@@ -63,14 +63,21 @@ class PreprocessConfig:
                 raise ValueError(f"{name} {getattr(self, name)!r} must be True or False")
             object.__setattr__(self, name, bool(getattr(self, name)))  # numpy bools: plain JSON
         if isinstance(self.dynamic_sigma, bool) or not isinstance(self.dynamic_sigma, (int, float)):
-            raise ValueError(f"dynamic_sigma {self.dynamic_sigma!r} must be a number in (0, 1): "
-                             "a fraction of the width")
+            raise ValueError(
+                f"dynamic_sigma {self.dynamic_sigma!r} must be a number in (0, 1): a fraction of the width"
+            )
         if not isinstance(self.normalise, str) or self.normalise not in NORMALISATIONS:
-            raise ValueError(f"unknown normalise {self.normalise!r}; options are {', '.join(map(repr, NORMALISATIONS))}")
+            raise ValueError(
+                f"unknown normalise {self.normalise!r}; options are {', '.join(map(repr, NORMALISATIONS))}"
+            )
         if not (0 < self.dynamic_sigma < 1):
             raise ValueError(f"dynamic_sigma {self.dynamic_sigma!r} must lie in (0, 1): a fraction of the width")
-        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, (int, float))
-                                      or not math.isfinite(self.size) or int(self.size) != self.size):
+        if self.size is not None and (
+            isinstance(self.size, bool)
+            or not isinstance(self.size, (int, float))
+            or not math.isfinite(self.size)
+            or int(self.size) != self.size
+        ):
             raise ValueError(f"size {self.size!r} must be a whole number of pixels, or None")
         if self.size is not None and not (8 <= self.size <= 1024):
             raise ValueError(f"size {self.size!r} must be between 8 and 1024 pixels, or None to keep the stored size")
@@ -81,7 +88,7 @@ class PreprocessConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "PreprocessConfig":
+    def from_dict(cls, d: dict | None) -> PreprocessConfig:
         """Build from a stored dictionary; unknown keys are an error that names them."""
         d = dict(d or {})
         known = {f.name for f in fields(cls)}
@@ -91,7 +98,7 @@ class PreprocessConfig:
         return cls(**d)
 
 
-def _gaussian_kernel(sigma: float, device, dtype) -> "torch.Tensor":
+def _gaussian_kernel(sigma: float, device, dtype) -> torch.Tensor:
     import torch
 
     radius = max(1, int(math.ceil(3 * sigma)))
@@ -100,7 +107,7 @@ def _gaussian_kernel(sigma: float, device, dtype) -> "torch.Tensor":
     return k / k.sum()
 
 
-def gaussian_blur(x: "torch.Tensor", sigma: float) -> "torch.Tensor":
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of ``(B, 1, H, W)`` with reflect padding.
 
     Each 1-D pass (pad, convolve) is a linear map of a row, applied as one matrix product
@@ -115,19 +122,19 @@ def gaussian_blur(x: "torch.Tensor", sigma: float) -> "torch.Tensor":
 
 
 @lru_cache(maxsize=32)
-def _blur_matrix(n: int, sigma: float, pad_mode: str, device, dtype) -> "torch.Tensor":
+def _blur_matrix(n: int, sigma: float, pad_mode: str, device, dtype) -> torch.Tensor:
     """``(n, n)`` matrix ``M`` such that ``row @ M`` is the padded 1-D Gaussian convolution of ``row``."""
     import torch
     import torch.nn.functional as F
 
-    with torch.inference_mode(False), torch.no_grad():   # a plain tensor, usable in and out of inference mode
+    with torch.inference_mode(False), torch.no_grad():  # a plain tensor, usable in and out of inference mode
         k = _gaussian_kernel(sigma, device, dtype)
         r = (len(k) - 1) // 2
         eye = torch.eye(n, device=device, dtype=dtype)[:, None, None, :]
         return F.conv2d(F.pad(eye, (r, r, 0, 0), mode=pad_mode), k.view(1, 1, 1, -1))[:, 0, 0, :].contiguous()
 
 
-def circular_mask(size: tuple[int, int], device=None) -> "torch.Tensor":
+def circular_mask(size: tuple[int, int], device=None) -> torch.Tensor:
     """Boolean ``(H, W)`` mask of the inscribed circle."""
     import torch
 
@@ -138,10 +145,10 @@ def circular_mask(size: tuple[int, int], device=None) -> "torch.Tensor":
 
 
 def preprocess_batch(
-    raw: "torch.Tensor | np.ndarray",
+    raw: torch.Tensor | np.ndarray,
     config: PreprocessConfig,
-    static_background: "torch.Tensor | np.ndarray | None" = None,
-) -> "torch.Tensor":
+    static_background: torch.Tensor | np.ndarray | None = None,
+) -> torch.Tensor:
     """Raw ``(B, H, W)`` patterns (any dtype) → float32 ``(B, 1, S, S)`` model inputs.
 
     Parameters
@@ -165,19 +172,19 @@ def preprocess_batch(
     eps = 1e-6
     if config.static_background:
         if static_background is None:
-            raise ValueError("static background correction needs the data set's mean pattern; "
-                             "pass static_background or set static_background=False")
+            raise ValueError(
+                "static background correction needs the data set's mean pattern; "
+                "pass static_background or set static_background=False"
+            )
         bg = torch.as_tensor(static_background, device=x.device, dtype=torch.float32)
         if bg.shape != x.shape[-2:]:
-            raise ValueError(f"static background shape {tuple(bg.shape)} does not match patterns "
-                             f"{tuple(x.shape[-2:])}")
+            raise ValueError(f"static background shape {tuple(bg.shape)} does not match patterns {tuple(x.shape[-2:])}")
         x = x / (bg / bg.mean().clamp_min(eps)).clamp_min(eps)
     if config.dynamic_background:
         sigma = max(0.5, config.dynamic_sigma * x.shape[-1])
         x = x / gaussian_blur(x, sigma).clamp_min(eps)
     if config.size is not None and tuple(x.shape[-2:]) != (config.size, config.size):
-        x = F.interpolate(x, size=(config.size, config.size), mode="bilinear",
-                          antialias=True, align_corners=False)
+        x = F.interpolate(x, size=(config.size, config.size), mode="bilinear", antialias=True, align_corners=False)
     mask = circular_mask(tuple(x.shape[-2:]), x.device) if config.circular_mask else None
     if config.normalise == "standard":
         if mask is None:

@@ -35,8 +35,7 @@ Kind = Literal["ebsdlib", "image_folder", "vendor"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: Extensions of the non-HDF5 vendor formats kikuchipy reads.
-VENDOR_EXTENSIONS = {".dat": "NORDIF", ".ebsp": "Oxford binary", ".up1": "EDAX binary",
-                     ".up2": "EDAX binary"}
+VENDOR_EXTENSIONS = {".dat": "NORDIF", ".ebsp": "Oxford binary", ".up1": "EDAX binary", ".up2": "EDAX binary"}
 IMAGE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 KNOWN_FORMATS = (
     "an ebsdlib HDF5 data set (.h5); "
@@ -81,20 +80,27 @@ def sniff(path: str | Path) -> Kind:
             with h5py.File(path, "r") as f:
                 is_ours = f.attrs.get("format") == FORMAT_NAME
         except OSError as e:
-            raise DataFormatError(f"{path}: has the HDF5 signature but cannot be opened ({e}); the "
-                                  "file is corrupt or truncated: copy or export it again") from e
+            raise DataFormatError(
+                f"{path}: has the HDF5 signature but cannot be opened ({e}); the "
+                "file is corrupt or truncated: copy or export it again"
+            ) from e
         return "ebsdlib" if is_ours else "vendor"
     suffix = path.suffix.lower()
     if suffix in VENDOR_EXTENSIONS:
         return "vendor"
     if suffix in (".h5", ".hdf5", ".h5ebsd", ".h5oina"):
-        raise DataFormatError(f"{path}: named like HDF5 but does not start with the HDF5 signature "
-                              f"(found {head!r}); the file is corrupt, truncated or not HDF5")
+        raise DataFormatError(
+            f"{path}: named like HDF5 but does not start with the HDF5 signature "
+            f"(found {head!r}); the file is corrupt, truncated or not HDF5"
+        )
     if suffix in IMAGE_EXTENSIONS:
-        raise DataFormatError(f"{path}: a single image; put labelled images in a folder with one "
-                              f"sub-folder per phase and load the folder. Known formats: {KNOWN_FORMATS}")
-    raise DataFormatError(f"{path}: unknown format (extension {suffix!r}, first bytes {head!r}); "
-                          f"known formats: {KNOWN_FORMATS}")
+        raise DataFormatError(
+            f"{path}: a single image; put labelled images in a folder with one "
+            f"sub-folder per phase and load the folder. Known formats: {KNOWN_FORMATS}"
+        )
+    raise DataFormatError(
+        f"{path}: unknown format (extension {suffix!r}, first bytes {head!r}); known formats: {KNOWN_FORMATS}"
+    )
 
 
 def resolve_phases(phases: Sequence[Phase | str] | None) -> tuple[Phase, ...] | None:
@@ -112,8 +118,10 @@ def check_phase_names(found: Sequence[str], phases: Sequence[Phase], where: str)
     known = {p.name.lower() for p in phases}
     unknown = [name for name in found if name.lower() not in known]
     if unknown:
-        raise DataFormatError(f"{where}: unknown phase names {unknown}; expected one of "
-                              f"{[p.name for p in phases]} (rename them or pass phases=...)")
+        raise DataFormatError(
+            f"{where}: unknown phase names {unknown}; expected one of "
+            f"{[p.name for p in phases]} (rename them or pass phases=...)"
+        )
 
 
 def source_key(path: Path, options: dict) -> str:
@@ -186,8 +194,10 @@ def load(
     kind = sniff(path)
     wanted = resolve_phases(phases)
     if size is not None and kind != "image_folder":
-        raise ValueError(f"{path}: size={size!r} applies to image folders only; HDF5 data sets and "
-                         "vendor scans keep their pattern size (preprocessing resizes them)")
+        raise ValueError(
+            f"{path}: size={size!r} applies to image folders only; HDF5 data sets and "
+            "vendor scans keep their pattern size (preprocessing resizes them)"
+        )
     if kind == "ebsdlib":
         dataset = _open_checked(path, wanted, verify, progress)
         if out is None or Path(out).resolve() == path.resolve():
@@ -197,16 +207,19 @@ def load(
 
         atomic_write(out, lambda tmp: shutil.copyfile(path, tmp))
         return _open_checked(Path(out), wanted, False, False)
-    options = {"size": size, "phases": None if wanted is None else [p.name for p in wanted],
-               "seed": seed, "fractions": fractions}
+    options = {
+        "size": size,
+        "phases": None if wanted is None else [p.name for p in wanted],
+        "seed": seed,
+        "fractions": fractions,
+    }
     target = Path(out) if out is not None else cache_path(path, options)
     if out is None and target.exists():
         return _open_checked(target, None, verify, progress)
     if kind == "image_folder":
         from ebsdlib.data.image_folder import convert_image_folder
 
-        convert_image_folder(path, target, size=size, phases=wanted, seed=seed,
-                             fractions=fractions, progress=progress)
+        convert_image_folder(path, target, size=size, phases=wanted, seed=seed, fractions=fractions, progress=progress)
     else:
         from ebsdlib.data.vendor import convert_vendor
 
@@ -214,8 +227,7 @@ def load(
     return _open_checked(target, None, False, False)
 
 
-def _open_checked(path: Path, phases: tuple[Phase, ...] | None, verify: bool,
-                  progress: bool) -> EBSDDataset:
+def _open_checked(path: Path, phases: tuple[Phase, ...] | None, verify: bool, progress: bool) -> EBSDDataset:
     dataset = EBSDDataset(path)
     try:
         if phases is not None:

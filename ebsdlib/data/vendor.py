@@ -51,14 +51,19 @@ def read_signal(path: str | Path):
         raise DataFormatError(
             f"{path}: kikuchipy cannot read this file as an EBSD scan ({type(e).__name__}: {e}){_found(path)}; "
             "expected EDAX/Bruker/Oxford/kikuchipy h5ebsd, EMsoft, Oxford .ebsp, NORDIF .dat or "
-            "EDAX .up1/.up2: check the file is complete and of one of these formats") from e
+            "EDAX .up1/.up2: check the file is complete and of one of these formats"
+        ) from e
     if isinstance(signal, list):
         signal = next((s for s in signal if isinstance(s, kp.signals.EBSD)), signal[0] if signal else None)
     if not isinstance(signal, kp.signals.EBSD):
-        raise DataFormatError(f"{path}: kikuchipy read it as {type(signal).__name__}, not a scan of "
-                              "EBSD patterns; master patterns and other signals cannot be imported")
-    signal.metadata.set_item("General.ebsdlib_reader_warnings", sorted(
-        {str(w.message) for w in caught if not issubclass(w.category, ResourceWarning)}))
+        raise DataFormatError(
+            f"{path}: kikuchipy read it as {type(signal).__name__}, not a scan of "
+            "EBSD patterns; master patterns and other signals cannot be imported"
+        )
+    signal.metadata.set_item(
+        "General.ebsdlib_reader_warnings",
+        sorted({str(w.message) for w in caught if not issubclass(w.category, ResourceWarning)}),
+    )
     return signal
 
 
@@ -81,15 +86,19 @@ def _read_block(flat, start: int, stop: int, path: Path) -> np.ndarray:
     try:
         return np.asarray(flat[start:stop])
     except (OSError, ValueError, IndexError) as e:
-        raise DataFormatError(f"{path}: reading patterns {start}..{stop - 1} failed ({type(e).__name__}: "
-                              f"{e}); the file is truncated or corrupt: copy or export it again") from e
+        raise DataFormatError(
+            f"{path}: reading patterns {start}..{stop - 1} failed ({type(e).__name__}: "
+            f"{e}); the file is truncated or corrupt: copy or export it again"
+        ) from e
 
 
 def _scan_layout(data_shape: tuple[int, ...], path: Path) -> tuple[int, int]:
     nav = data_shape[:-2]
     if len(data_shape) < 2 or len(nav) > 2 or 0 in data_shape:
-        raise DataFormatError(f"{path}: pattern array of shape {data_shape}; expected (rows, cols, H, W), "
-                              "(n, H, W) or (H, W) with no empty axis")
+        raise DataFormatError(
+            f"{path}: pattern array of shape {data_shape}; expected (rows, cols, H, W), "
+            "(n, H, W) or (H, W) with no empty axis"
+        )
     if len(nav) == 0:
         return 1, 1
     if len(nav) == 1:
@@ -126,8 +135,12 @@ def _step_size(signal) -> tuple[float | None, str]:
 def _provenance(path: Path, signal) -> dict:
     import kikuchipy as kp
 
-    info = {"reader": "vendor", "source": str(path.resolve()), "kikuchipy_version": kp.__version__,
-            "signal_title": str(signal.metadata.get_item("General.title", ""))}
+    info = {
+        "reader": "vendor",
+        "source": str(path.resolve()),
+        "kikuchipy_version": kp.__version__,
+        "signal_title": str(signal.metadata.get_item("General.title", "")),
+    }
     manufacturer = signal.original_metadata.get_item("manufacturer", None)
     if manufacturer is not None:
         info["manufacturer"] = str(manufacturer)
@@ -137,8 +150,10 @@ def _provenance(path: Path, signal) -> dict:
     det = signal.detector
     info["detector"] = {
         "pc_mean": [float(v) for v in np.asarray(det.pc).reshape(-1, 3).mean(axis=0)],
-        "sample_tilt": float(det.sample_tilt), "tilt": float(det.tilt),
-        "binning": int(det.binning), "px_size": float(det.px_size),
+        "sample_tilt": float(det.sample_tilt),
+        "tilt": float(det.tilt),
+        "binning": int(det.binning),
+        "px_size": float(det.px_size),
     }
     notes = signal.metadata.get_item("General.ebsdlib_reader_warnings", [])
     if notes:
@@ -205,15 +220,26 @@ def convert_vendor(
     split = None
     rule = "none (unlabelled scan)"
     if fractions is not None:
-        split, rule = make_splits(np.full(n, -1), spatial_blocks(row, col, SPLIT_BLOCK),
-                                  fractions=fractions, seed=seed)
+        split, rule = make_splits(np.full(n, -1), spatial_blocks(row, col, SPLIT_BLOCK), fractions=fractions, seed=seed)
         rule += f"; {SPLIT_BLOCK}×{SPLIT_BLOCK} scan blocks"
         optional.append("split")
-    with create_dataset(out, n, shape, dtype, phases or DEFAULT_PHASES, provenance=provenance,
-                        preprocessing=PreprocessConfig().to_dict(), optional=optional,
-                        split_rule=rule, seed=seed if split is not None else None,
-                        scan_shape=(rows, cols), step_size=step) as writer, \
-            tqdm(total=n, desc=f"import {path.name}", unit="pattern", disable=not progress) as bar:
+    with (
+        create_dataset(
+            out,
+            n,
+            shape,
+            dtype,
+            phases or DEFAULT_PHASES,
+            provenance=provenance,
+            preprocessing=PreprocessConfig().to_dict(),
+            optional=optional,
+            split_rule=rule,
+            seed=seed if split is not None else None,
+            scan_shape=(rows, cols),
+            step_size=step,
+        ) as writer,
+        tqdm(total=n, desc=f"import {path.name}", unit="pattern", disable=not progress) as bar,
+    ):
         blank = 0
         for start in range(0, n, BLOCK_PATTERNS):
             stop = min(n, start + BLOCK_PATTERNS)
@@ -223,11 +249,19 @@ def convert_vendor(
             check_patterns(block, str(path), offset=start)  # name the source, not the target
             blank += int(constant_mask(block).sum())
             if blank == n:
-                raise DataFormatError(f"{path}: all {n} patterns are constant (blank frames); the "
-                                      "scan holds no diffraction signal: check the export")
+                raise DataFormatError(
+                    f"{path}: all {n} patterns are constant (blank frames); the "
+                    "scan holds no diffraction signal: check the export"
+                )
             extra = {"split": split[start:stop]} if split is not None else {}
-            writer.write(start, block, labels=np.full(stop - start, -1), scan_row=row[start:stop],
-                         scan_col=col[start:stop], **extra)
+            writer.write(
+                start,
+                block,
+                labels=np.full(stop - start, -1),
+                scan_row=row[start:stop],
+                scan_col=col[start:stop],
+                **extra,
+            )
             bar.update(stop - start)
         if bg is not None:
             writer.file.create_dataset("static_background", data=bg)

@@ -27,7 +27,7 @@ TORCHRUN_VARS = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
 DEFAULT_TIMEOUT_S = 1800.0
 
 T = TypeVar("T")
-_CURRENT: "Context | None" = None
+_CURRENT: Context | None = None
 
 
 def torchrun_env(environ: Mapping[str, str] | None = None) -> tuple[int, int, int, int] | None:
@@ -41,20 +41,25 @@ def torchrun_env(environ: Mapping[str, str] | None = None) -> tuple[int, int, in
         return None
     if len(present) < len(TORCHRUN_VARS):
         missing = [k for k in TORCHRUN_VARS if k not in env]
-        raise ValueError(f"the environment sets {present} but not {missing}; launch with torchrun, which "
-                         "sets all of them, or unset them to run in one process")
+        raise ValueError(
+            f"the environment sets {present} but not {missing}; launch with torchrun, which "
+            "sets all of them, or unset them to run in one process"
+        )
     values = {}
     for key in (*TORCHRUN_VARS, "LOCAL_WORLD_SIZE"):
         text = env.get(key, env["WORLD_SIZE"])
         try:
             values[key] = int(text)
         except ValueError:
-            raise ValueError(f"environment variable {key}={text!r} is not an integer; it is set by "
-                             "torchrun, do not set it by hand") from None
+            raise ValueError(
+                f"environment variable {key}={text!r} is not an integer; it is set by torchrun, do not set it by hand"
+            ) from None
     rank, world, local = values["RANK"], values["WORLD_SIZE"], values["LOCAL_RANK"]
     if world < 1 or not 0 <= rank < world or local < 0:
-        raise ValueError(f"RANK={rank!r}, WORLD_SIZE={world!r}, LOCAL_RANK={local!r} are inconsistent; "
-                         "need WORLD_SIZE >= 1, 0 <= RANK < WORLD_SIZE and LOCAL_RANK >= 0")
+        raise ValueError(
+            f"RANK={rank!r}, WORLD_SIZE={world!r}, LOCAL_RANK={local!r} are inconsistent; "
+            "need WORLD_SIZE >= 1, 0 <= RANK < WORLD_SIZE and LOCAL_RANK >= 0"
+        )
     return rank, world, local, max(1, values["LOCAL_WORLD_SIZE"])
 
 
@@ -100,7 +105,7 @@ class Context:
         """``(rank, world_size)`` when distributed, else ``None``."""
         return (self.rank, self.world_size) if self.enabled else None
 
-    def device(self, requested: "torch.device") -> "torch.device":
+    def device(self, requested: torch.device) -> torch.device:
         """The device this rank uses: ``cuda:LOCAL_RANK`` when CUDA is asked for, else ``requested``."""
         import torch
 
@@ -108,17 +113,23 @@ class Context:
             return requested
         count = torch.cuda.device_count()
         if self.local_rank >= count:
-            raise ValueError(f"LOCAL_RANK={self.local_rank} but this node has {count} CUDA device(s); start "
-                             f"at most {count} processes per node (torchrun --nproc_per_node={count}), or "
-                             "use --device cpu")
+            raise ValueError(
+                f"LOCAL_RANK={self.local_rank} but this node has {count} CUDA device(s); start "
+                f"at most {count} processes per node (torchrun --nproc_per_node={count}), or "
+                "use --device cpu"
+            )
         return torch.device("cuda", self.local_rank)
 
     def describe(self, batch_size: int, lr: float) -> dict:
         """What ``metrics.json`` and the checkpoints record about the launch."""
-        return {"world_size": self.world_size, "backend": self.backend or "none",
-                "batch_size_per_process": int(batch_size),
-                "effective_batch_size": int(batch_size) * self.world_size,
-                "lr": float(lr), "lr_rule": "as given (not scaled with world_size)"}
+        return {
+            "world_size": self.world_size,
+            "backend": self.backend or "none",
+            "batch_size_per_process": int(batch_size),
+            "effective_batch_size": int(batch_size) * self.world_size,
+            "lr": float(lr),
+            "lr_rule": "as given (not scaled with world_size)",
+        }
 
     def request_stop(self) -> None:
         """Ask every rank to stop at the next step (a signal handler's job on ranks other than 0)."""
@@ -148,8 +159,9 @@ class Context:
             try:
                 result = fn()
             except Exception as e:
-                kind = next((k.__name__ for k in (FileNotFoundError, KeyError, ValueError) if isinstance(e, k)),
-                            "RuntimeError")
+                kind = next(
+                    (k.__name__ for k in (FileNotFoundError, KeyError, ValueError) if isinstance(e, k)), "RuntimeError"
+                )
                 self.broadcast(("error", kind, e.args[0] if isinstance(e, KeyError) and e.args else str(e)))
                 raise
             self.broadcast(("ok", result))
@@ -157,8 +169,9 @@ class Context:
         status, *payload = self.broadcast(None)
         if status == "error":
             kind, message = payload
-            raise {"FileNotFoundError": FileNotFoundError, "KeyError": KeyError,
-                   "ValueError": ValueError}.get(kind, RuntimeError)(message)
+            raise {"FileNotFoundError": FileNotFoundError, "KeyError": KeyError, "ValueError": ValueError}.get(
+                kind, RuntimeError
+            )(message)
         return payload[0]
 
     def any(self, flag: bool) -> bool:
@@ -274,8 +287,15 @@ def setup() -> Context:
         dist.init_process_group(backend=backend, timeout=timeout)
     group = dist.new_group(backend="gloo", timeout=timeout)
     store = dist.distributed_c10d._get_default_store()
-    ctx = Context(rank=rank, world_size=world, local_rank=local, local_world_size=local_world,
-                  backend=backend, group=group, store=store)
+    ctx = Context(
+        rank=rank,
+        world_size=world,
+        local_rank=local,
+        local_world_size=local_world,
+        backend=backend,
+        group=group,
+        store=store,
+    )
     ctx._watch = FailureWatch(ctx)
     ctx._watch.start()
     _CURRENT = ctx

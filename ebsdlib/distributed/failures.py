@@ -26,7 +26,7 @@ POLL_SECONDS = 0.2
 FAILURE_KEY = "ebsdlib/failed"
 
 
-def publish_failure(ctx: "Context", message: str) -> None:
+def publish_failure(ctx: Context, message: str) -> None:
     """Tell the other ranks that this one failed; a first error already published is kept.
 
     Best effort: the store may be gone with the process that hosted it.
@@ -37,7 +37,7 @@ def publish_failure(ctx: "Context", message: str) -> None:
         pass
 
 
-def remote_failure(ctx: "Context") -> str | None:
+def remote_failure(ctx: Context) -> str | None:
     """The error published so far (by another rank, when this one has published none), or ``None``."""
     try:
         if ctx.store.check([FAILURE_KEY]):
@@ -64,7 +64,7 @@ class FailureWatch:
         Seconds between polls.
     """
 
-    def __init__(self, ctx: "Context", interval: float = POLL_SECONDS):
+    def __init__(self, ctx: Context, interval: float = POLL_SECONDS):
         self.ctx = ctx
         self.interval = interval
         self.callbacks: list = []

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class TrainingForward(nn.Module):
     """What a training step computes: ``model(x)`` (cross-entropy) or ``model.project(model.embed(x))``."""
 
-    def __init__(self, model: "EBSDNet", loss: Literal["ce", "supcon"]):
+    def __init__(self, model: EBSDNet, loss: Literal["ce", "supcon"]):
         super().__init__()
         self.model = model
         self.loss = loss
@@ -60,8 +60,9 @@ class GlobalBatchLoss(nn.Module):
         return scaled.detach() / self.world_size + (scaled - scaled.detach())
 
 
-def training_forward(model: "EBSDNet", loss: Literal["ce", "supcon"], ctx: "Context",
-                     device: torch.device) -> nn.Module:
+def training_forward(
+    model: EBSDNet, loss: Literal["ce", "supcon"], ctx: Context, device: torch.device
+) -> nn.Module:
     """The module a training step calls: :class:`TrainingForward`, inside DDP when distributed.
 
     Under DDP on CUDA the model's BatchNorm layers become synchronised ones
@@ -82,7 +83,7 @@ def training_forward(model: "EBSDNet", loss: Literal["ce", "supcon"], ctx: "Cont
     return DistributedDataParallel(forward)
 
 
-def sync_batchnorm(model: "EBSDNet") -> "EBSDNet":
+def sync_batchnorm(model: EBSDNet) -> EBSDNet:
     """Turn the model's BatchNorm layers into synchronised ones, in place; returns ``model``.
 
     timm's converter, not torch's: timm's EfficientNets use ``BatchNormAct2d`` (batch norm
@@ -98,6 +99,6 @@ def sync_batchnorm(model: "EBSDNet") -> "EBSDNet":
     return model
 
 
-def metric_loss(loss: nn.Module, ctx: "Context") -> nn.Module:
+def metric_loss(loss: nn.Module, ctx: Context) -> nn.Module:
     """``loss`` as it is in one process, :class:`GlobalBatchLoss` around it when distributed."""
     return GlobalBatchLoss(loss, ctx.world_size) if ctx.enabled else loss

@@ -28,18 +28,19 @@ if TYPE_CHECKING:
 def shard_range(n: int, rank: int, world_size: int) -> tuple[int, int]:
     """``(lo, hi)`` of rank ``rank``'s contiguous share of ``n`` items (sizes differ by at most one)."""
     if world_size < 1 or not 0 <= rank < world_size or n < 0:
-        raise ValueError(f"need n >= 0 and 0 <= rank < world_size, got n={n!r}, rank={rank!r}, "
-                         f"world_size={world_size!r}")
+        raise ValueError(
+            f"need n >= 0 and 0 <= rank < world_size, got n={n!r}, rank={rank!r}, world_size={world_size!r}"
+        )
     return n * rank // world_size, n * (rank + 1) // world_size
 
 
 def predict_sharded(
-    model: "EBSDNet",
+    model: EBSDNet,
     dataset: EBSDDataset,
     indices: np.ndarray | None,
     preprocess: PreprocessConfig,
-    ctx: "Context",
-    device: "torch.device",
+    ctx: Context,
+    device: torch.device,
     batch_size: int,
     precision: Literal["auto", "fp32", "bf16", "fp16"],
     *,
@@ -73,8 +74,17 @@ def predict_sharded(
 
     idx = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
     lo, hi = shard_range(len(idx), ctx.rank, ctx.world_size)
-    part = predict_dataset(model, dataset, idx[lo:hi], preprocess, device=device, batch_size=batch_size,
-                           precision=precision, embeddings=embeddings, progress=progress)
+    part = predict_dataset(
+        model,
+        dataset,
+        idx[lo:hi],
+        preprocess,
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        embeddings=embeddings,
+        progress=progress,
+    )
     if not ctx.enabled:
         return part
     parts = ctx.all_gather(part) if to == "all" else ctx.gather(part)
@@ -83,8 +93,9 @@ def predict_sharded(
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
-def shared_model(checkpoint: str | Path, ctx: "Context", device: "torch.device"
-                 ) -> tuple["EBSDNet", TrainConfig, tuple[Phase, ...]]:
+def shared_model(
+    checkpoint: str | Path, ctx: Context, device: torch.device
+) -> tuple[EBSDNet, TrainConfig, tuple[Phase, ...]]:
     """:func:`~ebsdlib.train.inference.load_model` on rank 0, its weights handed to every rank.
 
     Only rank 0 reads the checkpoint (the run folder may exist on its node only); a bad
@@ -95,8 +106,7 @@ def shared_model(checkpoint: str | Path, ctx: "Context", device: "torch.device"
 
     def read() -> dict:
         model, config, phases = load_model(checkpoint, "cpu")
-        return {"state": model.state_dict(), "config": config.to_dict(),
-                "phases": [p.to_dict() for p in phases]}
+        return {"state": model.state_dict(), "config": config.to_dict(), "phases": [p.to_dict() for p in phases]}
 
     loaded = ctx.main_only(read)
     config = TrainConfig.from_dict(loaded["config"])

@@ -39,8 +39,14 @@ class ShardedFeeder(PatternFeeder):
         own copy: give ``IN_MEMORY_LIMIT_BYTES // local_world_size`` to keep a node's total).
     """
 
-    def __init__(self, dataset: EBSDDataset, indices: np.ndarray, rank: int, world_size: int,
-                 memory_limit: int = IN_MEMORY_LIMIT_BYTES):
+    def __init__(
+        self,
+        dataset: EBSDDataset,
+        indices: np.ndarray,
+        rank: int,
+        world_size: int,
+        memory_limit: int = IN_MEMORY_LIMIT_BYTES,
+    ):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank!r} must lie in [0, world_size={world_size!r})")
         super().__init__(dataset, indices, memory_limit)
@@ -49,8 +55,10 @@ class ShardedFeeder(PatternFeeder):
     def steps(self, batch_size: int, drop_last: bool = True) -> int:
         """Global batches per epoch (each rank takes this many steps)."""
         if not drop_last:
-            raise ValueError("distributed training drops the incomplete last global batch; drop_last=False "
-                             "would give the ranks batches of different sizes")
+            raise ValueError(
+                "distributed training drops the incomplete last global batch; drop_last=False "
+                "would give the ranks batches of different sizes"
+            )
         global_batch = batch_size * self.world_size
         if len(self) < global_batch:
             raise ValueError(
@@ -65,7 +73,7 @@ class ShardedFeeder(PatternFeeder):
         global_batch = batch_size * self.world_size
         if rng is None or self.in_memory:
             return super().order(global_batch, rng)
-        part = batch_size * BATCHES_PER_READ           # one rank's contiguous range in a block
+        part = batch_size * BATCHES_PER_READ  # one rank's contiguous range in a block
         block = part * self.world_size
         n_full = len(self) // block
         parts = []
@@ -77,14 +85,15 @@ class ShardedFeeder(PatternFeeder):
         parts.append(tail[rng.permutation(len(tail))])
         return np.concatenate(parts)
 
-    def batches(self, batch_size: int, rng: np.random.Generator | None = None,
-                drop_last: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def batches(
+        self, batch_size: int, rng: np.random.Generator | None = None, drop_last: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Yield this rank's ``(positions, raw patterns, labels)`` of each global batch."""
         n_steps = self.steps(batch_size, drop_last)
         order = self.order(batch_size, rng)
         global_batch = batch_size * self.world_size
         lo = self.rank * batch_size
-        mine = [order[k * global_batch + lo:k * global_batch + lo + batch_size] for k in range(n_steps)]
+        mine = [order[k * global_batch + lo : k * global_batch + lo + batch_size] for k in range(n_steps)]
         if self.in_memory:
             for pos in mine:
                 yield pos, self._patterns[pos], self.labels[pos]
@@ -92,13 +101,15 @@ class ShardedFeeder(PatternFeeder):
         yield from prefetch(self._stream(mine))
 
 
-def make_feeder(dataset: EBSDDataset, indices: np.ndarray, rank: int = 0, world_size: int = 1,
-                local_world_size: int = 1) -> PatternFeeder:
+def make_feeder(
+    dataset: EBSDDataset, indices: np.ndarray, rank: int = 0, world_size: int = 1, local_world_size: int = 1
+) -> PatternFeeder:
     """A :class:`PatternFeeder` in one process, a :class:`ShardedFeeder` under torchrun.
 
     The RAM limit is shared by the processes of a node.
     """
     if world_size == 1:
         return PatternFeeder(dataset, indices)
-    return ShardedFeeder(dataset, indices, rank, world_size,
-                         memory_limit=IN_MEMORY_LIMIT_BYTES // max(1, local_world_size))
+    return ShardedFeeder(
+        dataset, indices, rank, world_size, memory_limit=IN_MEMORY_LIMIT_BYTES // max(1, local_world_size)
+    )

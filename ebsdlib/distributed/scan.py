@@ -16,9 +16,16 @@ from ebsdlib.distributed.context import Context
 from ebsdlib.runs import RunDir
 
 
-def predict_scan_distributed(run_id_or_dir: RunDir | str | Path, data_path: str | Path, batch_size: int,
-                             device: str, progress: bool, scan_name: str | None,
-                             root: str | Path | None, ctx: Context) -> Path:
+def predict_scan_distributed(
+    run_id_or_dir: RunDir | str | Path,
+    data_path: str | Path,
+    batch_size: int,
+    device: str,
+    progress: bool,
+    scan_name: str | None,
+    root: str | Path | None,
+    ctx: Context,
+) -> Path:
     """:func:`ebsdlib.predict.predict_scan` with every rank; returns the phase-map folder on every rank.
 
     A dictionary-indexing baseline run is refused: it maps a scan in one process.
@@ -32,10 +39,12 @@ def predict_scan_distributed(run_id_or_dir: RunDir | str | Path, data_path: str 
     def prepare() -> tuple[str, str, str]:
         run, name, dictionary = prediction_target(run_id_or_dir, data_path, scan_name, root)
         if dictionary:
-            raise ValueError(f"run {run.run_id!r} is a dictionary-indexing baseline, which maps a scan in one "
-                             f"process; run `python -m ebsdlib predict --run {run.run_id} --data …` without "
-                             "torchrun")
-        with load(data_path, progress=progress) as dataset:   # converts a vendor scan once
+            raise ValueError(
+                f"run {run.run_id!r} is a dictionary-indexing baseline, which maps a scan in one "
+                f"process; run `python -m ebsdlib predict --run {run.run_id} --data …` without "
+                "torchrun"
+            )
+        with load(data_path, progress=progress) as dataset:  # converts a vendor scan once
             scan_positions(dataset)
             return str(run.path), name, str(dataset.path)
 
@@ -45,10 +54,20 @@ def predict_scan_distributed(run_id_or_dir: RunDir | str | Path, data_path: str 
     model, config, phases = shared_model(run.best_checkpoint, ctx, dev)
     try:
         with EBSDDataset(scan_file) as dataset:
-            proba, _ = predict_sharded(model, dataset, None, config.preprocess, ctx, dev, batch_size,
-                                       config.precision, embeddings=False, progress=progress and ctx.is_main,
-                                       to="main")
-    except Exception as e:   # the other ranks stop too instead of waiting for this one's share
+            proba, _ = predict_sharded(
+                model,
+                dataset,
+                None,
+                config.preprocess,
+                ctx,
+                dev,
+                batch_size,
+                config.precision,
+                embeddings=False,
+                progress=progress and ctx.is_main,
+                to="main",
+            )
+    except Exception as e:  # the other ranks stop too instead of waiting for this one's share
         ctx.fail(e)
         raise
 

@@ -103,8 +103,7 @@ class PhaseMap:
 
     def fractions(self, threshold: float = 0.0) -> dict:
         """Predicted phase fractions; see :func:`phase_fractions`."""
-        return phase_fractions(self.pred, self.confidence, self.phase_names, threshold,
-                               measured=self.measured)
+        return phase_fractions(self.pred, self.confidence, self.phase_names, threshold, measured=self.measured)
 
     def true_fractions(self) -> dict | None:
         """Fractions of the true phases (unknown truth as "not indexed"), or ``None``."""
@@ -175,27 +174,36 @@ def build_phasemap(
     phases = with_colors(list(phases))
     n = proba.shape[0] if proba.ndim == 2 else -1
     if proba.ndim != 2 or proba.shape[1] != len(phases):
-        raise ValueError(f"proba has shape {proba.shape!r}; expected (n_patterns, {len(phases)}) "
-                         "for the phases given")
+        raise ValueError(f"proba has shape {proba.shape!r}; expected (n_patterns, {len(phases)}) for the phases given")
     rows, cols = (int(s) for s in scan_shape)
     if rows < 1 or cols < 1:
         raise ValueError(f"scan_shape {tuple(scan_shape)!r} must have positive rows and columns")
     row = np.asarray(row, dtype=np.int64)
     col = np.asarray(col, dtype=np.int64)
     index = np.arange(n) if index is None else np.asarray(index, dtype=np.int64)
-    for name, arr in (("row", row), ("col", col), ("index", index), ("true", true),
-                      ("quality", quality), ("orientations", orientations)):
+    for name, arr in (
+        ("row", row),
+        ("col", col),
+        ("index", index),
+        ("true", true),
+        ("quality", quality),
+        ("orientations", orientations),
+    ):
         if arr is not None and len(arr) != n:
             raise ValueError(f"{name} has {len(arr)} entries but proba has {n} rows; they must match")
     outside = (row < 0) | (row >= rows) | (col < 0) | (col >= cols)
     if outside.any():
         i = int(np.argmax(outside))
-        raise ValueError(f"scan position (row {row[i]}, col {col[i]}) of pattern {index[i]} lies "
-                         f"outside the scan shape {rows}×{cols}")
+        raise ValueError(
+            f"scan position (row {row[i]}, col {col[i]}) of pattern {index[i]} lies "
+            f"outside the scan shape {rows}×{cols}"
+        )
     flat = row * cols + col
     if np.unique(flat).size != n:
-        raise ValueError(f"{n - np.unique(flat).size} patterns share a scan position with another; "
-                         "every pattern needs its own (row, col)")
+        raise ValueError(
+            f"{n - np.unique(flat).size} patterns share a scan position with another; "
+            "every pattern needs its own (row, col)"
+        )
 
     def grid(values: np.ndarray, fill, dtype) -> np.ndarray:
         values = np.asarray(values)
@@ -265,8 +273,7 @@ def phase_fractions(
     def pct(k: int) -> float:
         return 100.0 * k / total if total else 0.0
 
-    rows = [{"phase": str(name), "count": int(k), "percent": pct(int(k))}
-            for name, k in zip(phase_names, counts)]
+    rows = [{"phase": str(name), "count": int(k), "percent": pct(int(k))} for name, k in zip(phase_names, counts)]
     rows.append({"phase": NOT_INDEXED, "count": not_indexed, "percent": pct(not_indexed)})
     return {"threshold": float(threshold), "n_points": total, "rows": rows}
 

@@ -38,8 +38,9 @@ def orix_phase_list(phases: Sequence[Phase]):
         lattice = Lattice(a, a, a, 90, 90, 90) if a > 0 else Lattice()
         atoms = [Atom(str(el), [float(x), float(y), float(z)]) for el, x, y, z in p.atoms]
         structure = Structure(atoms=atoms, lattice=lattice, title=p.name)
-        out.append(OrixPhase(name=p.name, space_group=int(p.space_group) or None,
-                             structure=structure, color=p.color or None))
+        out.append(
+            OrixPhase(name=p.name, space_group=int(p.space_group) or None, structure=structure, color=p.color or None)
+        )
     return PhaseList(phases=out, ids=list(range(len(out))))
 
 

@@ -22,7 +22,7 @@ def hex_to_rgb(color: str) -> tuple[int, int, int]:
     if len(c) != 6:
         raise ValueError(f"colour {color!r} is not of the form '#rrggbb'")
     try:
-        return tuple(int(c[i:i + 2], 16) for i in (0, 2, 4))
+        return tuple(int(c[i : i + 2], 16) for i in (0, 2, 4))
     except ValueError as e:
         raise ValueError(f"colour {color!r} is not of the form '#rrggbb'") from e
 
@@ -95,8 +95,7 @@ def render_rgb(
     pred = np.asarray(pred)
     confidence = np.asarray(confidence)
     if pred.ndim != 2 or confidence.shape != pred.shape:
-        raise ValueError(f"pred {pred.shape!r} and confidence {confidence.shape!r} must be the same "
-                         "(H, W) shape")
+        raise ValueError(f"pred {pred.shape!r} and confidence {confidence.shape!r} must be the same (H, W) shape")
     if quality is not None and np.shape(quality) != pred.shape:
         raise ValueError(f"quality has shape {np.shape(quality)!r}, expected {pred.shape!r}")
     for name, value in (("threshold", threshold), ("opacity", opacity)):
@@ -127,7 +126,6 @@ def render_labels(labels: np.ndarray, phases: Sequence[Phase]) -> np.ndarray:
 def render_error(error: np.ndarray) -> np.ndarray:
     """The error map (1 wrong, 0 right, -1 unknown) in :data:`ERROR_COLORS`."""
     error = np.asarray(error)
-    lut = np.asarray([hex_to_rgb(ERROR_COLORS[k]) for k in ("correct", "wrong", "unknown")],
-                     dtype=np.uint8)
+    lut = np.asarray([hex_to_rgb(ERROR_COLORS[k]) for k in ("correct", "wrong", "unknown")], dtype=np.uint8)
     cls = np.where(error == 0, 0, np.where(error == 1, 1, 2)).astype(np.intp)
     return lut[cls]

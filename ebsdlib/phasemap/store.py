@@ -90,8 +90,7 @@ def scan_metrics(phasemap: PhaseMap) -> dict:
     from ebsdlib.train.metrics import compute_metrics
 
     keep = phasemap.measured & (phasemap.true >= 0)
-    return compute_metrics(phasemap.true[keep], phasemap.proba[keep].astype(np.float32),
-                           phasemap.phase_names)
+    return compute_metrics(phasemap.true[keep], phasemap.proba[keep].astype(np.float32), phasemap.phase_names)
 
 
 def load_phasemap(run_dir: RunDir | str | Path, scan: str) -> PhaseMap:
@@ -133,8 +132,7 @@ def load_phasemap(run_dir: RunDir | str | Path, scan: str) -> PhaseMap:
 
 
 def _write_npz(phasemap: PhaseMap, path: Path) -> Path:
-    meta = {**phasemap.meta, "phases": [p.to_dict() for p in phasemap.phases],
-            "step_size": phasemap.step_size}
+    meta = {**phasemap.meta, "phases": [p.to_dict() for p in phasemap.phases], "step_size": phasemap.step_size}
     arrays = {
         "index": phasemap.index,
         "pred": phasemap.pred,
@@ -166,7 +164,6 @@ def resolve_run(run_dir: RunDir | str | Path, root: str | Path | None = None) ->
     if isinstance(run_dir, Path) or "/" in str(run_dir) or "\\" in str(run_dir):
         path = Path(run_dir)
         if not path.is_dir():
-            raise FileNotFoundError(f"run folder {str(path)!r} does not exist; "
-                                    "`python -m ebsdlib runs` lists the runs")
+            raise FileNotFoundError(f"run folder {str(path)!r} does not exist; `python -m ebsdlib runs` lists the runs")
         return RunDir(path)
     return open_run(str(run_dir), root)

@@ -119,17 +119,17 @@ def calibrate(
     rng = np.random.default_rng(base.seed)
     q = random_quaternions(n_per_phase, rng)
     pcs = np.asarray(det.pc)[None] + rng.normal(0, det.pc_spread, (n_per_phase, 3))
-    masters, _ = load_masters(phases, base.master_half_size, base.min_dspacing, det.voltage * 1e3,
-                              base.cache_dir)
-    clean = {p.name: render_clean(masters, phases, np.full(n_per_phase, i), q, pcs, det, (size, size))
-             for i, p in enumerate(phases)}
+    masters, _ = load_masters(phases, base.master_half_size, base.min_dspacing, det.voltage * 1e3, base.cache_dir)
+    clean = {
+        p.name: render_clean(masters, phases, np.full(n_per_phase, i), q, pcs, det, (size, size))
+        for i, p in enumerate(phases)
+    }
     rows = []
     for dose in tqdm(list(doses), desc="calibrating", unit="dose", disable=not progress):
         config = base.replace(dose=float(dose))
         pattern_dose = config.pattern_doses(n_per_phase, rng)
         raw = {k: det.expose(standardise(v), pattern_dose, rng, nominal_dose=dose) for k, v in clean.items()}
-        repeat = {k: det.expose(standardise(v), pattern_dose, rng, nominal_dose=dose)
-                  for k, v in clean.items()}
+        repeat = {k: det.expose(standardise(v), pattern_dose, rng, nominal_dose=dose) for k, v in clean.items()}
         ref = {k: det.expose(standardise(v), pattern_dose, None) for k, v in clean.items()}
         static = np.mean([r.astype(np.float64).mean(0) for r in raw.values()], axis=0)
         static_ref = np.mean([r.mean(0) for r in ref.values()], axis=0)
@@ -139,8 +139,7 @@ def calibrate(
         row = {
             "dose": float(dose),
             "corr_clean": float(np.mean(np.concatenate([_corr(x[k], xr[k]) for k in x]))),
-            "corr_kinematical": float(np.mean(np.concatenate(
-                [_corr(x[k], standardise(clean[k])) for k in x]))),
+            "corr_kinematical": float(np.mean(np.concatenate([_corr(x[k], standardise(clean[k])) for k in x]))),
             "corr_repeat": float(np.mean(np.concatenate([_corr(x[k], x2[k]) for k in x]))),
         }
         for a, b in combinations([p.name for p in phases], 2):
@@ -161,6 +160,10 @@ def format_table(rows: list[dict]) -> str:
     widths = [max(len(k), 8) for k in keys]
     lines = ["  ".join(k.rjust(w) for k, w in zip(keys, widths))]
     for row in rows:
-        lines.append("  ".join(f"{row[k]:.3f}".rjust(w) if isinstance(row[k], float) else str(row[k]).rjust(w)
-                               for k, w in zip(keys, widths)))
+        lines.append(
+            "  ".join(
+                f"{row[k]:.3f}".rjust(w) if isinstance(row[k], float) else str(row[k]).rjust(w)
+                for k, w in zip(keys, widths)
+            )
+        )
     return "\n".join(lines)

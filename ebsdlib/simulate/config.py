@@ -68,8 +68,9 @@ class AcquisitionSettings:
         if not 16 <= int(self.pattern_size) <= 512:
             raise ValueError(f"pattern_size {self.pattern_size!r} must be between 16 and 512 pixels")
         if not (np.isfinite(self.dose) and self.dose > 0):
-            raise ValueError(f"dose {self.dose!r} must be a positive number of electrons per pixel, "
-                             f"e.g. {DEFAULT_DOSE}")
+            raise ValueError(
+                f"dose {self.dose!r} must be a positive number of electrons per pixel, e.g. {DEFAULT_DOSE}"
+            )
         if not 0 <= self.dose_spread <= 2:
             raise ValueError(f"dose_spread {self.dose_spread!r} must lie in [0, 2] (log-normal σ)")
         if not 1 <= int(self.block_size) <= 100_000:
@@ -80,8 +81,10 @@ class AcquisitionSettings:
         known = {p.name: p for p in DEFAULT_PHASES}
         unknown = [name for name in self.phases if name not in known]
         if unknown:
-            raise ValueError(f"unknown phases {unknown!r}; the simulator knows {sorted(known)} "
-                             "(add a Phase with atoms to ebsdlib.phases.DEFAULT_PHASES for more)")
+            raise ValueError(
+                f"unknown phases {unknown!r}; the simulator knows {sorted(known)} "
+                "(add a Phase with atoms to ebsdlib.phases.DEFAULT_PHASES for more)"
+            )
         return tuple(known[name] for name in self.phases)
 
     def pattern_doses(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -102,7 +105,7 @@ class AcquisitionSettings:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AcquisitionSettings":
+    def from_dict(cls, d: dict) -> AcquisitionSettings:
         """Inverse of :meth:`to_dict`; unknown keys are an error that names them."""
         known = {f.name: f for f in fields(cls)}
         unknown = set(d) - set(known)
@@ -111,6 +114,6 @@ class AcquisitionSettings:
         kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         return cls(**kwargs)
 
-    def replace(self, **changes: Any) -> "AcquisitionSettings":
+    def replace(self, **changes: Any) -> AcquisitionSettings:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)

@@ -37,8 +37,7 @@ def check_simulatable(phase: Phase) -> None:
         )
     if not 1 <= phase.space_group <= 230:
         raise ValueError(
-            f"phase {phase.name!r} has space group {phase.space_group!r}; give its International "
-            "Tables number (1–230)"
+            f"phase {phase.name!r} has space group {phase.space_group!r}; give its International Tables number (1–230)"
         )
     if not phase.lattice_a > 0:
         raise ValueError(
@@ -47,7 +46,7 @@ def check_simulatable(phase: Phase) -> None:
         )
 
 
-def orix_phase(phase: Phase) -> "OrixPhase":
+def orix_phase(phase: Phase) -> OrixPhase:
     """The phase as an :class:`orix.crystal_map.Phase` with a cubic crystal structure.
 
     Parameters
@@ -63,15 +62,14 @@ def orix_phase(phase: Phase) -> "OrixPhase":
     lattice = Lattice(a, a, a, 90, 90, 90)
     atoms = [Atom(element, [x, y, z]) for element, x, y, z in phase.atoms]
     structure = Structure(atoms=atoms, lattice=lattice)
-    return OrixPhase(name=phase.name, space_group=phase.space_group, structure=structure,
-                     color=phase.color or None)
+    return OrixPhase(name=phase.name, space_group=phase.space_group, structure=structure, color=phase.color or None)
 
 
 def reflectors(
     phase: Phase,
     min_dspacing: float = 0.7,
     voltage: float = 20e3,
-) -> "ReciprocalLatticeVector":
+) -> ReciprocalLatticeVector:
     """Kinematical reflectors of a phase: structure factors and Bragg angles set, extinct ones dropped.
 
     Parameters

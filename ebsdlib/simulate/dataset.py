@@ -53,8 +53,7 @@ class SimulationConfig(AcquisitionSettings):
         if any(c < 1 for c in counts):
             raise ValueError(f"n_per_phase {self.n_per_phase!r} must give every phase at least one pattern")
         if sum(counts) > 10_000_000:
-            raise ValueError(f"n_per_phase {self.n_per_phase!r} asks for {sum(counts)} patterns; "
-                             "at most 10 000 000")
+            raise ValueError(f"n_per_phase {self.n_per_phase!r} asks for {sum(counts)} patterns; at most 10 000 000")
         if int(self.patterns_per_grain) < 1:
             raise ValueError(f"patterns_per_grain {self.patterns_per_grain!r} must be at least 1")
         if not 0 <= self.grain_spread_deg <= 30:
@@ -68,8 +67,10 @@ class SimulationConfig(AcquisitionSettings):
             return tuple(int(n) for _ in self.phases)
         n = tuple(int(v) for v in n)
         if len(n) != len(self.phases):
-            raise ValueError(f"n_per_phase {self.n_per_phase!r} has {len(n)} entries for "
-                             f"{len(self.phases)} phases {self.phases!r}; give one per phase or one number")
+            raise ValueError(
+                f"n_per_phase {self.n_per_phase!r} has {len(n)} entries for "
+                f"{len(self.phases)} phases {self.phases!r}; give one per phase or one number"
+            )
         return n
 
 
@@ -77,11 +78,11 @@ class SimulationConfig(AcquisitionSettings):
 class DatasetPlan:
     """Everything random about a data set except the noise, drawn up front from the seed."""
 
-    labels: np.ndarray        # (N,) int16
-    grain_id: np.ndarray      # (N,) int32
+    labels: np.ndarray  # (N,) int16
+    grain_id: np.ndarray  # (N,) int32
     orientations: np.ndarray  # (N, 4) float64
-    pcs: np.ndarray           # (N, 3) float64
-    doses: np.ndarray         # (N,) float64
+    pcs: np.ndarray  # (N, 3) float64
+    doses: np.ndarray  # (N,) float64
 
 
 def plan_dataset(config: SimulationConfig, rng: np.random.Generator) -> DatasetPlan:
@@ -121,8 +122,9 @@ def render_clean(
     for label, phase in enumerate(phases):
         sel = np.asarray(labels) == label
         if sel.any():
-            clean[sel] = project(masters[phase.name], orientations[sel], detector, shape,
-                                 None if pcs is None else pcs[sel])
+            clean[sel] = project(
+                masters[phase.name], orientations[sel], detector, shape, None if pcs is None else pcs[sel]
+            )
     return clean
 
 
@@ -166,30 +168,44 @@ def simulate_dataset(
     phases = config.resolved_phases()
     seeds = np.random.SeedSequence(config.seed).spawn(2)
     plan = plan_dataset(config, np.random.default_rng(seeds[0]))
-    split, rule = make_splits(plan.labels, groups=plan.grain_id, fractions=config.split_fractions,
-                              seed=config.seed)
-    masters, master_info = load_masters(phases, config.master_half_size, config.min_dspacing,
-                                        config.detector.voltage * 1e3, config.cache_dir, progress)
+    split, rule = make_splits(plan.labels, groups=plan.grain_id, fractions=config.split_fractions, seed=config.seed)
+    masters, master_info = load_masters(
+        phases, config.master_half_size, config.min_dspacing, config.detector.voltage * 1e3, config.cache_dir, progress
+    )
     n, size = len(plan.labels), int(config.pattern_size)
     shape = (size, size)
     det = config.detector
     block = int(config.block_size)
     block_seeds = seeds[1].spawn(math.ceil(n / block))
-    with create_dataset(
-        out_path, n, shape, det.dtype, phases,
-        provenance=provenance("dataset", config.to_dict(), master_info),
-        preprocessing=PreprocessConfig().to_dict(),
-        optional=("split", "quality", "orientations", "grain_id"),
-        split_rule=rule, seed=config.seed,
-    ) as writer, tqdm(total=n, desc="simulating data set", unit="pattern", disable=not progress) as bar:
+    with (
+        create_dataset(
+            out_path,
+            n,
+            shape,
+            det.dtype,
+            phases,
+            provenance=provenance("dataset", config.to_dict(), master_info),
+            preprocessing=PreprocessConfig().to_dict(),
+            optional=("split", "quality", "orientations", "grain_id"),
+            split_rule=rule,
+            seed=config.seed,
+        ) as writer,
+        tqdm(total=n, desc="simulating data set", unit="pattern", disable=not progress) as bar,
+    ):
         for b, start in enumerate(range(0, n, block)):
             idx = np.arange(start, min(n, start + block))
-            clean = render_clean(masters, phases, plan.labels[idx], plan.orientations[idx],
-                                 plan.pcs[idx], det, shape)
-            raw = det.expose(standardise(clean), plan.doses[idx], np.random.default_rng(block_seeds[b]),
-                             nominal_dose=config.dose)
-            writer.write(start, raw, labels=plan.labels[idx], split=split[idx],
-                         quality=image_quality(raw), orientations=plan.orientations[idx].astype(np.float32),
-                         grain_id=plan.grain_id[idx])
+            clean = render_clean(masters, phases, plan.labels[idx], plan.orientations[idx], plan.pcs[idx], det, shape)
+            raw = det.expose(
+                standardise(clean), plan.doses[idx], np.random.default_rng(block_seeds[b]), nominal_dose=config.dose
+            )
+            writer.write(
+                start,
+                raw,
+                labels=plan.labels[idx],
+                split=split[idx],
+                quality=image_quality(raw),
+                orientations=plan.orientations[idx].astype(np.float32),
+                grain_id=plan.grain_id[idx],
+            )
             bar.update(len(idx))
     return Path(out_path)

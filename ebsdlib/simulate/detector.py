@@ -104,7 +104,7 @@ class DetectorModel:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DetectorModel":
+    def from_dict(cls, d: dict) -> DetectorModel:
         """Inverse of :meth:`to_dict`; unknown keys are an error that names them."""
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
@@ -119,13 +119,14 @@ class DetectorModel:
     def dtype(self) -> np.dtype:
         return np.dtype(np.uint8 if self.bit_depth == 8 else np.uint16)
 
-    def kikuchipy_detector(self, shape: tuple[int, int], pcs: np.ndarray | None = None) -> "EBSDDetector":
+    def kikuchipy_detector(self, shape: tuple[int, int], pcs: np.ndarray | None = None) -> EBSDDetector:
         """A kikuchipy detector of ``shape`` with one PC, or one PC per pattern (``pcs`` (n, 3))."""
         from kikuchipy.detectors import EBSDDetector
 
         pc = np.asarray(self.pc, dtype=float) if pcs is None else np.asarray(pcs, dtype=float)
-        return EBSDDetector(shape=tuple(int(s) for s in shape), pc=pc,
-                            sample_tilt=self.sample_tilt, tilt=self.camera_tilt)
+        return EBSDDetector(
+            shape=tuple(int(s) for s in shape), pc=pc, sample_tilt=self.sample_tilt, tilt=self.camera_tilt
+        )
 
     def background(self, shape: tuple[int, int]) -> np.ndarray:
         """The smooth static background, mean 1, float64 ``shape``.

@@ -108,8 +108,7 @@ def build_lambert(
         raise ValueError(f"master-pattern half_size {half_size!r} must be between 8 and 2000 pixels")
     ref = reflectors(phase, min_dspacing=min_dspacing, voltage=voltage)
     simulator = KikuchiPatternSimulator(ref)
-    stereo = _quiet(simulator.calculate_master_pattern, half_size=int(half_size),
-                    hemisphere="both", scaling=scaling)
+    stereo = _quiet(simulator.calculate_master_pattern, half_size=int(half_size), hemisphere="both", scaling=scaling)
     lambert = _quiet(stereo.as_lambert, show_progressbar=False)
     return np.asarray(lambert.data, dtype=np.float32), int(ref.size)
 
@@ -131,7 +130,7 @@ def master_pattern(
     scaling: Literal["linear", "square"] = "linear",
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
-) -> "EBSDMasterPattern":
+) -> EBSDMasterPattern:
     """The phase's kinematical master pattern (Lambert projection), from the cache when possible.
 
     Parameters
@@ -211,7 +210,7 @@ def load_masters(
     voltage: float = 20e3,
     cache_dir: str | Path | None = None,
     progress: bool = False,
-) -> tuple[dict[str, "EBSDMasterPattern"], dict[str, dict]]:
+) -> tuple[dict[str, EBSDMasterPattern], dict[str, dict]]:
     """Master patterns of several phases and, per phase, the parameters and cache key used.
 
     Returns
@@ -225,8 +224,7 @@ def load_masters(
 
     masters, info = {}, {}
     for phase in tqdm(phases, desc="master patterns", unit="phase", disable=not progress):
-        masters[phase.name] = master_pattern(phase, half_size, min_dspacing, voltage,
-                                             cache_dir=cache_dir)
+        masters[phase.name] = master_pattern(phase, half_size, min_dspacing, voltage, cache_dir=cache_dir)
         params = master_parameters(phase, half_size, min_dspacing, voltage)
         info[phase.name] = {**params, "cache_key": cache_key(params)}
     return masters, info

@@ -8,12 +8,14 @@ import numpy as np
 def random_quaternions(n: int, rng: np.random.Generator) -> np.ndarray:
     """``(n, 4)`` orientations uniform over SO(3) (Shoemake's method), with ``a ≥ 0``."""
     u1, u2, u3 = rng.random((3, n))
-    q = np.column_stack([
-        np.sqrt(u1) * np.cos(2 * np.pi * u3),
-        np.sqrt(1 - u1) * np.sin(2 * np.pi * u2),
-        np.sqrt(1 - u1) * np.cos(2 * np.pi * u2),
-        np.sqrt(u1) * np.sin(2 * np.pi * u3),
-    ])
+    q = np.column_stack(
+        [
+            np.sqrt(u1) * np.cos(2 * np.pi * u3),
+            np.sqrt(1 - u1) * np.sin(2 * np.pi * u2),
+            np.sqrt(1 - u1) * np.cos(2 * np.pi * u2),
+            np.sqrt(u1) * np.sin(2 * np.pi * u3),
+        ]
+    )
     return canonical(q)
 
 
@@ -21,12 +23,15 @@ def multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Hamilton product ``p · q`` of ``(…, 4)`` quaternion arrays."""
     a1, b1, c1, d1 = np.moveaxis(np.asarray(p, dtype=np.float64), -1, 0)
     a2, b2, c2, d2 = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
-    return np.stack([
-        a1 * a2 - b1 * b2 - c1 * c2 - d1 * d2,
-        a1 * b2 + b1 * a2 + c1 * d2 - d1 * c2,
-        a1 * c2 - b1 * d2 + c1 * a2 + d1 * b2,
-        a1 * d2 + b1 * c2 - c1 * b2 + d1 * a2,
-    ], axis=-1)
+    return np.stack(
+        [
+            a1 * a2 - b1 * b2 - c1 * c2 - d1 * d2,
+            a1 * b2 + b1 * a2 + c1 * d2 - d1 * c2,
+            a1 * c2 - b1 * d2 + c1 * a2 + d1 * b2,
+            a1 * d2 + b1 * c2 - c1 * b2 + d1 * a2,
+        ],
+        axis=-1,
+    )
 
 
 def small_rotations(n: int, sigma_deg: float, rng: np.random.Generator) -> np.ndarray:

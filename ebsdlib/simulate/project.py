@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def project(
-    master: "EBSDMasterPattern",
+    master: EBSDMasterPattern,
     quaternions: np.ndarray,
     detector: DetectorModel,
     shape: tuple[int, int],
@@ -43,6 +43,5 @@ def project(
     if pcs is not None and len(pcs) != len(q):
         raise ValueError(f"{len(pcs)} pattern centres given for {len(q)} orientations; give one per pattern")
     kp_detector = detector.kikuchipy_detector(shape, pcs)
-    sim = master.get_patterns(Rotation(q), kp_detector, dtype_out=np.float32, compute=True,
-                              show_progressbar=False)
+    sim = master.get_patterns(Rotation(q), kp_detector, dtype_out=np.float32, compute=True, show_progressbar=False)
     return np.asarray(sim.data, dtype=np.float32).reshape(len(q), *shape)

@@ -63,17 +63,19 @@ class ScanConfig(AcquisitionSettings):
         super().__post_init__()
         shape = tuple(int(s) for s in self.shape)
         if len(shape) != 2 or min(shape) < 1 or shape[0] * shape[1] > 10_000_000:
-            raise ValueError(f"scan shape {self.shape!r} must be two positive numbers (rows, cols) "
-                             "with at most 10 000 000 points")
+            raise ValueError(
+                f"scan shape {self.shape!r} must be two positive numbers (rows, cols) with at most 10 000 000 points"
+            )
         object.__setattr__(self, "shape", shape)
         if not 1 <= int(self.n_grains) <= shape[0] * shape[1]:
-            raise ValueError(f"n_grains {self.n_grains!r} must lie between 1 and the "
-                             f"{shape[0] * shape[1]} scan points")
+            raise ValueError(f"n_grains {self.n_grains!r} must lie between 1 and the {shape[0] * shape[1]} scan points")
         if self.phase_fractions is not None:
             fr = np.asarray(self.phase_fractions, dtype=float)
             if fr.shape != (len(self.phases),) or (fr < 0).any() or fr.sum() <= 0:
-                raise ValueError(f"phase_fractions {self.phase_fractions!r} must be {len(self.phases)} "
-                                 f"non-negative weights, one per phase {self.phases!r}")
+                raise ValueError(
+                    f"phase_fractions {self.phase_fractions!r} must be {len(self.phases)} "
+                    f"non-negative weights, one per phase {self.phases!r}"
+                )
             object.__setattr__(self, "phase_fractions", tuple(float(f) for f in fr))
         if not self.step_size > 0:
             raise ValueError(f"step_size {self.step_size!r} must be a positive step in µm")
@@ -87,17 +89,17 @@ class ScanConfig(AcquisitionSettings):
 class ScanPlan:
     """Everything random about a scan except the noise, per scan point (row-major)."""
 
-    row: np.ndarray             # (N,) int32
-    col: np.ndarray             # (N,) int32
-    grain_id: np.ndarray        # (N,) int32, the point's own grain
-    labels: np.ndarray          # (N,) int16, phase of the own grain
-    orientations: np.ndarray    # (N, 4) own grain's orientation at this point
-    neighbour: np.ndarray       # (N,) int32, the nearest other grain
+    row: np.ndarray  # (N,) int32
+    col: np.ndarray  # (N,) int32
+    grain_id: np.ndarray  # (N,) int32, the point's own grain
+    labels: np.ndarray  # (N,) int16, phase of the own grain
+    orientations: np.ndarray  # (N, 4) own grain's orientation at this point
+    neighbour: np.ndarray  # (N,) int32, the nearest other grain
     neighbour_labels: np.ndarray  # (N,) int16
     neighbour_orientations: np.ndarray  # (N, 4)
-    weight: np.ndarray          # (N,) share of the neighbour grain in the pattern
-    pcs: np.ndarray             # (N, 3)
-    doses: np.ndarray           # (N,)
+    weight: np.ndarray  # (N,) share of the neighbour grain in the pattern
+    pcs: np.ndarray  # (N, 3)
+    doses: np.ndarray  # (N,)
 
 
 def grain_phases(config: ScanConfig, rng: np.random.Generator) -> np.ndarray:
@@ -108,7 +110,7 @@ def grain_phases(config: ScanConfig, rng: np.random.Generator) -> np.ndarray:
     present = np.flatnonzero(fr > 0)
     labels = rng.choice(n_phases, size=config.n_grains, p=fr)
     if config.n_grains >= len(present):
-        labels[:len(present)] = present
+        labels[: len(present)] = present
     return rng.permutation(labels).astype(np.int16)
 
 
@@ -147,11 +149,17 @@ def plan_scan(config: ScanConfig, rng: np.random.Generator) -> ScanPlan:
     pcs = np.column_stack([pc0[0] - s * u, pc0[1] - s * v * np.sin(tilt), pc0[2] - s * v * np.cos(tilt)])
     doses = (1 - weight) * grain_dose[own] + weight * grain_dose[other]
     return ScanPlan(
-        row=row, col=col, grain_id=own, labels=phase_of[own],
+        row=row,
+        col=col,
+        grain_id=own,
+        labels=phase_of[own],
         orientations=perturb(grain_q[own], config.grain_spread_deg, rng),
-        neighbour=other, neighbour_labels=phase_of[other],
+        neighbour=other,
+        neighbour_labels=phase_of[other],
         neighbour_orientations=perturb(grain_q[other], config.grain_spread_deg, rng),
-        weight=weight, pcs=pcs, doses=doses,
+        weight=weight,
+        pcs=pcs,
+        doses=doses,
     )
 
 
@@ -197,36 +205,62 @@ def simulate_scan(
     seeds = np.random.SeedSequence(config.seed).spawn(2)
     plan = plan_scan(config, np.random.default_rng(seeds[0]))
     split, rule = make_splits(plan.labels, groups=plan.grain_id, seed=config.seed)
-    masters, master_info = load_masters(phases, config.master_half_size, config.min_dspacing,
-                                        config.detector.voltage * 1e3, config.cache_dir, progress)
+    masters, master_info = load_masters(
+        phases, config.master_half_size, config.min_dspacing, config.detector.voltage * 1e3, config.cache_dir, progress
+    )
     n, size = len(plan.labels), int(config.pattern_size)
     shape = (size, size)
     det = config.detector
     block = int(config.block_size)
     block_seeds = seeds[1].spawn(math.ceil(n / block))
-    with create_dataset(
-        out_path, n, shape, det.dtype, phases,
-        provenance=provenance("scan", config.to_dict(), master_info),
-        preprocessing=PreprocessConfig().to_dict(),
-        optional=("split", "scan/row", "scan/col", "quality", "orientations", "grain_id"),
-        split_rule=rule, seed=config.seed, scan_shape=config.shape, step_size=config.step_size,
-    ) as writer, tqdm(total=n, desc="simulating scan", unit="pattern", disable=not progress) as bar:
+    with (
+        create_dataset(
+            out_path,
+            n,
+            shape,
+            det.dtype,
+            phases,
+            provenance=provenance("scan", config.to_dict(), master_info),
+            preprocessing=PreprocessConfig().to_dict(),
+            optional=("split", "scan/row", "scan/col", "quality", "orientations", "grain_id"),
+            split_rule=rule,
+            seed=config.seed,
+            scan_shape=config.shape,
+            step_size=config.step_size,
+        ) as writer,
+        tqdm(total=n, desc="simulating scan", unit="pattern", disable=not progress) as bar,
+    ):
         for b, start in enumerate(range(0, n, block)):
             idx = np.arange(start, min(n, start + block))
-            k = standardise(render_clean(masters, phases, plan.labels[idx], plan.orientations[idx],
-                                         plan.pcs[idx], det, shape))
+            k = standardise(
+                render_clean(masters, phases, plan.labels[idx], plan.orientations[idx], plan.pcs[idx], det, shape)
+            )
             mixed = plan.weight[idx] > 0
             if mixed.any():
                 m = idx[mixed]
-                other = standardise(render_clean(masters, phases, plan.neighbour_labels[m],
-                                                 plan.neighbour_orientations[m], plan.pcs[m], det, shape))
+                other = standardise(
+                    render_clean(
+                        masters,
+                        phases,
+                        plan.neighbour_labels[m],
+                        plan.neighbour_orientations[m],
+                        plan.pcs[m],
+                        det,
+                        shape,
+                    )
+                )
                 w = plan.weight[m][:, None, None]
                 k[mixed] = (1 - w) * k[mixed] + w * other
-            raw = det.expose(k, plan.doses[idx], np.random.default_rng(block_seeds[b]),
-                             nominal_dose=config.dose)
-            writer.write(start, raw, labels=plan.labels[idx], split=split[idx],
-                         **{"scan/row": plan.row[idx], "scan/col": plan.col[idx]},
-                         quality=image_quality(raw), orientations=plan.orientations[idx].astype(np.float32),
-                         grain_id=plan.grain_id[idx])
+            raw = det.expose(k, plan.doses[idx], np.random.default_rng(block_seeds[b]), nominal_dose=config.dose)
+            writer.write(
+                start,
+                raw,
+                labels=plan.labels[idx],
+                split=split[idx],
+                **{"scan/row": plan.row[idx], "scan/col": plan.col[idx]},
+                quality=image_quality(raw),
+                orientations=plan.orientations[idx].astype(np.float32),
+                grain_id=plan.grain_id[idx],
+            )
             bar.update(len(idx))
     return Path(out_path)

@@ -68,20 +68,28 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL (\S+)", str(e))
         if found:
-            raise ValueError(f"{path}: refused to load — it holds the Python object {found.group(1)!r}, not "
-                             "only tensors and plain types; run folders are never loaded with "
-                             "weights_only=False") from e
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({str(e).strip().splitlines()[-1][:200]}); "
-                         "the file is corrupt or truncated") from e
+            raise ValueError(
+                f"{path}: refused to load — it holds the Python object {found.group(1)!r}, not "
+                "only tensors and plain types; run folders are never loaded with "
+                "weights_only=False"
+            ) from e
+        raise ValueError(
+            f"{path}: not a readable PyTorch checkpoint ({str(e).strip().splitlines()[-1][:200]}); "
+            "the file is corrupt or truncated"
+        ) from e
     except (RuntimeError, EOFError, OSError) as e:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''}); the file is corrupt or truncated") from e
+        raise ValueError(
+            f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); the file is corrupt or truncated"
+        ) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path}: not an ebsdlib checkpoint (format {found!r}, expected {FORMAT!r})")
     if int(ckpt.get("version", -1)) != VERSION:
-        raise ValueError(f"{path}: checkpoint version {ckpt.get('version')!r} is not supported "
-                         f"(this ebsdlib reads version {VERSION}); retrain or use a matching ebsdlib")
+        raise ValueError(
+            f"{path}: checkpoint version {ckpt.get('version')!r} is not supported "
+            f"(this ebsdlib reads version {VERSION}); retrain or use a matching ebsdlib"
+        )
     for key in ("model", "config", "phases"):
         if key not in ckpt:
             raise ValueError(f"{path}: checkpoint lacks {key!r}; the file is incomplete")
@@ -140,7 +148,12 @@ def load_model_state(model: Any, state: dict[str, Any], path: str | Path, expect
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     reshaped = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    parts = [f"{len(keys)} {what} (e.g. {keys[:3]})" for what, keys in
-             (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped)) if keys]
-    raise ValueError(f"{path}: the weights do not fit {expected}: {'; '.join(parts)}; the checkpoint comes "
-                     "from another model or another version of ebsdlib's model code — start a new run")
+    parts = [
+        f"{len(keys)} {what} (e.g. {keys[:3]})"
+        for what, keys in (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped))
+        if keys
+    ]
+    raise ValueError(
+        f"{path}: the weights do not fit {expected}: {'; '.join(parts)}; the checkpoint comes "
+        "from another model or another version of ebsdlib's model code — start a new run"
+    )

@@ -93,15 +93,22 @@ class TrainConfig:
         ``bool``), switches ``bool``; ``preprocess`` a :class:`PreprocessConfig` or its dict.
         """
         if not isinstance(self.preprocess, PreprocessConfig):
-            raise ValueError(f"preprocess={_short(self.preprocess)} is not allowed; use a PreprocessConfig or a "
-                             f"dictionary of its fields {[f.name for f in fields(PreprocessConfig)]}")
+            raise ValueError(
+                f"preprocess={_short(self.preprocess)} is not allowed; use a PreprocessConfig or a "
+                f"dictionary of its fields {[f.name for f in fields(PreprocessConfig)]}"
+            )
         checks = [
             ("data", isinstance(self.data, str) and bool(self.data), "the path of a data set file"),
-            ("pretrained", self.pretrained is None or (isinstance(self.pretrained, str) and bool(self.pretrained)),
-             "None or the path of a weights file"),
+            (
+                "pretrained",
+                self.pretrained is None or (isinstance(self.pretrained, str) and bool(self.pretrained)),
+                "None or the path of a weights file",
+            ),
             ("name", isinstance(self.name, str), "a string (free-text label)"),
-            *((flag, isinstance(getattr(self, flag), bool), "True or False")
-              for flag in ("validation", "augment", "umap")),
+            *(
+                (flag, isinstance(getattr(self, flag), bool), "True or False")
+                for flag in ("validation", "augment", "umap")
+            ),
             ("loss", self.loss in LOSSES, f"one of {LOSSES}"),
             ("device", self.device in DEVICES, f"one of {DEVICES}"),
             ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
@@ -110,17 +117,25 @@ class TrainConfig:
             ("batch_size", _int(self.batch_size) and 2 <= self.batch_size <= 65536, "an integer from 2 to 65536"),
             ("lr", _number(self.lr) and 0 < self.lr <= 10, "a number in (0, 10]"),
             ("weight_decay", _number(self.weight_decay) and 0 <= self.weight_decay <= 1, "a number in [0, 1]"),
-            ("warmup_epochs", _int(self.warmup_epochs) and 0 <= self.warmup_epochs
-             <= (self.epochs if _int(self.epochs) else 10000), "an integer from 0 to epochs"),
+            (
+                "warmup_epochs",
+                _int(self.warmup_epochs) and 0 <= self.warmup_epochs <= (self.epochs if _int(self.epochs) else 10000),
+                "an integer from 0 to epochs",
+            ),
             ("temperature", _number(self.temperature) and 0 < self.temperature <= 10, "a number in (0, 10]"),
-            ("embedding_dim", _int(self.embedding_dim) and 2 <= self.embedding_dim <= 4096,
-             "an integer from 2 to 4096"),
-            ("probe_epochs", _int(self.probe_epochs) and 1 <= self.probe_epochs <= 10000,
-             "an integer from 1 to 10000"),
+            (
+                "embedding_dim",
+                _int(self.embedding_dim) and 2 <= self.embedding_dim <= 4096,
+                "an integer from 2 to 4096",
+            ),
+            ("probe_epochs", _int(self.probe_epochs) and 1 <= self.probe_epochs <= 10000, "an integer from 1 to 10000"),
             ("knn_k", _int(self.knn_k) and 1 <= self.knn_k <= 1000, "an integer from 1 to 1000"),
             ("num_workers", _int(self.num_workers) and 0 <= self.num_workers <= 64, "an integer from 0 to 64"),
-            ("eval_batch_size", _int(self.eval_batch_size) and 1 <= self.eval_batch_size <= 1 << 20,
-             "a positive integer"),
+            (
+                "eval_batch_size",
+                _int(self.eval_batch_size) and 1 <= self.eval_batch_size <= 1 << 20,
+                "a positive integer",
+            ),
             ("seed", _int(self.seed) and 0 <= self.seed < 2**32, "an integer from 0 to 2**32-1"),
             ("model", isinstance(self.model, str) and bool(self.model), "a timm model name"),
         ]
@@ -134,7 +149,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         """Build from a stored dictionary; unknown keys are an error that names them.
 
         Raises
@@ -144,8 +159,10 @@ class TrainConfig:
             the message starts with the key (``preprocess: …`` for a preprocessing field).
         """
         if not isinstance(d, dict):
-            raise ValueError(f"a training config must be a dictionary of fields, not {type(d).__name__} "
-                             f"({_short(d)}); use a run's config.json or TrainConfig().to_dict()")
+            raise ValueError(
+                f"a training config must be a dictionary of fields, not {type(d).__name__} "
+                f"({_short(d)}); use a run's config.json or TrainConfig().to_dict()"
+            )
         known = {f.name for f in fields(cls)}
         unknown = [k for k in d if k not in known]
         if unknown:

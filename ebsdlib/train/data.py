@@ -46,8 +46,7 @@ class PatternFeeder:
         Hold the patterns in RAM when they need at most this many bytes; stream otherwise.
     """
 
-    def __init__(self, dataset: EBSDDataset, indices: np.ndarray,
-                 memory_limit: int = IN_MEMORY_LIMIT_BYTES):
+    def __init__(self, dataset: EBSDDataset, indices: np.ndarray, memory_limit: int = IN_MEMORY_LIMIT_BYTES):
         self.dataset = dataset
         self.indices = np.sort(np.asarray(indices, dtype=np.int64))
         self.labels = dataset.labels[self.indices]
@@ -81,8 +80,9 @@ class PatternFeeder:
         parts.append(tail[rng.permutation(len(tail))])
         return np.concatenate(parts) if parts else np.arange(0)
 
-    def batches(self, batch_size: int, rng: np.random.Generator | None = None,
-                drop_last: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def batches(
+        self, batch_size: int, rng: np.random.Generator | None = None, drop_last: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Yield ``(positions, raw patterns, labels)``; shuffled when ``rng`` is given.
 
         With ``drop_last`` an incomplete final batch is dropped (unless it is the only one),
@@ -90,7 +90,7 @@ class PatternFeeder:
         """
         order = self.order(batch_size, rng)
         n_batches = self.steps(batch_size, drop_last)
-        batches = [order[i * batch_size:(i + 1) * batch_size] for i in range(n_batches)]
+        batches = [order[i * batch_size : (i + 1) * batch_size] for i in range(n_batches)]
         if self.in_memory:
             for pos in batches:
                 yield pos, self._patterns[pos], self.labels[pos]
@@ -99,7 +99,7 @@ class PatternFeeder:
 
     def _stream(self, batches: list[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         for g in range(0, len(batches), BATCHES_PER_READ):
-            group = batches[g:g + BATCHES_PER_READ]
+            group = batches[g : g + BATCHES_PER_READ]
             pos = np.concatenate(group)
             lo, hi = int(pos.min()), int(pos.max()) + 1
             block = self.dataset.read(self.indices[lo:hi])
@@ -148,13 +148,13 @@ def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
 
 def prepare_batch(
     raw: np.ndarray,
-    device: "torch.device",
+    device: torch.device,
     preprocess: PreprocessConfig,
-    static_background: "torch.Tensor | None",
-    flip_generator: "torch.Generator | None" = None,
+    static_background: torch.Tensor | None,
+    flip_generator: torch.Generator | None = None,
     channels_last: bool = False,
     shard: tuple[int, int] | None = None,
-) -> "torch.Tensor":
+) -> torch.Tensor:
     """Raw ``(B, H, W)`` patterns → model inputs ``(B, 1, S, S)`` on ``device``.
 
     Parameters
@@ -186,7 +186,7 @@ def prepare_batch(
     if flip_generator is not None:
         rank, world = shard or (0, 1)
         b = x.shape[0]
-        flips = torch.rand((2, b * world), generator=flip_generator)[:, rank * b:(rank + 1) * b] < 0.5
+        flips = torch.rand((2, b * world), generator=flip_generator)[:, rank * b : (rank + 1) * b] < 0.5
         flips = flips.to(device)
         x = torch.where(flips[0].view(-1, 1, 1, 1), x.flip(-1), x)
         x = torch.where(flips[1].view(-1, 1, 1, 1), x.flip(-2), x)
@@ -195,8 +195,9 @@ def prepare_batch(
     return x
 
 
-def background_tensor(dataset: EBSDDataset, preprocess: PreprocessConfig,
-                      device: "torch.device") -> "torch.Tensor | None":
+def background_tensor(
+    dataset: EBSDDataset, preprocess: PreprocessConfig, device: torch.device
+) -> torch.Tensor | None:
     """The data set's static background on ``device`` when the preprocessing uses it."""
     import torch
 

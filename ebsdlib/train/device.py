@@ -12,7 +12,7 @@ Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 
-def resolve_device(device: "Device | str | torch.device" = "auto") -> "torch.device":
+def resolve_device(device: Device | str | torch.device = "auto") -> torch.device:
     """``"auto"`` → CUDA when available, else the CPU; ``"cuda"`` without a GPU is an error."""
     import torch
 
@@ -24,13 +24,14 @@ def resolve_device(device: "Device | str | torch.device" = "auto") -> "torch.dev
         return torch.device("cpu")
     if isinstance(device, str) and device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} was asked for but no CUDA device is available; "
-                             "use device 'auto' or 'cpu'")
+            raise ValueError(
+                f"device {device!r} was asked for but no CUDA device is available; use device 'auto' or 'cpu'"
+            )
         return torch.device(device)
     raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
 
 
-def resolve_precision(precision: "Precision | str", device: "torch.device") -> Literal["fp32", "bf16", "fp16"]:
+def resolve_precision(precision: Precision | str, device: torch.device) -> Literal["fp32", "bf16", "fp16"]:
     """``"auto"`` → bf16 on a CUDA device that supports it (else fp16), fp32 on the CPU.
 
     bf16 is allowed on the CPU when asked for; fp16 needs CUDA.
@@ -44,12 +45,13 @@ def resolve_precision(precision: "Precision | str", device: "torch.device") -> L
     if precision not in ("fp32", "bf16", "fp16"):
         raise ValueError(f"unknown precision {precision!r}; use 'auto', 'fp32', 'bf16' or 'fp16'")
     if precision == "fp16" and device.type != "cuda":
-        raise ValueError(f"precision 'fp16' needs a CUDA device, the run is on {device.type!r}; "
-                         "use 'bf16' or 'fp32' on the CPU")
+        raise ValueError(
+            f"precision 'fp16' needs a CUDA device, the run is on {device.type!r}; use 'bf16' or 'fp32' on the CPU"
+        )
     return precision
 
 
-def autocast(precision: Literal["fp32", "bf16", "fp16"], device: "torch.device"):
+def autocast(precision: Literal["fp32", "bf16", "fp16"], device: torch.device):
     """The autocast context for ``precision`` on ``device`` (a no-op for fp32)."""
     import torch
 
@@ -59,7 +61,7 @@ def autocast(precision: Literal["fp32", "bf16", "fp16"], device: "torch.device")
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def to_device(array, device: "torch.device") -> "torch.Tensor":
+def to_device(array, device: torch.device) -> torch.Tensor:
     """Numpy batch → tensor on ``device``: pinned memory and a non-blocking copy on CUDA."""
     import torch
 

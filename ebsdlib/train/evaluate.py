@@ -40,14 +40,14 @@ def labelled_indices(dataset: EBSDDataset, splits: tuple[str, ...] | list[str]) 
 
 
 def evaluate_model(
-    model: "EBSDNet",
+    model: EBSDNet,
     config: TrainConfig,
     phases: tuple[Phase, ...],
     dataset: EBSDDataset,
     split: str,
     out_dir: str | Path,
     *,
-    device: "str | torch.device" = "auto",
+    device: str | torch.device = "auto",
     knn_reference: tuple[np.ndarray, np.ndarray] | None = None,
     extra: dict | None = None,
     progress: bool = False,
@@ -73,29 +73,33 @@ def evaluate_model(
     progress
         Show a tqdm bar.
     """
-    from ebsdlib.train.metrics import compute_metrics
     from ebsdlib.train.inference import predict_dataset
+    from ebsdlib.train.metrics import compute_metrics
 
     out_dir = Path(out_dir)
     indices = dataset.indices(split)
     if len(indices) == 0:
-        raise ValueError(f"{dataset.path}: split {split!r} has no patterns to evaluate; "
-                         "choose another split (train, val, test)")
+        raise ValueError(
+            f"{dataset.path}: split {split!r} has no patterns to evaluate; choose another split (train, val, test)"
+        )
     t0 = time.perf_counter()
-    proba, emb = predict_dataset(model, dataset, indices, config.preprocess, device,
-                                 config.eval_batch_size, config.precision, progress=progress)
+    proba, emb = predict_dataset(
+        model, dataset, indices, config.preprocess, device, config.eval_batch_size, config.precision, progress=progress
+    )
     seconds = time.perf_counter() - t0
     y = dataset.labels[indices]
     names = [p.name for p in phases]
     metrics = compute_metrics(y, proba, names, n_boot=1000, seed=0)
-    metrics.update({
-        "split": split,
-        "loss": config.loss,
-        "model": config.model,
-        "phases": [p.to_dict() for p in phases],
-        "inference_seconds": seconds,
-        "inference_patterns_per_second": len(indices) / max(seconds, 1e-9),
-    })
+    metrics.update(
+        {
+            "split": split,
+            "loss": config.loss,
+            "model": config.model,
+            "phases": [p.to_dict() for p in phases],
+            "inference_seconds": seconds,
+            "inference_patterns_per_second": len(indices) / max(seconds, 1e-9),
+        }
+    )
     if config.loss == "supcon":
         metrics["probe_accuracy"] = metrics["accuracy"]
         metrics["knn_accuracy"] = None
@@ -116,20 +120,23 @@ def evaluate_model(
     return metrics
 
 
-def write_predictions(path: str | Path, indices: np.ndarray, split: str, y_true: np.ndarray,
-                      proba: np.ndarray, phase_names: list[str]) -> Path:
+def write_predictions(
+    path: str | Path, indices: np.ndarray, split: str, y_true: np.ndarray, proba: np.ndarray, phase_names: list[str]
+) -> Path:
     """``predictions.csv``: index, split, true, pred, prob_<phase>…, confidence (one row per pattern).
 
     ``true`` and ``pred`` are indices into the phase table (``-1`` = unknown label).
     """
     import pandas as pd
 
-    df = pd.DataFrame({
-        "index": np.asarray(indices, dtype=np.int64),
-        "split": split,
-        "true": np.asarray(y_true, dtype=np.int64),
-        "pred": proba.argmax(axis=1).astype(np.int64),
-    })
+    df = pd.DataFrame(
+        {
+            "index": np.asarray(indices, dtype=np.int64),
+            "split": split,
+            "true": np.asarray(y_true, dtype=np.int64),
+            "pred": proba.argmax(axis=1).astype(np.int64),
+        }
+    )
     for c, name in enumerate(phase_names):
         df[f"prob_{name}"] = proba[:, c]
     df["confidence"] = proba.max(axis=1)
@@ -140,7 +147,7 @@ def evaluate_run(
     run: RunDir | str | Path,
     split: str | None = None,
     *,
-    device: "str | torch.device" = "auto",
+    device: str | torch.device = "auto",
     progress: bool = True,
     root: str | Path | None = None,
 ) -> dict:
@@ -167,12 +174,16 @@ def evaluate_run(
 
     run = as_run_dir(run, root)
     if run.config_path.exists() and run.config().get("method") == "dictionary_indexing":
-        raise ValueError(f"run {run.run_id!r} is dictionary indexing: it has no trained model to re-evaluate; "
-                         "index the data again with `python -m ebsdlib index --data FILE`")
+        raise ValueError(
+            f"run {run.run_id!r} is dictionary indexing: it has no trained model to re-evaluate; "
+            "index the data again with `python -m ebsdlib index --data FILE`"
+        )
     state = run.read_status().state if run.status_path.exists() else "unknown"
     if state != "completed":
-        raise ValueError(f"run {run.run_id!r} is {state}; only a completed run can be evaluated "
-                         f"(`python -m ebsdlib resume {run.run_id}` finishes an interrupted one)")
+        raise ValueError(
+            f"run {run.run_id!r} is {state}; only a completed run can be evaluated "
+            f"(`python -m ebsdlib resume {run.run_id}` finishes an interrupted one)"
+        )
     model, config, phases = load_model(run.best_checkpoint, device)
     split = split or config.eval_split
     out_dir = run.path if split == config.eval_split else run.path / "evaluations" / split
@@ -181,12 +192,40 @@ def evaluate_run(
         reference = None
         if config.loss == "supcon":
             train_idx = labelled_indices(ds, config.train_splits)
-            _, feats = predict_dataset(model, ds, train_idx, config.preprocess, device,
-                                       config.eval_batch_size, config.precision, progress=progress)
+            _, feats = predict_dataset(
+                model,
+                ds,
+                train_idx,
+                config.preprocess,
+                device,
+                config.eval_batch_size,
+                config.precision,
+                progress=progress,
+            )
             reference = (feats, ds.labels[train_idx])
         previous = run.metrics() if out_dir == run.path else None
-        keep = {k: previous[k] for k in ("training_seconds", "train_patterns_per_second", "selected_epoch",
-                                         "selected_on", "device", "precision", "torch_threads")
-                if previous and k in previous}
-        return evaluate_model(model, config, phases, ds, split, out_dir, device=device,
-                              knn_reference=reference, extra=keep, progress=progress)
+        keep = {
+            k: previous[k]
+            for k in (
+                "training_seconds",
+                "train_patterns_per_second",
+                "selected_epoch",
+                "selected_on",
+                "device",
+                "precision",
+                "torch_threads",
+            )
+            if previous and k in previous
+        }
+        return evaluate_model(
+            model,
+            config,
+            phases,
+            ds,
+            split,
+            out_dir,
+            device=device,
+            knn_reference=reference,
+            extra=keep,
+            progress=progress,
+        )

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
 
 def predict_dataset(
-    model: "EBSDNet",
+    model: EBSDNet,
     dataset: EBSDDataset,
     indices: np.ndarray | None,
     preprocess: PreprocessConfig,
-    device: "str | torch.device" = "auto",
+    device: str | torch.device = "auto",
     batch_size: int = 512,
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto",
     *,
@@ -93,10 +93,15 @@ def predict_dataset(
     bg = background_tensor(dataset, preprocess, dev)
     done = 0
     bar = tqdm(total=n, desc="predict", unit="pat", disable=not progress, leave=False)
-    backoff = Backoff(forward_batch_size(batch_size, dev), dev, floor=1, what="inference forward pass",
-                      advice="--eval-batch-size (predict: --batch-size)")
+    backoff = Backoff(
+        forward_batch_size(batch_size, dev),
+        dev,
+        floor=1,
+        what="inference forward pass",
+        advice="--eval-batch-size (predict: --batch-size)",
+    )
 
-    def forward(part: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+    def forward(part: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with autocast(prec, dev):
             return model.embed_and_logits(part)
 
@@ -105,12 +110,12 @@ def predict_dataset(
             x = prepare_batch(raw, dev, preprocess, bg, channels_last=channels_last)
             start = 0
             while start < len(x):
-                part = x[start:start + backoff.size]
+                part = x[start : start + backoff.size]
                 out = backoff.call(forward, part, attempted=len(part))
                 if out is None:  # out of memory: the size was halved, the same patterns go again
                     continue
                 features, logits = out
-                rows = order[done:done + len(features)]
+                rows = order[done : done + len(features)]
                 proba[rows] = torch.softmax(logits.float(), dim=1).cpu().numpy()
                 if embeddings:
                     emb[rows] = features.float().cpu().numpy()
@@ -127,7 +132,7 @@ def predict_dataset(
 CPU_FORWARD_BATCH = 64
 
 
-def forward_batch_size(batch_size: int, device: "torch.device") -> int:
+def forward_batch_size(batch_size: int, device: torch.device) -> int:
     """Patterns per forward pass: ``batch_size`` on a GPU, at most :data:`CPU_FORWARD_BATCH` on the CPU.
 
     Files are still read ``batch_size`` patterns at a time; only the model sees smaller slices.
@@ -135,8 +140,9 @@ def forward_batch_size(batch_size: int, device: "torch.device") -> int:
     return int(batch_size) if device.type == "cuda" else max(1, min(int(batch_size), CPU_FORWARD_BATCH))
 
 
-def load_model(checkpoint_path: str | Path, device: "str | torch.device" = "auto"
-               ) -> tuple["EBSDNet", TrainConfig, tuple[Phase, ...]]:
+def load_model(
+    checkpoint_path: str | Path, device: str | torch.device = "auto"
+) -> tuple[EBSDNet, TrainConfig, tuple[Phase, ...]]:
     """Rebuild a trained model from a checkpoint (weights-only load) in eval mode on ``device``.
 
     Raises
@@ -164,11 +170,12 @@ def load_model(checkpoint_path: str | Path, device: "str | torch.device" = "auto
             "model — the file was edited or mixed from two runs; retrain"
         )
     if config.loss == "supcon" and not ckpt.get("probe_fitted", False):
-        raise ValueError(f"{path}: this SupCon checkpoint has no fitted linear probe yet (the probe is "
-                         "fitted when training ends), so it cannot classify; wait for the run to complete")
+        raise ValueError(
+            f"{path}: this SupCon checkpoint has no fitted linear probe yet (the probe is "
+            "fitted when training ends), so it cannot classify; wait for the run to complete"
+        )
     model = build_model(replace(config, pretrained=None), len(phases))
-    load_model_state(model, state, path, f"model {config.model!r} with loss {config.loss!r} and "
-                                         f"{len(phases)} phases")
+    load_model_state(model, state, path, f"model {config.model!r} with loss {config.loss!r} and {len(phases)} phases")
     model.eval()
     return model.to(resolve_device(device)), config, phases
 

@@ -44,8 +44,15 @@ from ebsdlib.train.trainer import Cancelled, EpochCallback, Trainer
 
 __all__ = ["Cancelled", "resume", "train"]
 
-def train(config: TrainConfig, run_dir: RunDir | str | Path | None = None, progress: bool = True, *,
-          root: str | Path | None = None, on_epoch_end: EpochCallback | None = None) -> RunDir:
+
+def train(
+    config: TrainConfig,
+    run_dir: RunDir | str | Path | None = None,
+    progress: bool = True,
+    *,
+    root: str | Path | None = None,
+    on_epoch_end: EpochCallback | None = None,
+) -> RunDir:
     """Train a new run and evaluate it; return its folder.
 
     Parameters
@@ -71,7 +78,7 @@ def train(config: TrainConfig, run_dir: RunDir | str | Path | None = None, progr
     """
     ctx = setup()
 
-    def prepare() -> str:   # rank 0 only under torchrun
+    def prepare() -> str:  # rank 0 only under torchrun
         if run_dir is None:
             run = RunDir(runs_root(root) / new_run_id(config.loss, config.model, root))
         elif isinstance(run_dir, str) and "/" not in run_dir:
@@ -80,16 +87,23 @@ def train(config: TrainConfig, run_dir: RunDir | str | Path | None = None, progr
             run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
         run.path.mkdir(parents=True, exist_ok=True)
         if run.last_checkpoint.exists() or run.metrics_path.exists():
-            raise ValueError(f"run folder {str(run.path)!r} already holds a trained run; "
-                             f"`python -m ebsdlib resume {run.run_id}` continues it, or choose a new run id")
+            raise ValueError(
+                f"run folder {str(run.path)!r} already holds a trained run; "
+                f"`python -m ebsdlib resume {run.run_id}` continues it, or choose a new run id"
+            )
         write_json(run.config_path, config.to_dict())
         return str(run.path)
 
     return _execute(RunDir(ctx.main_only(prepare)), config, None, progress, on_epoch_end, ctx)
 
 
-def resume(run: RunDir | str | Path, progress: bool = True, *, root: str | Path | None = None,
-           on_epoch_end: EpochCallback | None = None) -> RunDir:
+def resume(
+    run: RunDir | str | Path,
+    progress: bool = True,
+    *,
+    root: str | Path | None = None,
+    on_epoch_end: EpochCallback | None = None,
+) -> RunDir:
     """Continue a cancelled, failed or killed run from ``checkpoint_last.pt``.
 
     A run that stopped before its first checkpoint starts again from the beginning.
@@ -100,20 +114,24 @@ def resume(run: RunDir | str | Path, progress: bool = True, *, root: str | Path 
 
     ctx = setup()
 
-    def prepare() -> tuple[str, dict, dict | None]:   # rank 0 only under torchrun
+    def prepare() -> tuple[str, dict, dict | None]:  # rank 0 only under torchrun
         folder = as_run_dir(run, root)
         try:
             state = folder.read_status().state
         except (FileNotFoundError, ValueError):
             state = None
         if state == "completed":
-            raise ValueError(f"run {folder.run_id!r} is already completed; nothing to resume "
-                             f"(`python -m ebsdlib evaluate {folder.run_id}` re-evaluates it)")
+            raise ValueError(
+                f"run {folder.run_id!r} is already completed; nothing to resume "
+                f"(`python -m ebsdlib evaluate {folder.run_id}` re-evaluates it)"
+            )
         if state in ("queued", "running"):
             pid = folder.read_status().pid
             if pid and pid != os.getpid() and _pid_alive(pid):
-                raise ValueError(f"run {folder.run_id!r} is {state} in process {pid}; cancel it first "
-                                 f"(from the dashboard, or `kill {pid}`, which cancels it cleanly)")
+                raise ValueError(
+                    f"run {folder.run_id!r} is {state} in process {pid}; cancel it first "
+                    f"(from the dashboard, or `kill {pid}`, which cancels it cleanly)"
+                )
         config = TrainConfig.from_dict(folder.config())
         ckpt = load_checkpoint(folder.last_checkpoint) if folder.last_checkpoint.exists() else None
         folder.cancel_path.unlink(missing_ok=True)
@@ -135,19 +153,37 @@ class SilentReporter:
         """Nothing: rank 0 reports the run."""
 
 
-def _execute(run: RunDir, config: TrainConfig, ckpt: dict | None, progress: bool,
-             on_epoch_end: EpochCallback | None, ctx: Context | None = None) -> RunDir:
+def _execute(
+    run: RunDir,
+    config: TrainConfig,
+    ckpt: dict | None,
+    progress: bool,
+    on_epoch_end: EpochCallback | None,
+    ctx: Context | None = None,
+) -> RunDir:
     ctx = ctx or Context()
     reporter = StatusReporter(run) if ctx.is_main else SilentReporter()
-    ctx.on_remote_failure(lambda error: reporter.update(force=True, state="failed", eta_seconds=None,
-                                                        error=error, message="failed; see error"))
+    ctx.on_remote_failure(
+        lambda error: reporter.update(
+            force=True, state="failed", eta_seconds=None, error=error, message="failed; see error"
+        )
+    )
     if ckpt is None and ctx.main_only(lambda: run.cancel_requested):
         reporter.update(force=True, state="cancelled", message="cancelled before it started")
         return run
     on = f" on {ctx.world_size} processes" if ctx.enabled else ""
-    reporter.update(force=True, state="running", epoch=0 if ckpt is None else int(ckpt["epoch"]),
-                    epochs=config.epochs, step=0, error=None, pid=os.getpid(), started=time.time(),
-                    message=f"loading data{on}", eta_seconds=None)
+    reporter.update(
+        force=True,
+        state="running",
+        epoch=0 if ckpt is None else int(ckpt["epoch"]),
+        epochs=config.epochs,
+        step=0,
+        error=None,
+        pid=os.getpid(),
+        started=time.time(),
+        message=f"loading data{on}",
+        eta_seconds=None,
+    )
     trainer = None
     try:
         with EBSDDataset(config.data) as dataset:
@@ -155,21 +191,23 @@ def _execute(run: RunDir, config: TrainConfig, ckpt: dict | None, progress: bool
             if ckpt is not None:
                 trainer.load_state(ckpt)
             trainer.fit()
-            if ctx.is_main:   # the other ranks are done; rank 0 fits the probe and evaluates
+            if ctx.is_main:  # the other ranks are done; rank 0 fits the probe and evaluates
                 trainer.finish()
         if ctx.is_main:
             run.cancel_path.unlink(missing_ok=True)  # a request that came after the last step
         reporter.update(force=True, state="completed", message="done", eta_seconds=0.0)
     except (Cancelled, KeyboardInterrupt) as e:
         done = trainer.epoch if trainer else 0
-        reporter.update(force=True, state="cancelled", eta_seconds=None,
-                        message=f"cancelled after {done} finished epochs; "
-                                f"`python -m ebsdlib resume {run.run_id}` continues it")
+        reporter.update(
+            force=True,
+            state="cancelled",
+            eta_seconds=None,
+            message=f"cancelled after {done} finished epochs; `python -m ebsdlib resume {run.run_id}` continues it",
+        )
         if isinstance(e, KeyboardInterrupt):
             raise
     except BaseException as e:
-        error = ctx.fail(e)   # under torchrun: tell the other ranks; an earlier error of theirs wins
-        reporter.update(force=True, state="failed", eta_seconds=None, error=error,
-                        message="failed; see error")
+        error = ctx.fail(e)  # under torchrun: tell the other ranks; an earlier error of theirs wins
+        reporter.update(force=True, state="failed", eta_seconds=None, error=error, message="failed; see error")
         raise
     return run

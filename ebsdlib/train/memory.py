@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 #: What an allocator says when memory runs out (CUDA, MPS, the CPU's DefaultCPUAllocator).
-_OOM_TEXT = re.compile(r"out of memory|can't allocate memory|cannot allocate memory|not enough memory",
-                       re.IGNORECASE)
+_OOM_TEXT = re.compile(r"out of memory|can't allocate memory|cannot allocate memory|not enough memory", re.IGNORECASE)
 
 
 class DeviceOutOfMemoryError(RuntimeError):
@@ -48,10 +47,11 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, DeviceOutOfMemoryError):
         return False  # already the final word
     return isinstance(error, torch.OutOfMemoryError) or (
-        isinstance(error, RuntimeError) and bool(_OOM_TEXT.search(str(error))))
+        isinstance(error, RuntimeError) and bool(_OOM_TEXT.search(str(error)))
+    )
 
 
-def release_memory(device: "torch.device") -> None:
+def release_memory(device: torch.device) -> None:
     """Free what a failed pass left behind: collect garbage and empty the CUDA cache."""
     import torch
 
@@ -80,8 +80,15 @@ class Backoff:
         one rank cannot retry alone).
     """
 
-    def __init__(self, size: int, device: "torch.device", floor: int = 1, what: str = "forward pass",
-                 advice: str = "--batch-size", enabled: bool = True):
+    def __init__(
+        self,
+        size: int,
+        device: torch.device,
+        floor: int = 1,
+        what: str = "forward pass",
+        advice: str = "--batch-size",
+        enabled: bool = True,
+    ):
         self.size = int(size)
         self.initial = int(size)
         self.device = device
@@ -116,8 +123,11 @@ class Backoff:
             raise DeviceOutOfMemoryError(self.message(failed, error))
         self.halvings.append((failed, new))
         self.size = new
-        warnings.warn(f"out of memory on {self.device} at {failed} patterns per {self.what}; "
-                      f"continuing with {new}", OutOfMemoryWarning, stacklevel=3)
+        warnings.warn(
+            f"out of memory on {self.device} at {failed} patterns per {self.what}; continuing with {new}",
+            OutOfMemoryWarning,
+            stacklevel=3,
+        )
         return new
 
     def message(self, failed: int, error: str) -> str:
@@ -128,13 +138,19 @@ class Backoff:
             how = ""
         else:
             how = " (distributed training does not retry with smaller batches)"
-        free = ("free the GPU (nvidia-smi lists the processes holding its memory)" if self.device.type == "cuda"
-                else "free memory (close other programs)")
-        return (f"ran out of memory at batch size {failed} on device {self.device} ({self.what}{how}); "
-                f"lower {self.advice}, use --precision bf16, or {free}. The device said: {error}")
+        free = (
+            "free the GPU (nvidia-smi lists the processes holding its memory)"
+            if self.device.type == "cuda"
+            else "free memory (close other programs)"
+        )
+        return (
+            f"ran out of memory at batch size {failed} on device {self.device} ({self.what}{how}); "
+            f"lower {self.advice}, use --precision bf16, or {free}. The device said: {error}"
+        )
 
-    def accumulate(self, n: int, backward: Callable[[slice | None, float | None], "torch.Tensor"],
-                   reset: Callable[[], None]) -> "torch.Tensor":
+    def accumulate(
+        self, n: int, backward: Callable[[slice | None, float | None], torch.Tensor], reset: Callable[[], None]
+    ) -> torch.Tensor:
         """One training batch of ``n`` patterns, as micro-batches of at most :attr:`size`.
 
         ``backward(part, weight)`` runs the forward and backward pass of ``x[part]`` with its
@@ -153,11 +169,11 @@ class Backoff:
                 return loss
             reset()
 
-    def _parts(self, n: int, size: int, backward: Callable) -> "torch.Tensor":
+    def _parts(self, n: int, size: int, backward: Callable) -> torch.Tensor:
         import numpy as np
 
         k = -(-n // size)
-        while k > 1 and n // k < self.floor:   # no part below the floor (batch norm needs 2)
+        while k > 1 and n // k < self.floor:  # no part below the floor (batch norm needs 2)
             k -= 1
         total = None
         start = 0

@@ -122,9 +122,7 @@ def compute_metrics(
         accuracy = float(accuracy_score(y, pred))
         balanced = float(balanced_accuracy_score(y, pred))
         macro_f1 = float(f1_score(y, pred, labels=present, average="macro", zero_division=0))
-        prec, rec, f1, support = precision_recall_fscore_support(
-            y, pred, labels=labels, zero_division=np.nan
-        )
+        prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=np.nan)
         if n_classes > 2:
             top2 = float(top_k_accuracy_score(y, p, k=2, labels=labels))
         else:
@@ -163,9 +161,7 @@ def compute_metrics(
     }
 
 
-def expected_calibration_error(
-    proba: np.ndarray, y_true: np.ndarray, n_bins: int = ECE_BINS
-) -> tuple[float, dict]:
+def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: int = ECE_BINS) -> tuple[float, dict]:
     """Expected calibration error with equal-width confidence bins.
 
     Parameters
@@ -207,9 +203,7 @@ def expected_calibration_error(
     return ece, calibration
 
 
-def bootstrap_accuracy_ci(
-    n_correct: int, n: int, n_boot: int = 1000, seed: int = 0
-) -> tuple[float, float]:
+def bootstrap_accuracy_ci(n_correct: int, n: int, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap 95 % interval of an accuracy ``n_correct / n``.
 
     Resampling ``n`` samples with replacement gives Binomial(n, n_correct / n) correct ones, so
@@ -294,13 +288,10 @@ def _check_inputs(y: np.ndarray, proba: np.ndarray, n_classes: int, n_boot: int)
         raise ValueError("phase_names is empty; give the class names in label order")
     if proba.ndim != 2 or proba.shape[1] != n_classes:
         raise ValueError(
-            f"proba has shape {proba.shape!r} but {n_classes} phase names were given; "
-            "expected (n_samples, n_classes)"
+            f"proba has shape {proba.shape!r} but {n_classes} phase names were given; expected (n_samples, n_classes)"
         )
     if proba.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"y_true has {y.shape[0]} labels but proba has {proba.shape[0]} rows; they must match"
-        )
+        raise ValueError(f"y_true has {y.shape[0]} labels but proba has {proba.shape[0]} rows; they must match")
     if not np.all(np.isfinite(proba)):
         raise ValueError("proba contains NaN or infinite values; check the model outputs")
     bad = (y < -1) | (y >= n_classes)

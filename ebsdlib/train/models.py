@@ -40,8 +40,7 @@ class EBSDNet(nn.Module):
         Output size of the projection head; ``None`` for no head (cross-entropy).
     """
 
-    def __init__(self, encoder: nn.Module, num_features: int, num_classes: int,
-                 embedding_dim: int | None = None):
+    def __init__(self, encoder: nn.Module, num_features: int, num_classes: int, embedding_dim: int | None = None):
         super().__init__()
         self.encoder = encoder
         self.num_features = int(num_features)
@@ -96,8 +95,9 @@ def build_model(config: TrainConfig, num_classes: int) -> EBSDNet:
         encoder = timm.create_model(config.model, in_chans=1, num_classes=0, pretrained=False)
     except RuntimeError as e:
         if "Unknown model" in str(e):
-            raise ValueError(f"model {config.model!r} is not a timm model name; "
-                             "see timm.list_models('efficientnet*') for choices") from e
+            raise ValueError(
+                f"model {config.model!r} is not a timm model name; see timm.list_models('efficientnet*') for choices"
+            ) from e
         raise
     embedding_dim = config.embedding_dim if config.loss == "supcon" else None
     # the pooled output's size: models with a head convolution after pooling (lcnet, mobilenetv3)
@@ -121,8 +121,10 @@ def load_pretrained_encoder(model: EBSDNet, path: str | Path) -> None:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"pretrained weights {str(path)!r} not found; give a file on disk "
-                                "(nothing is downloaded) or leave pretrained empty to train from scratch")
+        raise FileNotFoundError(
+            f"pretrained weights {str(path)!r} not found; give a file on disk "
+            "(nothing is downloaded) or leave pretrained empty to train from scratch"
+        )
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("model", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
@@ -130,7 +132,7 @@ def load_pretrained_encoder(model: EBSDNet, path: str | Path) -> None:
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state dict of tensors, found {type(state).__name__}")
     if any(k.startswith("encoder.") for k in state):
-        state = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+        state = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
     own = model.encoder.state_dict()
     usable = {}
     for k, v in state.items():
@@ -141,6 +143,8 @@ def load_pretrained_encoder(model: EBSDNet, path: str | Path) -> None:
         if v.shape == own[k].shape:
             usable[k] = v
     if not usable:
-        raise ValueError(f"{path}: none of its {len(state)} tensors fit the encoder of "
-                         f"{type(model.encoder).__name__}; are these weights for another model?")
+        raise ValueError(
+            f"{path}: none of its {len(state)} tensors fit the encoder of "
+            f"{type(model.encoder).__name__}; are these weights for another model?"
+        )
     model.encoder.load_state_dict(usable, strict=False)

@@ -37,8 +37,10 @@ def fit_linear_probe(
     x = torch.as_tensor(np.asarray(features, dtype=np.float32))
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
     if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"the probe needs as many labels as features and at least one pattern; "
-                         f"got {len(x)} features and {len(y)} labels")
+        raise ValueError(
+            f"the probe needs as many labels as features and at least one pattern; "
+            f"got {len(x)} features and {len(y)} labels"
+        )
     if batch_size is None:
         batch_size = min(256, max(8, -(-len(x) // 8)))
     mean = x.mean(0)
@@ -52,8 +54,18 @@ def fit_linear_probe(
         torch.set_num_threads(threads)
 
 
-def _fit(xs: "torch.Tensor", y: "torch.Tensor", mean: "torch.Tensor", std: "torch.Tensor", num_classes: int,
-         epochs: int, seed: int, lr: float, weight_decay: float, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _fit(
+    xs: torch.Tensor,
+    y: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    num_classes: int,
+    epochs: int,
+    seed: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """The probe's optimisation on standardised features ``xs``; the result is on raw features."""
     import torch
     import torch.nn.functional as F
@@ -68,7 +80,7 @@ def _fit(xs: "torch.Tensor", y: "torch.Tensor", mean: "torch.Tensor", std: "torc
         for _ in range(epochs):
             perm = torch.randperm(len(xs), generator=gen)
             for start in range(0, len(xs), batch_size):
-                b = perm[start:start + batch_size]
+                b = perm[start : start + batch_size]
                 loss = F.cross_entropy(linear(xs[b]), y[b])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -79,8 +91,9 @@ def _fit(xs: "torch.Tensor", y: "torch.Tensor", mean: "torch.Tensor", std: "torc
     return weight.numpy().astype(np.float32), bias.numpy().astype(np.float32)
 
 
-def knn_predict(train_features: np.ndarray, train_labels: np.ndarray, query_features: np.ndarray,
-                k: int = 10) -> np.ndarray:
+def knn_predict(
+    train_features: np.ndarray, train_labels: np.ndarray, query_features: np.ndarray, k: int = 10
+) -> np.ndarray:
     """Majority vote of the ``k`` nearest training embeddings (cosine distance) for each query."""
     from sklearn.neighbors import KNeighborsClassifier
 

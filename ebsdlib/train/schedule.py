@@ -32,8 +32,9 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: Schedule
     raise ValueError(f"unknown schedule {schedule!r}; use 'cosine', 'constant' or 'step'")
 
 
-def build_scheduler(optimizer: "torch.optim.Optimizer", schedule: Schedule, epochs: int,
-                    warmup_epochs: int, steps_per_epoch: int) -> "torch.optim.lr_scheduler.LambdaLR":
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: Schedule, epochs: int, warmup_epochs: int, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """A ``LambdaLR`` over ``epochs × steps_per_epoch`` steps; its state dict holds plain numbers."""
     from torch.optim.lr_scheduler import LambdaLR
 

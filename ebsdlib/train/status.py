@@ -6,7 +6,6 @@ import csv
 import io
 import math
 import time
-
 from pathlib import Path
 
 from ebsdlib.io import write_text
@@ -17,7 +16,7 @@ from ebsdlib.runs import RunDir, Status, check_run_id, runs_root
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds", "micro_batch_size")
 
 
-def as_run_dir(run: "RunDir | str | Path", root: str | Path | None = None) -> RunDir:
+def as_run_dir(run: RunDir | str | Path, root: str | Path | None = None) -> RunDir:
     """The run folder for a :class:`RunDir`, a folder path, or a run id under ``artifacts/runs``.
 
     Raises ``FileNotFoundError`` naming the id or path when there is no such run folder.
@@ -29,8 +28,9 @@ def as_run_dir(run: "RunDir | str | Path", root: str | Path | None = None) -> Ru
     else:
         path = runs_root(root) / check_run_id(str(run))
     if not path.is_dir():
-        raise FileNotFoundError(f"run {str(run)!r} not found (looked for the folder {str(path)!r}); "
-                                "`python -m ebsdlib runs` lists the runs")
+        raise FileNotFoundError(
+            f"run {str(run)!r} not found (looked for the folder {str(path)!r}); `python -m ebsdlib runs` lists the runs"
+        )
     return RunDir(path)
 
 

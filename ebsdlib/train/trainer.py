@@ -51,8 +51,17 @@ class Trainer:
     :mod:`ebsdlib.distributed` for its rules); by default the session is a single process.
     """
 
-    def __init__(self, config: TrainConfig, run: RunDir, dataset: EBSDDataset, reporter: StatusReporter,
-                 progress: bool, on_epoch_end: EpochCallback | None, *, dist: "Context | None" = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        run: RunDir,
+        dataset: EBSDDataset,
+        reporter: StatusReporter,
+        progress: bool,
+        on_epoch_end: EpochCallback | None,
+        *,
+        dist: Context | None = None,
+    ):
         import torch
         from timm.optim import param_groups_weight_decay
 
@@ -80,45 +89,61 @@ class Trainer:
         self.val_idx = labelled_indices(dataset, ("val",)) if config.validation else None
         if len(labelled_indices(dataset, (config.eval_split,))) == 0:
             other = "without" if config.validation else "with"
-            raise ValueError(f"{dataset.path}: split {config.eval_split!r} has no labelled patterns, so the "
-                             f"run would have nothing to report on; train {other} --validation or re-split "
-                             "the data")
-        self.feeder = make_feeder(dataset, self.train_idx, self.dist.rank, self.dist.world_size,
-                                  self.dist.local_world_size)
+            raise ValueError(
+                f"{dataset.path}: split {config.eval_split!r} has no labelled patterns, so the "
+                f"run would have nothing to report on; train {other} --validation or re-split "
+                "the data"
+            )
+        self.feeder = make_feeder(
+            dataset, self.train_idx, self.dist.rank, self.dist.world_size, self.dist.local_world_size
+        )
         self.steps_per_epoch = self.feeder.steps(config.batch_size)
         # out of memory: batches run as micro-batches of half the size (one process only: under
         # torchrun one rank cannot retry alone, so it fails with the message instead)
-        self.backoff = Backoff(config.batch_size, self.device, floor=2, what="training step",
-                               advice="--batch-size", enabled=not self.dist.enabled)
+        self.backoff = Backoff(
+            config.batch_size,
+            self.device,
+            floor=2,
+            what="training step",
+            advice="--batch-size",
+            enabled=not self.dist.enabled,
+        )
         torch.manual_seed(config.seed)
         self.model = build_model(config, len(self.phases))
-        self.model.to(self.device, memory_format=torch.channels_last if self.channels_last
-                      else torch.contiguous_format)
+        self.model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         self.train_forward = training_forward(self.model, config.loss, self.dist, self.device)
-        self.optimizer = torch.optim.AdamW(param_groups_weight_decay(self.model, config.weight_decay),
-                                           lr=config.lr)
-        self.scheduler = build_scheduler(self.optimizer, config.schedule, config.epochs,
-                                         config.warmup_epochs, self.steps_per_epoch)
+        self.optimizer = torch.optim.AdamW(param_groups_weight_decay(self.model, config.weight_decay), lr=config.lr)
+        self.scheduler = build_scheduler(
+            self.optimizer, config.schedule, config.epochs, config.warmup_epochs, self.steps_per_epoch
+        )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.background = background_tensor(dataset, config.preprocess, self.device)
         self.epoch = 0
         self.history: list[dict] = []
-        self.best = {"epoch": None, "metric": None,
-                     "selected_on": "validation accuracy" if config.validation else
-                     "last epoch (train+val mode has no held-out split)"}
+        self.best = {
+            "epoch": None,
+            "metric": None,
+            "selected_on": "validation accuracy"
+            if config.validation
+            else "last epoch (train+val mode has no held-out split)",
+        }
         self.training_seconds = 0.0
         self.clock = _Clock()
 
     def _check_training_data(self) -> None:
         where, splits = self.dataset.path, list(self.config.train_splits)
         if len(self.train_idx) < 2:
-            raise ValueError(f"{where}: splits {splits} hold {len(self.train_idx)} labelled patterns; "
-                             "training needs at least 2 — check the labels and the split")
+            raise ValueError(
+                f"{where}: splits {splits} hold {len(self.train_idx)} labelled patterns; "
+                "training needs at least 2 — check the labels and the split"
+            )
         present = np.unique(self.dataset.labels[self.train_idx])
         if len(present) < 2:
             names = [self.phases[int(c)].name for c in present]
-            raise ValueError(f"{where}: splits {splits} contain only the phase(s) {names}; a classifier "
-                             "needs at least two phases to learn from")
+            raise ValueError(
+                f"{where}: splits {splits} contain only the phase(s) {names}; a classifier "
+                "needs at least two phases to learn from"
+            )
 
     # -- state --------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -158,17 +183,25 @@ class Trainer:
 
         saved = int((ckpt.get("distributed") or {}).get("world_size", 1))
         if saved != self.dist.world_size:
-            raise ValueError(f"{self.run.last_checkpoint}: the run trained on {saved} process(es) and is resumed "
-                             f"on {self.dist.world_size}; the batches and the schedule depend on the number of "
-                             f"processes — resume it on {saved} (torchrun --nnodes × --nproc_per_node = {saved}"
-                             f"{', or without torchrun' if saved == 1 else ''})")
+            raise ValueError(
+                f"{self.run.last_checkpoint}: the run trained on {saved} process(es) and is resumed "
+                f"on {self.dist.world_size}; the batches and the schedule depend on the number of "
+                f"processes — resume it on {saved} (torchrun --nnodes × --nproc_per_node = {saved}"
+                f"{', or without torchrun' if saved == 1 else ''})"
+            )
         names = [p.name for p in checkpoint_phases(ckpt)]
         if names != [p.name for p in self.phases]:
-            raise ValueError(f"{self.run.last_checkpoint}: its phase list {names} does not match the data set "
-                             f"{self.dataset.path} ({[p.name for p in self.phases]}); the data set changed "
-                             "since the run started — start a new run")
-        load_model_state(self.model, ckpt["model"], self.run.last_checkpoint,
-                         f"model {self.config.model!r} with loss {self.config.loss!r}")
+            raise ValueError(
+                f"{self.run.last_checkpoint}: its phase list {names} does not match the data set "
+                f"{self.dataset.path} ({[p.name for p in self.phases]}); the data set changed "
+                "since the run started — start a new run"
+            )
+        load_model_state(
+            self.model,
+            ckpt["model"],
+            self.run.last_checkpoint,
+            f"model {self.config.model!r} with loss {self.config.loss!r}",
+        )
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
@@ -192,8 +225,14 @@ class Trainer:
         self.reporter.update(force=True, epoch=self.epoch, epochs=cfg.epochs, steps_per_epoch=spe)
         if self.history and self.dist.is_main:  # resumed: a process killed after its checkpoint but
             write_history(self.run, self.history)  # before history.csv left the file an epoch behind
-        bar = tqdm(total=cfg.epochs * spe, initial=self.epoch * spe, disable=not self.progress,
-                   desc=self.run.run_id, unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=cfg.epochs * spe,
+            initial=self.epoch * spe,
+            disable=not self.progress,
+            desc=self.run.run_id,
+            unit="step",
+            dynamic_ncols=True,
+        )
         try:
             while self.epoch < cfg.epochs:
                 t0 = time.perf_counter()
@@ -202,22 +241,34 @@ class Trainer:
                 self.epoch += 1
                 seconds = time.perf_counter() - t0
                 self.training_seconds += seconds
-                row = {"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss,
-                       "val_accuracy": val_acc, "lr": lr, "seconds": seconds,
-                       "micro_batch_size": min(self.backoff.size, cfg.batch_size)}
+                row = {
+                    "epoch": self.epoch,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "val_accuracy": val_acc,
+                    "lr": lr,
+                    "seconds": seconds,
+                    "micro_batch_size": min(self.backoff.size, cfg.batch_size),
+                }
                 self.history.append(row)
                 new_best = cfg.validation and (self.best["metric"] is None or val_acc > self.best["metric"])
                 if new_best:
                     self.best.update(epoch=self.epoch, metric=val_acc)
-                if self.dist.is_main:   # under torchrun only rank 0 writes into the run folder
+                if self.dist.is_main:  # under torchrun only rank 0 writes into the run folder
                     if new_best:
-                        save_checkpoint(self.run.best_checkpoint, {"model": self.model.state_dict(),
-                                                                   **self._summary()})
+                        save_checkpoint(self.run.best_checkpoint, {"model": self.model.state_dict(), **self._summary()})
                     save_checkpoint(self.run.last_checkpoint, self.state())
                     write_history(self.run, self.history)
-                self.reporter.update(force=True, epoch=self.epoch, step=0, train_loss=train_loss,
-                                     val_loss=val_loss, val_accuracy=val_acc, eta_seconds=self._eta(),
-                                     message=f"epoch {self.epoch}/{cfg.epochs} done{self._micro_note()}")
+                self.reporter.update(
+                    force=True,
+                    epoch=self.epoch,
+                    step=0,
+                    train_loss=train_loss,
+                    val_loss=val_loss,
+                    val_accuracy=val_acc,
+                    eta_seconds=self._eta(),
+                    message=f"epoch {self.epoch}/{cfg.epochs} done{self._micro_note()}",
+                )
                 if self.on_epoch_end is not None and self.dist.is_main:
                     self.on_epoch_end(self.epoch, row)
         finally:
@@ -249,8 +300,9 @@ class Trainer:
         for _, raw, labels in self.feeder.batches(cfg.batch_size, rng):
             if self._stop_requested():
                 raise Cancelled()
-            x = prepare_batch(raw, dev, cfg.preprocess, self.background, flips, self.channels_last,
-                              shard=self.dist.shard)
+            x = prepare_batch(
+                raw, dev, cfg.preprocess, self.background, flips, self.channels_last, shard=self.dist.shard
+            )
             y = torch.from_numpy(labels).to(dev, non_blocking=True)
 
             def backward(part: slice | None, weight: float | None) -> torch.Tensor:
@@ -286,8 +338,10 @@ class Trainer:
                 self.reporter.update(step=steps, train_loss=mean, eta_seconds=self._eta(steps))
         mean = self.dist.mean(float(loss_sum) / max(steps, 1))
         if not np.isfinite(mean):
-            raise FloatingPointError(f"the training loss became {mean} in epoch {self.epoch + 1}; "
-                                     f"lower the learning rate (lr={cfg.lr!r}) or use precision 'fp32'")
+            raise FloatingPointError(
+                f"the training loss became {mean} in epoch {self.epoch + 1}; "
+                f"lower the learning rate (lr={cfg.lr!r}) or use precision 'fp32'"
+            )
         return mean, lr
 
     def _micro_note(self) -> str:
@@ -295,8 +349,10 @@ class Trainer:
         if not self.backoff.halvings:
             return ""
         failed = self.backoff.halvings[-1][0]
-        return (f"; out of memory at batch size {failed} on {self.device}: batches of {self.config.batch_size} "
-                f"run as micro-batches of {self.backoff.size} (gradients accumulated)")
+        return (
+            f"; out of memory at batch size {failed} on {self.device}: batches of {self.config.batch_size} "
+            f"run as micro-batches of {self.backoff.size} (gradients accumulated)"
+        )
 
     def _stop_requested(self) -> bool:
         """The run's cancel request; under torchrun agreed on by every rank (rank 0 reads ``CANCEL``)."""
@@ -308,8 +364,17 @@ class Trainer:
         from ebsdlib.distributed.predict import predict_sharded
 
         cfg = self.config
-        return predict_sharded(self.model, self.dataset, indices, cfg.preprocess, self.dist, self.device,
-                               cfg.eval_batch_size, self.precision, embeddings=embeddings)
+        return predict_sharded(
+            self.model,
+            self.dataset,
+            indices,
+            cfg.preprocess,
+            self.dist,
+            self.device,
+            cfg.eval_batch_size,
+            self.precision,
+            embeddings=embeddings,
+        )
 
     def _validate(self) -> tuple[float | None, float]:
         """Validation loss (cross-entropy only) and accuracy on the val split."""
@@ -346,8 +411,7 @@ class Trainer:
             return None
         remaining = (self.config.epochs - self.epoch) * self.steps_per_epoch - steps_this_epoch
         val_each = c.val_seconds / c.val_count if c.val_count else 0.0
-        return max(0.0, remaining * c.step_seconds / c.steps
-                   + (self.config.epochs - self.epoch) * val_each)
+        return max(0.0, remaining * c.step_seconds / c.steps + (self.config.epochs - self.epoch) * val_each)
 
     # -- after the epochs ---------------------------------------------------------------------
     def finish(self) -> dict:
@@ -367,23 +431,38 @@ class Trainer:
         reference = None
         if cfg.loss == "supcon":
             self.reporter.update(force=True, message="fitting the linear probe on frozen embeddings")
-            _, feats = predict_dataset(self.model, self.dataset, self.train_idx, cfg.preprocess, self.device,
-                                       cfg.eval_batch_size, self.precision, progress=self.progress)
+            _, feats = predict_dataset(
+                self.model,
+                self.dataset,
+                self.train_idx,
+                cfg.preprocess,
+                self.device,
+                cfg.eval_batch_size,
+                self.precision,
+                progress=self.progress,
+            )
             labels = self.dataset.labels[self.train_idx]
             weight, bias = fit_linear_probe(feats, labels, len(self.phases), cfg.probe_epochs, cfg.seed)
             with torch.no_grad():
                 self.model.classifier.weight.copy_(torch.from_numpy(weight))
                 self.model.classifier.bias.copy_(torch.from_numpy(bias))
             reference = (feats, labels)
-        save_checkpoint(self.run.best_checkpoint, {"model": self.model.state_dict(), **self._summary(),
-                                                   "epoch": self.best["epoch"],
-                                                   "probe_fitted": cfg.loss == "supcon"})
+        save_checkpoint(
+            self.run.best_checkpoint,
+            {
+                "model": self.model.state_dict(),
+                **self._summary(),
+                "epoch": self.best["epoch"],
+                "probe_fitted": cfg.loss == "supcon",
+            },
+        )
         self.reporter.update(force=True, message=f"evaluating split {cfg.eval_split!r}")
         c = self.clock
         extra = {
             "training_seconds": self.training_seconds,
-            "train_patterns_per_second": (c.patterns * self.dist.world_size / c.step_seconds
-                                          if c.step_seconds else None),
+            "train_patterns_per_second": (
+                c.patterns * self.dist.world_size / c.step_seconds if c.step_seconds else None
+            ),
             "selected_epoch": self.best["epoch"],
             "selected_on": self.best["selected_on"],
             "device": str(self.device),
@@ -393,6 +472,15 @@ class Trainer:
             "out_of_memory_halvings": [list(h) for h in self.backoff.halvings],
             **self._launch(),
         }
-        return evaluate_model(self.model, cfg, self.phases, self.dataset, cfg.eval_split, self.run.path,
-                              device=self.device, knn_reference=reference, extra=extra,
-                              progress=self.progress)
+        return evaluate_model(
+            self.model,
+            cfg,
+            self.phases,
+            self.dataset,
+            cfg.eval_split,
+            self.run.path,
+            device=self.device,
+            knn_reference=reference,
+            extra=extra,
+            progress=self.progress,
+        )

@@ -18,8 +18,12 @@ from ebsdlib.runs import artifacts_root
 
 #: Colour of each method on the dose plots (distinct from the phase colours).
 METHOD_COLORS = {"ce": "#6a3d9a", "supcon": "#ff7f00", "dictionary": "#525252", "dictionary_refined": "#1b9e77"}
-METHOD_LABELS = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing",
-                 "dictionary_refined": "dictionary indexing + refinement"}
+METHOD_LABELS = {
+    "ce": "cross-entropy",
+    "supcon": "contrastive (SupCon)",
+    "dictionary": "dictionary indexing",
+    "dictionary_refined": "dictionary indexing + refinement",
+}
 ORACLE_LABEL = "oracle (true orientation known)"
 
 #: The command that makes each benchmark file, for empty states.
@@ -54,8 +58,9 @@ def dose_frame(doc: dict) -> pd.DataFrame:
         return frame
     frame["label"] = frame["method"].map(lambda m: METHOD_LABELS.get(m, m))
     order = {m: i for i, m in enumerate(METHOD_LABELS)}
-    return frame.sort_values(["method", "dose"], key=lambda c: c.map(order) if c.name == "method" else c) \
-        .reset_index(drop=True)
+    return frame.sort_values(["method", "dose"], key=lambda c: c.map(order) if c.name == "method" else c).reset_index(
+        drop=True
+    )
 
 
 def oracle_frame(doc: dict) -> pd.DataFrame:
@@ -63,18 +68,44 @@ def oracle_frame(doc: dict) -> pd.DataFrame:
     rows = []
     for o in doc.get("oracle") or []:
         acc = o.get("oracle_Ni_vs_Ni3Fe")
-        rows.append({"dose": float(o["dose"]), "oracle_pair_accuracy": acc,
-                     "oracle_ni_ni3fe_confusion": None if acc is None else 1.0 - acc,
-                     "oracle_ni_vs_ni3al": o.get("oracle_Ni_vs_Ni3Al"), "corr_clean": o.get("corr_clean"),
-                     "corr_repeat": o.get("corr_repeat")})
-    return pd.DataFrame(rows, columns=["dose", "oracle_pair_accuracy", "oracle_ni_ni3fe_confusion",
-                                       "oracle_ni_vs_ni3al", "corr_clean", "corr_repeat"])
+        rows.append(
+            {
+                "dose": float(o["dose"]),
+                "oracle_pair_accuracy": acc,
+                "oracle_ni_ni3fe_confusion": None if acc is None else 1.0 - acc,
+                "oracle_ni_vs_ni3al": o.get("oracle_Ni_vs_Ni3Al"),
+                "corr_clean": o.get("corr_clean"),
+                "corr_repeat": o.get("corr_repeat"),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "dose",
+            "oracle_pair_accuracy",
+            "oracle_ni_ni3fe_confusion",
+            "oracle_ni_vs_ni3al",
+            "corr_clean",
+            "corr_repeat",
+        ],
+    )
 
 
 def dose_table(frame: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
     """The numbers behind the dose plots: one row per dose and method, the oracle beside."""
-    cols = ["dose", "label", "accuracy", "accuracy_low", "accuracy_high", "ni_ni3fe_confusion", "ni_to_ni3fe",
-            "ni3fe_to_ni", "pair_accuracy", "n_test", "seconds"]
+    cols = [
+        "dose",
+        "label",
+        "accuracy",
+        "accuracy_low",
+        "accuracy_high",
+        "ni_ni3fe_confusion",
+        "ni_to_ni3fe",
+        "ni3fe_to_ni",
+        "pair_accuracy",
+        "n_test",
+        "seconds",
+    ]
     out = frame[[c for c in cols if c in frame.columns]]
     if len(oracle):
         out = out.merge(oracle[["dose", "oracle_pair_accuracy"]], on="dose", how="left")
@@ -82,12 +113,16 @@ def dose_table(frame: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rgba(color: str, alpha: float) -> str:
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def dose_figure(frame: pd.DataFrame, oracle: pd.DataFrame | None = None,
-                metric: Literal["accuracy", "ni_ni3fe_confusion"] = "accuracy", height: int = 420):
+def dose_figure(
+    frame: pd.DataFrame,
+    oracle: pd.DataFrame | None = None,
+    metric: Literal["accuracy", "ni_ni3fe_confusion"] = "accuracy",
+    height: int = 420,
+):
     """Metric against dose (log axis), one line per method; accuracy with its 95 % band.
 
     ``"accuracy"`` draws chance (1/3) as a dotted line; ``"ni_ni3fe_confusion"`` draws 0.5 —
@@ -101,45 +136,96 @@ def dose_figure(frame: pd.DataFrame, oracle: pd.DataFrame | None = None,
         color = METHOD_COLORS.get(method, "#1f77b4")
         label = METHOD_LABELS.get(method, method)
         if metric == "accuracy" and part["accuracy_low"].notna().all():
-            fig.add_trace(go.Scatter(
-                x=np.r_[part["dose"], part["dose"][::-1]], y=np.r_[part["accuracy_high"], part["accuracy_low"][::-1]],
-                mode="lines", fill="toself", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
-                showlegend=False, legendgroup=label, name=f"{label} 95% CI"))
-        hover = [f"{label}<br>dose {d:g} e⁻/px<br>{metric.replace('_', ' ')} {v:.3f}"
-                 + (f" (95% CI {lo:.3f}–{hi:.3f})" if metric == "accuracy" and lo == lo else "")
-                 + f"<br>{int(n)} test patterns"
-                 for d, v, lo, hi, n in zip(part["dose"], part[metric], part["accuracy_low"], part["accuracy_high"],
-                                            part["n_test"].fillna(0))]
-        fig.add_trace(go.Scatter(x=part["dose"], y=part[metric], mode="lines+markers", name=label,
-                                 legendgroup=label, line=dict(color=color, width=3), marker=dict(size=9),
-                                 hovertext=hover, hoverinfo="text"))
+            fig.add_trace(
+                go.Scatter(
+                    x=np.r_[part["dose"], part["dose"][::-1]],
+                    y=np.r_[part["accuracy_high"], part["accuracy_low"][::-1]],
+                    mode="lines",
+                    fill="toself",
+                    fillcolor=_rgba(color, 0.15),
+                    line=dict(width=0),
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=label,
+                    name=f"{label} 95% CI",
+                )
+            )
+        hover = [
+            f"{label}<br>dose {d:g} e⁻/px<br>{metric.replace('_', ' ')} {v:.3f}"
+            + (f" (95% CI {lo:.3f}–{hi:.3f})" if metric == "accuracy" and lo == lo else "")
+            + f"<br>{int(n)} test patterns"
+            for d, v, lo, hi, n in zip(
+                part["dose"], part[metric], part["accuracy_low"], part["accuracy_high"], part["n_test"].fillna(0)
+            )
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=part["dose"],
+                y=part[metric],
+                mode="lines+markers",
+                name=label,
+                legendgroup=label,
+                line=dict(color=color, width=3),
+                marker=dict(size=9),
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
     if metric == "accuracy":
         chance, title, ytitle = 1 / 3, "Accuracy against dose (3 phases)", "accuracy"
     else:
         chance, title, ytitle = 0.5, "Ni↔Ni₃Fe confusion against dose", "Ni↔Ni₃Fe confusion"
         if oracle is not None and len(oracle) and oracle["oracle_ni_ni3fe_confusion"].notna().any():
             o = oracle.sort_values("dose")
-            fig.add_trace(go.Scatter(x=o["dose"], y=o["oracle_ni_ni3fe_confusion"], mode="lines+markers",
-                                     name=ORACLE_LABEL, line=dict(color="black", dash="dash", width=2),
-                                     marker=dict(symbol="diamond", size=8)))
-    fig.add_hline(y=chance, line=dict(color="#999999", dash="dot"),
-                  annotation_text="chance" if metric == "accuracy" else "chance between Ni and Ni₃Fe",
-                  annotation_position="bottom right" if metric == "accuracy" else "top left")
+            fig.add_trace(
+                go.Scatter(
+                    x=o["dose"],
+                    y=o["oracle_ni_ni3fe_confusion"],
+                    mode="lines+markers",
+                    name=ORACLE_LABEL,
+                    line=dict(color="black", dash="dash", width=2),
+                    marker=dict(symbol="diamond", size=8),
+                )
+            )
+    fig.add_hline(
+        y=chance,
+        line=dict(color="#999999", dash="dot"),
+        annotation_text="chance" if metric == "accuracy" else "chance between Ni and Ni₃Fe",
+        annotation_position="bottom right" if metric == "accuracy" else "top left",
+    )
     doses = sorted(set(frame["dose"]))
-    fig.update_layout(title=title, height=height, font=dict(size=15), hovermode="closest",
-                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25),
-                      xaxis=dict(title="dose (detected electrons per pixel)", type="log", tickvals=doses,
-                                 ticktext=[f"{d:,.0f}" if d >= 1 else f"{d:g}" for d in doses]),
-                      yaxis=dict(title=ytitle, range=[0, 1.02]))
+    fig.update_layout(
+        title=title,
+        height=height,
+        font=dict(size=15),
+        hovermode="closest",
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.25),
+        xaxis=dict(
+            title="dose (detected electrons per pixel)",
+            type="log",
+            tickvals=doses,
+            ticktext=[f"{d:,.0f}" if d >= 1 else f"{d:g}" for d in doses],
+        ),
+        yaxis=dict(title=ytitle, range=[0, 1.02]),
+    )
     return fig
 
 
 def throughput_table(doc: dict) -> pd.DataFrame:
     """The speed benchmark's stages: patterns/s (median of the timed rounds) and peak memory."""
-    cols = {"kind": "stage", "pipeline": "pipeline", "precision": "precision", "patterns": "patterns",
-            "patterns_per_second": "patterns/s", "patterns_per_cpu_second": "patterns/CPU-s", "seconds": "seconds",
-            "peak_rss_mb": "peak RSS (MB)",
-            "python_peak_mb": "Python peak (MB)", "cuda_peak_mb": "CUDA peak (MB)"}
+    cols = {
+        "kind": "stage",
+        "pipeline": "pipeline",
+        "precision": "precision",
+        "patterns": "patterns",
+        "patterns_per_second": "patterns/s",
+        "patterns_per_cpu_second": "patterns/CPU-s",
+        "seconds": "seconds",
+        "peak_rss_mb": "peak RSS (MB)",
+        "python_peak_mb": "Python peak (MB)",
+        "cuda_peak_mb": "CUDA peak (MB)",
+    }
     frame = pd.DataFrame(doc["rows"])
     if not len(frame):
         return pd.DataFrame(columns=list(cols.values()))
@@ -150,27 +236,47 @@ def throughput_table(doc: dict) -> pd.DataFrame:
 def ratio_table(doc: dict) -> pd.DataFrame:
     """End-to-end ÷ model alone against its goal, and end-to-end ÷ naive, per stage and precision,
     from the wall clock and from the process's CPU time."""
+
     def verdict(ok: bool | None) -> str:
         return "meets the goal" if ok else "below the goal"
 
     rows = []
     for r in doc.get("ratios") or []:
-        rows.append({"stage": r["kind"], "precision": r["precision"],
-                     "end-to-end ÷ model alone": r.get("end_to_end_over_model"),
-                     "verdict": verdict(r.get("meets_goal")),
-                     "same, CPU time": r.get("end_to_end_over_model_cpu"),
-                     "verdict (CPU time)": verdict(r.get("meets_goal_cpu")), "goal": r.get("goal"),
-                     "end-to-end ÷ naive": r.get("end_to_end_over_naive")})
-    return pd.DataFrame(rows, columns=["stage", "precision", "end-to-end ÷ model alone", "verdict", "same, CPU time",
-                                       "verdict (CPU time)", "goal", "end-to-end ÷ naive"])
+        rows.append(
+            {
+                "stage": r["kind"],
+                "precision": r["precision"],
+                "end-to-end ÷ model alone": r.get("end_to_end_over_model"),
+                "verdict": verdict(r.get("meets_goal")),
+                "same, CPU time": r.get("end_to_end_over_model_cpu"),
+                "verdict (CPU time)": verdict(r.get("meets_goal_cpu")),
+                "goal": r.get("goal"),
+                "end-to-end ÷ naive": r.get("end_to_end_over_naive"),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "stage",
+            "precision",
+            "end-to-end ÷ model alone",
+            "verdict",
+            "same, CPU time",
+            "verdict (CPU time)",
+            "goal",
+            "end-to-end ÷ naive",
+        ],
+    )
 
 
 def environment_line(doc: dict) -> str:
     """When, where and how big: one line under a benchmark's tables."""
     env = doc.get("environment") or {}
     load = env.get("load_average")
-    parts = [f"measured {env.get('created', '?')} on {env.get('device', '?')} ({env.get('device_name', '?')}, "
-             f"{env.get('cpu_count', '?')} CPUs, torch {env.get('torch', '?')})"]
+    parts = [
+        f"measured {env.get('created', '?')} on {env.get('device', '?')} ({env.get('device_name', '?')}, "
+        f"{env.get('cpu_count', '?')} CPUs, torch {env.get('torch', '?')})"
+    ]
     if load:
         parts.append(f"load average {load[0]:.1f} at the start")
     if doc.get("seconds") is not None:
@@ -189,13 +295,37 @@ def method_comparison(table: pd.DataFrame, metrics: Mapping[str, dict | None]) -
         Run id → its ``metrics.json`` (for the throughput), ``None`` when unreadable.
     """
     if not len(table):
-        return pd.DataFrame(columns=["run_id", "method", "model", "dataset", "eval_split", "accuracy",
-                                     "accuracy_low", "accuracy_high", "ni_ni3fe_confusion", "patterns_per_second"])
+        return pd.DataFrame(
+            columns=[
+                "run_id",
+                "method",
+                "model",
+                "dataset",
+                "eval_split",
+                "accuracy",
+                "accuracy_low",
+                "accuracy_high",
+                "ni_ni3fe_confusion",
+                "patterns_per_second",
+            ]
+        )
     done = table[(table["state"] == "completed") & table["accuracy"].notna()].copy()
     done["method"] = done["loss"].map(lambda m: METHOD_LABELS.get(m, m))
     done["patterns_per_second"] = [
-        (metrics.get(r) or {}).get("inference_patterns_per_second", np.nan) for r in done["run_id"]]
+        (metrics.get(r) or {}).get("inference_patterns_per_second", np.nan) for r in done["run_id"]
+    ]
     done["baseline"] = done["loss"] == "dictionary"
-    cols = ["run_id", "method", "model", "dataset", "eval_split", "accuracy", "accuracy_low", "accuracy_high",
-            "ni_ni3fe_confusion", "patterns_per_second", "baseline"]
+    cols = [
+        "run_id",
+        "method",
+        "model",
+        "dataset",
+        "eval_split",
+        "accuracy",
+        "accuracy_low",
+        "accuracy_high",
+        "ni_ni3fe_confusion",
+        "patterns_per_second",
+        "baseline",
+    ]
     return done.sort_values(["dataset", "accuracy"], ascending=[True, False])[cols].reset_index(drop=True)

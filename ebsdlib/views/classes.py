@@ -29,18 +29,24 @@ def per_class_table(metrics: dict, phases: Sequence[Phase], run: str = "") -> pd
     if isinstance(per_class, list):
         per_class = {str(r.get("phase", i)): r for i, r in enumerate(per_class)}
     if not isinstance(per_class, dict):
-        raise ValueError(f"metrics has per_class={per_class!r}; expected a dictionary per phase; "
-                         "re-evaluate the run with `python -m ebsdlib evaluate RUN`")
+        raise ValueError(
+            f"metrics has per_class={per_class!r}; expected a dictionary per phase; "
+            "re-evaluate the run with `python -m ebsdlib evaluate RUN`"
+        )
     rows = []
     for p in phases:
         r = per_class.get(p.name, {})
-        rows.append({
-            "run": run, "phase": p.name, "label": p.display_name,
-            "precision": _float(r.get("precision")),
-            "recall": _float(r.get("recall")),
-            "f1": _float(r.get("f1", r.get("f1_score"))),
-            "support": int(r.get("support", 0) or 0),
-        })
+        rows.append(
+            {
+                "run": run,
+                "phase": p.name,
+                "label": p.display_name,
+                "precision": _float(r.get("precision")),
+                "recall": _float(r.get("recall")),
+                "f1": _float(r.get("f1", r.get("f1_score"))),
+                "support": int(r.get("support", 0) or 0),
+            }
+        )
     return pd.DataFrame(rows, columns=list(PER_CLASS_COLUMNS))
 
 
@@ -56,8 +62,12 @@ def compare_per_class(runs: Mapping[str, dict], phases: Sequence[Phase]) -> pd.D
 
 def per_class_long(table: pd.DataFrame) -> pd.DataFrame:
     """Per-class table in long form (``metric`` ∈ precision, recall, f1) for grouped bar charts."""
-    return table.melt(id_vars=["run", "phase", "label", "support"], value_vars=["precision", "recall", "f1"],
-                      var_name="metric", value_name="value")
+    return table.melt(
+        id_vars=["run", "phase", "label", "support"],
+        value_vars=["precision", "recall", "f1"],
+        var_name="metric",
+        value_name="value",
+    )
 
 
 def headline(metrics: dict | None) -> dict[str, float | None]:
@@ -78,7 +88,7 @@ def headline(metrics: dict | None) -> dict[str, float | None]:
     ci = m.get("accuracy_ci95", m.get("accuracy_ci"))
     if isinstance(ci, dict):
         ci = [ci.get("low", ci.get("lower")), ci.get("high", ci.get("upper"))]
-    lo, hi = (ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None))
+    lo, hi = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
     return {
         "accuracy": get("accuracy"),
         "accuracy_low": None if lo is None else float(lo),
@@ -103,5 +113,6 @@ def same_split(configs: Mapping[str, dict]) -> tuple[bool, str]:
     if len(distinct) <= 1:
         return True, ""
     parts = [f"{label}: {k[0]} ({'validation' if k[1] else 'test'} split)" for label, k in keys.items()]
-    return False, "These runs were evaluated on different data: " + "; ".join(parts) + \
-        ". Compare runs of the same data set and evaluation mode for a fair comparison."
+    return False, "These runs were evaluated on different data: " + "; ".join(
+        parts
+    ) + ". Compare runs of the same data set and evaluation mode for a fair comparison."

@@ -14,8 +14,7 @@ import pandas as pd
 Normalisation = Literal["counts", "row", "column"]
 NORMALISATIONS = ("counts", "row", "column")
 
-CELL_COLUMNS = ("true", "predicted", "true_label", "predicted_label", "count", "row_pct", "col_pct",
-                "correct")
+CELL_COLUMNS = ("true", "predicted", "true_label", "predicted_label", "count", "row_pct", "col_pct", "correct")
 
 
 def confusion_array(metrics: dict, n_classes: int | None = None) -> np.ndarray:
@@ -31,11 +30,12 @@ def confusion_array(metrics: dict, n_classes: int | None = None) -> np.ndarray:
         cm = cm.get("counts", cm.get("matrix"))
     arr = np.asarray(cm if cm is not None else [], dtype=float)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
-        raise ValueError(f"metrics confusion_matrix has shape {arr.shape}; expected a square matrix "
-                         "(rows true, columns predicted); re-evaluate the run")
+        raise ValueError(
+            f"metrics confusion_matrix has shape {arr.shape}; expected a square matrix "
+            "(rows true, columns predicted); re-evaluate the run"
+        )
     if n_classes is not None and arr.shape[0] != n_classes:
-        raise ValueError(f"confusion_matrix is {arr.shape[0]}×{arr.shape[0]} but the run has "
-                         f"{n_classes} phases")
+        raise ValueError(f"confusion_matrix is {arr.shape[0]}×{arr.shape[0]} but the run has {n_classes} phases")
     return arr.astype(np.int64)
 
 
@@ -44,7 +44,8 @@ def confusion_from_labels(true: np.ndarray, pred: np.ndarray, n_classes: int) ->
     true, pred = np.asarray(true, dtype=np.int64), np.asarray(pred, dtype=np.int64)
     keep = (true >= 0) & (pred >= 0) & (true < n_classes) & (pred < n_classes)
     return np.bincount(true[keep] * n_classes + pred[keep], minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes)
+        n_classes, n_classes
+    )
 
 
 def normalise(cm: np.ndarray, mode: Normalisation) -> np.ndarray:
@@ -72,8 +73,9 @@ def difference(cm_a: np.ndarray, cm_b: np.ndarray, mode: Normalisation) -> np.nd
     """
     a, b = np.asarray(cm_a), np.asarray(cm_b)
     if a.shape != b.shape:
-        raise ValueError(f"cannot subtract confusion matrices of shapes {a.shape} and {b.shape}; "
-                         "compare runs with the same phases")
+        raise ValueError(
+            f"cannot subtract confusion matrices of shapes {a.shape} and {b.shape}; compare runs with the same phases"
+        )
     return normalise(a, mode) - normalise(b, mode)
 
 
@@ -85,11 +87,18 @@ def cells_table(cm: np.ndarray, names: Sequence[str], labels: Sequence[str] | No
     rows = []
     for i, t in enumerate(names):
         for j, p in enumerate(names):
-            rows.append({
-                "true": t, "predicted": p, "true_label": labels[i], "predicted_label": labels[j],
-                "count": int(cm[i, j]), "row_pct": 100.0 * row_n[i, j], "col_pct": 100.0 * col_n[i, j],
-                "correct": i == j,
-            })
+            rows.append(
+                {
+                    "true": t,
+                    "predicted": p,
+                    "true_label": labels[i],
+                    "predicted_label": labels[j],
+                    "count": int(cm[i, j]),
+                    "row_pct": 100.0 * row_n[i, j],
+                    "col_pct": 100.0 * col_n[i, j],
+                    "correct": i == j,
+                }
+            )
     return pd.DataFrame(rows, columns=list(CELL_COLUMNS))
 
 
@@ -97,11 +106,15 @@ def hover_text(cm: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
     """Per-cell hover text: true, predicted, count, % of the true class, % of the predicted class."""
     cm = np.asarray(cm)
     row_n, col_n = normalise(cm, "row"), normalise(cm, "column")
-    return [[
-        f"true {labels[i]} → predicted {labels[j]}<br>{int(cm[i, j])} patterns<br>"
-        f"{100 * row_n[i, j]:.1f}% of true {labels[i]} (recall row)<br>"
-        f"{100 * col_n[i, j]:.1f}% of predicted {labels[j]} (precision column)"
-        for j in range(cm.shape[1])] for i in range(cm.shape[0])]
+    return [
+        [
+            f"true {labels[i]} → predicted {labels[j]}<br>{int(cm[i, j])} patterns<br>"
+            f"{100 * row_n[i, j]:.1f}% of true {labels[i]} (recall row)<br>"
+            f"{100 * col_n[i, j]:.1f}% of predicted {labels[j]} (precision column)"
+            for j in range(cm.shape[1])
+        ]
+        for i in range(cm.shape[0])
+    ]
 
 
 def cell_index(names: Sequence[str], true: str, predicted: str) -> int:

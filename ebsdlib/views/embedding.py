@@ -31,15 +31,22 @@ def embedding_frame(umap: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
     if u.ndim != 2 or u.shape[1] != 2:
         raise ValueError(f"umap.npy has shape {u.shape}; expected (n, 2)")
     if len(u) != len(frame):
-        raise ValueError(f"umap.npy has {len(u)} rows but predictions.csv has {len(frame)}; "
-                         "the run's files are from different evaluations: re-evaluate it")
-    out = pd.DataFrame({
-        "x": u[:, 0].astype(np.float32), "y": u[:, 1].astype(np.float32),
-        "row": frame["row"].to_numpy(), "index": frame["index"].to_numpy(),
-        "true_name": frame["true_name"].to_numpy(), "pred_name": frame["pred_name"].to_numpy(),
-        "correct": np.where(frame["correct"].to_numpy(), "correct", "wrong"),
-        "confidence": frame["confidence"].to_numpy(dtype=float) if "confidence" in frame else np.nan,
-    })
+        raise ValueError(
+            f"umap.npy has {len(u)} rows but predictions.csv has {len(frame)}; "
+            "the run's files are from different evaluations: re-evaluate it"
+        )
+    out = pd.DataFrame(
+        {
+            "x": u[:, 0].astype(np.float32),
+            "y": u[:, 1].astype(np.float32),
+            "row": frame["row"].to_numpy(),
+            "index": frame["index"].to_numpy(),
+            "true_name": frame["true_name"].to_numpy(),
+            "pred_name": frame["pred_name"].to_numpy(),
+            "correct": np.where(frame["correct"].to_numpy(), "correct", "wrong"),
+            "confidence": frame["confidence"].to_numpy(dtype=float) if "confidence" in frame else np.nan,
+        }
+    )
     return out
 
 
@@ -56,5 +63,11 @@ def selection_summary(emb: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     sel = emb[emb["row"].isin(np.asarray(rows))]
     if not len(sel):
         return pd.DataFrame(columns=["true_name", "pred_name", "count"])
-    return (sel.groupby(["true_name", "pred_name"]).size().rename("count").reset_index()
-            .sort_values("count", ascending=False, kind="stable").reset_index(drop=True))
+    return (
+        sel.groupby(["true_name", "pred_name"])
+        .size()
+        .rename("count")
+        .reset_index()
+        .sort_values("count", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )

@@ -100,8 +100,9 @@ def customdata_items(cd) -> list:
     return [cd]
 
 
-def selected_cell(cells: pd.DataFrame, selected_rows: Sequence[int] | None,
-                  default: tuple[str, str] | None = None) -> tuple[str, str] | None:
+def selected_cell(
+    cells: pd.DataFrame, selected_rows: Sequence[int] | None, default: tuple[str, str] | None = None
+) -> tuple[str, str] | None:
     """(true, predicted) of the row chosen in the cells table, else ``default`` when it is a cell.
 
     Parameters
@@ -126,6 +127,7 @@ def selected_cell(cells: pd.DataFrame, selected_rows: Sequence[int] | None,
 def default_cell(cells: pd.DataFrame, preferred: tuple[str, str]) -> tuple[str, str] | None:
     """The cell to show before any choice: ``preferred`` (the hard pair) if it holds patterns, else
     the largest confusion, else the largest cell; ``None`` for an empty matrix."""
+
     def has(t: str, p: str) -> bool:
         hit = cells[(cells["true"] == t) & (cells["predicted"] == p)]
         return bool(len(hit)) and int(hit["count"].iloc[0]) > 0
@@ -148,13 +150,16 @@ def gallery_items(rows: pd.DataFrame, phases: Sequence[Phase], limit: int = 24) 
     items = []
     for _, r in rows.head(max(0, int(limit))).iterrows():
         probs = {pretty.get(c[5:], c[5:]): float(r[c]) for c in cols}
-        items.append(GalleryItem(
-            row=int(r["row"]), index=int(r["index"]),
-            true=pretty.get(str(r["true_name"]), str(r["true_name"])),
-            pred=pretty.get(str(r["pred_name"]), str(r["pred_name"])),
-            confidence=float(r.get("confidence", max(probs.values()) if probs else np.nan)),
-            probabilities=probs,
-        ))
+        items.append(
+            GalleryItem(
+                row=int(r["row"]),
+                index=int(r["index"]),
+                true=pretty.get(str(r["true_name"]), str(r["true_name"])),
+                pred=pretty.get(str(r["pred_name"]), str(r["pred_name"])),
+                confidence=float(r.get("confidence", max(probs.values()) if probs else np.nan)),
+                probabilities=probs,
+            )
+        )
     return items
 
 
@@ -168,13 +173,18 @@ def resolve_data_path(data: str | os.PathLike, artifacts: str | Path) -> Path:
         Naming the places looked at.
     """
     p = Path(data)
-    candidates = [p] if p.is_absolute() else [p, Path(artifacts).parent / p, Path(artifacts) / p,
-                                              Path(artifacts) / "datasets" / p.name]
+    candidates = (
+        [p]
+        if p.is_absolute()
+        else [p, Path(artifacts).parent / p, Path(artifacts) / p, Path(artifacts) / "datasets" / p.name]
+    )
     for c in candidates:
         if c.is_file():
             return c
-    raise FileNotFoundError(f"the run's data set {str(data)!r} was not found (looked at "
-                            f"{[str(c) for c in candidates]}); patterns cannot be shown without it")
+    raise FileNotFoundError(
+        f"the run's data set {str(data)!r} was not found (looked at "
+        f"{[str(c) for c in candidates]}); patterns cannot be shown without it"
+    )
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -188,8 +198,9 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return (np.clip((x - lo) / scale, 0, 1) * 255).round().astype(np.uint8)
 
 
-def load_patterns(data_path: str | Path, indices: Sequence[int], processed: bool = True,
-                  preprocess: dict | None = None) -> np.ndarray:
+def load_patterns(
+    data_path: str | Path, indices: Sequence[int], processed: bool = True, preprocess: dict | None = None
+) -> np.ndarray:
     """Patterns at ``indices`` of a data set as ``uint8`` images ready to show.
 
     Parameters
@@ -210,8 +221,10 @@ def load_patterns(data_path: str | Path, indices: Sequence[int], processed: bool
     ds = load(data_path)
     try:
         if len(idx) and (idx.min() < 0 or idx.max() >= len(ds)):
-            raise IndexError(f"{data_path}: pattern index {int(idx.max())} is outside 0..{len(ds) - 1}; "
-                             "the run was made on another version of this data set")
+            raise IndexError(
+                f"{data_path}: pattern index {int(idx.max())} is outside 0..{len(ds) - 1}; "
+                "the run was made on another version of this data set"
+            )
         raw = ds.read(idx)
         if not processed or not len(idx):
             return to_uint8(raw)

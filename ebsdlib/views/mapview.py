@@ -21,9 +21,16 @@ def fractions_frame(fractions: dict, phases) -> pd.DataFrame:
         raise ValueError(f"fractions {fractions!r} have no 'rows'; expected the output of phase_fractions")
     colors = {p.name: p.color for p in with_colors(phases)}
     pretty = {p.name: p.display_name for p in phases}
-    out = [{"phase": r["phase"], "label": pretty.get(r["phase"], r["phase"]),
+    out = [
+        {
+            "phase": r["phase"],
+            "label": pretty.get(r["phase"], r["phase"]),
             "color": colors.get(r["phase"], NOT_INDEXED_COLOR if r["phase"] == NOT_INDEXED else "#7f7f7f"),
-            "count": int(r["count"]), "percent": float(r["percent"])} for r in rows]
+            "count": int(r["count"]),
+            "percent": float(r["percent"]),
+        }
+        for r in rows
+    ]
     return pd.DataFrame(out, columns=["phase", "label", "color", "count", "percent"])
 
 
@@ -52,8 +59,7 @@ def grid_hover(phasemap, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     pred = phasemap.pred[rows, cols].astype(np.int64)
     pred = np.where(pred < 0, len(names) - 1, pred)
     conf = np.nan_to_num(phasemap.confidence[rows, cols].astype(float), nan=0.0)
-    text = np.char.add(np.char.add(names[pred].astype(str), " · confidence "),
-                       np.char.mod("%.2f", conf))
+    text = np.char.add(np.char.add(names[pred].astype(str), " · confidence "), np.char.mod("%.2f", conf))
     if phasemap.true is not None:
         true = phasemap.true[rows, cols].astype(np.int64)
         tnames = np.array([p.display_name for p in phasemap.phases] + ["unknown"], dtype=object)
@@ -85,7 +91,9 @@ def pixel_table(info: dict, phases) -> pd.DataFrame:
     colours, most likely first."""
     pretty = {p.name: p.display_name for p in phases}
     colors = {p.name: p.color for p in with_colors(phases)}
-    rows = [{"phase": n, "label": pretty.get(n, n), "color": colors.get(n, "#7f7f7f"), "probability": float(v)}
-            for n, v in (info.get("proba") or {}).items()]
+    rows = [
+        {"phase": n, "label": pretty.get(n, n), "color": colors.get(n, "#7f7f7f"), "probability": float(v)}
+        for n, v in (info.get("proba") or {}).items()
+    ]
     df = pd.DataFrame(rows, columns=["phase", "label", "color", "probability"])
     return df.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True)

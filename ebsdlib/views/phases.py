@@ -50,11 +50,13 @@ def phase_names_of(metrics: dict | None, predictions=None) -> list[str]:
         if isinstance(per_class, list) and per_class and all(isinstance(r, dict) and "phase" in r for r in per_class):
             return [str(r["phase"]) for r in per_class]
     if predictions is not None:
-        names = [c[len("prob_"):] for c in predictions.columns if c.startswith("prob_")]
+        names = [c[len("prob_") :] for c in predictions.columns if c.startswith("prob_")]
         if names:
             return names
-    raise ValueError("the run names no phases: metrics.json has no 'phase_names' and predictions.csv "
-                     "has no 'prob_<phase>' columns; re-evaluate it with `python -m ebsdlib evaluate RUN`")
+    raise ValueError(
+        "the run names no phases: metrics.json has no 'phase_names' and predictions.csv "
+        "has no 'prob_<phase>' columns; re-evaluate it with `python -m ebsdlib evaluate RUN`"
+    )
 
 
 def color_lookup(phases: Sequence[Phase], *, not_indexed: bool = True) -> dict[str, str]:

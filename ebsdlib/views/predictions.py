@@ -17,13 +17,16 @@ def _as_codes(col: pd.Series, names: list[str], which: str) -> np.ndarray:
         lookup = {n: i for i, n in enumerate(names)}
         unknown = sorted(set(col.dropna().astype(str)) - set(lookup) - {"", "unknown", "-1"})
         if unknown:
-            raise ValueError(f"predictions.csv column {which!r} has phases {unknown} that are not among "
-                             f"the run's phases {names}")
+            raise ValueError(
+                f"predictions.csv column {which!r} has phases {unknown} that are not among the run's phases {names}"
+            )
         codes = col.astype(str).map(lambda v: lookup.get(v, -1)).to_numpy(dtype=np.int64)
     bad = (codes < -1) | (codes >= len(names))
     if bad.any():
-        raise ValueError(f"predictions.csv column {which!r} has label {int(codes[bad][0])} outside "
-                         f"0..{len(names) - 1} (phases {names})")
+        raise ValueError(
+            f"predictions.csv column {which!r} has label {int(codes[bad][0])} outside "
+            f"0..{len(names) - 1} (phases {names})"
+        )
     return codes
 
 
@@ -53,7 +56,7 @@ def prediction_frame(predictions: pd.DataFrame, phase_names: Sequence[str]) -> p
     df["true"] = _as_codes(df["true"], names, "true")
     df["pred"] = _as_codes(df["pred"], names, "pred")
     label = np.array([*names, "unknown"], dtype=object)
-    df["true_name"] = label[df["true"].to_numpy()]   # -1 picks "unknown"
+    df["true_name"] = label[df["true"].to_numpy()]  # -1 picks "unknown"
     df["pred_name"] = label[df["pred"].to_numpy()]
     df["correct"] = (df["true"] == df["pred"]) & (df["true"] >= 0)
     probs = prob_columns(df, names)

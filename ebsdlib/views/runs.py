@@ -14,9 +14,23 @@ from ebsdlib.runs import RunSummary, datasets_root
 
 #: Columns of :func:`runs_table`, in display order.
 RUN_COLUMNS = (
-    "run_id", "name", "loss", "model", "dataset", "eval_split", "accuracy", "accuracy_low",
-    "accuracy_high", "balanced_accuracy", "macro_f1", "ni_ni3fe_confusion", "state", "progress",
-    "epochs", "created", "error",
+    "run_id",
+    "name",
+    "loss",
+    "model",
+    "dataset",
+    "eval_split",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "balanced_accuracy",
+    "macro_f1",
+    "ni_ni3fe_confusion",
+    "state",
+    "progress",
+    "epochs",
+    "created",
+    "error",
 )
 
 LOSS_NAMES = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing"}
@@ -75,8 +89,16 @@ def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
         try:
             rows.append(_row(s))
         except (TypeError, ValueError, OverflowError, AttributeError) as e:  # values of the wrong kind:
-            rows.append(_row(RunSummary(s.run_id, s.path, "broken",           # shown as broken, never a crash
-                                        error=f"{type(e).__name__}: {e} (in {s.path})")))
+            rows.append(
+                _row(
+                    RunSummary(
+                        s.run_id,
+                        s.path,
+                        "broken",  # shown as broken, never a crash
+                        error=f"{type(e).__name__}: {e} (in {s.path})",
+                    )
+                )
+            )
     df = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
     return df.astype({"progress": float, "epochs": int}) if len(df) else df
 
@@ -107,8 +129,14 @@ def _row(s: RunSummary) -> dict:
     }
 
 
-def filter_runs(table: pd.DataFrame, *, losses: Sequence[str] = (), states: Sequence[str] = (),
-                datasets: Sequence[str] = (), text: str = "") -> pd.DataFrame:
+def filter_runs(
+    table: pd.DataFrame,
+    *,
+    losses: Sequence[str] = (),
+    states: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    text: str = "",
+) -> pd.DataFrame:
     """Rows matching every given filter; an empty filter keeps everything.
 
     Parameters
@@ -252,8 +280,15 @@ def datasets_table(paths: Sequence[Path], base: str | Path | None = None) -> pd.
     rows = []
     for p in paths:
         name = str(Path(p).relative_to(base)) if base is not None else Path(p).name
-        row = {"dataset": name, "patterns": np.nan, "pattern_size": "", "phases": "", "kind": "",
-               "scan_shape": "", "error": ""}
+        row = {
+            "dataset": name,
+            "patterns": np.nan,
+            "pattern_size": "",
+            "phases": "",
+            "kind": "",
+            "scan_shape": "",
+            "error": "",
+        }
         try:
             with EBSDDataset(p) as ds:
                 s = ds.summary()
@@ -269,5 +304,4 @@ def datasets_table(paths: Sequence[Path], base: str | Path | None = None) -> pd.
         except Exception as e:  # an unreadable file is listed with its reason, not raised
             row["error"] = f"{type(e).__name__}: {e}"
         rows.append(row)
-    return pd.DataFrame(rows, columns=["dataset", "kind", "patterns", "pattern_size", "phases",
-                                       "scan_shape", "error"])
+    return pd.DataFrame(rows, columns=["dataset", "kind", "patterns", "pattern_size", "phases", "scan_shape", "error"])

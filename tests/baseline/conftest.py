@@ -28,8 +28,10 @@ DETECTOR = DetectorModel()
 
 def record() -> dict:
     """The simulation record of the test data (what the dictionary reads its geometry from)."""
-    return {"source": "simulation",
-            "config": {"detector": DETECTOR.to_dict(), "master_half_size": MASTER_HALF, "min_dspacing": 0.7}}
+    return {
+        "source": "simulation",
+        "config": {"detector": DETECTOR.to_dict(), "master_half_size": MASTER_HALF, "min_dspacing": 0.7},
+    }
 
 
 def frames(labels: np.ndarray, quaternions: np.ndarray, cache: Path) -> np.ndarray:
@@ -71,10 +73,17 @@ def clean_data(cache_root) -> Path:
     labels = np.repeat(np.arange(3), 8).astype(np.int16)
     quats = np.tile(q, (3, 1))
     split = np.tile(np.r_[np.zeros(4), np.full(4, 2)], 3).astype(np.int8)
-    return write_dataset(cache_root / "clean.h5", frames(labels, quats, cache_root), labels, DEFAULT_PHASES,
-                         provenance=record(), preprocessing=PREPROCESS.to_dict(), split=split,
-                         split_rule="first four of each phase train, the rest test",
-                         orientations=quats.astype(np.float32))
+    return write_dataset(
+        cache_root / "clean.h5",
+        frames(labels, quats, cache_root),
+        labels,
+        DEFAULT_PHASES,
+        provenance=record(),
+        preprocessing=PREPROCESS.to_dict(),
+        split=split,
+        split_rule="first four of each phase train, the rest test",
+        orientations=quats.astype(np.float32),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +92,17 @@ def clean_scan(cache_root) -> Path:
     rr, cc = np.mgrid[0:3, 0:4]
     labels = np.array([0, 1, 2, 0])[cc.ravel()].astype(np.int16)
     quats = grid_orientations(12, seed=2)
-    return write_dataset(cache_root / "scan.h5", frames(labels, quats, cache_root), labels, DEFAULT_PHASES,
-                         provenance=record(), preprocessing=PREPROCESS.to_dict(), scan_row=rr.ravel(),
-                         scan_col=cc.ravel(), scan_shape=(3, 4), step_size=0.5,
-                         quality=np.ones(12, np.float32), orientations=quats.astype(np.float32))
+    return write_dataset(
+        cache_root / "scan.h5",
+        frames(labels, quats, cache_root),
+        labels,
+        DEFAULT_PHASES,
+        provenance=record(),
+        preprocessing=PREPROCESS.to_dict(),
+        scan_row=rr.ravel(),
+        scan_col=cc.ravel(),
+        scan_shape=(3, 4),
+        step_size=0.5,
+        quality=np.ones(12, np.float32),
+        orientations=quats.astype(np.float32),
+    )

@@ -37,11 +37,13 @@ def test_cache_is_reused_and_keyed_on_every_parameter(cache_root):
     assert again.from_cache and again.build_seconds == 0.0
     assert (cache_root / "cache" / "dictionary" / f"{cache_key(first.parameters)}.npz").exists()
     for a, b in zip(first.templates, again.templates):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-3)   # stored as float16
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-3)  # stored as float16
     base = dictionary_parameters(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PREPROCESS, 30.0)
-    other = [dictionary_parameters(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PREPROCESS, 25.0),
-             dictionary_parameters(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE + 2), PREPROCESS, 30.0),
-             dictionary_parameters(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PreprocessConfig(size=SIZE), 30.0)]
+    other = [
+        dictionary_parameters(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PREPROCESS, 25.0),
+        dictionary_parameters(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE + 2), PREPROCESS, 30.0),
+        dictionary_parameters(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PreprocessConfig(size=SIZE), 30.0),
+    ]
     assert len({cache_key(p) for p in [base, *other]}) == 4
 
 
@@ -57,15 +59,14 @@ def test_shape_and_preprocessing_must_match_the_dictionary(clean_data):
         with pytest.raises(ValueError, match=r"patterns are 32×32 but the dictionary was simulated at 34×34"):
             index_patterns(ds, d, None, PREPROCESS)
     d = build_dictionary(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PREPROCESS, 30.0)
-    with EBSDDataset(clean_data) as ds:
-        with pytest.raises(ValueError, match="use the same preprocessing for both"):
-            index_patterns(ds, d, None, PreprocessConfig(size=SIZE))
+    with EBSDDataset(clean_data) as ds, pytest.raises(ValueError, match="use the same preprocessing for both"):
+        index_patterns(ds, d, None, PreprocessConfig(size=SIZE))
 
 
 def test_noise_free_patterns_get_their_phase_and_orientation(clean_data):
     d = build_dictionary(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PREPROCESS, RESOLUTION)
     with EBSDDataset(clean_data) as ds:
-        idx = ds.indices("test")[::-1]                     # any order: rows follow the indices
+        idx = ds.indices("test")[::-1]  # any order: rows follow the indices
         result = index_patterns(ds, d, idx, PREPROCESS, batch_size=5)
         labels = ds.labels[idx]
         true_q = ds.optional("orientations")[idx]
@@ -73,5 +74,5 @@ def test_noise_free_patterns_get_their_phase_and_orientation(clean_data):
     assert (result.pred == labels).all()
     assert result.scores.max(axis=1).min() > 0.95
     dot = np.abs((result.best_rotations() * true_q).sum(axis=1))
-    assert dot.min() > 0.9999                               # the grid orientation itself
+    assert dot.min() > 0.9999  # the grid orientation itself
     assert result.patterns_per_second > 0

@@ -32,8 +32,11 @@ def test_best_match_per_phase():
 
 
 def test_pixel_count_mismatch_is_explained():
-    with pytest.raises(ValueError, match=r"patterns have 10 pixels after preprocessing but the dictionary's "
-                                         r"templates have 12"):
+    with pytest.raises(
+        ValueError,
+        match=r"patterns have 10 pixels after preprocessing but the dictionary's "
+        r"templates have 12",
+    ):
         best_matches(torch.ones(2, 10), [torch.ones(3, 12)])
 
 

@@ -19,8 +19,14 @@ def test_refinement_moves_matches_to_the_true_orientation(cache_root, tmp_path):
     q = perturb(grid_orientations(4, seed=3), 3.0, np.random.default_rng(4))
     labels = np.repeat(np.arange(3), 4).astype(np.int16)
     quats = np.tile(q, (3, 1))
-    path = write_dataset(tmp_path / "off_grid.h5", frames(labels, quats, cache_root), labels, DEFAULT_PHASES,
-                         provenance=record(), preprocessing=PREPROCESS.to_dict())
+    path = write_dataset(
+        tmp_path / "off_grid.h5",
+        frames(labels, quats, cache_root),
+        labels,
+        DEFAULT_PHASES,
+        provenance=record(),
+        preprocessing=PREPROCESS.to_dict(),
+    )
     geometry = Geometry(DetectorModel(), master_half_size=MASTER_HALF)
     d = build_dictionary(DEFAULT_PHASES, geometry, (SIZE, SIZE), PREPROCESS, RESOLUTION)
     with EBSDDataset(path) as ds:

@@ -19,8 +19,14 @@ from .conftest import RESOLUTION
 @pytest.fixture(scope="module")
 def indexed(clean_data, clean_scan, tmp_path_factory):
     root = tmp_path_factory.mktemp("di_runs")
-    run = index_run(clean_data, DictionaryConfig(resolution=RESOLUTION, device="cpu"), scans=[clean_scan],
-                    name="baseline", root=root, progress=False)
+    run = index_run(
+        clean_data,
+        DictionaryConfig(resolution=RESOLUTION, device="cpu"),
+        scans=[clean_scan],
+        name="baseline",
+        root=root,
+        progress=False,
+    )
     return root, run
 
 
@@ -37,7 +43,7 @@ def test_run_folder_is_a_completed_evaluated_run(indexed):
     assert m["temperature_source"] == "fitted on 12 training patterns" and 0 < m["temperature"] <= 1
     assert m["orientation_error_deg"]["median"] < 0.01
     assert m["dictionary"]["size"] > 0 and m["inference_patterns_per_second"] > 0
-    json.dumps(m)                                           # plain JSON
+    json.dumps(m)  # plain JSON
 
 
 def test_views_show_it_beside_networks(indexed):
@@ -72,8 +78,11 @@ def test_refuses_a_network_run_and_the_training_split(indexed, clean_data, tmp_p
     network.mkdir(parents=True)
     (network / "config.json").write_text(json.dumps({"loss": "ce", "model": "x"}))
     (network / "metrics.json").write_text("{}")
-    with pytest.raises(ValueError, match=r"run 'net' is a 'ce' run, not dictionary indexing; map scans of "
-                                         r"trained runs with `python -m ebsdlib predict --run net`"):
+    with pytest.raises(
+        ValueError,
+        match=r"run 'net' is a 'ce' run, not dictionary indexing; map scans of "
+        r"trained runs with `python -m ebsdlib predict --run net`",
+    ):
         index_scan("net", clean_data, root=tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"split 'train' is not allowed; report on 'test' or 'val'"):
         index_run(clean_data, split="train", root=tmp_path, progress=False)
@@ -82,24 +91,55 @@ def test_refuses_a_network_run_and_the_training_split(indexed, clean_data, tmp_p
 def test_failure_is_recorded_in_the_status(clean_data, tmp_path):
     config = DictionaryConfig(resolution=RESOLUTION, device="cpu")
     with pytest.raises(FileNotFoundError, match="missing.h5: no such file"):
-        index_run(clean_data, config, root=tmp_path, progress=False, run_id="will-fail",
-                  scans=[tmp_path / "missing.h5"])
+        index_run(
+            clean_data, config, root=tmp_path, progress=False, run_id="will-fail", scans=[tmp_path / "missing.h5"]
+        )
     (summary,) = list_runs(tmp_path)
     assert summary.state == "failed" and "missing.h5" in summary.status.error
-    assert summary.metrics["accuracy"] == 1.0              # the split was indexed before the scan failed
+    assert summary.metrics["accuracy"] == 1.0  # the split was indexed before the scan failed
 
 
 def test_cli_index_and_map(clean_data, clean_scan, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
-    code = main(["index", "--data", str(clean_data), "--resolution", str(RESOLUTION), "--device", "cpu",
-                 "--run-id", "di", "--no-progress", "--temperature", "0.01"])
+    code = main(
+        [
+            "index",
+            "--data",
+            str(clean_data),
+            "--resolution",
+            str(RESOLUTION),
+            "--device",
+            "cpu",
+            "--run-id",
+            "di",
+            "--no-progress",
+            "--temperature",
+            "0.01",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "accuracy 1.0000" in out and "softmax temperature 0.01 (given)" in out
     assert main(["index", "--run", "di", "--scan", str(clean_scan), "--no-progress"]) == 0
     assert "phase map written to" in capsys.readouterr().out
-    assert main(["bench", "dictionary", "--data", str(clean_data), "--resolution", "30", "--device", "cpu",
-                 "--split", "val", "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "bench",
+                "dictionary",
+                "--data",
+                str(clean_data),
+                "--resolution",
+                "30",
+                "--device",
+                "cpu",
+                "--split",
+                "val",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "split 'val' has no patterns to index" in capsys.readouterr().err
     assert main(["index", "--no-progress"]) == 2
     assert "--data FILE is required" in capsys.readouterr().err

@@ -14,8 +14,12 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
     assert rows["accuracy"].between(0, 1).all()
     assert (rows["accuracy_low"] <= rows["accuracy"]).all() and (rows["accuracy"] <= rows["accuracy_high"]).all()
     assert (rows["n_test"] > 0).all() and (rows["seconds"] > 0).all()
-    assert set(rows["label"]) == {"cross-entropy", "contrastive (SupCon)", "dictionary indexing",
-                                  "dictionary indexing + refinement"}
+    assert set(rows["label"]) == {
+        "cross-entropy",
+        "contrastive (SupCon)",
+        "dictionary indexing",
+        "dictionary indexing + refinement",
+    }
     di = rows[rows["method"].str.startswith("dictionary")]
     assert di["temperature"].gt(0).all() and di["dictionary_build_seconds"].notna().all()
     oracle = {o["dose"]: o for o in dose_doc["oracle"]}
@@ -25,7 +29,7 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
     assert dose_doc["complete"] is True
     csv = pd.read_csv(bench_artifacts / "bench" / "dose.csv")
     assert len(csv) == len(rows) and {"dose", "method", "accuracy", "ni_ni3fe_confusion"} <= set(csv.columns)
-    assert not list((bench_artifacts / "scratch").glob("bench-dose-*"))   # the work folder is removed
+    assert not list((bench_artifacts / "scratch").glob("bench-dose-*"))  # the work folder is removed
 
 
 def test_summary_table_lists_every_row(dose_doc):
@@ -34,7 +38,7 @@ def test_summary_table_lists_every_row(dose_doc):
 
 
 def test_pair_accuracy_from_a_confusion_matrix():
-    cm = np.array([[8, 1, 2], [0, 9, 0], [4, 0, 6]])      # rows true Ni, Ni3Al, Ni3Fe
+    cm = np.array([[8, 1, 2], [0, 9, 0], [4, 0, 6]])  # rows true Ni, Ni3Al, Ni3Fe
     assert pair_accuracy(cm, ["Ni", "Ni3Al", "Ni3Fe"]) == pytest.approx((8 + 6) / (8 + 2 + 4 + 6))
     assert pair_accuracy(cm, ["A", "B", "C"]) is None
     assert pair_accuracy(np.zeros((3, 3)), ["Ni", "Ni3Al", "Ni3Fe"]) is None
@@ -51,13 +55,19 @@ def test_metrics_row_reads_compute_metrics():
     assert row["accuracy_low"] <= row["accuracy"] <= row["accuracy_high"]
 
 
-@pytest.mark.parametrize("change, match", [
-    ({"doses": ()}, r"doses \(\) must be one or more positive numbers"),
-    ({"doses": (12.0, -1.0)}, r"doses \(12\.0, -1\.0\) must be one or more positive numbers"),
-    ({"methods": ("ce", "hough")}, r"methods \['ce', 'hough'\] are not allowed; choose from \['ce', 'supcon', "
-                                   r"'dictionary', 'dictionary_refined'\]"),
-    ({"n_per_phase": 2}, r"n_per_phase 2 must be an integer of at least 4"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"doses": ()}, r"doses \(\) must be one or more positive numbers"),
+        ({"doses": (12.0, -1.0)}, r"doses \(12\.0, -1\.0\) must be one or more positive numbers"),
+        (
+            {"methods": ("ce", "hough")},
+            r"methods \['ce', 'hough'\] are not allowed; choose from \['ce', 'supcon', "
+            r"'dictionary', 'dictionary_refined'\]",
+        ),
+        ({"n_per_phase": 2}, r"n_per_phase 2 must be an integer of at least 4"),
+    ],
+)
 def test_bad_settings_are_named(change, match):
     with pytest.raises(ValueError, match=match):
         DoseBenchConfig(**change)

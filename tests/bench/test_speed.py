@@ -10,16 +10,22 @@ from ebsdlib.bench.speed import INFERENCE_GOAL, TRAINING_GOAL, SpeedBenchConfig,
 
 def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
     rows = {(r["kind"], r["pipeline"], r["precision"]): r for r in speed_doc["rows"]}
-    expected = {("training", "model alone", "fp32"), ("training", "end-to-end", "fp32"), ("training", "naive", "fp32"),
-                ("inference", "model alone", "fp32"), ("inference", "end-to-end", "fp32"),
-                ("inference", "naive", "fp32"), ("inference", "dictionary indexing", "fp32")}
-    assert set(rows) == expected                            # CPU: no mixed-precision rows
+    expected = {
+        ("training", "model alone", "fp32"),
+        ("training", "end-to-end", "fp32"),
+        ("training", "naive", "fp32"),
+        ("inference", "model alone", "fp32"),
+        ("inference", "end-to-end", "fp32"),
+        ("inference", "naive", "fp32"),
+        ("inference", "dictionary indexing", "fp32"),
+    }
+    assert set(rows) == expected  # CPU: no mixed-precision rows
     for r in rows.values():
         assert r["patterns_per_second"] > 0 and r["patterns"] > 0 and r["peak_rss_mb"] > 0
         assert r["patterns_per_cpu_second"] > 0
         assert r["python_peak_mb"] is not None and r["cuda_peak_mb"] is None
         assert len(r["rounds_patterns_per_second"]) == SpeedBenchConfig.quick().repeats
-    assert rows[("inference", "end-to-end", "fp32")]["patterns"] == 36          # the 6×6 scan
+    assert rows[("inference", "end-to-end", "fp32")]["patterns"] == 36  # the 6×6 scan
     kinds = {r["kind"]: r for r in speed_doc["ratios"]}
     assert set(kinds) == {"inference", "training"}
     assert kinds["inference"]["goal"] == INFERENCE_GOAL and kinds["training"]["goal"] == TRAINING_GOAL
@@ -34,14 +40,21 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
 
 def test_ratios_pair_rounds_of_the_same_kind_and_precision():
     def row(kind, pipeline, precision, wall, cpu):
-        return {"kind": kind, "pipeline": pipeline, "precision": precision,
-                "rounds_patterns_per_second": wall, "rounds_patterns_per_cpu_second": cpu}
+        return {
+            "kind": kind,
+            "pipeline": pipeline,
+            "precision": precision,
+            "rounds_patterns_per_second": wall,
+            "rounds_patterns_per_cpu_second": cpu,
+        }
 
-    rows = [row("inference", "model alone", "bf16", [1000.0, 500.0, 900.0], [100.0, 100.0, 100.0]),
-            row("inference", "end-to-end", "bf16", [950.0, 480.0, 300.0], [96.0, 95.0, 94.0]),
-            row("inference", "naive", "fp32", [100.0, 40.0, 100.0], [10.0, 10.0, 10.0]),
-            row("training", "model alone", "bf16", [400.0, 400.0, 400.0], [40.0, 40.0, 40.0]),
-            row("training", "end-to-end", "bf16", [300.0, 300.0, 300.0], [30.0, 36.0, 35.0])]
+    rows = [
+        row("inference", "model alone", "bf16", [1000.0, 500.0, 900.0], [100.0, 100.0, 100.0]),
+        row("inference", "end-to-end", "bf16", [950.0, 480.0, 300.0], [96.0, 95.0, 94.0]),
+        row("inference", "naive", "fp32", [100.0, 40.0, 100.0], [10.0, 10.0, 10.0]),
+        row("training", "model alone", "bf16", [400.0, 400.0, 400.0], [40.0, 40.0, 40.0]),
+        row("training", "end-to-end", "bf16", [300.0, 300.0, 300.0], [30.0, 36.0, 35.0]),
+    ]
     (inf, tr) = sorted(ratios(rows), key=lambda r: r["kind"])
     # round by round 0.95, 0.96, 0.33: the median, not the ratio of medians (0.53)
     assert inf["end_to_end_over_model"] == pytest.approx(0.95) and inf["meets_goal"]
@@ -54,7 +67,7 @@ def test_ratios_pair_rounds_of_the_same_kind_and_precision():
 
 def test_measure_sees_memory_and_counts_patterns():
     def stage() -> int:
-        block = np.ones(64 * MB // 8)                      # 64 MB, touched
+        block = np.ones(64 * MB // 8)  # 64 MB, touched
         return int(block[:10].sum())
 
     m = measure(stage, "cpu", trace_python=True)
@@ -77,11 +90,14 @@ def test_naive_pngs_round_trip(tmp_path, dtype):
     np.testing.assert_allclose(batch[:, 0], expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("change, match", [
-    ({"repeats": 0}, r"repeats=0 is not allowed; use a positive integer"),
-    ({"scan_shape": (0, 4)}, r"scan_shape=\(0, 4\) is not allowed; use two positive integers"),
-    ({"precision": "fp8"}, r"precision='fp8' is not allowed; use 'auto', 'bf16' or 'fp16'"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"repeats": 0}, r"repeats=0 is not allowed; use a positive integer"),
+        ({"scan_shape": (0, 4)}, r"scan_shape=\(0, 4\) is not allowed; use two positive integers"),
+        ({"precision": "fp8"}, r"precision='fp8' is not allowed; use 'auto', 'bf16' or 'fp16'"),
+    ],
+)
 def test_bad_settings_are_named(change, match):
     with pytest.raises(ValueError, match=match):
         SpeedBenchConfig(**change)
@@ -95,8 +111,12 @@ def test_cuda_adds_mixed_precision_rows(tmp_path):
         pytest.skip("needs a CUDA device")
     from ebsdlib.bench.speed import run_speed_bench
 
-    doc = run_speed_bench(SpeedBenchConfig.quick(device="cuda", naive=False, dictionary=False), tmp_path,
-                          work_dir=tmp_path / "work", progress=False)
+    doc = run_speed_bench(
+        SpeedBenchConfig.quick(device="cuda", naive=False, dictionary=False),
+        tmp_path,
+        work_dir=tmp_path / "work",
+        progress=False,
+    )
     precisions = {r["precision"] for r in doc["rows"]}
     assert "fp32" in precisions and precisions & {"bf16", "fp16"}
     assert all(r["cuda_peak_mb"] > 0 for r in doc["rows"])

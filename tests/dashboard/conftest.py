@@ -36,31 +36,61 @@ def patterns_for(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = np.empty((len(labels), SIZE, SIZE), np.float64)
     for k, lab in enumerate(labels):
         a = rng.uniform(0, np.pi)
-        out[k] = background + 30 * np.sin(2 * np.pi * freq[lab] * (np.cos(a) * xx + np.sin(a) * yy)) \
+        out[k] = (
+            background
+            + 30 * np.sin(2 * np.pi * freq[lab] * (np.cos(a) * xx + np.sin(a) * yy))
             + rng.normal(0, 14, (SIZE, SIZE))
+        )
     return out.clip(0, 255).astype(np.uint8)
 
 
 def make_datasets(root: Path) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 10)
-    split = np.tile(np.array([0, 0, 0, 1, 2], np.int8), len(labels) // 5)   # 6 test patterns per run
-    data = write_dataset(root / "datasets" / "tiny.h5", patterns_for(labels, rng), labels, DEFAULT_PHASES,
-                         provenance={"made_by": "tests/dashboard"}, split=split, split_rule="test",
-                         preprocessing=PreprocessConfig(size=SIZE).to_dict())
+    split = np.tile(np.array([0, 0, 0, 1, 2], np.int8), len(labels) // 5)  # 6 test patterns per run
+    data = write_dataset(
+        root / "datasets" / "tiny.h5",
+        patterns_for(labels, rng),
+        labels,
+        DEFAULT_PHASES,
+        provenance={"made_by": "tests/dashboard"},
+        split=split,
+        split_rule="test",
+        preprocessing=PreprocessConfig(size=SIZE).to_dict(),
+    )
     h, w = 6, 8
     rr, cc = np.mgrid[0:h, 0:w]
     truth = np.where(cc < 3, 0, np.where(cc < 5, 1, 2)).ravel()
-    scan = write_dataset(root / "datasets" / "scan.h5", patterns_for(truth, rng), truth, DEFAULT_PHASES,
-                         provenance={"made_by": "tests/dashboard"}, scan_row=rr.ravel(), scan_col=cc.ravel(),
-                         scan_shape=(h, w), step_size=0.5, quality=rng.uniform(0.3, 1.0, h * w).astype(np.float32))
+    scan = write_dataset(
+        root / "datasets" / "scan.h5",
+        patterns_for(truth, rng),
+        truth,
+        DEFAULT_PHASES,
+        provenance={"made_by": "tests/dashboard"},
+        scan_row=rr.ravel(),
+        scan_col=cc.ravel(),
+        scan_shape=(h, w),
+        step_size=0.5,
+        quality=rng.uniform(0.3, 1.0, h * w).astype(np.float32),
+    )
     return data, scan
 
 
 def tiny_config(data: Path, loss: str, **kw) -> TrainConfig:
-    return TrainConfig(data=str(data), loss=loss, model="test_efficientnet", epochs=2, batch_size=8, lr=3e-3,
-                       device="cpu", preprocess=PreprocessConfig(size=SIZE), probe_epochs=10, knn_k=3,
-                       name=f"tiny {loss}", **kw)
+    return TrainConfig(
+        data=str(data),
+        loss=loss,
+        model="test_efficientnet",
+        epochs=2,
+        batch_size=8,
+        lr=3e-3,
+        device="cpu",
+        preprocess=PreprocessConfig(size=SIZE),
+        probe_epochs=10,
+        knn_k=3,
+        name=f"tiny {loss}",
+        **kw,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +120,15 @@ def artifacts(built, tmp_path_factory) -> dict:
     running.update_status(state="running", epoch=1, epochs=2, train_loss=1.5, eta_seconds=40)
     broken = root / "runs" / "20990101-000001-ce-broken"
     broken.mkdir()
-    (broken / "status.json").write_text('{"state": "runn')   # a write cut short
-    return {**built, "root": root, "running": running.run_id, "broken": broken.name,
-            "data": root / "datasets" / "tiny.h5", "scan": root / "datasets" / "scan.h5"}
+    (broken / "status.json").write_text('{"state": "runn')  # a write cut short
+    return {
+        **built,
+        "root": root,
+        "running": running.run_id,
+        "broken": broken.name,
+        "data": root / "datasets" / "tiny.h5",
+        "scan": root / "datasets" / "scan.h5",
+    }
 
 
 def open_on_page(home: str, page: str) -> None:

@@ -28,14 +28,35 @@ def bench_root(tmp_path_factory) -> Path:
         run_dose_bench(DoseBenchConfig.quick(methods=("ce", "dictionary")), progress=False)
         run_speed_bench(SpeedBenchConfig.quick(naive=False), progress=False)
         small = dict(pattern_size=32, master_half_size=40, dose=4000.0)
-        data = simulate_dataset(SimulationConfig(n_per_phase=10, patterns_per_grain=1, **small),
-                                root / "datasets" / "tiny.h5", progress=False)
-        scan = simulate_scan(ScanConfig(shape=(4, 5), n_grains=3, **small), root / "datasets" / "scan.h5",
-                             progress=False)
-        index_run(data, DictionaryConfig(resolution=30.0, device="cpu", calibration_patterns=10), scans=[scan],
-                  root=root, progress=False)
-        train(TrainConfig(data=str(data), loss="ce", model="test_efficientnet", epochs=1, batch_size=4,
-                          device="cpu", umap=False, preprocess=PreprocessConfig(size=32)), progress=False, root=root)
+        data = simulate_dataset(
+            SimulationConfig(n_per_phase=10, patterns_per_grain=1, **small),
+            root / "datasets" / "tiny.h5",
+            progress=False,
+        )
+        scan = simulate_scan(
+            ScanConfig(shape=(4, 5), n_grains=3, **small), root / "datasets" / "scan.h5", progress=False
+        )
+        index_run(
+            data,
+            DictionaryConfig(resolution=30.0, device="cpu", calibration_patterns=10),
+            scans=[scan],
+            root=root,
+            progress=False,
+        )
+        train(
+            TrainConfig(
+                data=str(data),
+                loss="ce",
+                model="test_efficientnet",
+                epochs=1,
+                batch_size=4,
+                device="cpu",
+                umap=False,
+                preprocess=PreprocessConfig(size=32),
+            ),
+            progress=False,
+            root=root,
+        )
     return root
 
 
@@ -52,15 +73,16 @@ def open_page(root: Path, monkeypatch):
 
 
 def shown(at) -> str:
-    return "\n".join(str(e.value) for kind in ("title", "subheader", "markdown", "caption", "info", "error")
-                     for e in at.get(kind))
+    return "\n".join(
+        str(e.value) for kind in ("title", "subheader", "markdown", "caption", "info", "error") for e in at.get(kind)
+    )
 
 
 def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, monkeypatch):
     at = open_page(bench_root, monkeypatch)
     assert at.title[0].value == "Benchmarks"
     charts = list(at.get("plotly_chart"))
-    assert len(charts) == 2                                   # accuracy and Ni↔Ni3Fe confusion against dose
+    assert len(charts) == 2  # accuracy and Ni↔Ni3Fe confusion against dose
     tables = [d.value for d in at.dataframe]
     dose = next(t for t in tables if "label" in t.columns)
     assert set(dose["label"]) == {"cross-entropy", "dictionary indexing"} and len(dose) == 4
@@ -100,7 +122,7 @@ def test_an_unfinished_dose_benchmark_is_flagged(bench_root, tmp_path, monkeypat
 
 def test_unreadable_results_are_reported(tmp_path, monkeypatch):
     (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "dose.json").write_text('{"rows": [')          # a write cut short
+    (tmp_path / "bench" / "dose.json").write_text('{"rows": [')  # a write cut short
     at = open_page(tmp_path, monkeypatch)
     errors = [e.value for e in at.error]
     assert any("dose.json cannot be read" in e and "bench dose" in e for e in errors)

@@ -22,11 +22,21 @@ from ebsdlib.runs import list_runs
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REPO = Path(__file__).resolve().parents[2]
-PAGES = {"": "EBSD phase mapping", "accuracy": "Accuracy", "confusion": "Confusion matrix",
-         "embeddings": "Embeddings", "phase_maps": "Phase maps"}
+PAGES = {
+    "": "EBSD phase mapping",
+    "accuracy": "Accuracy",
+    "confusion": "Confusion matrix",
+    "embeddings": "Embeddings",
+    "phase_maps": "Phase maps",
+}
 
 
 def free_port() -> int:
@@ -39,17 +49,36 @@ def free_port() -> int:
 def server(built, tmp_path_factory):
     """``streamlit run`` on a copy of the test artifacts; yields (url, artifacts folder)."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing; install it with `apt-get install -y chromium` "
-                    "(as root; `make browser` does it)")
+        pytest.fail(
+            f"{CHROMIUM} is missing; install it with `apt-get install -y chromium` (as root; `make browser` does it)"
+        )
     root = tmp_path_factory.mktemp("browser_artifacts")
     shutil.copytree(built["root"], root, dirs_exist_ok=True)
     port = free_port()
     env = dict(os.environ, EBSDLIB_ARTIFACTS=str(root), EBSDLIB_MAX_RUNS="2")
     log = open(root / "streamlit.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "Home.py"), "--server.port", str(port),
-         "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "dashboard" / "Home.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "localhost",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://localhost:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -102,13 +131,13 @@ def test_every_page_opens(page, server):
     shots = os.environ.get("EBSDLIB_SHOTS")
     for path in PAGES:
         open_page(page, url, path)
-        page.wait_for_timeout(500)                  # let the charts draw
+        page.wait_for_timeout(500)  # let the charts draw
         assert_no_exception(page)
         if path in ("confusion", "accuracy", "embeddings", "phase_maps"):
             # Plotly draws after the script has finished: wait for the second chart, not a fixed time
             page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)
             assert page.locator(".js-plotly-plot").count() >= 2, path
-        if shots:                                   # the whole page: make the window as tall as it
+        if shots:  # the whole page: make the window as tall as it
             Path(shots).mkdir(parents=True, exist_ok=True)
             height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
             page.set_viewport_size({"width": 1500, "height": min(int(height) + 40, 5000)})
@@ -125,7 +154,7 @@ def test_choosing_a_confusion_cell_shows_its_patterns(page, server):
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
-    for row in range(9):                            # click each row until the cell changes
+    for row in range(9):  # click each row until the cell changes
         page.mouse.click(box["x"] + 14, box["y"] + 35 * (row + 1) + 17)
         page.wait_for_timeout(300)
         page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
@@ -146,7 +175,7 @@ def test_confidence_threshold_marks_pixels_not_indexed(page, server):
     assert "At threshold 0.00: 0 of 48 pixels not indexed" in caption.inner_text()
     thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
     thumb.focus()
-    page.keyboard.press("End")                     # threshold 1.00: only certain pixels stay
+    page.keyboard.press("End")  # threshold 1.00: only certain pixels stay
     page.wait_for_function("() => document.body.innerText.includes('At threshold 1.00')")
     text = page.get_by_text("pixels not indexed").first.inner_text()
     assert int(text.split(": ")[1].split(" of")[0]) > 0
@@ -157,7 +186,7 @@ def test_clicking_a_map_pixel_shows_its_pattern(page, server):
     url, _ = server
     open_page(page, url, "phase_maps")
     row, col = page.get_by_label("Row", exact=True), page.get_by_label("Column", exact=True)
-    page.get_by_text("pattern #28").first.wait_for()         # the centre pixel to start with: row 3, col 4
+    page.get_by_text("pattern #28").first.wait_for()  # the centre pixel to start with: row 3, col 4
     chart = page.locator(".js-plotly-plot").first
     chart.scroll_into_view_if_needed()
     x, y = chart.evaluate("""g => { const r = g.getBoundingClientRect(), xa = g._fullLayout.xaxis,
@@ -168,7 +197,7 @@ def test_clicking_a_map_pixel_shows_its_pattern(page, server):
     while (row.input_value(), col.input_value()) != ("2", "6") and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     assert (row.input_value(), col.input_value()) == ("2", "6")
-    page.wait_for_function("() => document.body.innerText.includes('pattern #22')")   # row 2 · 8 + column 6
+    page.wait_for_function("() => document.body.innerText.includes('pattern #22')")  # row 2 · 8 + column 6
     assert page.locator('[data-testid="stImage"] img').count() == 1
     assert_no_exception(page)
 
@@ -183,13 +212,13 @@ def test_lasso_on_an_embedding_shows_the_selected_patterns(page, server):
     corners = [(x0 + 3, y0 + 3), (x0 + w - 3, y0 + 3), (x0 + w - 3, y0 + h - 3), (x0 + 3, y0 + h - 3), (x0 + 3, y0 + 6)]
     page.mouse.move(*corners[0])
     page.mouse.down()
-    for corner in corners[1:]:                      # a lasso around the whole plot: every point
+    for corner in corners[1:]:  # a lasso around the whole plot: every point
         page.mouse.move(*corner, steps=8)
     page.mouse.up()
     selected = page.get_by_text("patterns selected").first
     selected.wait_for()
     n = int(re.search(r"(\d+) patterns selected", selected.inner_text()).group(1))
-    assert n == 6                                   # the run's test split
+    assert n == 6  # the run's test split
     page.wait_for_function(f"() => document.querySelectorAll('[data-testid=\"stImage\"] img').length == {n}")
     assert_no_exception(page)
 
@@ -209,10 +238,13 @@ def test_start_a_training_run_from_the_sidebar_and_see_it_finish(page, server):
     sidebar.get_by_role("button", name="Validate and start").click()
     started = sidebar.get_by_text("Started run").first
     started.wait_for(timeout=60_000)
-    run_id = started.inner_text().split("`")[1] if "`" in started.inner_text() else \
-        started.inner_text().split("Started run ")[1].split(" ")[0]
+    run_id = (
+        started.inner_text().split("`")[1]
+        if "`" in started.inner_text()
+        else started.inner_text().split("Started run ")[1].split(" ")[0]
+    )
     assert run_id not in before
-    sidebar.get_by_text(run_id).first.wait_for(timeout=30_000)      # live progress in the sidebar
+    sidebar.get_by_text(run_id).first.wait_for(timeout=30_000)  # live progress in the sidebar
     page.get_by_text(f"Run {run_id} completed.").wait_for(timeout=300_000)
     run = next(r for r in list_runs(root) if r.run_id == run_id)
     assert run.state == "completed" and run.metrics is not None

@@ -58,8 +58,9 @@ def test_demo_run_numbers_follow_from_its_config_and_predictions(manifest, loss)
     predictions = run.predictions()
     names = metrics["phase_names"]
     proba = predictions[[f"prob_{n}" for n in names]].to_numpy()
-    again = compute_metrics(predictions["true"].to_numpy(), proba, names,
-                            n_boot=metrics["n_boot"], seed=metrics["seed"])
+    again = compute_metrics(
+        predictions["true"].to_numpy(), proba, names, n_boot=metrics["n_boot"], seed=metrics["seed"]
+    )
     assert again["confusion_matrix"] == metrics["confusion_matrix"]
     for key in ("accuracy", "macro_f1", "ni_ni3fe_confusion", "top2_accuracy"):
         assert again[key] == pytest.approx(metrics[key], abs=1e-6), key
@@ -93,10 +94,12 @@ def test_every_page_renders_on_the_demo(app, demo_copy, page):
 
 def test_a_tiny_rebuild_reproduces_itself(tmp_path):
     config = DemoConfig.tiny()
-    first = {run.run_id: run.metrics()
-             for run in build_demo(config, tmp_path / "a", progress=False, losses=("ce", "supcon"))}
-    second = {run.run_id: run.metrics()
-              for run in build_demo(replace(config), tmp_path / "b", progress=False, losses=("ce",))}
+    first = {
+        run.run_id: run.metrics() for run in build_demo(config, tmp_path / "a", progress=False, losses=("ce", "supcon"))
+    }
+    second = {
+        run.run_id: run.metrics() for run in build_demo(replace(config), tmp_path / "b", progress=False, losses=("ce",))
+    }
     for run_id, metrics in second.items():
         assert metrics["confusion_matrix"] == first[run_id]["confusion_matrix"]
         assert metrics["accuracy"] == first[run_id]["accuracy"]

@@ -45,7 +45,7 @@ def test_home_lists_runs_best_per_loss_and_broken_ones(app, artifacts):
     assert "Accuracy" in metrics and metrics["Accuracy"].endswith("%")
     shown = texts(at)
     assert LOSS_NAMES["ce"] in shown and LOSS_NAMES["supcon"] in shown
-    assert "cannot be read" in shown                        # the broken folder is called out
+    assert "cannot be read" in shown  # the broken folder is called out
     assert [s.label for s in at.sidebar.selectbox][:2] == ["Run", "Compare with"]
 
 
@@ -61,10 +61,10 @@ def test_accuracy_page(app, artifacts):
     at = app("accuracy")
     no_exception(at)
     assert set(at.multiselect(key="acc_runs").value) == set(artifacts["runs"].values())
-    assert len(charts(at)) == 2                              # per-class bars and training curves
+    assert len(charts(at)) == 2  # per-class bars and training curves
     summary = at.dataframe[0].value
     assert {"accuracy", "macro F1", "Ni↔Ni₃Fe confusion"} <= set(summary.columns)
-    assert summary["probe accuracy"].notna().sum() == 1      # the contrastive run's linear probe
+    assert summary["probe accuracy"].notna().sum() == 1  # the contrastive run's linear probe
     at.multiselect(key="acc_runs").set_value([artifacts["runs"]["ce"]]).run()
     no_exception(at)
     assert len(at.dataframe[0].value) == 1
@@ -73,13 +73,13 @@ def test_accuracy_page(app, artifacts):
 def test_confusion_page_modes_difference_and_gallery(app, artifacts):
     at = app("confusion")
     no_exception(at)
-    assert len(charts(at)) == 3                              # A, B and A − B
+    assert len(charts(at)) == 3  # A, B and A − B
     for mode in ("row", "column", "counts"):
         at.radio(key="cm_mode").set_value(mode).run()
         no_exception(at)
     cells = at.dataframe[0].value
     assert len(cells) == 9 and cells["count"].sum() > 0
-    assert images(at) > 0                                    # the preselected cell's patterns
+    assert images(at) > 0  # the preselected cell's patterns
     assert "→ predicted" in texts(at)
     at.radio(key="cm_gallery_run").set_value("B").run()
     no_exception(at)
@@ -95,8 +95,10 @@ def test_confusion_gallery_follows_the_chosen_cell(app, artifacts):
     at.session_state[f"cm_cells_{run_a}"] = {"selection": {"rows": [target], "columns": [], "cells": []}}
     at.run()
     no_exception(at)
-    want = (f"**True {cells.iloc[target]['true_label']} → predicted {cells.iloc[target]['predicted_label']}: "
-            f"{int(cells.iloc[target]['count'])} patterns**")
+    want = (
+        f"**True {cells.iloc[target]['true_label']} → predicted {cells.iloc[target]['predicted_label']}: "
+        f"{int(cells.iloc[target]['count'])} patterns**"
+    )
     assert want in texts(at)
     assert images(at) == min(18, int(cells.iloc[target]["count"]))
 
@@ -105,7 +107,7 @@ def test_embeddings_page(app, artifacts):
     at = app("embeddings")
     no_exception(at)
     figs = charts(at)
-    assert len(figs) == 2                                    # cross-entropy beside contrastive
+    assert len(figs) == 2  # cross-entropy beside contrastive
     for color_by in ("pred", "correct", "true"):
         at.radio(key="emb_color").set_value(color_by).run()
         no_exception(at)
@@ -115,7 +117,7 @@ def test_embeddings_page(app, artifacts):
 def test_phase_maps_page_threshold_pixel_and_downloads(app, artifacts):
     at = app("phase_maps")
     no_exception(at)
-    assert len(charts(at)) == 4                              # overlay, pixel probabilities, true, errors
+    assert len(charts(at)) == 4  # overlay, pixel probabilities, true, errors
     fractions = at.dataframe[0].value.set_index("label")
     assert fractions.loc["not indexed", "count"] == 0 and fractions["count"].sum() == 48
     at.slider(key="pm_threshold").set_value(0.99).run()
@@ -142,8 +144,7 @@ def test_pages_explain_a_run_still_training_and_a_broken_run(app, artifacts):
 
 
 def test_every_page_on_an_empty_artifacts_folder(app, tmp_path):
-    for page in ["overview", "accuracy", "confusion", "embeddings",
-                 "phase_maps"]:
+    for page in ["overview", "accuracy", "confusion", "embeddings", "phase_maps"]:
         at = app(page, root=tmp_path)
         no_exception(at)
         assert "No runs yet" in texts(at), page
@@ -174,7 +175,7 @@ def test_training_form_validates_inline_and_launches(app, artifacts, monkeypatch
     at.run()
     no_exception(at)
     assert "Started run `new-run-id`" in texts(at)
-    (config, root), = launched
+    ((config, root),) = launched
     assert (config.loss, config.epochs, config.model, config.preprocess.size) == ("supcon", 3, "test_efficientnet", 32)
     assert config.data == tiny and root == artifacts["root"].resolve()
 
@@ -217,10 +218,17 @@ def test_a_million_pixel_phase_map_renders(app, built, tmp_path):
     proba = rng.dirichlet([1.0, 1.0, 1.0], h * w).astype(np.float32)
     proba[np.arange(h * w), grains.ravel()] += 1.0
     proba /= proba.sum(axis=1, keepdims=True)
-    pm = build_phasemap(proba, rr.ravel(), cc.ravel(), (h, w), DEFAULT_PHASES, true=grains.ravel(),
-                        quality=rng.uniform(0.2, 1.0, h * w).astype(np.float32))
+    pm = build_phasemap(
+        proba,
+        rr.ravel(),
+        cc.ravel(),
+        (h, w),
+        DEFAULT_PHASES,
+        true=grains.ravel(),
+        quality=rng.uniform(0.2, 1.0, h * w).astype(np.float32),
+    )
     run = open_run(built["runs"]["ce"], tmp_path)
-    _write_npz(pm, run.phasemap_dir("big") / "phasemap.npz")   # the map only; exports are not needed here
+    _write_npz(pm, run.phasemap_dir("big") / "phasemap.npz")  # the map only; exports are not needed here
     at = app("phase_maps", root=tmp_path)
     at.sidebar.selectbox(key="run_a").set_value(run.run_id).run()
     at.selectbox(key="pm_scan").set_value("big").run()
@@ -228,10 +236,10 @@ def test_a_million_pixel_phase_map_renders(app, built, tmp_path):
     overlay = charts(at)[0].proto.spec
     image, grid, _ = json.loads(overlay)["data"]
     assert image["source"].startswith("data:image/png;base64,")
-    xs = grid["x"]                                            # plotly sends arrays as typed base64
+    xs = grid["x"]  # plotly sends arrays as typed base64
     xs = np.frombuffer(base64.b64decode(xs["bdata"]), dtype=xs["dtype"]) if isinstance(xs, dict) else xs
     assert len(xs) == 200 * 200
-    assert len(overlay) < 15_000_000                          # not 10^6 markers
+    assert len(overlay) < 15_000_000  # not 10^6 markers
     start = time.perf_counter()
     at.slider(key="pm_threshold").set_value(0.6).run()
     assert time.perf_counter() - start < 30
@@ -245,8 +253,10 @@ def test_sidebar_shows_the_demo_data_rebuild(app, tmp_path):
 
     from ebsdlib.io import write_json
 
-    write_json(tmp_path / "cache" / "demo-data.json", {"state": "running", "progress": 0.4, "pid": os.getpid(),
-                                                       "message": "simulating the demo scan (2 of 2)"})
+    write_json(
+        tmp_path / "cache" / "demo-data.json",
+        {"state": "running", "progress": 0.4, "pid": os.getpid(), "message": "simulating the demo scan (2 of 2)"},
+    )
     at = app(root=tmp_path)
     no_exception(at)
     bars = [b.proto for b in at.sidebar.get("progress")]

@@ -21,7 +21,7 @@ def test_server_config_is_local_and_quiet():
     assert config["server"]["maxUploadSize"] <= 10
     assert config["server"]["enableXsrfProtection"] is True
     assert config["browser"]["gatherUsageStats"] is False
-    assert config["client"]["showErrorDetails"] == "none"   # no tracebacks in the browser
+    assert config["client"]["showErrorDetails"] == "none"  # no tracebacks in the browser
 
 
 def launch_from_sidebar(home: str, data: str) -> None:
@@ -37,9 +37,27 @@ def launch_from_sidebar(home: str, data: str) -> None:
     import cache
     import sidebar
 
-    sidebar._launch(cache.root(), dict(data=data, loss="ce", model="test_efficientnet", epochs=1, batch_size=8,
-                                       lr=1e-3, validation=False, name="", weight_decay=0.0, schedule="constant",
-                                       temperature=0.1, seed=0, device="cpu", augment=False, umap=False), 32)
+    sidebar._launch(
+        cache.root(),
+        dict(
+            data=data,
+            loss="ce",
+            model="test_efficientnet",
+            epochs=1,
+            batch_size=8,
+            lr=1e-3,
+            validation=False,
+            name="",
+            weight_decay=0.0,
+            schedule="constant",
+            temperature=0.1,
+            seed=0,
+            device="cpu",
+            augment=False,
+            umap=False,
+        ),
+        32,
+    )
     st.write(st.session_state["tf_message"][1])
 
 
@@ -65,9 +83,14 @@ def test_sidebar_refuses_data_sets_outside_the_artifacts_folder(lab, choice, mon
 
     art, secret = lab
     monkeypatch.setattr(jobs, "launch", lambda *a, **k: pytest.fail("must not launch"))
-    path = {"absolute": str(secret), "dotdot": str(art / "datasets" / ".." / ".." / "elsewhere" / "secret.h5"),
-            "symlink": str(art / "datasets" / "link.h5")}[choice]
-    at = AppTest.from_function(launch_from_sidebar, args=(str(REPO / "dashboard" / "Home.py"), path), default_timeout=60).run()
+    path = {
+        "absolute": str(secret),
+        "dotdot": str(art / "datasets" / ".." / ".." / "elsewhere" / "secret.h5"),
+        "symlink": str(art / "datasets" / "link.h5"),
+    }[choice]
+    at = AppTest.from_function(
+        launch_from_sidebar, args=(str(REPO / "dashboard" / "Home.py"), path), default_timeout=60
+    ).run()
     assert not at.exception
     message = at.markdown[0].value
     assert message.startswith("Not started: path") and "lies outside" in message
@@ -81,7 +104,10 @@ def test_sidebar_launches_a_data_set_inside(lab, monkeypatch):
     art, _ = lab
     launched = []
     monkeypatch.setattr(jobs, "launch", lambda config, root: launched.append(config) or "run-1")
-    at = AppTest.from_function(launch_from_sidebar, args=(str(REPO / "dashboard" / "Home.py"),
-                                                          str(art / "datasets" / "ok.h5")), default_timeout=60).run()
+    at = AppTest.from_function(
+        launch_from_sidebar,
+        args=(str(REPO / "dashboard" / "Home.py"), str(art / "datasets" / "ok.h5")),
+        default_timeout=60,
+    ).run()
     assert not at.exception and at.markdown[0].value.startswith("Started run `run-1`")
     assert launched[0].data == str((art / "datasets" / "ok.h5").resolve())

@@ -34,10 +34,20 @@ def tiny_dataset(tmp_path: Path) -> Path:
     n = 30
     row, col = np.divmod(np.arange(n), 6)
     return write_dataset(
-        tmp_path / "tiny.h5", random_patterns(n), np.arange(n) % 3, DEFAULT_PHASES,
-        provenance={"made_by": "conftest"}, split=np.arange(n) % 3, split_rule="test rule",
-        seed=7, scan_row=row, scan_col=col, scan_shape=(5, 6), step_size=0.5,
-        quality=np.linspace(0, 1, n), orientations=np.tile([1.0, 0, 0, 0], (n, 1)),
+        tmp_path / "tiny.h5",
+        random_patterns(n),
+        np.arange(n) % 3,
+        DEFAULT_PHASES,
+        provenance={"made_by": "conftest"},
+        split=np.arange(n) % 3,
+        split_rule="test rule",
+        seed=7,
+        scan_row=row,
+        scan_col=col,
+        scan_shape=(5, 6),
+        step_size=0.5,
+        quality=np.linspace(0, 1, n),
+        orientations=np.tile([1.0, 0, 0, 0], (n, 1)),
         grain_id=np.arange(n) // 2,
     )
 
@@ -57,8 +67,15 @@ def make_image_folder(tmp_path: Path) -> Callable[..., Path]:
 
     ``make_image_folder(classes={"Ni": 5, ...}, shape=(20, 20), ext=".png", dtype=np.uint8)``.
     """
-    def make(classes: dict[str, int] | None = None, shape: tuple[int, int] = (20, 20), ext: str = ".png",
-             dtype=np.uint8, name: str = "images", seed: int = 0) -> Path:
+
+    def make(
+        classes: dict[str, int] | None = None,
+        shape: tuple[int, int] = (20, 20),
+        ext: str = ".png",
+        dtype=np.uint8,
+        name: str = "images",
+        seed: int = 0,
+    ) -> Path:
         root = tmp_path / name
         rng = np.random.default_rng(seed)
         for phase, count in (classes or {"Ni": 5, "Ni3Al": 5, "Ni3Fe": 5}).items():

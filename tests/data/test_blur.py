@@ -22,7 +22,7 @@ def test_matrix_blur_equals_padded_convolution(shape, sigma):
     x = torch.rand(3, 1, *shape, generator=torch.Generator().manual_seed(0)) * 200
     expected = padded_convolution(x, sigma)
     torch.testing.assert_close(gaussian_blur(x, sigma), expected, rtol=1e-5, atol=1e-4)
-    with torch.inference_mode():                      # cached matrices work in and out of inference mode
+    with torch.inference_mode():  # cached matrices work in and out of inference mode
         torch.testing.assert_close(gaussian_blur(x, sigma), expected, rtol=1e-5, atol=1e-4)
     y = x.clone().requires_grad_()
     gaussian_blur(y, sigma).sum().backward()

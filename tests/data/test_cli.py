@@ -17,8 +17,26 @@ from ebsdlib.cli import main
 def test_import_image_folder_then_info(make_image_folder, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     root = make_image_folder(classes={"Ni": 10, "Ni3Fe": 10}, shape=(16, 16))
     out = tmp_path / "datasets" / "lab.h5"
-    code = main(["import", str(root), "--out", str(out), "--size", "8", "--seed", "3",
-                 "--split", "0.6", "0.2", "0.2", "--phases", "Ni", "Ni3Al", "Ni3Fe"])
+    code = main(
+        [
+            "import",
+            str(root),
+            "--out",
+            str(out),
+            "--size",
+            "8",
+            "--seed",
+            "3",
+            "--split",
+            "0.6",
+            "0.2",
+            "0.2",
+            "--phases",
+            "Ni",
+            "Ni3Al",
+            "Ni3Fe",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0 and out.exists()
     assert "20 of 8×8 uint8" in captured.out and f"wrote {out}" in captured.out
@@ -30,8 +48,12 @@ def test_import_image_folder_then_info(make_image_folder, tmp_path: Path, capsys
     assert summary["provenance"]["reader"] == "image_folder"
     assert main(["info", str(out), "--verify"]) == 0
     text = capsys.readouterr().out
-    for expected in ("patterns       20 of 8×8 uint8", "split rule     stratified by phase",
-                     "preprocessing  static_background=True", '"reader": "image_folder"'):
+    for expected in (
+        "patterns       20 of 8×8 uint8",
+        "split rule     stratified by phase",
+        "preprocessing  static_background=True",
+        '"reader": "image_folder"',
+    ):
         assert expected in text
 
 
@@ -56,8 +78,13 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Captu
 
 def test_python_dash_m_info(tiny_dataset: Path) -> None:
     env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.run([sys.executable, "-m", "ebsdlib", "info", str(tiny_dataset)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ebsdlib", "info", str(tiny_dataset)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "patterns       30 of 12×16 uint8" in proc.stdout
     assert "scan           5 rows × 6 cols, step 0.5 µm" in proc.stdout

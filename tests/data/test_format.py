@@ -67,8 +67,7 @@ def test_iter_batches_streams_in_bounded_blocks(tiny_dataset: Path) -> None:
 
 def test_block_writer_streams_a_file(tmp_path: Path) -> None:
     out = tmp_path / "blocks.h5"
-    with create_dataset(out, 10, (8, 8), np.uint16, DEFAULT_PHASES, provenance={},
-                        optional=["grain_id"]) as w:
+    with create_dataset(out, 10, (8, 8), np.uint16, DEFAULT_PHASES, provenance={}, optional=["grain_id"]) as w:
         for start in (0, 4, 8):
             block = random_patterns(min(4, 10 - start), (8, 8), np.uint16, seed=start)
             w.write(start, block, labels=np.zeros(len(block), int), grain_id=np.full(len(block), start))
@@ -108,8 +107,10 @@ def test_failed_rewrite_keeps_the_old_file(tiny_dataset: Path) -> None:
         ({"patterns": np.zeros((3, 4), np.uint8)}, r"shape \(N, H, W\), got shape \(3, 4\)"),
         ({"patterns": random_patterns(3).astype(np.int64)}, "dtype int64 is not supported"),
         ({"patterns": np.zeros((0, 4, 4), np.uint8)}, "no patterns to write"),
-        ({"patterns": np.where(np.eye(4, dtype=bool)[None], np.nan, 1).astype(np.float32).repeat(2, 0)},
-         "pattern 0 contains NaN or inf"),
+        (
+            {"patterns": np.where(np.eye(4, dtype=bool)[None], np.nan, 1).astype(np.float32).repeat(2, 0)},
+            "pattern 0 contains NaN or inf",
+        ),
         ({"labels": [0, 1, 3]}, r"label 3 at pattern 2 is out of range; labels must be -1 \(unknown\) or 0..2"),
         ({"labels": [0, -2, 1]}, "label -2 at pattern 1 is out of range"),
         ({"labels": [0, 1]}, r"labels has shape \(2,\), expected \(3,\)"),
@@ -118,8 +119,10 @@ def test_failed_rewrite_keeps_the_old_file(tiny_dataset: Path) -> None:
         ({"split": [0, 1, 5]}, r"split code 5 at pattern 2 is not one of 0 \(train\)"),
         ({"orientations": np.zeros((3, 3))}, r"orientations has shape \(3, 3\), expected \(3, 4\)"),
         ({"quality": ["a", "b", "c"]}, "quality has dtype <U1, expected numbers"),
-        ({"scan_row": [0, 1, 2], "scan_col": [0, 0, 0], "scan_shape": (2, 2)},
-         r"scan position \(row 2, col 0\) of pattern 2 lies outside the scan shape 2×2"),
+        (
+            {"scan_row": [0, 1, 2], "scan_col": [0, 0, 0], "scan_shape": (2, 2)},
+            r"scan position \(row 2, col 0\) of pattern 2 lies outside the scan shape 2×2",
+        ),
         ({"scan_shape": (0, 3)}, r"scan_shape \(0, 3\) must be two positive integers"),
         ({"step_size": -1.0}, "step_size -1.0 must be a positive number"),
         ({"phases": [DEFAULT_PHASES[0], DEFAULT_PHASES[0]], "labels": [0, 1, 1]}, r"phase names \['Ni', 'Ni'\] repeat"),
@@ -159,13 +162,13 @@ def test_block_writer_refuses_undeclared_fields_and_wrong_blocks(tmp_path: Path)
     with pytest.raises(DataFormatError, match="pattern dtype float64 is not supported"):
         create_dataset(tmp_path / "x.h5", 2, (4, 4), np.float64, DEFAULT_PHASES, provenance={})
     with pytest.raises(DataFormatError, match="unknown per-pattern field 'colour'"):
-        with create_dataset(tmp_path / "x.h5", 2, (4, 4), np.uint8, DEFAULT_PHASES, provenance={},
-                            optional=["colour"]):
+        with create_dataset(tmp_path / "x.h5", 2, (4, 4), np.uint8, DEFAULT_PHASES, provenance={}, optional=["colour"]):
             pass
     assert list(tmp_path.iterdir()) == []
 
 
 # -- files broken after writing: refused on open -----------------------------------------------
+
 
 def _edit(path: Path, edit) -> Path:
     with h5py.File(path, "r+") as f:
@@ -181,29 +184,41 @@ def _replace(f: h5py.File, key: str, data) -> None:
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda f: f.attrs.__setitem__("format", "something-else"),
-         "attribute 'format' is 'something-else', expected 'ebsdlib-dataset'"),
+        (
+            lambda f: f.attrs.__setitem__("format", "something-else"),
+            "attribute 'format' is 'something-else', expected 'ebsdlib-dataset'",
+        ),
         (lambda f: f.attrs.__setitem__("format_version", 99), "format_version 99 is not supported"),
         (lambda f: f.__delitem__("labels"), "dataset '/labels' is missing"),
-        (lambda f: _replace(f, "patterns", np.zeros((30, 12, 16), np.float64)),
-         r"'/patterns' has shape \(30, 12, 16\) and dtype float64"),
+        (
+            lambda f: _replace(f, "patterns", np.zeros((30, 12, 16), np.float64)),
+            r"'/patterns' has shape \(30, 12, 16\) and dtype float64",
+        ),
         (lambda f: _replace(f, "patterns", np.zeros((30, 12), np.uint8)), r"'/patterns' has shape \(30, 12\)"),
         (lambda f: _replace(f, "labels", np.zeros(29, np.int16)), r"'/labels' has shape \(29,\), expected \(30,\)"),
         (lambda f: _replace(f, "labels", np.zeros(30, np.float32)), "'/labels' has dtype float32, expected int16"),
         (lambda f: _replace(f, "labels", np.full(30, 3, np.int16)), "label 3 at pattern 0 is out of range"),
-        (lambda f: _replace(f, "orientations", np.zeros((30, 3), np.float32)),
-         r"'/orientations' has shape \(30, 3\), expected \(30, 4\)"),
+        (
+            lambda f: _replace(f, "orientations", np.zeros((30, 3), np.float32)),
+            r"'/orientations' has shape \(30, 3\), expected \(30, 4\)",
+        ),
         (lambda f: _replace(f, "split", np.full(30, 4, np.int8)), "'/split' holds code 4"),
         (lambda f: f.__delitem__("scan/col"), "has only one of '/scan/row' and '/scan/col'"),
-        (lambda f: _replace(f, "scan/row", np.full(30, 9, np.int32)),
-         r"scan position \(row 9, col 0\) of pattern 0 lies outside the scan shape 5×6"),
+        (
+            lambda f: _replace(f, "scan/row", np.full(30, 9, np.int32)),
+            r"scan position \(row 9, col 0\) of pattern 0 lies outside the scan shape 5×6",
+        ),
         (lambda f: f.attrs.__setitem__("scan_shape", np.array([5, 6, 7])), "attribute 'scan_shape' is"),
         (lambda f: f.attrs.__setitem__("phases", "{not json"), "attribute 'phases' is missing or not a valid JSON"),
-        (lambda f: f.attrs.__setitem__("phases", json.dumps([{"name": "Ni"}])),
-         "attribute 'phases' is missing or not a valid JSON list of phases"),
+        (
+            lambda f: f.attrs.__setitem__("phases", json.dumps([{"name": "Ni"}])),
+            "attribute 'phases' is missing or not a valid JSON list of phases",
+        ),
         (lambda f: f.attrs.__setitem__("provenance", "{oops"), "attribute 'provenance' is not valid JSON"),
-        (lambda f: _replace(f, "static_background", np.ones((3, 3), np.float32)),
-         r"'/static_background' has shape \(3, 3\), expected the pattern shape \(12, 16\)"),
+        (
+            lambda f: _replace(f, "static_background", np.ones((3, 3), np.float32)),
+            r"'/static_background' has shape \(3, 3\), expected the pattern shape \(12, 16\)",
+        ),
         (lambda f: _replace(f, "patterns", np.zeros((0, 12, 16), np.uint8)), "the data set is empty"),
     ],
 )

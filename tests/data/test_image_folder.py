@@ -21,8 +21,14 @@ def _originals(root: Path, order: list[str]) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("ext", "dtype"),
-    [(".png", np.uint8), (".png", np.uint16), (".tif", np.uint8), (".tiff", np.uint16), (".bmp", np.uint8),
-     (".tif", np.float32)],
+    [
+        (".png", np.uint8),
+        (".png", np.uint16),
+        (".tif", np.uint8),
+        (".tiff", np.uint16),
+        (".bmp", np.uint8),
+        (".tif", np.float32),
+    ],
 )
 def test_lossless_formats_round_trip(make_image_folder, tmp_path: Path, ext: str, dtype) -> None:
     root = make_image_folder(classes={"Ni3Fe": 3, "Ni": 4, "Ni3Al": 2}, shape=(12, 10), ext=ext, dtype=dtype)
@@ -82,8 +88,11 @@ def test_8_and_16_bit_images_mix_into_uint16(tmp_path: Path) -> None:
 
 def test_split_is_seeded_stratified_and_stored(make_image_folder, tmp_path: Path) -> None:
     root = make_image_folder(classes={"Ni": 20, "Ni3Al": 20}, shape=(8, 8))
-    with load(root, out=tmp_path / "a.h5", seed=4) as a, load(root, out=tmp_path / "b.h5", seed=4) as b, \
-            load(root, out=tmp_path / "c.h5", seed=5, fractions=(0.5, 0.25, 0.25)) as c:
+    with (
+        load(root, out=tmp_path / "a.h5", seed=4) as a,
+        load(root, out=tmp_path / "b.h5", seed=4) as b,
+        load(root, out=tmp_path / "c.h5", seed=5, fractions=(0.5, 0.25, 0.25)) as c,
+    ):
         np.testing.assert_array_equal(a.split, b.split)
         for lab in (0, 1):
             assert np.bincount(a.split[a.labels == lab], minlength=3).tolist() == [14, 3, 3]
@@ -153,8 +162,11 @@ def _write_bad(root: Path, case: str) -> None:
         ("truncated", r"bad.png: the image cannot be decoded .* corrupt or truncated"),
         ("constant", r"bad.png: every pixel is 9, a blank image carries no diffraction pattern"),
         ("nan", r"bad.tif: 1 pixels are NaN or inf"),
-        ("aspect", r"bad.png: image of 8×12 pixels cannot be resized to the common shape: its aspect ratio "
-                   r"1.500 differs from 1.000 of 2 images such as .*ok0.png \(8×8\)"),
+        (
+            "aspect",
+            r"bad.png: image of 8×12 pixels cannot be resized to the common shape: its aspect ratio "
+            r"1.500 differs from 1.000 of 2 images such as .*ok0.png \(8×8\)",
+        ),
         ("float_mix", r"mixes float images \(e.g. .*bad.tif\) with 8/16-bit integer images"),
         ("empty_class", r"Ni3Al: empty class folder: expected images .* found 1 other files, e.g. \['readme.txt'\]"),
         ("loose", r"images \['bad.png'\] lie outside the phase sub-folders"),
@@ -174,8 +186,11 @@ def test_bad_image_folders_are_refused_and_nothing_is_written(tmp_path: Path, ca
 def test_folder_without_class_sub_folders(tmp_path: Path) -> None:
     (tmp_path / "flat").mkdir()
     save_image(tmp_path / "flat" / "a.png", random_patterns(1, (8, 8))[0])
-    with pytest.raises(DataFormatError, match=r"flat: a folder of images needs one sub-folder per phase .* "
-                                              r"found no sub-folders but 1 files, e.g. \['a.png'\]"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"flat: a folder of images needs one sub-folder per phase .* "
+        r"found no sub-folders but 1 files, e.g. \['a.png'\]",
+    ):
         load(tmp_path / "flat")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataFormatError, match="found no sub-folders but nothing"):
@@ -184,7 +199,10 @@ def test_folder_without_class_sub_folders(tmp_path: Path) -> None:
 
 def test_image_that_resizes_to_blank_is_named(tmp_path: Path) -> None:
     save_image(tmp_path / "f" / "Ni" / "checker.png", np.array([[0, 255], [255, 0]], np.uint8))
-    with pytest.raises(DataFormatError, match=r"checker.png: becomes blank \(every pixel 128\) when resized "
-                                              r"from 2×2 to 1×1"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"checker.png: becomes blank \(every pixel 128\) when resized "
+        r"from 2×2 to 1×1",
+    ):
         load(tmp_path / "f", out=tmp_path / "o.h5", size=1)
     assert not (tmp_path / "o.h5").exists()

@@ -39,8 +39,9 @@ def test_static_background_correction_removes_the_detector_profile() -> None:
     raw = bg * (1 + 0.15 * bands)
     cfg = PreprocessConfig(static_background=True, dynamic_background=False, size=None)
     out = preprocess_batch(raw, cfg, static_background=raw.mean(axis=0)).numpy()[:, 0]
-    plain = preprocess_batch(raw, PreprocessConfig(static_background=False, dynamic_background=False,
-                                                   size=None)).numpy()[:, 0]
+    plain = preprocess_batch(
+        raw, PreprocessConfig(static_background=False, dynamic_background=False, size=None)
+    ).numpy()[:, 0]
     for i in range(4):
         assert _corr(out[i], bands[i]) > 0.95
         assert abs(_corr(out[i], bg)) < 0.1
@@ -70,12 +71,14 @@ def test_standard_and_minmax_normalisation() -> None:
     assert out.shape == (5, 1, 20, 30) and out.dtype == torch.float32
     np.testing.assert_allclose(out.mean(dim=(-2, -1)).numpy(), 0, atol=1e-5)
     np.testing.assert_allclose(out.std(dim=(-2, -1)).numpy(), 1, atol=1e-5)
-    mm = preprocess_batch(raw, PreprocessConfig(static_background=False, dynamic_background=False,
-                                                size=None, normalise="minmax"))
+    mm = preprocess_batch(
+        raw, PreprocessConfig(static_background=False, dynamic_background=False, size=None, normalise="minmax")
+    )
     np.testing.assert_allclose(mm.amin(dim=(-2, -1)).numpy(), 0, atol=1e-6)
     np.testing.assert_allclose(mm.amax(dim=(-2, -1)).numpy(), 1, atol=1e-6)
-    none = preprocess_batch(raw, PreprocessConfig(static_background=False, dynamic_background=False,
-                                                  size=None, normalise="none"))
+    none = preprocess_batch(
+        raw, PreprocessConfig(static_background=False, dynamic_background=False, size=None, normalise="none")
+    )
     np.testing.assert_array_equal(none.numpy()[:, 0], raw.astype(np.float32))
 
 

@@ -105,8 +105,11 @@ def image_folders(draw) -> list[list[tuple[str, str, tuple[int, int], int]]]:
             ext = ".tif" if mode == "F" else draw(st.sampled_from([".png", ".tif"]))
             odd = draw(st.integers(0, 5)) == 0
             scale = draw(st.integers(1, 3))
-            shape = draw(st.tuples(st.integers(1, 12), st.integers(1, 12))) if odd else \
-                (common[0] * scale, common[1] * scale)
+            shape = (
+                draw(st.tuples(st.integers(1, 12), st.integers(1, 12)))
+                if odd
+                else (common[0] * scale, common[1] * scale)
+            )
             images.append((mode, ext, shape, draw(st.integers(0, 2**16))))
         classes.append(images)
     return classes
@@ -149,8 +152,11 @@ def test_image_folders_import_or_are_refused(classes, size) -> None:
 
 
 @SETTINGS
-@given(payload=st.binary(max_size=600), ext=st.sampled_from([".h5", ".dat", ".ebsp", ".up1", ".up2", ".png", ".xyz"]),
-       hdf5_head=st.booleans())
+@given(
+    payload=st.binary(max_size=600),
+    ext=st.sampled_from([".h5", ".dat", ".ebsp", ".up1", ".up2", ".png", ".xyz"]),
+    hdf5_head=st.booleans(),
+)
 def test_random_bytes_are_refused_cleanly(payload: bytes, ext: str, hdf5_head: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"junk{ext}"
@@ -162,8 +168,11 @@ def test_random_bytes_are_refused_cleanly(payload: bytes, ext: str, hdf5_head: b
 
 
 @SETTINGS
-@given(payload=st.binary(max_size=400), ext=st.sampled_from([".png", ".tif", ".jpg", ".bmp"]),
-       head=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"\xff\xd8\xff", b"BM"]))
+@given(
+    payload=st.binary(max_size=400),
+    ext=st.sampled_from([".png", ".tif", ".jpg", ".bmp"]),
+    head=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"\xff\xd8\xff", b"BM"]),
+)
 def test_undecodable_images_in_a_class_folder_are_named(payload: bytes, ext: str, head: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "images"
@@ -175,10 +184,18 @@ def test_undecodable_images_in_a_class_folder_are_named(payload: bytes, ext: str
 
 
 @SETTINGS
-@given(st.dictionaries(st.sampled_from(["static_background", "dynamic_sigma", "size", "normalise",
-                                        "circular_mask", "colour"]),
-                       st.one_of(st.booleans(), st.integers(-5, 2000), st.floats(allow_nan=True),
-                                 st.sampled_from(["standard", "minmax", "none", "zscore"]), st.none())))
+@given(
+    st.dictionaries(
+        st.sampled_from(["static_background", "dynamic_sigma", "size", "normalise", "circular_mask", "colour"]),
+        st.one_of(
+            st.booleans(),
+            st.integers(-5, 2000),
+            st.floats(allow_nan=True),
+            st.sampled_from(["standard", "minmax", "none", "zscore"]),
+            st.none(),
+        ),
+    )
+)
 def test_preprocess_config_accepts_or_names_the_problem(d: dict) -> None:
     try:
         cfg = PreprocessConfig.from_dict(d)

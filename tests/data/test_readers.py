@@ -31,7 +31,9 @@ def test_project_hdf5_opens_directly(tiny_dataset: Path) -> None:
         assert isinstance(ds, EBSDDataset) and ds.path == tiny_dataset and len(ds) == 30
     with load(tiny_dataset, phases=["Ni", "Ni3Al", "Ni3Fe", "Cu"], verify=True) as ds:
         assert ds.phase_names == ["Ni", "Ni3Al", "Ni3Fe"]
-    with pytest.raises(DataFormatError, match=r"tiny.h5: unknown phase names \['Ni3Al', 'Ni3Fe'\]; expected one of \['Ni'\]"):
+    with pytest.raises(
+        DataFormatError, match=r"tiny.h5: unknown phase names \['Ni3Al', 'Ni3Fe'\]; expected one of \['Ni'\]"
+    ):
         load(tiny_dataset, phases=["Ni"])
 
 
@@ -46,8 +48,9 @@ def test_imports_are_cached_by_source_and_options(make_image_folder) -> None:
     with load(root) as first:
         path = first.path
     assert path.parent == Path(os.environ["EBSDLIB_ARTIFACTS"]) / "cache" / "imported"
-    assert path.name.startswith("images-") and path == cache_path(root, {"size": None, "phases": None,
-                                                                          "seed": 0, "fractions": None})
+    assert path.name.startswith("images-") and path == cache_path(
+        root, {"size": None, "phases": None, "seed": 0, "fractions": None}
+    )
     stamp = path.stat().st_mtime_ns
     with load(root) as again:
         assert again.path == path and path.stat().st_mtime_ns == stamp  # reused, not rewritten
@@ -63,8 +66,11 @@ def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nowhere.h5: no such file or folder"):
         load(tmp_path / "nowhere.h5")
     (tmp_path / "notes.xyz").write_text("hello")
-    with pytest.raises(DataFormatError, match=r"notes.xyz: unknown format \(extension '.xyz', first bytes "
-                                              r"b'hello'\); known formats: an ebsdlib HDF5 data set"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"notes.xyz: unknown format \(extension '.xyz', first bytes "
+        r"b'hello'\); known formats: an ebsdlib HDF5 data set",
+    ):
         load(tmp_path / "notes.xyz")
     (tmp_path / "fake.h5").write_text("not hdf5")
     with pytest.raises(DataFormatError, match=r"fake.h5: named like HDF5 but does not start with the HDF5 signature"):
@@ -77,7 +83,9 @@ def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
 def test_truncated_hdf5(tiny_dataset: Path, tmp_path: Path) -> None:
     cut = tmp_path / "cut.h5"
     cut.write_bytes(tiny_dataset.read_bytes()[:4096])
-    with pytest.raises(DataFormatError, match="cut.h5: has the HDF5 signature but cannot be opened .* corrupt or truncated"):
+    with pytest.raises(
+        DataFormatError, match="cut.h5: has the HDF5 signature but cannot be opened .* corrupt or truncated"
+    ):
         load(cut)
 
 

@@ -165,8 +165,11 @@ def test_unreadable_vendor_files(kp_data: Path, tmp_path: Path) -> None:
     # an HDF5 file that is neither an ebsdlib data set nor a vendor scan
     with h5py.File(tmp_path / "other.h5", "w") as f:
         f["something"] = np.arange(3)
-    with pytest.raises(DataFormatError, match=r"other.h5: kikuchipy cannot read this file as an EBSD scan "
-                                              r".*the HDF5 file holds top-level entries \['something'\]"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"other.h5: kikuchipy cannot read this file as an EBSD scan "
+        r".*the HDF5 file holds top-level entries \['something'\]",
+    ):
         load(tmp_path / "other.h5", out=tmp_path / "c.h5")
     # a vendor file that is only a name
     (tmp_path / "fake.up1").write_bytes(b"\x00\x01")

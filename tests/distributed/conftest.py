@@ -26,7 +26,7 @@ def stripes(labels: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
     waves = [np.sin(yy / 2.0), np.sin(xx / 2.0), np.sin((xx + yy) / 2.0)]
-    bg = 60 + 40 * np.exp(-((yy - SIZE / 2) ** 2 + (xx - SIZE / 2) ** 2) / SIZE ** 2)
+    bg = 60 + 40 * np.exp(-((yy - SIZE / 2) ** 2 + (xx - SIZE / 2) ** 2) / SIZE**2)
     out = np.empty((len(labels), SIZE, SIZE), dtype=np.uint8)
     for i, lab in enumerate(labels):
         out[i] = np.clip(bg + 40 * waves[lab] + rng.normal(0, 8, (SIZE, SIZE)), 0, 255)
@@ -41,8 +41,16 @@ def tiny_data(tmp_path_factory) -> Path:
     split = np.zeros(n, dtype=np.int8)
     split[np.arange(n) % 4 == 1] = 1
     split[np.arange(n) % 4 == 3] = 2
-    return write_dataset(tmp_path_factory.mktemp("data") / "tiny.h5", stripes(labels, 0), labels, DEFAULT_PHASES,
-                         provenance={"test": "stripes"}, split=split, split_rule="every 4th pattern", seed=0)
+    return write_dataset(
+        tmp_path_factory.mktemp("data") / "tiny.h5",
+        stripes(labels, 0),
+        labels,
+        DEFAULT_PHASES,
+        provenance={"test": "stripes"},
+        split=split,
+        split_rule="every 4th pattern",
+        seed=0,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +59,17 @@ def tiny_scan(tmp_path_factory) -> Path:
     rows, cols = 7, 5
     labels = ((np.arange(rows * cols) // 3) % 3).astype(np.int16)
     flat = np.arange(rows * cols)
-    return write_dataset(tmp_path_factory.mktemp("scan") / "scan.h5", stripes(labels, 1), labels, DEFAULT_PHASES,
-                         provenance={"test": "stripe scan"}, scan_row=(flat // cols).astype(np.int32),
-                         scan_col=(flat % cols).astype(np.int32), scan_shape=(rows, cols), step_size=0.5)
+    return write_dataset(
+        tmp_path_factory.mktemp("scan") / "scan.h5",
+        stripes(labels, 1),
+        labels,
+        DEFAULT_PHASES,
+        provenance={"test": "stripe scan"},
+        scan_row=(flat // cols).astype(np.int32),
+        scan_col=(flat % cols).astype(np.int32),
+        scan_shape=(rows, cols),
+        step_size=0.5,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +79,19 @@ def train_flags():
 
 
 def _train_flags(data: Path, **overrides) -> list[str]:
-    flags = {"data": str(data), "model": "test_efficientnet", "epochs": "2", "batch-size": "4", "lr": "3e-3",
-             "warmup-epochs": "1", "device": "cpu", "image-size": str(SIZE), "eval-batch-size": "16",
-             "probe-epochs": "5", "knn-k": "3"}
+    flags = {
+        "data": str(data),
+        "model": "test_efficientnet",
+        "epochs": "2",
+        "batch-size": "4",
+        "lr": "3e-3",
+        "warmup-epochs": "1",
+        "device": "cpu",
+        "image-size": str(SIZE),
+        "eval-batch-size": "16",
+        "probe-epochs": "5",
+        "knn-k": "3",
+    }
     flags.update({k.replace("_", "-"): str(v) for k, v in overrides.items()})
     return [a for k, v in flags.items() for a in (f"--{k}", v)] + ["--no-umap", "--quiet"]
 
@@ -77,7 +103,7 @@ class Launch:
     returncode: int
     output: str
     seconds: float
-    audit: dict[int, dict]   # rank → {"inside": operations under the artifacts folder, "outside": count}
+    audit: dict[int, dict]  # rank → {"inside": operations under the artifacts folder, "outside": count}
 
 
 @pytest.fixture(scope="session")
@@ -88,16 +114,29 @@ def torchrun(tmp_path_factory):
     ranks other than 0), or ``python -m ebsdlib`` with ``module=True``; one thread per process
     and a 60 s collective timeout, so a hang fails the test instead of stalling it.
     """
-    def launch(args: list[str], artifacts: Path, module: bool = False, timeout: float = 120,
-               nproc: int = 2) -> Launch:
+
+    def launch(args: list[str], artifacts: Path, module: bool = False, timeout: float = 120, nproc: int = 2) -> Launch:
         audit = tmp_path_factory.mktemp("audit")
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "EBSDLIB_ARTIFACTS": str(artifacts),
-               "AUDIT_DIR": str(audit), "PYTHONPATH": str(REPO), "EBSDLIB_DIST_TIMEOUT": "60"}
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "EBSDLIB_ARTIFACTS": str(artifacts),
+            "AUDIT_DIR": str(audit),
+            "PYTHONPATH": str(REPO),
+            "EBSDLIB_DIST_TIMEOUT": "60",
+        }
         for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
             env.pop(key, None)
         target = ["-m", "ebsdlib"] if module else [str(WORKER)]
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               *target, *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            *target,
+            *args,
+        ]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         seconds = time.perf_counter() - t0

@@ -14,11 +14,14 @@ def test_torchrun_variables_give_rank_world_and_local_rank():
     assert torchrun_env({"PATH": "/bin"}) is None
 
 
-@pytest.mark.parametrize("env,message", [
-    ({"WORLD_SIZE": "2"}, r"sets \['WORLD_SIZE'\] but not \['RANK', 'LOCAL_RANK'\]"),
-    ({"WORLD_SIZE": "two", "RANK": "0", "LOCAL_RANK": "0"}, r"WORLD_SIZE='two' is not an integer"),
-    ({"WORLD_SIZE": "2", "RANK": "2", "LOCAL_RANK": "0"}, r"RANK=2, WORLD_SIZE=2, LOCAL_RANK=0 are inconsistent"),
-])
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"WORLD_SIZE": "2"}, r"sets \['WORLD_SIZE'\] but not \['RANK', 'LOCAL_RANK'\]"),
+        ({"WORLD_SIZE": "two", "RANK": "0", "LOCAL_RANK": "0"}, r"WORLD_SIZE='two' is not an integer"),
+        ({"WORLD_SIZE": "2", "RANK": "2", "LOCAL_RANK": "0"}, r"RANK=2, WORLD_SIZE=2, LOCAL_RANK=0 are inconsistent"),
+    ],
+)
 def test_broken_torchrun_variables_are_named(env, message):
     with pytest.raises(ValueError, match=message):
         torchrun_env(env)

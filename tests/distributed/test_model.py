@@ -25,6 +25,6 @@ def test_sync_batchnorm_keeps_activations_weights_and_state_dict_keys(loss):
     assert synced is model
     n_sync = sum(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
     n_bn = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
-    assert n_sync == n_bn > 0          # every batch norm, the projection head's too, is synchronised
+    assert n_sync == n_bn > 0  # every batch norm, the projection head's too, is synchronised
     assert list(model.state_dict()) == keys
-    torch.testing.assert_close(after, before, rtol=0, atol=0)   # activations kept (timm's BatchNormAct2d)
+    torch.testing.assert_close(after, before, rtol=0, atol=0)  # activations kept (timm's BatchNormAct2d)

@@ -18,15 +18,19 @@ pytestmark = [
 
 
 @pytest.mark.parametrize("loss", ["ce", "supcon"])
-def test_training_on_gpus_with_nccl_completes_and_its_checkpoint_runs_on_the_cpu(loss, tiny_data, torchrun,
-                                                                                 train_flags, tmp_path):
+def test_training_on_gpus_with_nccl_completes_and_its_checkpoint_runs_on_the_cpu(
+    loss, tiny_data, torchrun, train_flags, tmp_path
+):
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.train.inference import load_model, predict_dataset
 
     nproc = min(2, torch.cuda.device_count())
     root = tmp_path / "artifacts"
-    launch = torchrun(["cli", "train", *train_flags(tiny_data, loss=loss, device="cuda", batch_size=4),
-                       "--run-id", "gpu"], root, nproc=nproc)
+    launch = torchrun(
+        ["cli", "train", *train_flags(tiny_data, loss=loss, device="cuda", batch_size=4), "--run-id", "gpu"],
+        root,
+        nproc=nproc,
+    )
     assert launch.returncode == 0, launch.output[-3000:]
     run = RunDir(runs_root(root) / "gpu")
     assert run.read_status().state == "completed"
@@ -40,6 +44,6 @@ def test_training_on_gpus_with_nccl_completes_and_its_checkpoint_runs_on_the_cpu
         proba, _ = predict_dataset(model, ds, ds.indices("test"), cfg.preprocess, "cpu", 16, "fp32")
     preds = run.predictions()
     probs = preds[[c for c in preds.columns if c.startswith("prob_")]].to_numpy()
-    np.testing.assert_allclose(proba, probs, atol=0.05)   # rank 0 evaluated in bf16
+    np.testing.assert_allclose(proba, probs, atol=0.05)  # rank 0 evaluated in bf16
     if nproc > 1:
         assert launch.audit[1]["inside"] == []

@@ -23,7 +23,7 @@ def rank_batches(ds, indices, world, batch, seed, memory_limit):
 
 
 def test_in_memory_ranks_split_the_one_process_batches_of_the_global_size(dataset):
-    idx = np.arange(46)   # 46 = 5 global batches of 8, and 6 left over
+    idx = np.arange(46)  # 46 = 5 global batches of 8, and 6 left over
     parts, feeders = rank_batches(dataset, idx, 2, 4, 3, memory_limit=1 << 30)
     single = list(PatternFeeder(dataset, idx).batches(8, np.random.default_rng(3)))
     assert feeders[0].steps(4) == len(single) == 5
@@ -36,7 +36,7 @@ def test_in_memory_ranks_split_the_one_process_batches_of_the_global_size(datase
 
 def test_streamed_ranks_read_one_contiguous_range_per_block_and_cover_it(dataset):
     batch, world = 2, 2
-    block = batch * BATCHES_PER_READ * world     # 32 positions; 48 patterns = 1 block and a tail of 16
+    block = batch * BATCHES_PER_READ * world  # 32 positions; 48 patterns = 1 block and a tail of 16
     parts, feeders = rank_batches(dataset, np.arange(48), world, batch, 5, memory_limit=0)
     assert not feeders[0].in_memory
     assert feeders[0].steps(batch) == 48 // (batch * world)
@@ -47,7 +47,7 @@ def test_streamed_ranks_read_one_contiguous_range_per_block_and_cover_it(dataset
         for pos, raw, labels in parts[r]:
             assert np.array_equal(raw, dataset.read(pos)) and np.array_equal(labels, dataset.labels[pos])
     every = np.concatenate([p for r in range(world) for p, _, _ in parts[r]])
-    assert np.array_equal(np.sort(every), np.arange(48))      # no pattern twice, none lost here
+    assert np.array_equal(np.sort(every), np.arange(48))  # no pattern twice, none lost here
     assert np.array_equal(np.sort(every[every < block]), np.arange(block))
 
 
@@ -60,8 +60,11 @@ def test_one_streamed_rank_shuffles_exactly_like_the_plain_feeder(dataset):
 
 def test_too_few_patterns_for_one_global_batch_is_refused_with_the_numbers(dataset):
     feeder = ShardedFeeder(dataset, np.arange(10), 1, 4)
-    with pytest.raises(ValueError, match=r"10 training patterns do not fill one global batch of "
-                                         r"batch_size × world_size = 4 × 4 = 16"):
+    with pytest.raises(
+        ValueError,
+        match=r"10 training patterns do not fill one global batch of "
+        r"batch_size × world_size = 4 × 4 = 16",
+    ):
         feeder.steps(4)
     with pytest.raises(ValueError, match="drop_last=False"):
         feeder.steps(2, drop_last=False)
@@ -84,11 +87,15 @@ def test_flips_of_a_rank_part_are_those_of_the_global_batch(dataset):
     pp = PreprocessConfig(size=24, static_background=False)
     raw = dataset.read(np.arange(8))
     whole = prepare_batch(raw, torch.device("cpu"), pp, None, torch.Generator().manual_seed(1))
-    parts = [prepare_batch(raw[4 * r:4 * r + 4], torch.device("cpu"), pp, None, torch.Generator().manual_seed(1),
-                           shard=(r, 2)) for r in range(2)]
+    parts = [
+        prepare_batch(
+            raw[4 * r : 4 * r + 4], torch.device("cpu"), pp, None, torch.Generator().manual_seed(1), shard=(r, 2)
+        )
+        for r in range(2)
+    ]
     assert torch.equal(torch.cat(parts), whole)
     unflipped = prepare_batch(raw, torch.device("cpu"), pp, None)
-    assert not torch.equal(whole, unflipped)   # the seed does flip some patterns
+    assert not torch.equal(whole, unflipped)  # the seed does flip some patterns
 
 
 @pytest.mark.parametrize("n,world", [(35, 2), (7, 4), (3, 4), (0, 2)])

@@ -21,16 +21,27 @@ TOL = 1e-5
 
 
 def tiny_config(data, **overrides) -> TrainConfig:
-    base = dict(data=str(data), model="test_efficientnet", epochs=2, batch_size=4, lr=3e-3, warmup_epochs=1,
-                probe_epochs=5, knn_k=3, device="cpu", umap=False, eval_batch_size=16,
-                preprocess=PreprocessConfig(size=24))
+    base = dict(
+        data=str(data),
+        model="test_efficientnet",
+        epochs=2,
+        batch_size=4,
+        lr=3e-3,
+        warmup_epochs=1,
+        probe_epochs=5,
+        knn_k=3,
+        device="cpu",
+        umap=False,
+        eval_batch_size=16,
+        preprocess=PreprocessConfig(size=24),
+    )
     return TrainConfig(**{**base, **overrides})
 
 
 def assert_only_rank0_touched_artifacts(launch) -> None:
     assert set(launch.audit) == {1}, launch.output[-2000:]
-    assert launch.audit[1]["outside"] > 0          # the audit hook did see rank 1's file activity
-    assert launch.audit[1]["inside"] == []         # and none of it in the artifacts folder
+    assert launch.audit[1]["outside"] > 0  # the audit hook did see rank 1's file activity
+    assert launch.audit[1]["inside"] == []  # and none of it in the artifacts folder
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +50,24 @@ def ddp_and_single(tiny_data, torchrun, train_flags, tmp_path_factory):
     from ebsdlib.train.loop import train
 
     root = tmp_path_factory.mktemp("artifacts")
-    launch = torchrun(["cli", "train", *train_flags(tiny_data, model="test_efficientnet_gn", batch_size=4),
-                       "--validation", "--run-id", "ddp"], root)
+    launch = torchrun(
+        [
+            "cli",
+            "train",
+            *train_flags(tiny_data, model="test_efficientnet_gn", batch_size=4),
+            "--validation",
+            "--run-id",
+            "ddp",
+        ],
+        root,
+    )
     assert launch.returncode == 0, launch.output[-3000:]
-    single = train(tiny_config(tiny_data, model="test_efficientnet_gn", batch_size=8, validation=True),
-                   "single", progress=False, root=root)
+    single = train(
+        tiny_config(tiny_data, model="test_efficientnet_gn", batch_size=8, validation=True),
+        "single",
+        progress=False,
+        root=root,
+    )
     return RunDir(runs_root(root) / "ddp"), single, launch, root
 
 
@@ -59,9 +83,14 @@ def test_two_processes_train_like_one_process_with_the_global_batch(ddp_and_sing
     assert ma["accuracy"] == mb["accuracy"] and ma["confusion_matrix"] == mb["confusion_matrix"]
     probs = [c for c in ddp.predictions().columns if c.startswith("prob_")]
     np.testing.assert_allclose(ddp.predictions()[probs], single.predictions()[probs], atol=TOL, rtol=0)
-    assert ma["distributed"] == {"world_size": 2, "backend": "gloo", "batch_size_per_process": 4,
-                                 "effective_batch_size": 8, "lr": 3e-3,
-                                 "lr_rule": "as given (not scaled with world_size)"}
+    assert ma["distributed"] == {
+        "world_size": 2,
+        "backend": "gloo",
+        "batch_size_per_process": 4,
+        "effective_batch_size": 8,
+        "lr": 3e-3,
+        "lr_rule": "as given (not scaled with world_size)",
+    }
     assert "distributed" not in mb
     assert_only_rank0_touched_artifacts(launch)
 
@@ -71,21 +100,38 @@ def test_distributed_prediction_writes_the_single_process_phase_map(ddp_and_sing
     from ebsdlib.predict import predict_scan
 
     ddp_run, _, _, root = ddp_and_single
-    launch = torchrun(["cli", "predict", "--run-id", "ddp", "--data", str(tiny_scan), "--name", "sharded",
-                       "--batch-size", "8", "--device", "cpu", "--quiet"], root)
+    launch = torchrun(
+        [
+            "cli",
+            "predict",
+            "--run-id",
+            "ddp",
+            "--data",
+            str(tiny_scan),
+            "--name",
+            "sharded",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        root,
+    )
     assert launch.returncode == 0, launch.output[-3000:]
-    assert launch.output.count("phase map of 7×5 points written") == 1     # rank 0 reports, once
+    assert launch.output.count("phase map of 7×5 points written") == 1  # rank 0 reports, once
     predict_scan(ddp_run, tiny_scan, batch_size=8, device="cpu", progress=False, scan_name="one")
     a, b = load_phasemap(ddp_run, "sharded"), load_phasemap(ddp_run, "one")
     assert np.array_equal(a.index, b.index) and np.array_equal(a.pred, b.pred)
     assert np.array_equal(a.true, b.true)
     np.testing.assert_allclose(a.confidence, b.confidence, atol=TOL, rtol=0)
     # probabilities are stored as float16: equal up to one float16 step at most
-    np.testing.assert_allclose(a.proba.astype(np.float32), b.proba.astype(np.float32), atol=2 ** -11, rtol=0)
+    np.testing.assert_allclose(a.proba.astype(np.float32), b.proba.astype(np.float32), atol=2**-11, rtol=0)
     fa, fb = (ddp_run.phasemap_dir(n) / "fractions.json" for n in ("sharded", "one"))
     assert fa.read_text() == fb.read_text()
-    assert sorted(p.name for p in ddp_run.phasemap_dir("sharded").iterdir()) == \
-        sorted(p.name for p in ddp_run.phasemap_dir("one").iterdir())
+    assert sorted(p.name for p in ddp_run.phasemap_dir("sharded").iterdir()) == sorted(
+        p.name for p in ddp_run.phasemap_dir("one").iterdir()
+    )
     assert_only_rank0_touched_artifacts(launch)
 
 
@@ -116,15 +162,14 @@ def test_supcon_run_is_cancelled_on_all_ranks_and_resumes_under_torchrun(tiny_da
     assert_only_rank0_touched_artifacts(launch)
 
 
-def test_an_error_on_rank_1_fails_the_run_with_its_message_without_waiting(tiny_data, torchrun, train_flags,
-                                                                          tmp_path):
+def test_an_error_on_rank_1_fails_the_run_with_its_message_without_waiting(tiny_data, torchrun, train_flags, tmp_path):
     root = tmp_path / "artifacts"
     launch = torchrun(["fail-rank1", "train", *train_flags(tiny_data), "--run-id", "broken"], root)
     assert launch.returncode != 0
     status = RunDir(runs_root(root) / "broken").read_status()
     assert status.state == "failed"
     assert status.error == "rank 1: OSError: injected read error on rank 1"
-    assert launch.seconds < 45      # the collective timeout is 60 s: nobody waited for it
+    assert launch.seconds < 45  # the collective timeout is 60 s: nobody waited for it
 
 
 def test_gathered_supcon_loss_and_gradients_equal_the_global_batch_ones(torchrun, tmp_path):

@@ -37,7 +37,7 @@ def audit_run_folder(rank: int) -> None:
                 if os.path.abspath(text).startswith(root):
                     record["inside"].append([event, text])
                 else:
-                    record["outside"] += 1   # proof that the hook sees the process's file activity
+                    record["outside"] += 1  # proof that the hook sees the process's file activity
 
     def dump() -> None:
         out = Path(os.environ["AUDIT_DIR"]) / f"rank{rank}.json"
@@ -68,8 +68,12 @@ def cancel_after_epoch_1(config_json: str, run_id: str) -> int:
     from ebsdlib.train.loop import train
 
     run = RunDir(runs_root() / run_id)
-    train(TrainConfig.from_dict(read_json(config_json)), run_id, progress=False,
-          on_epoch_end=lambda epoch, row: run.request_cancel() if epoch == 1 else None)
+    train(
+        TrainConfig.from_dict(read_json(config_json)),
+        run_id,
+        progress=False,
+        on_epoch_end=lambda epoch, row: run.request_cancel() if epoch == 1 else None,
+    )
     return 0
 
 

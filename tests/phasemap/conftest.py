@@ -26,13 +26,21 @@ def scan_predictions():
     quality = np.linspace(0.0, 1.0, n).astype(np.float32)
     orientations = rng.normal(size=(n, 4)).astype(np.float32)
     orientations /= np.linalg.norm(orientations, axis=1, keepdims=True)
-    return dict(proba=proba, row=row, col=col, true=true, quality=quality,
-                orientations=orientations, pred=pred)
+    return dict(proba=proba, row=row, col=col, true=true, quality=quality, orientations=orientations, pred=pred)
 
 
 @pytest.fixture
 def phasemap(scan_predictions):
     s = scan_predictions
-    return build_phasemap(s["proba"], s["row"], s["col"], (ROWS, COLS), DEFAULT_PHASES,
-                          true=s["true"], quality=s["quality"], orientations=s["orientations"],
-                          step_size=0.5, meta={"scan": "tiny"})
+    return build_phasemap(
+        s["proba"],
+        s["row"],
+        s["col"],
+        (ROWS, COLS),
+        DEFAULT_PHASES,
+        true=s["true"],
+        quality=s["quality"],
+        orientations=s["orientations"],
+        step_size=0.5,
+        meta={"scan": "tiny"},
+    )

@@ -17,8 +17,19 @@ from ebsdlib.runs import RunDir
 def test_csv_rows(phasemap, tmp_path):
     path = write_csv(phasemap, tmp_path / "map.csv", threshold=0.5)
     df = pd.read_csv(path, keep_default_na=False)
-    assert list(df.columns) == ["index", "row", "col", "x", "y", "phase", "confidence",
-                                "prob_Ni", "prob_Ni3Al", "prob_Ni3Fe", "true"]
+    assert list(df.columns) == [
+        "index",
+        "row",
+        "col",
+        "x",
+        "y",
+        "phase",
+        "confidence",
+        "prob_Ni",
+        "prob_Ni3Al",
+        "prob_Ni3Fe",
+        "true",
+    ]
     assert len(df) == 29  # the unmeasured point is left out
     r = df[(df["row"] == 2) & (df["col"] == 3)].iloc[0]
     assert (r["x"], r["y"], r["phase"], r["true"]) == (1.5, 1.0, "Ni3Al", "Ni3Al")
@@ -79,8 +90,14 @@ def test_save_and_load(phasemap, tmp_path):
     folder = run.phasemap_dir("tiny")
     paths = save_phasemap(phasemap, folder)
     assert {p.name for p in folder.iterdir()} == {
-        "phasemap.npz", "phasemap.png", "phasemap.csv", "crystalmap.h5", "crystalmap.ang",
-        "fractions.json", "metrics.json"}
+        "phasemap.npz",
+        "phasemap.png",
+        "phasemap.csv",
+        "crystalmap.h5",
+        "crystalmap.ang",
+        "fractions.json",
+        "metrics.json",
+    }
     assert set(paths) >= {"npz", "png", "csv", "crystalmap", "fractions"}
     assert run.phasemap_scans() == ["tiny"]
     back = load_phasemap(run, "tiny")

@@ -73,8 +73,9 @@ def test_label_and_error_maps():
 def test_bad_arguments(kwargs, match):
     args = {"quality": None, "threshold": 0.0, "opacity": 1.0, **kwargs}
     with pytest.raises(ValueError, match=match):
-        render_rgb(np.zeros((2, 2), int), np.ones((2, 2)), args["quality"], DEFAULT_PHASES,
-                   args["threshold"], args["opacity"])
+        render_rgb(
+            np.zeros((2, 2), int), np.ones((2, 2)), args["quality"], DEFAULT_PHASES, args["threshold"], args["opacity"]
+        )
 
 
 def test_hex_to_rgb_error():

@@ -11,8 +11,27 @@ TINY_ARGS = ["--pattern-size", "32", "--master-half-size", "40", "--no-progress"
 def test_simulate_builds_dataset_and_scan(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
     out, scan_out = tmp_path / "d.h5", tmp_path / "s.h5"
-    rc = main(["simulate", "--out", str(out), "--scan-out", str(scan_out), "--n-per-phase", "4",
-               "--scan-shape", "6", "5", "--grains", "3", "--dose", "30", "--seed", "3", *TINY_ARGS])
+    rc = main(
+        [
+            "simulate",
+            "--out",
+            str(out),
+            "--scan-out",
+            str(scan_out),
+            "--n-per-phase",
+            "4",
+            "--scan-shape",
+            "6",
+            "5",
+            "--grains",
+            "3",
+            "--dose",
+            "30",
+            "--seed",
+            "3",
+            *TINY_ARGS,
+        ]
+    )
     assert rc == 0
     with EBSDDataset(out) as ds:
         assert len(ds) == 12 and ds.provenance["config"]["dose"] == 30.0 and ds.attrs["seed"] == 3
@@ -27,8 +46,22 @@ def test_simulate_builds_dataset_and_scan(tmp_path, monkeypatch, capsys):
 def test_simulate_dataset_only_with_imbalance(tmp_path, monkeypatch):
     monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
     out = tmp_path / "d.h5"
-    rc = main(["simulate", "--what", "dataset", "--out", str(out), "--scan-out", str(tmp_path / "s.h5"),
-               "--n-per-phase", "2", "3", "4", *TINY_ARGS])
+    rc = main(
+        [
+            "simulate",
+            "--what",
+            "dataset",
+            "--out",
+            str(out),
+            "--scan-out",
+            str(tmp_path / "s.h5"),
+            "--n-per-phase",
+            "2",
+            "3",
+            "4",
+            *TINY_ARGS,
+        ]
+    )
     assert rc == 0 and not (tmp_path / "s.h5").exists()
     with EBSDDataset(out) as ds:
         assert np.bincount(ds.labels).tolist() == [2, 3, 4]

@@ -75,8 +75,9 @@ def test_class_imbalance_and_phase_subset(tiny_config, tmp_path):
 def test_sixteen_bit_camera(tiny_config, tmp_path):
     from ebsdlib.simulate.detector import DetectorModel
 
-    path = simulate_dataset(tiny_config.replace(detector=DetectorModel(bit_depth=16)),
-                            tmp_path / "u16.h5", progress=False)
+    path = simulate_dataset(
+        tiny_config.replace(detector=DetectorModel(bit_depth=16)), tmp_path / "u16.h5", progress=False
+    )
     with EBSDDataset(path) as ds:
         assert ds.patterns.dtype == np.uint16
 
@@ -86,15 +87,18 @@ def test_config_round_trip():
     assert SimulationConfig.from_dict(config.to_dict()) == config
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(phases=("Ni", "Cu")), r"unknown phases \['Cu'\]"),
-    (dict(phases=("Ni", "Ni")), "name a phase twice"),
-    (dict(n_per_phase=(3, 4)), "has 2 entries for 3 phases"),
-    (dict(n_per_phase=0), "at least one pattern"),
-    (dict(dose=-3.0), "dose -3.0 must be a positive"),
-    (dict(pattern_size=4), "pattern_size 4"),
-    (dict(patterns_per_grain=0), "patterns_per_grain 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(phases=("Ni", "Cu")), r"unknown phases \['Cu'\]"),
+        (dict(phases=("Ni", "Ni")), "name a phase twice"),
+        (dict(n_per_phase=(3, 4)), "has 2 entries for 3 phases"),
+        (dict(n_per_phase=0), "at least one pattern"),
+        (dict(dose=-3.0), "dose -3.0 must be a positive"),
+        (dict(pattern_size=4), "pattern_size 4"),
+        (dict(patterns_per_grain=0), "patterns_per_grain 0"),
+    ],
+)
 def test_bad_settings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SimulationConfig(**kwargs)

@@ -90,12 +90,15 @@ def test_detector_geometry_reaches_kikuchipy():
     assert kp_det.sample_tilt == 70.0
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(bit_depth=12), "bit_depth 12 is not supported"),
-    (dict(read_noise=-1.0), "read_noise -1.0"),
-    (dict(pc=(0.4, 0.3)), r"pattern centre \(0.4, 0.3\)"),
-    (dict(fill=1.5), "fill 1.5"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(bit_depth=12), "bit_depth 12 is not supported"),
+        (dict(read_noise=-1.0), "read_noise -1.0"),
+        (dict(pc=(0.4, 0.3)), r"pattern centre \(0.4, 0.3\)"),
+        (dict(fill=1.5), "fill 1.5"),
+    ],
+)
 def test_bad_detector_settings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DetectorModel(**kwargs)

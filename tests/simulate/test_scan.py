@@ -51,8 +51,15 @@ def test_grains_are_voronoi_cells_and_boundaries_mix():
 
 
 def test_boundary_patterns_have_lower_quality(master_cache, tmp_path):
-    config = ScanConfig(shape=(24, 24), n_grains=6, beam_sigma=1.0, pattern_size=32,
-                        master_half_size=60, cache_dir=str(master_cache), seed=2)
+    config = ScanConfig(
+        shape=(24, 24),
+        n_grains=6,
+        beam_sigma=1.0,
+        pattern_size=32,
+        master_half_size=60,
+        cache_dir=str(master_cache),
+        seed=2,
+    )
     path = simulate_scan(config, tmp_path / "q.h5", progress=False)
     plan = plan_scan(config, np.random.default_rng(np.random.SeedSequence(2).spawn(2)[0]))
     with EBSDDataset(path) as ds:
@@ -77,12 +84,15 @@ def test_scan_is_deterministic(tiny_scan_config, tmp_path):
         np.testing.assert_array_equal(da.labels, db.labels)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(shape=(0, 5)), r"scan shape \(0, 5\)"),
-    (dict(shape=(4, 4), n_grains=17), "n_grains 17"),
-    (dict(phase_fractions=(1.0, 0.0)), r"phase_fractions \(1.0, 0.0\) must be 3"),
-    (dict(step_size=0.0), "step_size 0.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(shape=(0, 5)), r"scan shape \(0, 5\)"),
+        (dict(shape=(4, 4), n_grains=17), "n_grains 17"),
+        (dict(phase_fractions=(1.0, 0.0)), r"phase_fractions \(1.0, 0.0\) must be 3"),
+        (dict(step_size=0.0), "step_size 0.0"),
+    ],
+)
 def test_bad_scan_settings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ScanConfig(**kwargs)

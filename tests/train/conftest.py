@@ -19,7 +19,7 @@ def make_patterns(n: int, size: int = 24, seed: int = 0) -> tuple[np.ndarray, np
     labels = np.arange(n) % 3
     yy, xx = np.mgrid[0:size, 0:size]
     waves = [np.sin(yy / 2.0), np.sin(xx / 2.0), np.sin((xx + yy) / 2.0)]
-    bg = 60 + 40 * np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / (size ** 2))
+    bg = 60 + 40 * np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / (size**2))
     patterns = np.empty((n, size, size), dtype=np.uint8)
     for i, lab in enumerate(labels):
         img = bg + 40 * waves[lab] + rng.normal(0, 8, (size, size))
@@ -32,8 +32,16 @@ def write_tiny(path: Path, n: int = 48, phases=DEFAULT_PHASES, seed: int = 0) ->
     split = np.zeros(n, dtype=np.int8)
     split[np.arange(n) % 4 == 1] = 1
     split[np.arange(n) % 4 == 3] = 2
-    return write_dataset(path, patterns, labels, phases, provenance={"test": "tiny stripes"},
-                         split=split, split_rule="every 4th pattern", seed=seed)
+    return write_dataset(
+        path,
+        patterns,
+        labels,
+        phases,
+        provenance={"test": "tiny stripes"},
+        split=split,
+        split_rule="every 4th pattern",
+        seed=seed,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +61,25 @@ def artifacts(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def tiny_config(tiny_data):
     """A factory of fast CPU configs on the tiny data set."""
+
     def make(**overrides) -> TrainConfig:
-        base = dict(data=str(tiny_data), model="test_efficientnet", epochs=2, batch_size=8, lr=3e-3,
-                    warmup_epochs=1, probe_epochs=5, knn_k=3, device="cpu", umap=False,
-                    eval_batch_size=16, preprocess=PreprocessConfig(size=24))
+        base = dict(
+            data=str(tiny_data),
+            model="test_efficientnet",
+            epochs=2,
+            batch_size=8,
+            lr=3e-3,
+            warmup_epochs=1,
+            probe_epochs=5,
+            knn_k=3,
+            device="cpu",
+            umap=False,
+            eval_batch_size=16,
+            preprocess=PreprocessConfig(size=24),
+        )
         base.update(overrides)
         return TrainConfig(**base)
+
     return make
 
 

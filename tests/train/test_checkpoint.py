@@ -18,8 +18,15 @@ def trained_run(tmp_path_factory, tiny_data):
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.train.config import TrainConfig
 
-    config = TrainConfig(data=str(tiny_data), model="test_efficientnet", epochs=1, batch_size=8,
-                         device="cpu", umap=False, preprocess=PreprocessConfig(size=24))
+    config = TrainConfig(
+        data=str(tiny_data),
+        model="test_efficientnet",
+        epochs=1,
+        batch_size=8,
+        device="cpu",
+        umap=False,
+        preprocess=PreprocessConfig(size=24),
+    )
     return train(config, progress=False, root=tmp_path_factory.mktemp("artifacts"))
 
 
@@ -37,16 +44,21 @@ def test_checkpoint_round_trip_is_atomic_and_weights_only(tmp_path):
 
 def test_a_checkpoint_holding_python_objects_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
-    torch.save({"format": "ebsdlib-checkpoint", "version": 1, "model": {}, "config": {}, "phases": [],
-                "extra": Payload()}, path)
+    torch.save(
+        {"format": "ebsdlib-checkpoint", "version": 1, "model": {}, "config": {}, "phases": [], "extra": Payload()},
+        path,
+    )
     with pytest.raises(ValueError, match=r"evil\.pt: refused to load .* weights_only=False"):
         load_checkpoint(path)
 
 
-@pytest.mark.parametrize("content,match", [
-    (b"not a checkpoint at all", "corrupt or truncated"),
-    (None, "not an ebsdlib checkpoint"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (b"not a checkpoint at all", "corrupt or truncated"),
+        (None, "not an ebsdlib checkpoint"),
+    ],
+)
 def test_unreadable_or_foreign_checkpoints_are_named(tmp_path, content, match):
     path = tmp_path / "x.pt"
     if content is None:
@@ -91,8 +103,14 @@ def test_check_phases_refuses_a_labelled_data_set_with_another_phase_list(traine
     patterns = np.random.default_rng(0).integers(0, 255, (4, 24, 24), dtype=np.uint8)
     labelled = write_dataset(tmp_path / "other.h5", patterns, np.array([0, 1, 2, 0]), other, provenance={})
     unlabelled = write_dataset(tmp_path / "scan.h5", patterns, None, other, provenance={})
-    with EBSDDataset(labelled) as ds, pytest.raises(ValueError, match=r"\['Ni', 'Ni3Al', 'Ni3Ti'\] does "
-                                                                       r"not match the model's"):
+    with (
+        EBSDDataset(labelled) as ds,
+        pytest.raises(
+            ValueError,
+            match=r"\['Ni', 'Ni3Al', 'Ni3Ti'\] does "
+            r"not match the model's",
+        ),
+    ):
         check_phases(phases, ds)
     with EBSDDataset(unlabelled) as ds:
         check_phases(phases, ds)  # nothing to compare: predictions use the model's phases
@@ -110,8 +128,12 @@ def test_a_supcon_checkpoint_without_its_probe_cannot_classify(tiny_config, arti
     from ebsdlib.runs import RunDir
 
     run = RunDir(artifacts / "runs" / "half")
-    train(tiny_config(loss="supcon", validation=True, epochs=2), run, progress=False,
-          on_epoch_end=lambda epoch, row: run.request_cancel())
+    train(
+        tiny_config(loss="supcon", validation=True, epochs=2),
+        run,
+        progress=False,
+        on_epoch_end=lambda epoch, row: run.request_cancel(),
+    )
     assert run.read_status().state == "cancelled" and run.best_checkpoint.exists()
     with pytest.raises(ValueError, match="no fitted linear probe yet"):
         load_model(run.best_checkpoint, "cpu")

@@ -13,8 +13,20 @@ from ebsdlib.phases import DEFAULT_PHASES
 from ebsdlib.runs import RunDir
 from ebsdlib.train.config import TrainConfig
 
-TINY = ["--model", "test_efficientnet", "--epochs", "1", "--batch-size", "8", "--device", "cpu",
-        "--image-size", "24", "--no-umap", "--quiet"]
+TINY = [
+    "--model",
+    "test_efficientnet",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--device",
+    "cpu",
+    "--image-size",
+    "24",
+    "--no-umap",
+    "--quiet",
+]
 
 
 def parse(*argv: str) -> TrainConfig:
@@ -22,9 +34,28 @@ def parse(*argv: str) -> TrainConfig:
 
 
 def test_flags_override_only_what_they_name(tiny_data):
-    config = parse("--data", str(tiny_data), "--loss", "supcon", "--epochs", "3", "--no-augment",
-                   "--validation", "--image-size", "32", "--lr", "0.01", "--temperature", "0.2",
-                   "--schedule", "step", "--precision", "fp32", "--name", "trial")
+    config = parse(
+        "--data",
+        str(tiny_data),
+        "--loss",
+        "supcon",
+        "--epochs",
+        "3",
+        "--no-augment",
+        "--validation",
+        "--image-size",
+        "32",
+        "--lr",
+        "0.01",
+        "--temperature",
+        "0.2",
+        "--schedule",
+        "step",
+        "--precision",
+        "fp32",
+        "--name",
+        "trial",
+    )
     defaults = TrainConfig()
     assert (config.loss, config.epochs, config.augment, config.validation) == ("supcon", 3, False, True)
     assert (config.lr, config.temperature, config.schedule, config.name) == (0.01, 0.2, "step", "trial")
@@ -35,19 +66,34 @@ def test_flags_override_only_what_they_name(tiny_data):
 
 def test_the_data_sets_recommended_preprocessing_is_the_base(tmp_path):
     rng = np.random.default_rng(0)
-    path = write_dataset(tmp_path / "rec.h5", rng.integers(0, 255, (6, 20, 20), dtype=np.uint8),
-                         np.array([0, 1, 2, 0, 1, 2]), DEFAULT_PHASES, provenance={},
-                         preprocessing={"size": 16, "normalise": "minmax"})
+    path = write_dataset(
+        tmp_path / "rec.h5",
+        rng.integers(0, 255, (6, 20, 20), dtype=np.uint8),
+        np.array([0, 1, 2, 0, 1, 2]),
+        DEFAULT_PHASES,
+        provenance={},
+        preprocessing={"size": 16, "normalise": "minmax"},
+    )
     config = parse("--data", str(path))
     assert config.preprocess == PreprocessConfig(size=16, normalise="minmax")
     assert parse("--data", str(path), "--image-size", "40").preprocess.size == 40
 
 
 def test_config_round_trips_through_its_flags(tiny_data, tmp_path):
-    config = TrainConfig(data=str(tiny_data), loss="supcon", model="test_efficientnet", epochs=7,
-                         validation=True, augment=False, umap=False, seed=5, precision="bf16",
-                         pretrained=str(tmp_path / "w.pt"), name="round trip",
-                         preprocess=PreprocessConfig(size=None, circular_mask=True, dynamic_sigma=0.2))
+    config = TrainConfig(
+        data=str(tiny_data),
+        loss="supcon",
+        model="test_efficientnet",
+        epochs=7,
+        validation=True,
+        augment=False,
+        umap=False,
+        seed=5,
+        precision="bf16",
+        pretrained=str(tmp_path / "w.pt"),
+        name="round trip",
+        preprocess=PreprocessConfig(size=None, circular_mask=True, dynamic_sigma=0.2),
+    )
     assert parse(*config_to_argv(config)) == config
 
 
@@ -60,15 +106,18 @@ def test_config_file_is_the_base_and_flags_win(tiny_data, tmp_path):
     assert config.loss == "supcon" and config.epochs == 2 and config.preprocess.size == 48
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--epochs", "0"], r"argument --epochs: epochs=0 is not allowed; use an integer from 1 to 10000"),
-    (["--lr", "-1"], r"argument --lr: lr=-1.0 is not allowed; use a number in \(0, 10\]"),
-    (["--image-size", "4"], r"argument --image-size: size 4 must be between 8 and 1024"),
-    (["--loss", "triplet"], r"argument --loss: invalid choice: 'triplet' \(choose from 'ce', 'supcon'\)"),
-    (["--batch-size", "big"], r"argument --batch-size: invalid int value: 'big'"),
-    (["--data", "nowhere.h5"], r"argument --data: data set 'nowhere.h5' not found"),
-    (["--run-id", "../escape"], r"argument --run-id: run id '../escape' is not allowed"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--epochs", "0"], r"argument --epochs: epochs=0 is not allowed; use an integer from 1 to 10000"),
+        (["--lr", "-1"], r"argument --lr: lr=-1.0 is not allowed; use a number in \(0, 10\]"),
+        (["--image-size", "4"], r"argument --image-size: size 4 must be between 8 and 1024"),
+        (["--loss", "triplet"], r"argument --loss: invalid choice: 'triplet' \(choose from 'ce', 'supcon'\)"),
+        (["--batch-size", "big"], r"argument --batch-size: invalid int value: 'big'"),
+        (["--data", "nowhere.h5"], r"argument --data: data set 'nowhere.h5' not found"),
+        (["--run-id", "../escape"], r"argument --run-id: run id '../escape' is not allowed"),
+    ],
+)
 def test_bad_options_name_option_value_and_what_is_allowed(argv, message, tiny_data, artifacts, capsys):
     data = [] if "--data" in argv else ["--data", str(tiny_data)]
     with pytest.raises(SystemExit) as exit_info:
@@ -89,8 +138,12 @@ def test_bad_options_for_a_launched_run_mark_it_failed(tiny_data, artifacts):
 
 
 def test_train_evaluate_runs_and_delete(tiny_data, artifacts, capsys):
-    assert main(["train", "--data", str(tiny_data), "--loss", "supcon", "--run-id", "cli-run",
-                 "--probe-epochs", "3", *TINY]) == 0
+    assert (
+        main(
+            ["train", "--data", str(tiny_data), "--loss", "supcon", "--run-id", "cli-run", "--probe-epochs", "3", *TINY]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "accuracy" in out and "Ni↔Ni3Fe confusion" in out and "linear probe" in out
     run = RunDir(artifacts / "runs" / "cli-run")
@@ -132,8 +185,21 @@ def test_sigterm_cancels_a_training_process(tiny_data, artifacts):
     from pathlib import Path
 
     run = RunDir(artifacts / "runs" / "term")
-    argv = [sys.executable, "-m", "ebsdlib", "train", "--data", str(tiny_data), "--run-id", "term",
-            *TINY, "--epochs", "200", "--artifacts", str(artifacts)]
+    argv = [
+        sys.executable,
+        "-m",
+        "ebsdlib",
+        "train",
+        "--data",
+        str(tiny_data),
+        "--run-id",
+        "term",
+        *TINY,
+        "--epochs",
+        "200",
+        "--artifacts",
+        str(artifacts),
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

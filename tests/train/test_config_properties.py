@@ -51,10 +51,17 @@ GOOD = {
     "eval_batch_size": st.integers(1, 1 << 20),
     "umap": st.booleans(),
     "name": st.text(max_size=20),
-    "preprocess": st.fixed_dictionaries({}, optional={
-        "static_background": st.booleans(), "dynamic_background": st.booleans(),
-        "dynamic_sigma": st.floats(0.01, 0.99), "size": st.none() | st.integers(8, 1024),
-        "normalise": st.sampled_from(["standard", "minmax", "none"]), "circular_mask": st.booleans()}),
+    "preprocess": st.fixed_dictionaries(
+        {},
+        optional={
+            "static_background": st.booleans(),
+            "dynamic_background": st.booleans(),
+            "dynamic_sigma": st.floats(0.01, 0.99),
+            "size": st.none() | st.integers(8, 1024),
+            "normalise": st.sampled_from(["standard", "minmax", "none"]),
+            "circular_mask": st.booleans(),
+        },
+    ),
 }
 assert set(GOOD) == set(KNOWN), "a new config field needs a strategy of good values here"
 
@@ -67,8 +74,9 @@ def config_dicts(draw) -> dict:
     keys = draw(st.lists(st.sampled_from(KNOWN), max_size=8, unique=True))
     d = {}
     for key in keys:
-        kind = draw(st.sampled_from(["good", "good", "any", "preprocess"] if key == "preprocess"
-                                    else ["good", "good", "any"]))
+        kind = draw(
+            st.sampled_from(["good", "good", "any", "preprocess"] if key == "preprocess" else ["good", "good", "any"])
+        )
         d[key] = draw(GOOD[key] if kind == "good" else PP_ANY if kind == "preprocess" else ANY)
     if draw(st.integers(0, 5)) == 0:
         d.update(draw(st.dictionaries(st.text(max_size=8) | st.integers(), ANY, min_size=1, max_size=2)))
@@ -85,7 +93,7 @@ def _named_key(message: str, d: dict) -> str:
 def _check_round_trip(cfg: TrainConfig) -> None:
     d = cfg.to_dict()
     assert TrainConfig.from_dict(d) == cfg
-    text = json.dumps(d, allow_nan=False)          # plain JSON: no numpy types, no NaN
+    text = json.dumps(d, allow_nan=False)  # plain JSON: no numpy types, no NaN
     assert TrainConfig.from_dict(json.loads(text)) == cfg
     for f in fields(TrainConfig):
         value = getattr(cfg, f.name)
@@ -110,7 +118,7 @@ def test_any_dict_round_trips_or_is_refused_naming_the_key(d: dict) -> None:
             return
         key = _named_key(msg, d)
         event(f"refused: {key}")
-        assert key in d, (key, msg)            # a key that was given: the defaults are all valid
+        assert key in d, (key, msg)  # a key that was given: the defaults are all valid
         # the named value is wrong on its own (warmup_epochs is judged against epochs)
         alone = {key: d[key], **({"epochs": d["epochs"]} if key == "warmup_epochs" and "epochs" in d else {})}
         with pytest.raises(ValueError):
@@ -128,31 +136,34 @@ def test_good_values_are_accepted(d: dict) -> None:
     _check_round_trip(TrainConfig.from_dict(d))
 
 
-@pytest.mark.parametrize("d,match", [
-    ({"epochs": True}, r"^epochs=True is not allowed; use an integer"),
-    ({"batch_size": False}, r"^batch_size=False is not allowed"),
-    ({"seed": True}, r"^seed=True is not allowed"),
-    ({"lr": float("nan")}, r"^lr=nan is not allowed; use a number in \(0, 10\]"),
-    ({"lr": True}, r"^lr=True is not allowed"),
-    ({"temperature": float("inf")}, r"^temperature=inf is not allowed"),
-    ({"weight_decay": float("nan")}, r"^weight_decay=nan is not allowed"),
-    ({"epochs": "3", "warmup_epochs": 1}, r"^epochs='3' is not allowed"),
-    ({"warmup_epochs": 3, "epochs": 2}, r"^warmup_epochs=3 is not allowed; use an integer from 0 to epochs"),
-    ({"preprocess": "standard"}, r"^preprocess='standard' is not allowed; use a PreprocessConfig or a dict"),
-    ({"preprocess": [64]}, r"^preprocess=\[64\] is not allowed"),
-    ({"preprocess": {"size": float("inf")}}, r"^preprocess: size inf must be a whole number of pixels"),
-    ({"preprocess": {"size": 1e300}}, r"^preprocess: size 1e\+300 must be between 8 and 1024"),
-    ({"preprocess": {1: 2, "a": 3}}, r"^preprocess: unknown preprocessing keys \['a', 1\]"),
-    ({"validation": "yes"}, r"^validation='yes' is not allowed; use True or False"),
-    ({"augment": 1}, r"^augment=1 is not allowed"),
-    ({"data": None}, r"^data=None is not allowed; use the path of a data set file"),
-    ({"data": ""}, r"^data='' is not allowed"),
-    ({"name": 5}, r"^name=5 is not allowed; use a string"),
-    ({"pretrained": ["w.pt"]}, r"^pretrained=\['w.pt'\] is not allowed"),
-    ({"loss": "x" * 500}, r"^loss='x{79}… is not allowed"),     # long values are cut short
-    ({"epochs": "9" * 500}, r"^epochs='9{79}… is not allowed"),
-    ({1: 0, "colour": "red"}, r"^unknown config keys \['colour', 1\]"),
-])
+@pytest.mark.parametrize(
+    "d,match",
+    [
+        ({"epochs": True}, r"^epochs=True is not allowed; use an integer"),
+        ({"batch_size": False}, r"^batch_size=False is not allowed"),
+        ({"seed": True}, r"^seed=True is not allowed"),
+        ({"lr": float("nan")}, r"^lr=nan is not allowed; use a number in \(0, 10\]"),
+        ({"lr": True}, r"^lr=True is not allowed"),
+        ({"temperature": float("inf")}, r"^temperature=inf is not allowed"),
+        ({"weight_decay": float("nan")}, r"^weight_decay=nan is not allowed"),
+        ({"epochs": "3", "warmup_epochs": 1}, r"^epochs='3' is not allowed"),
+        ({"warmup_epochs": 3, "epochs": 2}, r"^warmup_epochs=3 is not allowed; use an integer from 0 to epochs"),
+        ({"preprocess": "standard"}, r"^preprocess='standard' is not allowed; use a PreprocessConfig or a dict"),
+        ({"preprocess": [64]}, r"^preprocess=\[64\] is not allowed"),
+        ({"preprocess": {"size": float("inf")}}, r"^preprocess: size inf must be a whole number of pixels"),
+        ({"preprocess": {"size": 1e300}}, r"^preprocess: size 1e\+300 must be between 8 and 1024"),
+        ({"preprocess": {1: 2, "a": 3}}, r"^preprocess: unknown preprocessing keys \['a', 1\]"),
+        ({"validation": "yes"}, r"^validation='yes' is not allowed; use True or False"),
+        ({"augment": 1}, r"^augment=1 is not allowed"),
+        ({"data": None}, r"^data=None is not allowed; use the path of a data set file"),
+        ({"data": ""}, r"^data='' is not allowed"),
+        ({"name": 5}, r"^name=5 is not allowed; use a string"),
+        ({"pretrained": ["w.pt"]}, r"^pretrained=\['w.pt'\] is not allowed"),
+        ({"loss": "x" * 500}, r"^loss='x{79}… is not allowed"),  # long values are cut short
+        ({"epochs": "9" * 500}, r"^epochs='9{79}… is not allowed"),
+        ({1: 0, "colour": "red"}, r"^unknown config keys \['colour', 1\]"),
+    ],
+)
 def test_values_the_property_test_found(d: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         TrainConfig.from_dict(d)

@@ -29,7 +29,7 @@ from ebsdlib import jobs
 from ebsdlib.cli import main as cli
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.io import write_json
-from ebsdlib.runs import RunDir, list_runs, new_run_id, open_run, summarize_run
+from ebsdlib.runs import list_runs, new_run_id, open_run, summarize_run
 from ebsdlib.train.checkpoint import load_checkpoint
 from ebsdlib.train.config import TrainConfig
 from ebsdlib.train.loop import train
@@ -49,8 +49,7 @@ FAULTS = {
 #: resumed with ``python -m ebsdlib resume`` in a process of its own (the others through the
 #: same command-line entry point in this process, which saves a Python start-up each)
 RESUMED_AS_PROCESS = "evaluation-before-metrics"
-TIMING_KEYS = ("training_seconds", "train_patterns_per_second", "inference_seconds",
-               "inference_patterns_per_second")
+TIMING_KEYS = ("training_seconds", "train_patterns_per_second", "inference_seconds", "inference_patterns_per_second")
 
 
 def stable(metrics: dict) -> dict:
@@ -70,12 +69,22 @@ def wait_for(predicate, timeout: float, what: str):
 def killed(tiny_data, tmp_path_factory):
     """Launch one run per fault (all at once), kill each at its point; also train a reference."""
     root = tmp_path_factory.mktemp("faults")
-    config = TrainConfig(data=str(tiny_data), model="test_efficientnet", epochs=2, batch_size=8, lr=3e-3,
-                         validation=True, knn_k=3, device="cpu", umap=False, eval_batch_size=16,
-                         preprocess=PreprocessConfig(size=24))
+    config = TrainConfig(
+        data=str(tiny_data),
+        model="test_efficientnet",
+        epochs=2,
+        batch_size=8,
+        lr=3e-3,
+        validation=True,
+        knn_k=3,
+        device="cpu",
+        umap=False,
+        eval_batch_size=16,
+        preprocess=PreprocessConfig(size=24),
+    )
     env = {"OMP_NUM_THREADS": "1", "EBSDLIB_ARTIFACTS": str(root)}
     saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)                       # the launched trainers' environment: one thread each
+    os.environ.update(env)  # the launched trainers' environment: one thread each
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     runs = {}
@@ -90,7 +99,7 @@ def killed(tiny_data, tmp_path_factory):
             write_json(run.path / jobs.JOB_FILE, {"argv": argv, "created": time.time(), "pid": None})
             runs[fault] = run
         assert len(jobs.poll(root, len(FAULTS)).started) == len(FAULTS)
-        reference = train(config, "reference", progress=False, root=root)   # meanwhile, in this process
+        reference = train(config, "reference", progress=False, root=root)  # meanwhile, in this process
         for fault, run in runs.items():
             mark = run.path / "at-fault"
             wait_for(lambda: mark.exists() and mark.read_text(), 120, f"{fault} to reach its fault point")
@@ -155,8 +164,13 @@ def test_a_killed_run_is_failed_readable_and_resumes_to_the_same_result(fault, k
     # resume finishes it with the uninterrupted run's result
     argv = ["resume", run.run_id, "--artifacts", str(root), "--quiet"]
     if fault == RESUMED_AS_PROCESS:
-        done = subprocess.run([sys.executable, "-m", "ebsdlib", *argv], capture_output=True, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "ebsdlib", *argv],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
     else:
         assert cli(argv) == 0
@@ -165,4 +179,4 @@ def test_a_killed_run_is_failed_readable_and_resumes_to_the_same_result(fault, k
     pd.testing.assert_frame_equal(run.predictions(), reference.predictions())
     cols = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr", "micro_batch_size"]
     pd.testing.assert_frame_equal(run.history()[cols], reference.history()[cols])
-    assert not list(run.path.glob(".*.part"))    # the killed writes' temporary files are gone
+    assert not list(run.path.glob(".*.part"))  # the killed writes' temporary files are gone

@@ -15,8 +15,7 @@ from ebsdlib.train.loop import resume, train
 from ebsdlib.train.status import HISTORY_COLUMNS
 
 #: metrics.json entries that measure time and so differ between two identical runs.
-TIMING_KEYS = ("training_seconds", "train_patterns_per_second", "inference_seconds",
-               "inference_patterns_per_second")
+TIMING_KEYS = ("training_seconds", "train_patterns_per_second", "inference_seconds", "inference_patterns_per_second")
 
 
 def stable(metrics: dict) -> dict:
@@ -87,13 +86,15 @@ class Interrupt(RuntimeError):
     pass
 
 
-@pytest.mark.parametrize("loss,validation,how", [
-    ("ce", False, "exception"),
-    ("ce", True, "cancel"),
-    ("supcon", True, "exception"),
-])
-def test_resume_after_interruption_matches_an_uninterrupted_run(loss, validation, how, tiny_config,
-                                                                artifacts):
+@pytest.mark.parametrize(
+    "loss,validation,how",
+    [
+        ("ce", False, "exception"),
+        ("ce", True, "cancel"),
+        ("supcon", True, "exception"),
+    ],
+)
+def test_resume_after_interruption_matches_an_uninterrupted_run(loss, validation, how, tiny_config, artifacts):
     config = tiny_config(loss=loss, validation=validation, epochs=2)
     reference = train(config, progress=False)
 
@@ -127,7 +128,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(loss, validation
     pd.testing.assert_frame_equal(broken.predictions(), reference.predictions())
     a, b = broken.history(), reference.history()
     assert a[["epoch", "train_loss", "val_loss", "val_accuracy", "lr"]].equals(
-        b[["epoch", "train_loss", "val_loss", "val_accuracy", "lr"]])
+        b[["epoch", "train_loss", "val_loss", "val_accuracy", "lr"]]
+    )
 
 
 def test_status_goes_from_queued_through_running_to_completed(tiny_config, artifacts):
@@ -138,8 +140,9 @@ def test_status_goes_from_queued_through_running_to_completed(tiny_config, artif
 
     def record(epoch: int, row: dict) -> None:
         st = run.read_status()
-        seen.append((st.state, st.epoch, st.epochs, st.steps_per_epoch,
-                     st.train_loss == pytest.approx(row["train_loss"])))
+        seen.append(
+            (st.state, st.epoch, st.epochs, st.steps_per_epoch, st.train_loss == pytest.approx(row["train_loss"]))
+        )
 
     train(tiny_config(epochs=2), run, progress=False, on_epoch_end=record)
     # train+val hold 24 + 12 patterns: 36 // batch 8 = 4 steps per epoch

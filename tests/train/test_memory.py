@@ -7,7 +7,6 @@ CUDA raises) for batches larger than a limit.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -43,11 +42,15 @@ def memory_limit(monkeypatch):
 
 def test_what_counts_as_out_of_memory():
     assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: "
-                                         "can't allocate memory: you tried to allocate 8589934592 bytes"))
+    assert is_out_of_memory(
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: "
+            "can't allocate memory: you tried to allocate 8589934592 bytes"
+        )
+    )
     assert is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"))
     assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
-    assert not is_out_of_memory(ValueError("out of memory"))     # not from the device
+    assert not is_out_of_memory(ValueError("out of memory"))  # not from the device
     assert not is_out_of_memory(DeviceOutOfMemoryError("ran out of memory at batch size 2"))
 
 
@@ -55,22 +58,25 @@ def test_what_counts_as_out_of_memory():
 def test_training_halves_the_batch_and_finishes(loss, tiny_config, artifacts, memory_limit):
     config = tiny_config(loss=loss, epochs=2, batch_size=8)
     reference = train(config, "reference", progress=False)
-    refused = memory_limit(3)                       # 8 → 4 → 2 patterns per pass
+    refused = memory_limit(3)  # 8 → 4 → 2 patterns per pass
     messages, refused_in_training = [], []
 
     def record(epoch: int, row: dict) -> None:
         messages.append(RunDir(artifacts / "runs" / "tight").read_status().message)
         refused_in_training[:] = refused
 
-    with pytest.warns(OutOfMemoryWarning, match="out of memory on cpu at 8 patterns per training step; "
-                                                "continuing with 4"):
+    with pytest.warns(
+        OutOfMemoryWarning, match="out of memory on cpu at 8 patterns per training step; continuing with 4"
+    ):
         run = train(config, "tight", progress=False, on_epoch_end=record)
-    assert refused_in_training == [8, 4]            # once each, then the smaller size is kept
+    assert refused_in_training == [8, 4]  # once each, then the smaller size is kept
     assert run.read_status().state == "completed"
     assert run.history()["micro_batch_size"].tolist() == [2, 2]
     assert reference.history()["micro_batch_size"].tolist() == [8, 8]
-    assert messages[0] == ("epoch 1/2 done; out of memory at batch size 4 on cpu: batches of 8 run as "
-                           "micro-batches of 2 (gradients accumulated)")
+    assert messages[0] == (
+        "epoch 1/2 done; out of memory at batch size 4 on cpu: batches of 8 run as "
+        "micro-batches of 2 (gradients accumulated)"
+    )
     extra = run.metrics()
     assert extra["micro_batch_size"] == 2 and extra["out_of_memory_halvings"] == [[8, 4], [4, 2]]
     assert reference.metrics()["micro_batch_size"] == 8 and reference.metrics()["out_of_memory_halvings"] == []
@@ -103,7 +109,7 @@ def test_cross_entropy_micro_batches_accumulate_the_same_gradient(tiny_config):
         return float(loss), [p.grad.clone() for p in model.parameters() if p.grad is not None]
 
     whole_loss, whole = grads(8)
-    for size in (4, 3, 2):                          # 3: parts of 3, 3 and 2
+    for size in (4, 3, 2):  # 3: parts of 3, 3 and 2
         loss, parts = grads(size)
         assert loss == pytest.approx(whole_loss, rel=1e-5)
         for a, b in zip(parts, whole):
@@ -111,16 +117,20 @@ def test_cross_entropy_micro_batches_accumulate_the_same_gradient(tiny_config):
 
 
 def test_training_below_the_floor_fails_with_the_message(tiny_config, artifacts, memory_limit):
-    memory_limit(1)                                 # even 2 patterns are too many
-    with pytest.warns(OutOfMemoryWarning), pytest.raises(
+    memory_limit(1)  # even 2 patterns are too many
+    with (
+        pytest.warns(OutOfMemoryWarning),
+        pytest.raises(
             DeviceOutOfMemoryError,
             match=r"ran out of memory at batch size 2 on device cpu \(training step, after halving it from 8\); "
-                  r"lower --batch-size, use --precision bf16, or free memory"):
+            r"lower --batch-size, use --precision bf16, or free memory",
+        ),
+    ):
         train(tiny_config(batch_size=8), "hopeless", progress=False)
     status = RunDir(artifacts / "runs" / "hopeless").read_status()
     assert status.state == "failed"
     assert status.error.startswith("DeviceOutOfMemoryError: ran out of memory at batch size 2 on device cpu")
-    assert "CUDA out of memory. Tried to allocate 2 patterns" in status.error   # what the device said
+    assert "CUDA out of memory. Tried to allocate 2 patterns" in status.error  # what the device said
 
 
 def test_a_resumed_run_keeps_the_halved_size(tiny_config, artifacts, memory_limit):
@@ -135,7 +145,7 @@ def test_a_resumed_run_keeps_the_halved_size(tiny_config, artifacts, memory_limi
     assert refused == [8]
     after_resume = []
     resume("cut", progress=False, on_epoch_end=lambda epoch, row: after_resume.extend(refused))
-    assert after_resume == [8]                      # its training steps did not try 8 again
+    assert after_resume == [8]  # its training steps did not try 8 again
     assert RunDir(artifacts / "runs" / "cut").history()["micro_batch_size"].tolist() == [4, 4]
 
 
@@ -160,10 +170,15 @@ def test_inference_below_one_pattern_fails_with_the_message(tiny_config, memory_
     cfg = tiny_config()
     model = build_model(cfg, 3)
     memory_limit(0)
-    with EBSDDataset(cfg.data) as ds, pytest.warns(OutOfMemoryWarning), pytest.raises(
+    with (
+        EBSDDataset(cfg.data) as ds,
+        pytest.warns(OutOfMemoryWarning),
+        pytest.raises(
             DeviceOutOfMemoryError,
             match=r"ran out of memory at batch size 1 on device cpu \(inference forward pass, after halving it "
-                  r"from 16\); lower --eval-batch-size \(predict: --batch-size\), use --precision bf16"):
+            r"from 16\); lower --eval-batch-size \(predict: --batch-size\), use --precision bf16",
+        ),
+    ):
         predict_dataset(model, ds, None, cfg.preprocess, "cpu", batch_size=16)
 
 
@@ -188,6 +203,9 @@ def test_distributed_training_does_not_retry_alone():
     def step():
         raise torch.OutOfMemoryError("CUDA out of memory.")
 
-    with pytest.raises(DeviceOutOfMemoryError, match=r"at batch size 64 on device cpu \(training step "
-                                                      r"\(distributed training does not retry"):
+    with pytest.raises(
+        DeviceOutOfMemoryError,
+        match=r"at batch size 64 on device cpu \(training step "
+        r"\(distributed training does not retry",
+    ):
         backoff.call(step)

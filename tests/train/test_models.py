@@ -71,8 +71,7 @@ def test_lr_factor_by_hand():
     assert lr_factor(6, 10, 2, "cosine") == pytest.approx(0.5)
     assert lr_factor(9, 10, 2, "cosine") == pytest.approx(0.5 * (1 + math.cos(math.pi * 7 / 8)))
     assert lr_factor(9, 10, 2, "constant") == 1.0
-    assert [lr_factor(s, 10, 2, "step") for s in (5, 6, 7, 8, 9)] == pytest.approx(
-        [1.0, 0.1, 0.1, 0.01, 0.01])
+    assert [lr_factor(s, 10, 2, "step") for s in (5, 6, 7, 8, 9)] == pytest.approx([1.0, 0.1, 0.1, 0.01, 0.01])
     with pytest.raises(ValueError, match="unknown schedule 'linear'"):
         lr_factor(0, 10, 0, "linear")
 

@@ -21,8 +21,8 @@ def predictions() -> pd.DataFrame:
     pred = np.array([0, 0, 2, 1, 1, 2, 0, 2])
     proba = np.full((8, 3), 0.1)
     proba[np.arange(8), pred] = 0.8
-    proba[2] = [0.35, 0.05, 0.60]   # a close call
-    proba[6] = [0.90, 0.05, 0.05]   # a confident mistake
+    proba[2] = [0.35, 0.05, 0.60]  # a close call
+    proba[6] = [0.90, 0.05, 0.05]  # a confident mistake
     df = pd.DataFrame({"index": np.arange(100, 108), "split": "test", "true": true, "pred": pred})
     for c, n in enumerate(NAMES):
         df[f"prob_{n}"] = proba[:, c]

@@ -44,7 +44,7 @@ def test_cell_selection_to_gallery(predictions, phases):
     f = prediction_frame(predictions, NAMES)
     cm = confusion_from_labels(f["true"], f["pred"], 3)
     cells = cells_table(cm, NAMES)
-    cell = selected_cell(cells, [2])                    # row 2 = (Ni, Ni3Fe)
+    cell = selected_cell(cells, [2])  # row 2 = (Ni, Ni3Fe)
     assert cell == ("Ni", "Ni3Fe")
     rows = cell_rows(f, *cell)
     items = gallery_items(rows, phases)
@@ -65,19 +65,25 @@ def test_selected_cell_default_and_out_of_range(predictions):
 def test_sorting_orders(predictions):
     f = prediction_frame(predictions, NAMES)
     ni = f[f["true_name"] == "Ni"]
-    assert sort_rows(ni, "confidence")["index"].tolist()[-1] == 102   # 0.60 is the least confident
-    assert sort_rows(ni, "margin")["index"].tolist()[0] == 102        # 0.60 vs 0.35: the closest call
+    assert sort_rows(ni, "confidence")["index"].tolist()[-1] == 102  # 0.60 is the least confident
+    assert sort_rows(ni, "margin")["index"].tolist()[0] == 102  # 0.60 vs 0.35: the closest call
     assert sort_rows(ni.iloc[::-1], "index")["index"].tolist() == [100, 101, 102]
     with pytest.raises(ValueError, match=r"sort='random' is not allowed"):
         sort_rows(ni, "random")
 
 
 def test_rows_from_points_uses_customdata():
-    points = [{"customdata": [5, 105]}, {"customdata": [2, 102]}, {"customdata": [5, 105]},
-              {"customdata": [42, 1]}, {"x": 1.0}, {"customdata": ["x"]}]
+    points = [
+        {"customdata": [5, 105]},
+        {"customdata": [2, 102]},
+        {"customdata": [5, 105]},
+        {"customdata": [42, 1]},
+        {"x": 1.0},
+        {"customdata": ["x"]},
+    ]
     assert rows_from_points(points, n_rows=8).tolist() == [2, 5]
     assert rows_from_points(None, 8).tolist() == []
-    typed = [{"customdata": {"0": 3.0, "1": 103.0, "2": 0.8}}, {"customdata": 7}]   # Float32Array rows, scalars
+    typed = [{"customdata": {"0": 3.0, "1": 103.0, "2": 0.8}}, {"customdata": 7}]  # Float32Array rows, scalars
     assert rows_from_points(typed, n_rows=8).tolist() == [3, 7]
 
 
@@ -109,9 +115,10 @@ def test_load_patterns_order_and_preprocessing(tmp_path):
     rng = np.random.default_rng(0)
     pats = rng.integers(0, 255, (6, 16, 16), dtype=np.uint8)
     pats[4] = 0
-    pats[4, :, 8:] = 255                       # a half-bright pattern, easy to recognise
-    path = write_dataset(tmp_path / "d.h5", pats, np.array([0, 1, 2, 0, 1, 2]), DEFAULT_PHASES,
-                         provenance={"test": True})
+    pats[4, :, 8:] = 255  # a half-bright pattern, easy to recognise
+    path = write_dataset(
+        tmp_path / "d.h5", pats, np.array([0, 1, 2, 0, 1, 2]), DEFAULT_PHASES, provenance={"test": True}
+    )
     raw = load_patterns(path, [4, 1], processed=False)
     assert raw.shape == (2, 16, 16) and raw.dtype == np.uint8
     assert raw[0][:, :8].max() == 0 and raw[0][:, 8:].min() == 255

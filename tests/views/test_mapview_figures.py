@@ -49,7 +49,12 @@ def test_fractions_frame_threshold():
     pm = _map()
     f = fractions_frame(pm.fractions(0.5), pm.phases).set_index("phase")
     assert f.loc["not indexed", "count"] == 1 and f.loc["not indexed", "color"] == "#000000"
-    assert f.loc["Ni", "count"] == 5 and f.loc["Ni3Al", "count"] == 3 and f.loc["Ni", "label"] == "Ni" and f.loc["Ni3Fe", "label"] == "Ni₃Fe"
+    assert (
+        f.loc["Ni", "count"] == 5
+        and f.loc["Ni3Al", "count"] == 3
+        and f.loc["Ni", "label"] == "Ni"
+        and f.loc["Ni3Fe", "label"] == "Ni₃Fe"
+    )
     assert f["percent"].sum() == pytest.approx(100)
     with pytest.raises(ValueError, match=r"have no 'rows'"):
         fractions_frame({}, pm.phases)
@@ -94,7 +99,7 @@ def test_embedding_figure_is_webgl_with_rows(predictions):
     assert legend == [("Ni", "#1f77b4"), ("Ni₃Al", "#2ca02c"), ("Ni₃Fe", "#d62728")]
     rows = sorted(int(r[0]) for t in fig.data for r in t.customdata)
     assert rows == list(range(8))
-    mistake = next(t for t in fig.data if 6 in t.customdata[:, 0])   # pattern 106: true Ni3Fe, predicted Ni
+    mistake = next(t for t in fig.data if 6 in t.customdata[:, 0])  # pattern 106: true Ni3Fe, predicted Ni
     assert "true Ni₃Fe → predicted Ni<br>" in mistake.hovertemplate and mistake.marker.color == "#d62728"
     fig = embedding_figure(e, "correct", DEFAULT_PHASES)
     assert [t.name for t in fig.data if t.showlegend] == ["correct", "wrong"]
@@ -108,16 +113,23 @@ def test_embedding_figure_100k_points_is_quick():
     n = 100_000
     rng = np.random.default_rng(0)
     true = rng.integers(0, 3, n)
-    e = pd.DataFrame({"x": rng.normal(size=n).astype(np.float32), "y": rng.normal(size=n).astype(np.float32),
-                      "row": np.arange(n),
-                      "index": np.arange(n), "true_name": np.array(["Ni", "Ni3Al", "Ni3Fe"])[true],
-                      "pred_name": np.array(["Ni", "Ni3Al", "Ni3Fe"])[true],
-                      "correct": "correct", "confidence": rng.uniform(size=n)})
+    e = pd.DataFrame(
+        {
+            "x": rng.normal(size=n).astype(np.float32),
+            "y": rng.normal(size=n).astype(np.float32),
+            "row": np.arange(n),
+            "index": np.arange(n),
+            "true_name": np.array(["Ni", "Ni3Al", "Ni3Fe"])[true],
+            "pred_name": np.array(["Ni", "Ni3Al", "Ni3Fe"])[true],
+            "correct": "correct",
+            "confidence": rng.uniform(size=n),
+        }
+    )
     t = time.perf_counter()
     fig = embedding_figure(e, "pred", DEFAULT_PHASES)
     assert time.perf_counter() - t < 5
     assert sum(len(tr.x) for tr in fig.data) == n and fig.data[0].marker.size == 2.5
-    assert len(fig.to_json()) < 4_000_000        # float32 customdata and coordinates as typed arrays
+    assert len(fig.to_json()) < 4_000_000  # float32 customdata and coordinates as typed arrays
 
 
 def test_probability_figure_colours():
@@ -129,7 +141,7 @@ def test_probability_figure_colours():
 def test_render_threshold_shows_not_indexed():
     pm = _map()
     rgb = render_rgb(pm.pred, pm.confidence, pm.quality, pm.phases, threshold=0.5, opacity=1.0)
-    assert tuple(rgb[0, 0]) == (0, 0, 0) and tuple(rgb[0, 1]) == (0x2c, 0xa0, 0x2c)
+    assert tuple(rgb[0, 0]) == (0, 0, 0) and tuple(rgb[0, 1]) == (0x2C, 0xA0, 0x2C)
 
 
 def test_curves_figure_facets_only_what_was_recorded():
@@ -143,4 +155,4 @@ def test_curves_figure_facets_only_what_was_recorded():
     assert len(fig.data) == 2 and fig.layout.xaxis.dtick == 1 and "xaxis2" not in fig.layout
     h2 = h.assign(val_accuracy=[0.5, 0.7])
     fig = curves_figure(curves_frame({"A": h2}))
-    assert "xaxis2" in fig.layout                # a second panel for the accuracy
+    assert "xaxis2" in fig.layout  # a second panel for the accuracy

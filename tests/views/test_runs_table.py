@@ -22,13 +22,22 @@ from ebsdlib.views.runs import (
 def _run(root, run_id, loss, acc=None, state="completed", name=""):
     run = RunDir(root / "runs" / run_id)
     run.path.mkdir(parents=True)
-    write_json(run.config_path, {"loss": loss, "model": "m", "data": "artifacts/datasets/d.h5",
-                                 "validation": False, "epochs": 3, "name": name})
+    write_json(
+        run.config_path,
+        {"loss": loss, "model": "m", "data": "artifacts/datasets/d.h5", "validation": False, "epochs": 3, "name": name},
+    )
     run.update_status(state=state, epochs=3, epoch=3 if state == "completed" else 1, started=time.time())
     if acc is not None:
-        write_json(run.metrics_path, {"accuracy": acc, "accuracy_ci95": [acc - 0.1, acc + 0.05],
-                                      "macro_f1": acc - 0.02, "ni_ni3fe_confusion": 1 - acc,
-                                      "balanced_accuracy": acc})
+        write_json(
+            run.metrics_path,
+            {
+                "accuracy": acc,
+                "accuracy_ci95": [acc - 0.1, acc + 0.05],
+                "macro_f1": acc - 0.02,
+                "ni_ni3fe_confusion": 1 - acc,
+                "balanced_accuracy": acc,
+            },
+        )
     return run
 
 
@@ -92,13 +101,18 @@ def test_empty_root(tmp_path):
 
 def test_datasets_listing_and_table(tmp_path):
     ds = tmp_path / "datasets"
-    write_dataset(ds / "a.h5", np.random.default_rng(0).integers(0, 255, (4, 8, 8), dtype=np.uint8), np.array([0, 1, 2, 2]), DEFAULT_PHASES,
-                  provenance={})
+    write_dataset(
+        ds / "a.h5",
+        np.random.default_rng(0).integers(0, 255, (4, 8, 8), dtype=np.uint8),
+        np.array([0, 1, 2, 2]),
+        DEFAULT_PHASES,
+        provenance={},
+    )
     (ds / "broken.h5").write_bytes(b"not hdf5")
     (ds / "notes.txt").write_text("x")
     outside = tmp_path / "outside.h5"
     outside.write_bytes(b"x")
-    (ds / "link.h5").symlink_to(outside)      # a link out of the folder is not listed
+    (ds / "link.h5").symlink_to(outside)  # a link out of the folder is not listed
     paths = list_datasets(tmp_path)
     assert [p.name for p in paths] == ["a.h5", "broken.h5"]
     t = datasets_table(paths).set_index("dataset")

@@ -23,8 +23,10 @@ def test_per_class_table(metrics, phases):
 
 
 def test_per_class_absent_class_is_nan(phases, metrics):
-    m = dict(metrics, per_class={**metrics["per_class"], "Ni3Al": {"precision": None, "recall": None,
-                                                                     "f1": None, "support": 0}})
+    m = dict(
+        metrics,
+        per_class={**metrics["per_class"], "Ni3Al": {"precision": None, "recall": None, "f1": None, "support": 0}},
+    )
     t = per_class_table(m, phases)
     assert np.isnan(t.iloc[1]["recall"]) and t.iloc[1]["support"] == 0
 
@@ -54,11 +56,18 @@ def test_same_split():
 
 
 def test_curves_frame():
-    h = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [np.nan, np.nan],
-                      "val_accuracy": [0.5, 0.7], "lr": [1e-3, 1e-4]})
+    h = pd.DataFrame(
+        {
+            "epoch": [1, 2],
+            "train_loss": [1.0, 0.5],
+            "val_loss": [np.nan, np.nan],
+            "val_accuracy": [0.5, 0.7],
+            "lr": [1e-3, 1e-4],
+        }
+    )
     c = curves_frame({"A": h, "B": None, "C": pd.DataFrame()})
     assert set(c["run"]) == {"A"}
-    assert set(c["metric"]) == {"train loss", "validation accuracy"}   # all-NaN val_loss dropped
+    assert set(c["metric"]) == {"train loss", "validation accuracy"}  # all-NaN val_loss dropped
     assert c.loc[c["metric"] == "train loss", "kind"].eq("loss").all()
     assert curves_frame({}).empty
 
@@ -74,7 +83,10 @@ def test_embedding_frame_and_selection(predictions):
         embedding_frame(np.zeros((8, 3)), f)
     s = selection_summary(e, np.array([2, 6, 0]))
     assert s.iloc[0]["count"] == 1 and set(zip(s["true_name"], s["pred_name"])) == {
-        ("Ni", "Ni3Fe"), ("Ni3Fe", "Ni"), ("Ni", "Ni")}
+        ("Ni", "Ni3Fe"),
+        ("Ni3Fe", "Ni"),
+        ("Ni", "Ni"),
+    }
     assert color_column("correct") == "correct"
     with pytest.raises(ValueError, match=r"color by 'phase' is not allowed"):
         color_column("phase")
