@@ -1,20 +1,24 @@
 # Two commands a newcomer needs:
-#   make run   — set up (venv + requirements) and start the dashboard on the embedded demo
-#   make test  — set up (venv + dev requirements + Chromium) and run the whole test suite
+#   make run   — set up (venv + pinned requirements + ebsdlib, editable) and start the dashboard on the embedded demo
+#   make test  — set up (the same + test tools + Debian's Chromium), lint, and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check -q
 PORT ?= 8501
 
-.PHONY: run test setup setup-dev browser demo-data demo clean-cache
+.PHONY: run test lint setup setup-dev browser demo-data demo clean-cache
 
-$(VENV)/.installed: requirements.txt
+# requirements*.txt hold the exact pins of a reproducible install; pyproject.toml the package
+# with its compatible ranges. ebsdlib is installed editable, so `ebsdlib …` and
+# `python -m ebsdlib …` run from any folder and launched jobs find the same code.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PIP) -r requirements.txt -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(PIP) -r requirements-dev.txt -e '.[test]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -29,20 +33,25 @@ browser:
 # deterministic, rebuilt only when missing. The dashboard also starts this by itself on first
 # start, in the background, and shows its progress in the sidebar.
 demo-data: setup
-	$(PY) -m ebsdlib demo --data-only
+	$(VENV)/bin/ebsdlib demo --data-only
 
 run: setup
 	$(PY) -m streamlit run dashboard/Home.py --server.port $(PORT)
 
+# Lint and format check first: a finding fails the build before any test runs.
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
 # kikuchipy/orix compile numba functions into a shared cache on first import: do it once, in one
 # process, before tests start processes in parallel.
-test: setup-dev browser
+test: lint browser
 	$(PY) -c "import kikuchipy, orix.quaternion"
 	$(PY) -m pytest -q
 
 # Rebuild the whole demo (data sets, both runs, evaluation, UMAP, phase maps) from nothing.
 demo: setup
-	$(PY) -m ebsdlib demo --force
+	$(VENV)/bin/ebsdlib demo --force
 
 clean-cache:
 	rm -rf artifacts/cache

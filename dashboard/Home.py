@@ -8,17 +8,13 @@ this entry file and its sidebar, when a fresh server is opened on a page's addre
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-for path in (HERE, HERE.parent):  # the dashboard's modules and the ebsdlib package beside it
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+import cache  # the dashboard's own modules: `streamlit run` puts this script's folder on the path
+import sidebar
+import streamlit as st
 
-import cache  # noqa: E402
-import sidebar  # noqa: E402
-import streamlit as st  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 st.set_page_config(page_title="EBSD phase mapping", page_icon=":material/grain:", layout="wide")
 

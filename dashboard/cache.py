@@ -108,7 +108,7 @@ def run_data(base: str, run_id: str, mtime: float) -> RunData:
                 data.predictions = prediction_frame(preds, names)
         data.scans = run.phasemap_scans()
         data.has_umap = run.umap_path.exists()
-    except Exception as e:  # a broken run is shown as broken, never as a traceback
+    except Exception as e:  # noqa: BLE001 - a broken run is shown as broken, never as a traceback
         data.problem = f"{type(e).__name__}: {e}"
     return data
 
@@ -196,7 +196,7 @@ def start_demo_data(base: str) -> bool:
 
     try:
         return demo.start_data_rebuild(base)
-    except Exception:  # the dashboard works without the demo data; the sidebar shows the state
+    except Exception:  # noqa: BLE001 - the dashboard works without the demo data; the sidebar shows the state
         return False
 
 
@@ -206,5 +206,5 @@ def demo_data_status() -> dict | None:
 
     try:
         return demo.rebuild_status(root())
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unreadable progress file means no progress to show
         return None

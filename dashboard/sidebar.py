@@ -6,6 +6,7 @@ Everything it does goes through :mod:`ebsdlib.jobs` and :mod:`ebsdlib.runs`.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import cache
@@ -70,7 +71,7 @@ def training_form() -> None:
             return
         names = {str(p): str(p.relative_to(datasets_root(base))) for p in datasets}
         table = cache.current_datasets()
-        kinds = dict(zip(table["dataset"], table["kind"]))
+        kinds = dict(zip(table["dataset"], table["kind"], strict=True))
         order = sorted(names, key=lambda p: (kinds.get(names[p]) != "labelled set", names[p]))  # training sets first
         with st.form("train_form", border=False):
             data = st.selectbox(
@@ -148,7 +149,7 @@ def _launch(base: Path, values: dict, image_size: int) -> None:
         preprocess = PreprocessConfig.from_dict({**recommended, "size": image_size})
         config = TrainConfig(**values, preprocess=preprocess)
         run_id = jobs.launch(config, base)
-    except Exception as e:  # shown inline under the form; nothing was started
+    except Exception as e:  # noqa: BLE001 - shown inline under the form; nothing was started
         st.session_state["tf_message"] = ("error", f"Not started: {e}")
         return
     st.session_state["tf_message"] = (
@@ -168,7 +169,7 @@ def active_runs_panel() -> None:
     base = cache.root()
     try:
         jobs.poll(base)
-    except Exception as e:  # a poll problem must not break the page
+    except Exception as e:  # noqa: BLE001 - a poll problem must not break the page
         st.caption(f"Could not check the runs: {e}")
     _demo_data_progress()
     active = jobs.active_runs(base)
@@ -225,10 +226,8 @@ def _progress_row(run) -> None:
     if status.state not in ACTIVE_STATES:
         return
     cfg = {}
-    try:
+    with contextlib.suppress(FileNotFoundError, ValueError):
         cfg = run.config()
-    except (FileNotFoundError, ValueError):
-        pass
     title = f"{LOSS_NAMES.get(cfg.get('loss'), cfg.get('loss', '?'))} · {cfg.get('model', '?')}"
     if status.state == "queued":
         text = "queued: " + (status.message or "waiting for a free slot")
@@ -252,5 +251,5 @@ def _progress_row(run) -> None:
 
 
 def _duration(seconds: float) -> str:
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s")

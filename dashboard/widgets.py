@@ -125,11 +125,11 @@ def gallery(items: list[GalleryItem], data_path: str, preprocess: dict | None, k
     except FileNotFoundError as e:
         st.warning(f"Patterns cannot be shown: {e}")
         return
-    except Exception as e:  # a data set that changed or cannot be read: say so, keep the page
+    except Exception as e:  # noqa: BLE001 - a data set that changed or cannot be read: say so, keep the page
         st.warning(f"Patterns cannot be read from `{data_path}`: {e}")
         return
     cols = st.columns(columns)
-    for k, (item, img) in enumerate(zip(items, images)):
+    for k, (item, img) in enumerate(zip(items, images, strict=True)):
         with cols[k % columns]:
             st.image(np.asarray(img), width="stretch", caption=f"#{item.index} · {item.true} → {item.pred}")
             st.caption(" · ".join(f"{n} {v:.2f}" for n, v in item.probabilities.items()))

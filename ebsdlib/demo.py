@@ -173,7 +173,7 @@ def fingerprints_match(found: dict, expected: dict) -> bool:
         return False
     h, w = found["shape"][1:]
     limit = FINGERPRINT_TOLERANCE * FINGERPRINT_BLOCK * h * w
-    return all(abs(x - y) <= limit for x, y in zip(a, b))
+    return all(abs(x - y) <= limit for x, y in zip(a, b, strict=True))
 
 
 def read_manifest(root: str | Path | None = None) -> dict | None:

@@ -238,8 +238,6 @@ def _start(run: RunDir, job: dict, root: Path, threads: int) -> int:
         env.setdefault("MKL_NUM_THREADS", str(threads))
         job["threads"] = threads
     env["PYTHONUNBUFFERED"] = "1"
-    package_parent = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     argv = [str(a) for a in job["argv"]]
     with open(run.log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -488,9 +486,6 @@ def ensure_scheduler(root: str | Path | None = None, limit: int | None = None) -
         if not free:
             return False
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")) if p
-    )
     argv = [sys.executable, "-m", "ebsdlib.jobs", "--root", str(root), "--max-running", str(max_running(limit))]
     proc = subprocess.Popen(
         argv,

@@ -28,6 +28,7 @@ broken, with the reason, and never stops the other runs from listing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -276,10 +277,8 @@ class RunDir:
         """Latest modification time of the folder's files: a cache key that changes with the run."""
         times = [self.path.stat().st_mtime]
         for p in self.path.iterdir():
-            try:
+            with contextlib.suppress(OSError):
                 times.append(p.stat().st_mtime)
-            except OSError:
-                pass
         pm = self.path / "phasemaps"
         if pm.exists():
             times.extend(p.stat().st_mtime for p in pm.rglob("*") if p.is_file())
@@ -332,7 +331,7 @@ def summarize_run(path: Path) -> RunSummary:
             raise FileNotFoundError("neither config.json nor status.json exists")
         state = status.state if status else ("completed" if metrics else "failed")
         return RunSummary(run.run_id, path, state, config, status, metrics)
-    except Exception as e:  # a broken folder must not hide the others
+    except Exception as e:  # noqa: BLE001 - a broken folder must not hide the others
         return RunSummary(run.run_id, path, "broken", error=f"{type(e).__name__}: {e}")
 
 

@@ -1,10 +1,12 @@
 """Training runs launched as processes: argument lists, the queue and its limit, cancel, dead runs."""
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+import typing
 
 import numpy as np
 import pytest
@@ -23,7 +25,7 @@ def root(tmp_path):
     """An artifacts folder with a tiny, learnable labelled data set (3 phases × 8 patterns)."""
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 8)
-    yy, xx = np.mgrid[0:32, 0:32] / 32
+    _yy, xx = np.mgrid[0:32, 0:32] / 32
     pats = (
         np.stack([100 + 40 * np.sin(2 * np.pi * (3 + 2 * lab) * xx) + rng.normal(0, 10, (32, 32)) for lab in labels])
         .clip(0, 255)
@@ -43,10 +45,8 @@ def root(tmp_path):
     for run in jobs.active_runs(tmp_path):  # never leave a trainer behind
         job = jobs.job_info(run) or {}
         if job.get("pid"):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(job["pid"], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def tiny_config(root, **kw) -> TrainConfig:
@@ -81,7 +81,7 @@ def state(root, run_id) -> str:
 class FakePopen:
     """Records how a process would be started; looks like a process that is still running."""
 
-    calls: list = []
+    calls: typing.ClassVar[list] = []
 
     def __init__(self, argv, **kwargs):
         FakePopen.calls.append((argv, kwargs))

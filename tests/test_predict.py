@@ -136,7 +136,7 @@ def test_predict_scan_writes_every_artifact(trained_run, scan):
 
 
 def test_cli_predict_prints_fractions_and_accuracy(trained_run, scan, capsys):
-    run, root = trained_run
+    run, _root = trained_run
     code = main(
         [
             "predict",
@@ -218,7 +218,7 @@ def test_predict_scan_on_cuda_matches_cpu(trained_run, scan):
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    run, root = trained_run
+    run, _root = trained_run
     folder = predict_scan(run, scan, batch_size=4096, device="cuda", progress=False, scan_name="gpu")
     pm = load_phasemap(run, folder.name)
     with EBSDDataset(scan) as ds:

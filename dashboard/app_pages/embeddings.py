@@ -31,7 +31,7 @@ st.caption(
 shown = [data_a] + ([data_b] if data_b else [])
 cols = st.columns(len(shown))
 selections = {}
-for col, data in zip(cols, shown):
+for col, data in zip(cols, shown, strict=True):
     with col:
         loss = LOSS_NAMES.get(data.config.get("loss"), data.config.get("loss", ""))
         try:
@@ -68,8 +68,8 @@ if not picked:
 for run_id, (data, emb, rows) in picked:
     pretty = {p.name: p.display_name for p in data.phases}
     summary = selection_summary(emb, rows).assign(
-        true_name=lambda d: d["true_name"].map(lambda n: pretty.get(n, n)),
-        pred_name=lambda d: d["pred_name"].map(lambda n: pretty.get(n, n)),
+        true_name=lambda d, pretty=pretty: d["true_name"].map(lambda n: pretty.get(n, n)),
+        pred_name=lambda d, pretty=pretty: d["pred_name"].map(lambda n: pretty.get(n, n)),
     )
     st.markdown(f"**`{run_id}`**: {len(rows)} patterns selected")
     c1, c2 = st.columns([1, 3])

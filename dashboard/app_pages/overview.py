@@ -25,7 +25,7 @@ else:
     if not best:
         st.info("No run has finished its evaluation yet; the best runs appear here when one does.")
     cols = st.columns(max(len(best), 1))
-    for col, (loss, row) in zip(cols, best.items()):
+    for col, (loss, row) in zip(cols, best.items(), strict=True):
         with col.container(border=True):
             st.markdown(f"**{LOSS_NAMES.get(loss, loss)}**  \n{run_label(row)}")
             c1, c2, c3 = st.columns(3)

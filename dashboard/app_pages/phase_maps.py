@@ -129,7 +129,7 @@ with right:
             try:
                 img = cache.load_patterns(pm.meta.get("data", ""), [info["index"]], True, data.config.get("preprocess"))
                 st.image(img[0], caption="background-corrected pattern", width="stretch")
-            except Exception as e:  # the scan file moved: say so, keep the page
+            except Exception as e:  # noqa: BLE001 - the scan file moved: say so, keep the page
                 st.caption(f"Pattern not available: {e}")
         with p2:
             st.plotly_chart(

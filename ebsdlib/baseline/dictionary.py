@@ -88,7 +88,7 @@ class Dictionary:
         """JSON-ready description for run records."""
         return {
             "size": self.size,
-            "per_phase": {p.name: len(r) for p, r in zip(self.phases, self.rotations)},
+            "per_phase": {p.name: len(r) for p, r in zip(self.phases, self.rotations, strict=True)},
             "resolution_deg": self.parameters["resolution"],
             "pattern_shape": list(self.pattern_shape),
             "build_seconds": self.build_seconds,
@@ -206,7 +206,7 @@ def build_dictionary(
     templates = []
     total = sum(len(r) for r in rotations)
     with tqdm(total=total, desc="dictionary", unit="pattern", disable=not progress) as bar:
-        for phase, rot in zip(phases, rotations):
+        for phase, rot in zip(phases, rotations, strict=True):
             blocks = []
             for start in range(0, len(rot), block_size):
                 q = rot[start : start + block_size]
@@ -281,7 +281,7 @@ def _write_cache(path: Path, dictionary: Dictionary) -> None:
     from ebsdlib.io import atomic_write
 
     arrays = {"parameters": np.array(json.dumps(dictionary.parameters, sort_keys=True))}
-    for i, (rot, tpl) in enumerate(zip(dictionary.rotations, dictionary.templates)):
+    for i, (rot, tpl) in enumerate(zip(dictionary.rotations, dictionary.templates, strict=True)):
         arrays[f"rotations_{i}"] = rot.astype(np.float64)
         arrays[f"templates_{i}"] = tpl.detach().cpu().numpy().astype(np.float16)
 

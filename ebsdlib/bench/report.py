@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 from collections.abc import Sequence
@@ -67,12 +68,12 @@ def text_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) ->
 
     def cell(row: dict, key: str, fmt: str) -> str:
         v = row.get(key)
-        if v is None or (isinstance(v, float) and v != v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
             return "—"
         return format(v, fmt) if fmt else str(v)
 
     body = [[cell(r, k, f) for k, _, f in columns] for r in rows]
     widths = [max([len(h)] + [len(b[i]) for b in body]) for i, (_, h, _) in enumerate(columns)]
-    lines = ["  ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
+    lines = ["  ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths, strict=True)) for b in body]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ Output: ``artifacts/bench/speed.json``.
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import time
@@ -415,7 +416,7 @@ def paired_ratio(a: dict | None, b: dict | None, key: str) -> float | None:
     """Median over rounds of ``a``'s rate ÷ ``b``'s rate in the same round (``key``: the rounds' list)."""
     if not a or not b or not a.get(key) or not b.get(key):
         return None
-    pairs = [x / y for x, y in zip(a[key], b[key]) if y and x == x and y == y]
+    pairs = [x / y for x, y in zip(a[key], b[key], strict=True) if y and not math.isnan(x) and not math.isnan(y)]
     return float(np.median(pairs)) if pairs else None
 
 

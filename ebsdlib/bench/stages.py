@@ -46,7 +46,7 @@ class Stage(ABC):
     def __call__(self) -> int:
         """Run the stage once; return the number of patterns it processed."""
 
-    def after_first(self) -> None:
+    def after_first(self) -> None:  # noqa: B027 - an optional hook: most stages need nothing here
         """Called once after the first (warm-up) call, outside the timing."""
 
 

@@ -24,7 +24,7 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available command registered."""
     parser = argparse.ArgumentParser(
-        prog="python -m ebsdlib",
+        prog="ebsdlib",
         description="Phase mapping in EBSD with deep learning.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -390,4 +390,4 @@ def format_runs_table(summaries) -> str:
             )
         )
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in [head, *rows])
+    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows])

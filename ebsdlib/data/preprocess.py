@@ -101,7 +101,7 @@ class PreprocessConfig:
 def _gaussian_kernel(sigma: float, device, dtype) -> torch.Tensor:
     import torch
 
-    radius = max(1, int(math.ceil(3 * sigma)))
+    radius = max(1, math.ceil(3 * sigma))
     x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
     k = torch.exp(-0.5 * (x / sigma) ** 2)
     return k / k.sum()
@@ -115,7 +115,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     but an order of magnitude faster than a one-channel convolution on the CPU.
     """
     h, w = x.shape[-2:]
-    radius = max(1, int(math.ceil(3 * sigma)))
+    radius = max(1, math.ceil(3 * sigma))
     pad_mode = "reflect" if radius < min(h, w) else "replicate"
     x = x @ _blur_matrix(w, float(sigma), pad_mode, x.device, x.dtype)
     return (x.transpose(-1, -2) @ _blur_matrix(h, float(sigma), pad_mode, x.device, x.dtype)).transpose(-1, -2)

@@ -9,9 +9,9 @@ when their values fit, else ``float32``; floats as ``float32``), the scan shape 
 is one row, a single pattern a 1×1 scan), each pattern's row and column, the step size in µm
 (when the file gives a length unit), the vendor's static background (when present, finite
 and positive; else the mean pattern is used), and the detector geometry, beam energy and the
-vendor's phase names and the number of blank (constant) frames in the provenance. Labels are ``-1``: a vendor scan is unlabelled and
-becomes a phase map after prediction. A split is drawn only when ``fractions`` is given, by
-10×10 spatial blocks (:func:`ebsdlib.data.splits.spatial_blocks`).
+vendor's phase names and the number of blank (constant) frames in the provenance. Labels are
+``-1``: a vendor scan is unlabelled and becomes a phase map after prediction. A split is drawn
+only when ``fractions`` is given, by 10×10 spatial blocks (:func:`ebsdlib.data.splits.spatial_blocks`).
 """
 
 from __future__ import annotations

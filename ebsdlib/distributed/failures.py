@@ -11,6 +11,7 @@ thread waits inside a collective, which is exactly when it is needed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -31,10 +32,8 @@ def publish_failure(ctx: Context, message: str) -> None:
 
     Best effort: the store may be gone with the process that hosted it.
     """
-    try:
+    with contextlib.suppress(Exception):  # a lost store must not hide the error being reported
         ctx.store.compare_set(FAILURE_KEY, "", message)
-    except Exception:  # noqa: BLE001 - a lost store must not hide the error being reported
-        pass
 
 
 def remote_failure(ctx: Context) -> str | None:

@@ -60,9 +60,7 @@ class GlobalBatchLoss(nn.Module):
         return scaled.detach() / self.world_size + (scaled - scaled.detach())
 
 
-def training_forward(
-    model: EBSDNet, loss: Literal["ce", "supcon"], ctx: Context, device: torch.device
-) -> nn.Module:
+def training_forward(model: EBSDNet, loss: Literal["ce", "supcon"], ctx: Context, device: torch.device) -> nn.Module:
     """The module a training step calls: :class:`TrainingForward`, inside DDP when distributed.
 
     Under DDP on CUDA the model's BatchNorm layers become synchronised ones

@@ -273,7 +273,10 @@ def phase_fractions(
     def pct(k: int) -> float:
         return 100.0 * k / total if total else 0.0
 
-    rows = [{"phase": str(name), "count": int(k), "percent": pct(int(k))} for name, k in zip(phase_names, counts)]
+    rows = [
+        {"phase": str(name), "count": int(k), "percent": pct(int(k))}
+        for name, k in zip(phase_names, counts, strict=True)
+    ]
     rows.append({"phase": NOT_INDEXED, "count": not_indexed, "percent": pct(not_indexed)})
     return {"threshold": float(threshold), "n_points": total, "rows": rows}
 

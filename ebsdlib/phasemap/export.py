@@ -31,7 +31,7 @@ def to_dataframe(phasemap: PhaseMap, threshold: float = 0.0):
     measured = phasemap.measured
     rows, cols = np.nonzero(measured)
     step = phasemap.step_size or 1.0
-    names = np.asarray(phasemap.phase_names + [NOT_INDEXED], dtype=object)
+    names = np.asarray([*phasemap.phase_names, NOT_INDEXED], dtype=object)
     indexed = phasemap.indexed(threshold)[measured]
     pred = phasemap.pred[measured].astype(np.int64)
     data = {

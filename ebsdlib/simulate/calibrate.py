@@ -158,12 +158,12 @@ def format_table(rows: list[dict]) -> str:
         return "(no rows)"
     keys = list(rows[0])
     widths = [max(len(k), 8) for k in keys]
-    lines = ["  ".join(k.rjust(w) for k, w in zip(keys, widths))]
+    lines = ["  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True))]
     for row in rows:
         lines.append(
             "  ".join(
                 f"{row[k]:.3f}".rjust(w) if isinstance(row[k], float) else str(row[k]).rjust(w)
-                for k, w in zip(keys, widths)
+                for k, w in zip(keys, widths, strict=True)
             )
         )
     return "\n".join(lines)

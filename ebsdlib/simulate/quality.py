@@ -27,7 +27,7 @@ def image_quality(patterns: np.ndarray, background_sigma: float = 0.125) -> np.n
     x = np.asarray(patterns, dtype=np.float64)
     if x.ndim != 3:
         raise ValueError(f"patterns must have shape (B, H, W), got {x.shape}")
-    b, h, w = x.shape
+    _b, h, w = x.shape
     sigma = max(0.5, background_sigma * w)
     smooth = gaussian_filter(x, sigma=(0, sigma, sigma), mode="nearest")
     x = x / np.clip(smooth, 1e-6, None)

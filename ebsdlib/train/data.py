@@ -128,7 +128,7 @@ def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
                 if stop.is_set():
                     return
             q.put(("done", done))
-        except BaseException as e:  # handed to the consumer
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which re-raises it
             q.put(("error", e))
 
     thread = threading.Thread(target=work, name="ebsdlib-prefetch", daemon=True)
@@ -195,9 +195,7 @@ def prepare_batch(
     return x
 
 
-def background_tensor(
-    dataset: EBSDDataset, preprocess: PreprocessConfig, device: torch.device
-) -> torch.Tensor | None:
+def background_tensor(dataset: EBSDDataset, preprocess: PreprocessConfig, device: torch.device) -> torch.Tensor | None:
     """The data set's static background on ``device`` when the preprocessing uses it."""
     import torch
 

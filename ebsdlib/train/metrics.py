@@ -197,8 +197,8 @@ def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: in
     calibration = {
         "bin_edges": edges.tolist(),
         "count": count.astype(int).tolist(),
-        "accuracy": [float(a) if k else None for a, k in zip(acc_b, count)],
-        "confidence": [float(c) if k else None for c, k in zip(conf_b, count)],
+        "accuracy": [float(a) if k else None for a, k in zip(acc_b, count, strict=True)],
+        "confidence": [float(c) if k else None for c, k in zip(conf_b, count, strict=True)],
     }
     return ece, calibration
 

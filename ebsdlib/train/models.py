@@ -147,4 +147,4 @@ def load_pretrained_encoder(model: EBSDNet, path: str | Path) -> None:
             f"{path}: none of its {len(state)} tensors fit the encoder of "
             f"{type(model.encoder).__name__}; are these weights for another model?"
         )
-    model.encoder.load_state_dict(usable, strict=False)
+    model.encoder.load_state_dict(usable, strict=True)

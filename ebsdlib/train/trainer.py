@@ -305,7 +305,9 @@ class Trainer:
             )
             y = torch.from_numpy(labels).to(dev, non_blocking=True)
 
-            def backward(part: slice | None, weight: float | None) -> torch.Tensor:
+            def backward(
+                part: slice | None, weight: float | None, x: torch.Tensor = x, y: torch.Tensor = y
+            ) -> torch.Tensor:
                 xs, ys = (x, y) if part is None else (x[part], y[part])
                 with autocast(self.precision, dev):
                     out = self.train_forward(xs)

@@ -152,10 +152,15 @@ def dose_figure(
             )
         hover = [
             f"{label}<br>dose {d:g} e⁻/px<br>{metric.replace('_', ' ')} {v:.3f}"
-            + (f" (95% CI {lo:.3f}–{hi:.3f})" if metric == "accuracy" and lo == lo else "")
+            + (f" (95% CI {lo:.3f}–{hi:.3f})" if metric == "accuracy" and not np.isnan(lo) else "")
             + f"<br>{int(n)} test patterns"
             for d, v, lo, hi, n in zip(
-                part["dose"], part[metric], part["accuracy_low"], part["accuracy_high"], part["n_test"].fillna(0)
+                part["dose"],
+                part[metric],
+                part["accuracy_low"],
+                part["accuracy_high"],
+                part["n_test"].fillna(0),
+                strict=False,
             )
         ]
         fig.add_trace(

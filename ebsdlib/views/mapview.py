@@ -80,7 +80,7 @@ def pixel_from_point(point: dict | None, shape: tuple[int, int]) -> tuple[int, i
         if len(cd) >= 2:
             row, col = int(cd[0]), int(cd[1])
         else:
-            col, row = int(round(float(point["x"]))), int(round(float(point["y"])))
+            col, row = round(float(point["x"])), round(float(point["y"]))
     except (KeyError, TypeError, ValueError):
         return None
     return min(max(row, 0), shape[0] - 1), min(max(col, 0), shape[1] - 1)

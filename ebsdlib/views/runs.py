@@ -181,7 +181,7 @@ def best_runs(table: pd.DataFrame, by: RankBy = "accuracy") -> dict[str, pd.Seri
     if not len(done):
         return out
     done = done.sort_values([by, "created"], ascending=[False, False])
-    order = ["ce", "supcon"] + sorted(set(done["loss"]) - {"ce", "supcon"})
+    order = ["ce", "supcon", *sorted(set(done["loss"]) - {"ce", "supcon"})]
     for loss in order:
         rows = done[done["loss"] == loss]
         if len(rows):
@@ -301,7 +301,7 @@ def datasets_table(paths: Sequence[Path], base: str | Path | None = None) -> pd.
                 shape = ds.scan_shape
                 row["kind"] = "scan" if shape else "labelled set"
                 row["scan_shape"] = f"{shape[0]}×{shape[1]}" if shape else ""
-        except Exception as e:  # an unreadable file is listed with its reason, not raised
+        except Exception as e:  # noqa: BLE001 - an unreadable file is listed with its reason, not raised
             row["error"] = f"{type(e).__name__}: {e}"
         rows.append(row)
     return pd.DataFrame(rows, columns=["dataset", "kind", "patterns", "pattern_size", "phases", "scan_shape", "error"])

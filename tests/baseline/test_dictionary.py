@@ -36,7 +36,7 @@ def test_cache_is_reused_and_keyed_on_every_parameter(cache_root):
     again = build_dictionary(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PREPROCESS, 30.0)
     assert again.from_cache and again.build_seconds == 0.0
     assert (cache_root / "cache" / "dictionary" / f"{cache_key(first.parameters)}.npz").exists()
-    for a, b in zip(first.templates, again.templates):
+    for a, b in zip(first.templates, again.templates, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-3)  # stored as float16
     base = dictionary_parameters(DEFAULT_PHASES, GEOMETRY, (SIZE, SIZE), PREPROCESS, 30.0)
     other = [

@@ -73,7 +73,7 @@ def test_scan_phase_map(indexed, clean_scan):
 
 
 def test_refuses_a_network_run_and_the_training_split(indexed, clean_data, tmp_path):
-    _, run = indexed
+    _, _run = indexed
     network = tmp_path / "runs" / "net"
     network.mkdir(parents=True)
     (network / "config.json").write_text(json.dumps({"loss": "ce", "model": "x"}))
@@ -90,7 +90,7 @@ def test_refuses_a_network_run_and_the_training_split(indexed, clean_data, tmp_p
 
 def test_failure_is_recorded_in_the_status(clean_data, tmp_path):
     config = DictionaryConfig(resolution=RESOLUTION, device="cpu")
-    with pytest.raises(FileNotFoundError, match="missing.h5: no such file"):
+    with pytest.raises(FileNotFoundError, match=r"missing.h5: no such file"):
         index_run(
             clean_data, config, root=tmp_path, progress=False, run_id="will-fail", scans=[tmp_path / "missing.h5"]
         )

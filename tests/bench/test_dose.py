@@ -10,7 +10,7 @@ from ebsdlib.bench.dose import DoseBenchConfig, metrics_row, pair_accuracy, summ
 def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artifacts):
     cfg = DoseBenchConfig.quick()
     rows = pd.DataFrame(dose_doc["rows"])
-    assert set(zip(rows["dose"], rows["method"])) == {(d, m) for d in cfg.doses for m in cfg.methods}
+    assert set(zip(rows["dose"], rows["method"], strict=True)) == {(d, m) for d in cfg.doses for m in cfg.methods}
     assert rows["accuracy"].between(0, 1).all()
     assert (rows["accuracy_low"] <= rows["accuracy"]).all() and (rows["accuracy"] <= rows["accuracy_high"]).all()
     assert (rows["n_test"] > 0).all() and (rows["seconds"] > 0).all()

@@ -56,7 +56,7 @@ def server(built, tmp_path_factory):
     shutil.copytree(built["root"], root, dirs_exist_ok=True)
     port = free_port()
     env = dict(os.environ, EBSDLIB_ARTIFACTS=str(root), EBSDLIB_MAX_RUNS="2")
-    log = open(root / "streamlit.log", "wb")
+    log = open(root / "streamlit.log", "wb")  # noqa: SIM115 - the server writes to it until teardown closes it
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -88,7 +88,7 @@ def server(built, tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("streamlit did not start:\n" + (root / "streamlit.log").read_text())
+                    raise AssertionError("streamlit did not start:\n" + (root / "streamlit.log").read_text()) from None
                 time.sleep(0.3)
         yield url, root
     finally:

@@ -71,7 +71,7 @@ def test_demo_run_numbers_follow_from_its_config_and_predictions(manifest, loss)
     assert run.umap().shape == (len(predictions), 2)
     phasemap = load_phasemap(run, "default_scan")
     assert phasemap.scan_shape == tuple(DemoConfig().scan_shape)
-    model, loaded_config, phases = load_model(run.best_checkpoint, "cpu")
+    _model, loaded_config, phases = load_model(run.best_checkpoint, "cpu")
     assert [p.name for p in phases] == names and loaded_config == config
 
 

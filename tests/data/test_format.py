@@ -245,11 +245,11 @@ def test_missing_truncated_and_non_hdf5_files(tiny_dataset: Path, tmp_path: Path
         EBSDDataset(tmp_path / "absent.h5")
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(tiny_dataset.read_bytes()[:2000])
-    with pytest.raises(DataFormatError, match="cannot be opened as HDF5 .* corrupt or truncated"):
+    with pytest.raises(DataFormatError, match=r"cannot be opened as HDF5 .* corrupt or truncated"):
         EBSDDataset(truncated)
     text = tmp_path / "text.h5"
     text.write_text("hello")
-    with pytest.raises(DataFormatError, match="text.h5: cannot be opened as HDF5"):
+    with pytest.raises(DataFormatError, match=r"text.h5: cannot be opened as HDF5"):
         EBSDDataset(text)
 
 

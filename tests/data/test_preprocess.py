@@ -125,7 +125,7 @@ def test_config_round_trip_and_errors() -> None:
         PreprocessConfig(dynamic_sigma=2)
     with pytest.raises(ValueError, match="size 4 must be between 8 and 1024"):
         PreprocessConfig(size=4)
-    with pytest.raises(ValueError, match="size 64.5 must be a whole number"):
+    with pytest.raises(ValueError, match=r"size 64.5 must be a whole number"):
         PreprocessConfig(size=64.5)
 
 

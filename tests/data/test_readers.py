@@ -63,7 +63,7 @@ def test_imports_are_cached_by_source_and_options(make_image_folder) -> None:
 
 
 def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nowhere.h5: no such file or folder"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere.h5: no such file or folder"):
         load(tmp_path / "nowhere.h5")
     (tmp_path / "notes.xyz").write_text("hello")
     with pytest.raises(
@@ -76,7 +76,7 @@ def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match=r"fake.h5: named like HDF5 but does not start with the HDF5 signature"):
         load(tmp_path / "fake.h5")
     save_image(tmp_path / "one.png", np.eye(8, dtype=np.uint8))
-    with pytest.raises(DataFormatError, match="one.png: a single image; put labelled images in a folder"):
+    with pytest.raises(DataFormatError, match=r"one.png: a single image; put labelled images in a folder"):
         load(tmp_path / "one.png")
 
 
@@ -84,7 +84,7 @@ def test_truncated_hdf5(tiny_dataset: Path, tmp_path: Path) -> None:
     cut = tmp_path / "cut.h5"
     cut.write_bytes(tiny_dataset.read_bytes()[:4096])
     with pytest.raises(
-        DataFormatError, match="cut.h5: has the HDF5 signature but cannot be opened .* corrupt or truncated"
+        DataFormatError, match=r"cut.h5: has the HDF5 signature but cannot be opened .* corrupt or truncated"
     ):
         load(cut)
 

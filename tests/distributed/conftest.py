@@ -138,7 +138,7 @@ def torchrun(tmp_path_factory):
             *args,
         ]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         seconds = time.perf_counter() - t0
         records = {int(p.stem[4:]): json.loads(p.read_text()) for p in audit.glob("rank*.json")}
         return Launch(proc.returncode, proc.stdout + proc.stderr, seconds, records)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -102,7 +104,7 @@ def test_flips_of_a_rank_part_are_those_of_the_global_batch(dataset):
 def test_shard_ranges_are_contiguous_and_cover_every_item_once(n, world):
     ranges = [shard_range(n, r, world) for r in range(world)]
     assert ranges[0][0] == 0 and ranges[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     sizes = [hi - lo for lo, hi in ranges]
     assert max(sizes) - min(sizes) <= 1
     with pytest.raises(ValueError, match="0 <= rank < world_size"):

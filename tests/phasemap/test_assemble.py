@@ -46,7 +46,7 @@ def test_phase_fractions_on_plain_arrays():
     f = phase_fractions(pred, conf, ["Ni", "Ni3Al", "Ni3Fe"], 0.5)
     assert [r["count"] for r in f["rows"]] == [1, 1, 2, 1]
     assert f["n_points"] == 5
-    with pytest.raises(ValueError, match="threshold 1.5 must lie in"):
+    with pytest.raises(ValueError, match=r"threshold 1.5 must lie in"):
         phase_fractions(pred, conf, ["Ni", "Ni3Al", "Ni3Fe"], 1.5)
 
 

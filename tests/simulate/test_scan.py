@@ -18,7 +18,7 @@ def test_scan_file_has_positions_labels_quality(scan_file, tiny_scan_config):
         assert ds.scan_shape == (12, 10) and len(ds) == 120
         assert ds.step_size == pytest.approx(tiny_scan_config.step_size)
         row, col = ds.optional("scan/row"), ds.optional("scan/col")
-        assert sorted(zip(row.tolist(), col.tolist())) == [(r, c) for r in range(12) for c in range(10)]
+        assert sorted(zip(row.tolist(), col.tolist(), strict=True)) == [(r, c) for r in range(12) for c in range(10)]
         grains, labels = ds.optional("grain_id"), ds.labels
         assert set(np.unique(grains)) <= set(range(5))
         for g in np.unique(grains):  # one phase per grain

@@ -67,7 +67,7 @@ def test_unreadable_or_foreign_checkpoints_are_named(tmp_path, content, match):
         path.write_bytes(content)
     with pytest.raises(ValueError, match=match):
         load_checkpoint(path)
-    with pytest.raises(FileNotFoundError, match="missing.pt"):
+    with pytest.raises(FileNotFoundError, match=r"missing.pt"):
         load_checkpoint(tmp_path / "missing.pt")
 
 
@@ -75,7 +75,7 @@ def test_truncated_checkpoint_is_reported(trained_run, tmp_path):
     data = trained_run.best_checkpoint.read_bytes()
     cut = tmp_path / "cut.pt"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="cut.pt: not a readable PyTorch checkpoint"):
+    with pytest.raises(ValueError, match=r"cut.pt: not a readable PyTorch checkpoint"):
         load_checkpoint(cut)
 
 

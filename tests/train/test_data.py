@@ -57,7 +57,7 @@ def test_prepare_batch_is_preprocess_batch_plus_flips(dataset):
 
     flipped = prepare_batch(raw, torch.device("cpu"), pp, bg, torch.Generator().manual_seed(3))
     kinds = []
-    for a, b in zip(plain, flipped):
+    for a, b in zip(plain, flipped, strict=True):
         options = {"none": a, "h": a.flip(-1), "v": a.flip(-2), "hv": a.flip(-1).flip(-2)}
         kinds.append(next(k for k, v in options.items() if torch.equal(v, b)))
     assert len(set(kinds)) > 1  # flips are per pattern
@@ -74,8 +74,7 @@ def test_prefetch_yields_everything_and_reraises_errors():
 
     got = []
     with pytest.raises(OSError, match="disk went away"):
-        for item in prefetch(broken()):
-            got.append(item)
+        got.extend(prefetch(broken()))
     assert got == [1]
     it = prefetch(iter(range(1000)), depth=1)
     assert next(it) == 0

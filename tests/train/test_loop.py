@@ -176,7 +176,7 @@ def test_single_phase_training_data_fails_the_run_with_its_error(tiny_config, ar
 
 def test_missing_data_set_marks_the_run_failed(tiny_config, artifacts, tmp_path):
     config = tiny_config(data=str(tmp_path / "gone.h5"))
-    with pytest.raises(FileNotFoundError, match="gone.h5"):
+    with pytest.raises(FileNotFoundError, match=r"gone.h5"):
         train(config, "gone", progress=False)
     status = RunDir(artifacts / "runs" / "gone").read_status()
     assert status.state == "failed"

@@ -112,7 +112,7 @@ def test_cross_entropy_micro_batches_accumulate_the_same_gradient(tiny_config):
     for size in (4, 3, 2):  # 3: parts of 3, 3 and 2
         loss, parts = grads(size)
         assert loss == pytest.approx(whole_loss, rel=1e-5)
-        for a, b in zip(parts, whole):
+        for a, b in zip(parts, whole, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 

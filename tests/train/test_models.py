@@ -28,7 +28,7 @@ def test_one_interface_for_both_losses(loss, tiny_config):
         assert z.shape == (4, 16)
         torch.testing.assert_close(z.norm(dim=1), torch.ones(4))
     else:
-        with pytest.raises(ValueError, match="no projection head.*'ce'"):
+        with pytest.raises(ValueError, match=r"no projection head.*'ce'"):
             model.project(features)
 
 
@@ -100,7 +100,7 @@ def test_linear_probe_separates_and_folds_its_standardisation():
     assert w.shape == (3, 5) and b.shape == (3,)
     acc = ((x @ w.T + b).argmax(1) == y).mean()
     assert acc > 0.95
-    w2, b2 = fit_linear_probe(x, y, 3, epochs=40, seed=0)
+    w2, _b2 = fit_linear_probe(x, y, 3, epochs=40, seed=0)
     np.testing.assert_array_equal(w, w2)
     with pytest.raises(ValueError, match="as many labels as features"):
         fit_linear_probe(x, y[:5], 3)

@@ -82,7 +82,7 @@ def test_embedding_frame_and_selection(predictions):
     with pytest.raises(ValueError, match=r"expected \(n, 2\)"):
         embedding_frame(np.zeros((8, 3)), f)
     s = selection_summary(e, np.array([2, 6, 0]))
-    assert s.iloc[0]["count"] == 1 and set(zip(s["true_name"], s["pred_name"])) == {
+    assert s.iloc[0]["count"] == 1 and set(zip(s["true_name"], s["pred_name"], strict=True)) == {
         ("Ni", "Ni3Fe"),
         ("Ni3Fe", "Ni"),
         ("Ni", "Ni"),
