@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.methods import method_of_network, network_methods
 
 LOSSES = ("ce", "supcon")
 DEVICES = ("auto", "cpu", "cuda")
@@ -144,13 +145,18 @@ class TrainConfig:
                 raise ValueError(f"{name}={_short(getattr(self, name))} is not allowed; use {allowed}")
 
     def to_dict(self) -> dict:
+        """Plain JSON-ready fields plus ``method``: the :mod:`ebsdlib.methods` key of the loss."""
         d = asdict(self)
         d["preprocess"] = self.preprocess.to_dict()
+        d["method"] = method_of_network(self.loss).key
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         """Build from a stored dictionary; unknown keys are an error that names them.
+
+        ``method`` (written by :meth:`to_dict`) may be present; it must name a network method and
+        is otherwise ignored: the method follows ``loss`` (a ``--loss`` override wins).
 
         Raises
         ------
@@ -164,9 +170,17 @@ class TrainConfig:
                 f"({_short(d)}); use a run's config.json or TrainConfig().to_dict()"
             )
         known = {f.name for f in fields(cls)}
-        unknown = [k for k in d if k not in known]
+        unknown = [k for k in d if k not in known and k != "method"]
         if unknown:
-            raise ValueError(f"unknown config keys {sorted(unknown, key=repr)}; known are {sorted(known)}")
+            raise ValueError(f"unknown config keys {sorted(unknown, key=repr)}; known are {sorted(known | {'method'})}")
+        d = dict(d)
+        method = d.pop("method", None)
+        networks = [m.key for m in network_methods()]
+        if method is not None and method not in networks:
+            raise ValueError(
+                f"method={_short(method)} is not allowed; a training config's method is a network, one of "
+                f"{networks} (it follows 'loss'); leave it out"
+            )
         return cls(**d)
 
     @property
