@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ebsdlib.paths import artifacts_root, datasets_root, runs_root
 from ebsdlib.phases import Phase
-from ebsdlib.runs import RunDir, artifacts_root, datasets_root, list_runs, open_run, runs_root
+from ebsdlib.runs import RunDir, list_runs, open_run
 from ebsdlib.views import gallery
 from ebsdlib.views import runs as runs_view
 from ebsdlib.views.phases import phase_names_of, phases_from_names

@@ -15,7 +15,8 @@ import streamlit as st
 
 from ebsdlib import jobs
 from ebsdlib.data.preprocess import PreprocessConfig
-from ebsdlib.runs import ACTIVE_STATES, datasets_root, inside, open_run
+from ebsdlib.paths import datasets_root, inside
+from ebsdlib.runs import ACTIVE_STATES, open_run
 from ebsdlib.train.config import SCHEDULES, TrainConfig
 from ebsdlib.views.runs import LOSS_NAMES, default_pair, list_datasets, run_label
 

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ebsdlib.io import read_json, write_json
-from ebsdlib.runs import RunDir, artifacts_root, runs_root
+from ebsdlib.paths import artifacts_root, runs_root
+from ebsdlib.runs import RunDir
 
 DEMO_MANIFEST = "demo.json"
 DATASET_FILE = "datasets/default.h5"

@@ -41,15 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ebsdlib.io import read_json, write_json
-from ebsdlib.runs import (
-    ACTIVE_STATES,
-    RunDir,
-    artifacts_root,
-    check_run_id,
-    new_run_id,
-    open_run,
-    runs_root,
-)
+from ebsdlib.paths import artifacts_root, runs_root
+from ebsdlib.runs import ACTIVE_STATES, RunDir, check_run_id, new_run_id, open_run
 from ebsdlib.train.config import TrainConfig
 
 #: Default number of runs that may train at the same time (``$EBSDLIB_MAX_RUNS`` overrides it).

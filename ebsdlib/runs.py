@@ -37,54 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ebsdlib.io import read_json, write_json
+from ebsdlib.paths import check_name, runs_root
 
 #: Lifecycle of a run.
 STATES = ("queued", "running", "completed", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running")
 
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-DEFAULT_ARTIFACTS = Path(os.environ.get("EBSDLIB_ARTIFACTS", "artifacts"))
-
-
-def artifacts_root(root: str | Path | None = None) -> Path:
-    """The artifacts folder: ``root``, ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``."""
-    return Path(root) if root is not None else Path(os.environ.get("EBSDLIB_ARTIFACTS", "artifacts"))
-
-
-def runs_root(root: str | Path | None = None) -> Path:
-    return artifacts_root(root) / "runs"
-
-
-def datasets_root(root: str | Path | None = None) -> Path:
-    return artifacts_root(root) / "datasets"
-
 
 def check_run_id(run_id: str) -> str:
-    """Return ``run_id`` if it is a safe folder name, else raise ``ValueError`` naming it.
-
-    Safe: letters, digits, ``.``, ``_`` and ``-``, not starting with a dot, at most 128
-    characters; so no separators, no ``..`` and no absolute paths.
-    """
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id) or ".." in run_id:
-        raise ValueError(
-            f"run id {run_id!r} is not allowed; use letters, digits, '.', '_' and '-' "
-            "(not starting with '.', no '..', at most 128 characters)"
-        )
-    return run_id
-
-
-def inside(base: str | Path, candidate: str | Path) -> Path:
-    """Resolve ``candidate`` (relative to ``base`` unless absolute) and insist it stays in ``base``.
-
-    Symlinks are resolved first, so a link that points out of ``base`` is refused too.
-    """
-    base_r = Path(base).resolve()
-    cand = Path(candidate)
-    resolved = (cand if cand.is_absolute() else base_r / cand).resolve()
-    if resolved != base_r and base_r not in resolved.parents:
-        raise ValueError(f"path {str(candidate)!r} lies outside {str(base_r)!r}; choose a file inside it")
-    return resolved
+    """Return ``run_id`` if it is a safe folder name (:func:`ebsdlib.paths.check_name`), else raise ``ValueError``."""
+    return check_name(run_id, "run id")
 
 
 def new_run_id(loss: str, model: str, root: str | Path | None = None) -> str:
@@ -204,7 +166,8 @@ class RunDir:
     cancel_path = property(lambda self: self.path / "CANCEL")
 
     def phasemap_dir(self, scan: str) -> Path:
-        return self.path / "phasemaps" / check_run_id(scan)
+        """``phasemaps/<scan>/``; ``ValueError`` when ``scan`` is not a safe folder name."""
+        return self.path / "phasemaps" / check_name(scan, "scan name")
 
     # status
     def read_status(self) -> Status:
@@ -367,3 +330,18 @@ def _pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def resolve_run(run_dir: RunDir | str | Path, root: str | Path | None = None) -> RunDir:
+    """A :class:`~ebsdlib.runs.RunDir` from itself, a run folder, or a run id under ``root``.
+
+    A ``Path`` or a string with a path separator is a folder; any other string is a run id.
+    """
+    if isinstance(run_dir, RunDir):
+        return run_dir
+    if isinstance(run_dir, Path) or "/" in str(run_dir) or "\\" in str(run_dir):
+        path = Path(run_dir)
+        if not path.is_dir():
+            raise FileNotFoundError(f"run folder {str(path)!r} does not exist; `python -m ebsdlib runs` lists the runs")
+        return RunDir(path)
+    return open_run(str(run_dir), root)

@@ -13,7 +13,8 @@ from ebsdlib.data.format import DataFormatError, EBSDDataset, write_dataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.phasemap import load_phasemap
 from ebsdlib.phases import DEFAULT_PHASES, Phase
-from ebsdlib.predict import predict_scan, scan_name_from_path, scan_positions, true_labels
+from ebsdlib.predict import predict_scan
+from ebsdlib.data.scan import scan_name_from_path, scan_positions, true_labels
 
 SIZE = 24
 

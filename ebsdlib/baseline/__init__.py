@@ -16,17 +16,10 @@ kikuchipy's orientation refinement of each phase's best match.
 - :mod:`.index` — :func:`index_patterns` streams a data set through the dictionary;
 - :mod:`.run` — :func:`index_run` and :func:`index_scan` store the result like a training run.
 
-torch, kikuchipy and orix are imported only inside the functions that need them.
+torch, kikuchipy and orix are imported only inside the functions that need them; the package's
+attributes load on first use (``lazy_loader``; the public names are in ``__init__.pyi``).
 """
 
-from ebsdlib.baseline.config import DictionaryConfig
+import lazy_loader
 
-__all__ = ["DictionaryConfig", "index_run", "index_scan"]
-
-
-def __getattr__(name: str):
-    if name in ("index_run", "index_scan"):
-        from ebsdlib.baseline import run
-
-        return getattr(run, name)
-    raise AttributeError(f"module 'ebsdlib.baseline' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

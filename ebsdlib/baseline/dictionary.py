@@ -132,7 +132,7 @@ def cache_key(parameters: dict) -> str:
 
 def default_cache_dir() -> Path:
     """``<artifacts>/cache/dictionary`` (honours ``$EBSDLIB_ARTIFACTS``)."""
-    from ebsdlib.runs import artifacts_root
+    from ebsdlib.paths import artifacts_root
 
     return artifacts_root() / "cache" / "dictionary"
 

@@ -4,15 +4,16 @@
 :mod:`ebsdlib.runs`:
 
 =======================  ==========================================================
-``config.json``          ``method: "dictionary_indexing"``, ``loss: "dictionary"``,
+``config.json``          ``method`` (``"dictionary"``, or ``"dictionary_refined"`` with
+                         refinement: keys of :mod:`ebsdlib.methods`; no ``loss``),
                          ``model`` (e.g. ``"NCC dictionary 5°"``), ``data``, ``validation``
                          (``True`` when the reported split is ``val``), ``epochs: 0``,
                          ``preprocess``, ``dictionary`` (:class:`DictionaryConfig`),
                          ``geometry`` (:class:`~ebsdlib.baseline.geometry.Geometry`)
 ``status.json``          running → completed (or failed with the error)
-``metrics.json``         :func:`ebsdlib.train.metrics.compute_metrics` of the reported split
+``metrics.json``         :func:`ebsdlib.metrics.compute_metrics` of the reported split
                          with probabilities from :mod:`ebsdlib.baseline.proba`, plus
-                         ``split``, ``loss``, ``method``, ``model``, ``phases``,
+                         ``split``, ``method``, ``model``, ``phases``,
                          ``inference_seconds``, ``inference_patterns_per_second``,
                          ``temperature``, ``temperature_source``, ``dictionary`` (size, build
                          time), ``refined``, ``mean_best_ncc`` and, when the data set stores
@@ -30,7 +31,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -43,16 +43,28 @@ from ebsdlib.baseline.index import IndexResult
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.io import write_json
+from ebsdlib.methods import method_label, method_of_run
+from ebsdlib.paths import runs_root
 from ebsdlib.phases import Phase
-from ebsdlib.runs import RunDir, check_run_id, new_run_id, runs_root
+from ebsdlib.runs import RunDir, check_run_id, new_run_id
 
-METHOD = "dictionary_indexing"
-LOSS = "dictionary"
+#: The :mod:`ebsdlib.methods` keys of the runs :func:`index_run` makes.
+DICTIONARY_METHODS = ("dictionary", "dictionary_refined")
+
+
+def method_key(config: DictionaryConfig) -> str:
+    """The run's ``method``: ``"dictionary_refined"`` with refinement, else ``"dictionary"``."""
+    return DICTIONARY_METHODS[1] if config.refine else DICTIONARY_METHODS[0]
 
 
 def is_dictionary_run(config: dict) -> bool:
-    """Whether a run's ``config.json`` describes dictionary indexing."""
-    return config.get("method") == METHOD or config.get("loss") == LOSS
+    """Whether a run's ``config.json`` describes dictionary indexing (also as written before runs
+    recorded their method, see :func:`ebsdlib.methods.method_of_run`); a config naming no known
+    method is not."""
+    try:
+        return method_of_run(config).key in DICTIONARY_METHODS
+    except ValueError:
+        return False
 
 
 def model_label(config: DictionaryConfig) -> str:
@@ -103,8 +115,8 @@ def index_run(
     """
     from ebsdlib.baseline.geometry import geometry_for
     from ebsdlib.data import load
+    from ebsdlib.metrics import compute_metrics
     from ebsdlib.train.evaluate import write_predictions
-    from ebsdlib.train.metrics import compute_metrics
 
     config = config or DictionaryConfig()
     if split not in ("val", "test"):
@@ -189,17 +201,17 @@ def index_scan(
         Show tqdm bars.
     """
     from ebsdlib.data import load
-    from ebsdlib.phasemap import build_phasemap, save_phasemap
-    from ebsdlib.phasemap.store import resolve_run
-    from ebsdlib.predict import scan_name_from_path, scan_positions, true_labels
-    from ebsdlib.runs import RUN_ID_PATTERN
+    from ebsdlib.data.scan import scan_name_from_path, scan_positions
+    from ebsdlib.phasemap.store import save_scan_phasemap
+    from ebsdlib.runs import resolve_run
     from ebsdlib.train.inference import check_phases
 
     run = resolve_run(run, root)
     cfg = run.config()
     if not is_dictionary_run(cfg):
         raise ValueError(
-            f"run {run.run_id!r} is a {cfg.get('loss', '?')!r} run, not dictionary indexing; "
+            f"run {run.run_id!r} is a {method_label(cfg.get('method') or cfg.get('loss', '?'))} run, "
+            "not dictionary indexing; "
             f"map scans of trained runs with `python -m ebsdlib predict --run {run.run_id}`"
         )
     metrics = run.metrics()
@@ -213,38 +225,24 @@ def index_scan(
     preprocess = PreprocessConfig.from_dict(cfg["preprocess"])
     phases = tuple(Phase.from_dict(p) for p in metrics["phases"])
     name = scan_name if scan_name is not None else scan_name_from_path(scan)
-    if not RUN_ID_PATTERN.match(name) or ".." in name:
-        raise ValueError(f"scan name {name!r} is not allowed; use letters, digits, '.', '_' and '-'")
+    run.phasemap_dir(name)  # refuses a name that is not a safe folder name
     with load(scan, progress=progress) as ds:
-        row, col, shape = scan_positions(ds)
+        scan_positions(ds)  # a scan without geometry is refused before it is indexed
         check_phases(phases, ds)
         dictionary = ensure_dictionary(dictionary, phases, geometry, ds.pattern_shape, preprocess, config, progress)
         result = index_split(ds, dictionary, geometry, preprocess, config, None, progress)
-        phasemap = build_phasemap(
-            _proba(result, float(metrics["temperature"])),
-            row,
-            col,
-            shape,
-            phases,
-            true=true_labels(ds, phases),
-            quality=ds.optional("quality"),
-            orientations=result.best_rotations(),
-            step_size=ds.step_size,
-            meta={
-                "run_id": run.run_id,
-                "scan": name,
-                "data": str(Path(scan).resolve()),
-                "model": cfg.get("model"),
-                "loss": LOSS,
-                "method": METHOD,
-                "orientations": "best dictionary match",
-                "patterns_per_second": result.patterns_per_second,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
+        meta = {
+            "run_id": run.run_id,
+            "scan": name,
+            "data": str(Path(scan).resolve()),
+            "model": cfg.get("model"),
+            "method": method_key(config),
+            "orientations": "best dictionary match",
+            "patterns_per_second": result.patterns_per_second,
+        }
+        return save_scan_phasemap(
+            run, name, ds, _proba(result, float(metrics["temperature"])), phases, meta, result.best_rotations()
         )
-    folder = run.phasemap_dir(name)
-    save_phasemap(phasemap, folder)
-    return folder
 
 
 def run_config(
@@ -252,8 +250,7 @@ def run_config(
 ) -> dict:
     """The run's ``config.json`` (keys the runs table reads, plus the method's own)."""
     return {
-        "method": METHOD,
-        "loss": LOSS,
+        "method": method_key(config),
         "model": model_label(config),
         "data": str(data),
         "validation": split == "val",
@@ -363,8 +360,7 @@ def run_metrics(
     metrics.update(
         {
             "split": split,
-            "loss": LOSS,
-            "method": METHOD,
+            "method": method_key(config),
             "model": model_label(config),
             "phases": [p.to_dict() for p in dictionary.phases],
             "inference_seconds": result.seconds + result.refine_seconds,
@@ -418,7 +414,7 @@ def _proba(result: IndexResult, temperature: float) -> np.ndarray:
 
 def _new_run(config: DictionaryConfig, root: str | Path | None, run_id: str | None) -> RunDir:
     if run_id is None:
-        return RunDir(runs_root(root) / new_run_id(LOSS, f"ncc-{config.resolution:g}deg", root))
+        return RunDir(runs_root(root) / new_run_id(DICTIONARY_METHODS[0], f"ncc-{config.resolution:g}deg", root))
     run = RunDir(runs_root(root) / check_run_id(run_id))
     run.path.mkdir(parents=True, exist_ok=True)
     if run.metrics_path.exists() or run.predictions_path.exists():

@@ -35,19 +35,15 @@ from typing import Literal
 
 import numpy as np
 
+from ebsdlib.methods import get_method, method_keys, method_label
 from ebsdlib.simulate.config import DEFAULT_DOSE
 
 #: The default doses: the simulator's default (realistic) dose times 4^k, k = −2 … 2 — from
 #: Ni₃Al barely separable to Ni and Ni₃Fe separable by the oracle.
 DEFAULT_DOSES = tuple(DEFAULT_DOSE * 4.0**k for k in range(-2, 3))
 
-METHODS = ("ce", "supcon", "dictionary", "dictionary_refined")
-METHOD_LABELS = {
-    "ce": "cross-entropy",
-    "supcon": "contrastive (SupCon)",
-    "dictionary": "dictionary indexing",
-    "dictionary_refined": "dictionary indexing + refinement",
-}
+#: The methods the benchmark runs: every one of :data:`ebsdlib.methods.METHODS`.
+METHODS = method_keys()
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,8 @@ class DoseBenchConfig:
         Mean detected electrons per pixel (:data:`DEFAULT_DOSES`; the simulator's default is
         :data:`~ebsdlib.simulate.config.DEFAULT_DOSE`).
     methods
-        Any of ``"ce"``, ``"supcon"``, ``"dictionary"``.
+        Keys of :data:`ebsdlib.methods.METHODS` (``"ce"``, ``"supcon"``, ``"dictionary"``,
+        ``"dictionary_refined"``).
     n_per_phase
         Patterns per phase and dose.
     pattern_size
@@ -163,12 +160,12 @@ def pair_accuracy(cm: np.ndarray, phase_names: list[str]) -> float | None:
 
 
 def metrics_row(dose: float, method: str, metrics: dict, seconds: float) -> dict:
-    """One row of the benchmark from a :func:`~ebsdlib.train.metrics.compute_metrics` dictionary."""
+    """One row of the benchmark from a :func:`~ebsdlib.metrics.compute_metrics` dictionary."""
     low, high = metrics.get("accuracy_ci95") or (None, None)
     return {
         "dose": float(dose),
         "method": method,
-        "label": METHOD_LABELS.get(method, method),
+        "label": method_label(method),
         "accuracy": metrics["accuracy"],
         "accuracy_low": low,
         "accuracy_high": high,
@@ -216,7 +213,7 @@ def run_dose_bench(
     from tqdm.auto import tqdm
 
     from ebsdlib.bench.report import bench_root, environment, write_results
-    from ebsdlib.runs import artifacts_root
+    from ebsdlib.paths import artifacts_root
     from ebsdlib.train.device import resolve_device
 
     config = config or DoseBenchConfig()
@@ -260,7 +257,7 @@ def run_dose_bench(
                 bar.update(1)
                 for method in config.methods:
                     bar.set_postfix(dose=f"{dose:g}", step=method)
-                    if method.startswith("dictionary"):
+                    if not get_method(method).is_network:
                         row, dictionary = dictionary_row(
                             config, dose, data, dictionary, refine=method == "dictionary_refined"
                         )
@@ -340,7 +337,7 @@ def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary,
     from ebsdlib.baseline.run import choose_temperature, ensure_dictionary, index_split, run_metrics
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.preprocess import PreprocessConfig
-    from ebsdlib.train.metrics import compute_metrics
+    from ebsdlib.metrics import compute_metrics
 
     dcfg = DictionaryConfig(
         resolution=config.resolution,

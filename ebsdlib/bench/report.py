@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ebsdlib.io import atomic_write, write_json
-from ebsdlib.runs import artifacts_root
+from ebsdlib.paths import artifacts_root
 
 
 def bench_root(root: str | Path | None = None) -> Path:

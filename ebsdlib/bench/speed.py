@@ -12,6 +12,7 @@ alone — goals at least :data:`INFERENCE_GOAL` for inference and :data:`TRAININ
 training (the data pipeline must not be the bottleneck) — and end-to-end ÷ naive, from the
 wall clock and from the process's CPU time (:mod:`ebsdlib.bench.measure`). On CUDA every model and
 end-to-end stage runs in fp32 and in mixed precision (bf16, or fp16 without bf16 support).
+After the rounds, :func:`display_timings` times the dashboard's largest figures (``display``).
 
 Output: ``artifacts/bench/speed.json``.
 """
@@ -73,6 +74,8 @@ class SpeedBenchConfig:
     profile
         Also profile the end-to-end stages in the warm-up round (cProfile; the top functions
         go into ``speed.json``).
+    display_map_shape, display_points
+        Sizes of :func:`display_timings`: the phase map and the embedding's point count.
     """
 
     model: str = "efficientnet_b0"
@@ -93,9 +96,12 @@ class SpeedBenchConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp16"] = "auto"
     profile: bool = False
+    display_map_shape: tuple[int, int] = (1000, 1000)
+    display_points: int = 100_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scan_shape", tuple(int(s) for s in self.scan_shape))
+        object.__setattr__(self, "display_map_shape", tuple(int(s) for s in self.display_map_shape))
         checks = [
             ("scan_shape", len(self.scan_shape) == 2 and min(self.scan_shape) >= 1, "two positive integers"),
             (
@@ -116,6 +122,12 @@ class SpeedBenchConfig:
                 "an integer of at least 2",
             ),
             ("repeats", isinstance(self.repeats, int) and self.repeats >= 1, "a positive integer"),
+            (
+                "display_map_shape",
+                len(self.display_map_shape) == 2 and min(self.display_map_shape) >= 1,
+                "two positive integers",
+            ),
+            ("display_points", isinstance(self.display_points, int) and self.display_points >= 1, "a positive integer"),
             ("precision", self.precision in ("auto", "bf16", "fp16"), "'auto', 'bf16' or 'fp16'"),
         ]
         for name, ok, allowed in checks:
@@ -125,6 +137,7 @@ class SpeedBenchConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["scan_shape"] = list(self.scan_shape)
+        d["display_map_shape"] = list(self.display_map_shape)
         return d
 
     @classmethod
@@ -142,6 +155,8 @@ class SpeedBenchConfig:
             resolution=30.0,
             master_half_size=40,
             device="cpu",
+            display_map_shape=(40, 50),
+            display_points=500,
         )
         known = {f.name for f in fields(cls)}
         return cls(**{**base, **{k: v for k, v in changes.items() if k in known}})
@@ -180,7 +195,7 @@ def run_speed_bench(
 
     from ebsdlib.bench.measure import measure
     from ebsdlib.bench.report import bench_root, environment, write_results
-    from ebsdlib.runs import artifacts_root
+    from ebsdlib.paths import artifacts_root
     from ebsdlib.train.device import resolve_device
 
     config = config or SpeedBenchConfig()
@@ -216,6 +231,7 @@ def run_speed_bench(
                         timed[stage.key].append(measure(stage, device))
                     bar.update(1)
         rows = [summarise(stage, warm[stage.key], timed[stage.key]) for stage in stages]
+        display = display_timings(config.display_map_shape, config.display_points, config.repeats, config.seed)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -226,6 +242,7 @@ def run_speed_bench(
         "data": prepared.describe(),
         "rows": rows,
         "ratios": ratios(rows),
+        "display": display,
         "goals": {"inference": INFERENCE_GOAL, "training": TRAINING_GOAL},
         "profiles": profiles,
         "seconds": time.perf_counter() - t_start,
@@ -452,6 +469,77 @@ def ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
+def display_timings(shape: tuple[int, int], n_points: int, repeats: int = 3, seed: int = 0) -> list[dict]:
+    """Seconds the dashboard's largest figures take to build, on random data; the median of ``repeats``.
+
+    ``phase map overlay``
+        :func:`ebsdlib.phasemap.render_rgb` of a ``shape`` map (threshold 0.3, opacity 0.6).
+    ``phase map redraw``
+        The library work of the phase-maps page at a new threshold: the overlay,
+        :func:`ebsdlib.views.figures.map_figure` with the clickable grid and its hover texts,
+        serialised to JSON (what Streamlit sends), and the phase fractions table.
+    ``embedding figure``
+        :func:`ebsdlib.views.figures.embedding_figure` of ``n_points`` points by predicted phase.
+    """
+    import pandas as pd
+
+    from ebsdlib.phasemap import build_phasemap, render_rgb
+    from ebsdlib.phases import DEFAULT_PHASES
+    from ebsdlib.views.figures import embedding_figure, map_figure
+    from ebsdlib.views.mapview import click_grid, fractions_frame, grid_hover
+
+    h, w = shape
+    rng = np.random.default_rng(seed)
+    rr, cc = np.mgrid[0:h, 0:w]
+    proba = rng.dirichlet([1.0, 1.0, 1.0], h * w).astype(np.float32)
+    pm = build_phasemap(
+        proba,
+        rr.ravel(),
+        cc.ravel(),
+        (h, w),
+        DEFAULT_PHASES,
+        true=rng.integers(0, 3, h * w),
+        quality=rng.random(h * w, dtype=np.float32),
+    )
+    names = np.array([p.name for p in DEFAULT_PHASES])
+    true, pred = rng.integers(0, 3, n_points), rng.integers(0, 3, n_points)
+    emb = pd.DataFrame(
+        {
+            "x": rng.normal(size=n_points).astype(np.float32),
+            "y": rng.normal(size=n_points).astype(np.float32),
+            "row": np.arange(n_points),
+            "index": np.arange(n_points),
+            "true_name": names[true],
+            "pred_name": names[pred],
+            "correct": np.where(true == pred, "correct", "wrong"),
+            "confidence": rng.uniform(size=n_points),
+        }
+    )
+
+    def overlay(threshold: float = 0.3) -> np.ndarray:
+        return render_rgb(pm.pred, pm.confidence, pm.quality, pm.phases, threshold, 0.6)
+
+    def redraw() -> None:
+        rows, cols, _ = click_grid((h, w))
+        map_figure(overlay(0.6), click=(rows, cols), hover=grid_hover(pm, rows, cols), marked=(0, 0)).to_json()
+        fractions_frame(pm.fractions(0.6), pm.phases)
+
+    jobs = [
+        ("phase map overlay", f"{h}×{w} pixels", overlay),
+        ("phase map redraw", f"{h}×{w} pixels", redraw),
+        ("embedding figure", f"{n_points} points", lambda: embedding_figure(emb, "pred", DEFAULT_PHASES)),
+    ]
+    out = []
+    for what, size, job in jobs:
+        seconds = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            job()
+            seconds.append(time.perf_counter() - t0)
+        out.append({"what": what, "size": size, "seconds": float(np.median(seconds)), "rounds_seconds": seconds})
+    return out
+
+
 def profile_call(stage, top: int = 25) -> str:
     """Run ``stage`` once under cProfile; the ``top`` functions by cumulative time, as text."""
     import cProfile
@@ -509,4 +597,9 @@ def summary_table(doc: dict) -> str:
             ("end_to_end_over_naive_cpu", "e2e ÷ naive (CPU)", ".2f"),
         ],
     )
-    return f"{table}\n\n{table2}"
+    if not doc.get("display"):
+        return f"{table}\n\n{table2}"
+    table3 = text_table(
+        doc["display"], [("what", "dashboard figure", ""), ("size", "size", ""), ("seconds", "s", ".3f")]
+    )
+    return f"{table}\n\n{table2}\n\n{table3}"

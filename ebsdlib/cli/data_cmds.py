@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_import(args: argparse.Namespace) -> int:
     """Convert ``args.src`` and print its summary."""
     from ebsdlib.data.readers import load
-    from ebsdlib.runs import datasets_root
+    from ebsdlib.paths import datasets_root
 
     src = Path(args.src)
     out = Path(args.out) if args.out else datasets_root() / f"{src.stem or src.name}.h5"

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(format_table(calibrate(args.calibrate, base=dataset_config, progress=progress)))
         return 0
-    from ebsdlib.runs import datasets_root
+    from ebsdlib.paths import datasets_root
 
     out = args.out or datasets_root() / DEFAULT_OUT
     scan_out = args.scan_out or datasets_root() / DEFAULT_SCAN_OUT

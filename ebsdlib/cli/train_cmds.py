@@ -239,7 +239,8 @@ def config_to_argv(config: TrainConfig) -> list[str]:
 def run_train(args: argparse.Namespace) -> int:
     """``python -m ebsdlib train`` (under torchrun: rank 0 picks the run id, see :mod:`ebsdlib.distributed`)."""
     from ebsdlib.distributed import setup
-    from ebsdlib.runs import RunDir, check_run_id, new_run_id, runs_root
+    from ebsdlib.paths import runs_root
+    from ebsdlib.runs import RunDir, check_run_id, new_run_id
 
     ctx = setup()
     root = args.artifacts

@@ -7,6 +7,7 @@ file, the key, the value found and the fix wherever the input comes from.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import h5py
 import numpy as np
@@ -22,6 +23,17 @@ SPLIT_CODES = {v: k for k, v in SPLIT_NAMES.items()}
 
 class DataFormatError(ValueError):
     """A file does not follow the data-set format; the message names file, key and fix."""
+
+
+def check_phase_names(found: Sequence[str], phases: Sequence[Phase], where: str) -> None:
+    """Refuse phase names in a file that are not in the expected phase table."""
+    known = {p.name.lower() for p in phases}
+    unknown = [name for name in found if name.lower() not in known]
+    if unknown:
+        raise DataFormatError(
+            f"{where}: unknown phase names {unknown}; expected one of "
+            f"{[p.name for p in phases]} (rename them or pass phases=...)"
+        )
 
 
 #: Optional per-pattern fields: trailing shape, dtype and fill value.

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ebsdlib.data.checks import check_phase_names
 from ebsdlib.data.format import DataFormatError, create_dataset
 from ebsdlib.phases import DEFAULT_PHASES, Phase, phase_from_name
 
@@ -86,8 +87,6 @@ def class_folders(root: str | Path) -> list[tuple[str, list[Path]]]:
 
 def _phase_table(names: list[str], phases: Sequence[Phase] | None, root: Path) -> tuple[Phase, ...]:
     if phases is not None:
-        from ebsdlib.data.readers import check_phase_names
-
         check_phase_names(names, phases, str(root))
         return tuple(phases)
     order = {p.name.lower(): i for i, p in enumerate(DEFAULT_PHASES)}

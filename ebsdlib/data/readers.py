@@ -28,6 +28,7 @@ from typing import Literal
 
 import h5py
 
+from ebsdlib.data.checks import check_phase_names
 from ebsdlib.data.format import FORMAT_NAME, DataFormatError, EBSDDataset
 from ebsdlib.phases import Phase, phase_from_name
 
@@ -113,17 +114,6 @@ def resolve_phases(phases: Sequence[Phase | str] | None) -> tuple[Phase, ...] | 
     return out
 
 
-def check_phase_names(found: Sequence[str], phases: Sequence[Phase], where: str) -> None:
-    """Refuse phase names in a file that are not in the expected phase table."""
-    known = {p.name.lower() for p in phases}
-    unknown = [name for name in found if name.lower() not in known]
-    if unknown:
-        raise DataFormatError(
-            f"{where}: unknown phase names {unknown}; expected one of "
-            f"{[p.name for p in phases]} (rename them or pass phases=...)"
-        )
-
-
 def source_key(path: Path, options: dict) -> str:
     """Hash of the source (path, size, modification time; every file's for a folder) and options."""
     path = path.resolve()
@@ -138,7 +128,7 @@ def source_key(path: Path, options: dict) -> str:
 
 def cache_path(path: str | Path, options: dict, root: str | Path | None = None) -> Path:
     """Where the converted copy of ``path`` with these options lives in the import cache."""
-    from ebsdlib.runs import artifacts_root
+    from ebsdlib.paths import artifacts_root
 
     path = Path(path)
     return artifacts_root(root) / "cache" / "imported" / f"{path.stem}-{source_key(path, options)}.h5"

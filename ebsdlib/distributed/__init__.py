@@ -19,7 +19,7 @@ Batch size and learning rate
 Data
     Each epoch's shuffled order is drawn from ``(seed, epoch)``, the same on every rank; global
     batch ``k`` is split into ``world_size`` consecutive parts and rank ``r`` trains on part
-    ``r`` (:class:`~ebsdlib.distributed.sampler.ShardedFeeder`). Incomplete global batches are
+    ``r`` (:class:`~ebsdlib.train._ddp_sampler.ShardedFeeder`). Incomplete global batches are
     dropped. The data set must be readable at the same path on every node.
 BatchNorm
     On CUDA, BatchNorm layers become ``SyncBatchNorm``: the statistics cover the global

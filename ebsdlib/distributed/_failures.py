@@ -16,10 +16,7 @@ import os
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ebsdlib.distributed.context import Context
+from typing import Any
 
 #: Seconds between two looks at the store.
 POLL_SECONDS = 0.2
@@ -27,20 +24,21 @@ POLL_SECONDS = 0.2
 FAILURE_KEY = "ebsdlib/failed"
 
 
-def publish_failure(ctx: Context, message: str) -> None:
+def publish_failure(store: Any, message: str) -> None:
     """Tell the other ranks that this one failed; a first error already published is kept.
 
-    Best effort: the store may be gone with the process that hosted it.
+    ``store`` is the process group's ``torch.distributed.Store``. Best effort: the store may be
+    gone with the process that hosted it.
     """
     with contextlib.suppress(Exception):  # a lost store must not hide the error being reported
-        ctx.store.compare_set(FAILURE_KEY, "", message)
+        store.compare_set(FAILURE_KEY, "", message)
 
 
-def remote_failure(ctx: Context) -> str | None:
+def remote_failure(store: Any) -> str | None:
     """The error published so far (by another rank, when this one has published none), or ``None``."""
     try:
-        if ctx.store.check([FAILURE_KEY]):
-            return ctx.store.get(FAILURE_KEY).decode("utf-8", "replace")
+        if store.check([FAILURE_KEY]):
+            return store.get(FAILURE_KEY).decode("utf-8", "replace")
     except Exception:  # noqa: BLE001 - the store went away with its host: nothing to read
         return None
     return None
@@ -57,14 +55,21 @@ class FailureWatch:
 
     Parameters
     ----------
-    ctx
-        The distributed context (its store, rank and failure lock).
+    store
+        The process group's key-value store, where errors are published.
+    rank
+        This process's rank (for the message it prints before exiting).
+    failing
+        The lock the context takes while it reports its own failure; the watch does not end
+        the process while the main thread holds it.
     interval
         Seconds between polls.
     """
 
-    def __init__(self, ctx: Context, interval: float = POLL_SECONDS):
-        self.ctx = ctx
+    def __init__(self, store: Any, rank: int, failing: threading.Lock, interval: float = POLL_SECONDS):
+        self.store = store
+        self.rank = rank
+        self.failing = failing
         self.interval = interval
         self.callbacks: list = []
         self._stop = threading.Event()
@@ -80,17 +85,17 @@ class FailureWatch:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            message = remote_failure(self.ctx)
+            message = remote_failure(self.store)
             if message is None or self._stop.is_set():
                 continue
-            if not self.ctx._failing.acquire(blocking=False):
+            if not self.failing.acquire(blocking=False):
                 return  # this rank's own failure is being handled by the main thread
             for callback in self.callbacks:
                 try:
                     callback(message)
                 except Exception as e:  # noqa: BLE001 - still exit: the job cannot go on
                     print(f"ebsdlib: while recording another rank's failure: {e}", file=sys.stderr)
-            print(f"ebsdlib: rank {self.ctx.rank} stops because {message}", file=sys.stderr)
+            print(f"ebsdlib: rank {self.rank} stops because {message}", file=sys.stderr)
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(1)

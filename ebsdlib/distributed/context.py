@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ebsdlib.distributed._failures import FailureWatch, publish_failure, remote_failure, wait_for_exit
+
 if TYPE_CHECKING:
     import torch
 
@@ -224,15 +226,13 @@ class Context:
         (a collective that lost its peer). When the watchdog is already stopping this process
         for another rank's error, this call waits for it to do so.
         """
-        from ebsdlib.distributed.failures import publish_failure, remote_failure, wait_for_exit
-
         local = f"{type(error).__name__}: {error}"
         if not self.enabled:
             return local
         if not self._failing.acquire(blocking=False):
             wait_for_exit()
-        earlier = remote_failure(self)
-        publish_failure(self, f"rank {self.rank}: {local}")
+        earlier = remote_failure(self.store)
+        publish_failure(self.store, f"rank {self.rank}: {local}")
         return earlier or (local if self.world_size == 1 else f"rank {self.rank}: {local}")
 
     def on_remote_failure(self, callback: Callable[[str], None]) -> None:
@@ -274,8 +274,6 @@ def setup() -> Context:
     import torch
     import torch.distributed as dist
 
-    from ebsdlib.distributed.failures import FailureWatch
-
     rank, world, local, local_world = env
     timeout = timedelta(seconds=timeout_seconds())
     backend = "gloo"
@@ -296,7 +294,7 @@ def setup() -> Context:
         group=group,
         store=store,
     )
-    ctx._watch = FailureWatch(ctx)
+    ctx._watch = FailureWatch(store, rank, ctx._failing)
     ctx._watch.start()
     _CURRENT = ctx
     atexit.register(ctx._watch.stop)

@@ -13,7 +13,7 @@ Folder ``runs/<run_id>/phasemaps/<scan>/``
 ``crystalmap.h5``      orix CrystalMap (``orix.io.load`` reads it)
 ``crystalmap.ang``     the same as EDAX TSL ``.ang`` (MTEX, OIM)
 ``fractions.json``     predicted (and true) phase fractions, accuracy and error count
-``metrics.json``       :func:`ebsdlib.train.metrics.compute_metrics` over the scan's points
+``metrics.json``       :func:`ebsdlib.metrics.compute_metrics` over the scan's points
                        with known truth (only when the scan has true phases)
 =====================  ===============================================================
 
@@ -24,17 +24,21 @@ map (:meth:`ebsdlib.runs.RunDir.phasemap_scans`) is complete.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from ebsdlib.data.format import EBSDDataset
+from ebsdlib.data.scan import scan_positions, true_labels
 from ebsdlib.io import atomic_write, write_json
-from ebsdlib.phasemap.assemble import PhaseMap
+from ebsdlib.phasemap.assemble import PhaseMap, build_phasemap
 from ebsdlib.phasemap.crystalmap import to_crystal_map, write_crystal_map
 from ebsdlib.phasemap.export import write_csv, write_png
 from ebsdlib.phasemap.render import render_rgb
 from ebsdlib.phases import Phase
-from ebsdlib.runs import RunDir, open_run
+from ebsdlib.runs import RunDir, resolve_run
 
 NPZ_NAME = "phasemap.npz"
 
@@ -71,6 +75,39 @@ def save_phasemap(phasemap: PhaseMap, folder: str | Path) -> dict[str, Path]:
     return paths
 
 
+def save_scan_phasemap(
+    run: RunDir,
+    name: str,
+    dataset: EBSDDataset,
+    proba: np.ndarray,
+    phases: Sequence[Phase],
+    meta: dict,
+    orientations: np.ndarray | None = None,
+) -> Path:
+    """Lay the ``(n, C)`` probabilities of a scan's patterns out as its phase map and save it.
+
+    Reads only the scan's per-pattern fields (positions, labels, quality, orientations),
+    never its patterns; orientations default to the ones the file stores. ``meta`` gets the
+    creation time. Returns ``runs/<run_id>/phasemaps/<name>/``.
+    """
+    folder = run.phasemap_dir(name)
+    row, col, scan_shape = scan_positions(dataset)
+    phasemap = build_phasemap(
+        proba,
+        row,
+        col,
+        scan_shape,
+        phases,
+        true=true_labels(dataset, phases),
+        quality=dataset.optional("quality"),
+        orientations=dataset.optional("orientations") if orientations is None else orientations,
+        step_size=dataset.step_size,
+        meta={**meta, "created": datetime.now(UTC).isoformat(timespec="seconds")},
+    )
+    save_phasemap(phasemap, folder)
+    return folder
+
+
 def fractions_summary(phasemap: PhaseMap) -> dict:
     """Content of ``fractions.json``: predicted and true fractions, accuracy, error count."""
     err = phasemap.error
@@ -87,7 +124,7 @@ def fractions_summary(phasemap: PhaseMap) -> dict:
 
 def scan_metrics(phasemap: PhaseMap) -> dict:
     """Metrics over the measured points with known truth (the scan as a test set)."""
-    from ebsdlib.train.metrics import compute_metrics
+    from ebsdlib.metrics import compute_metrics
 
     keep = phasemap.measured & (phasemap.true >= 0)
     return compute_metrics(phasemap.true[keep], phasemap.proba[keep].astype(np.float32), phasemap.phase_names)
@@ -152,18 +189,3 @@ def _write_npz(phasemap: PhaseMap, path: Path) -> Path:
             np.savez_compressed(fh, **arrays)
 
     return atomic_write(path, _w)
-
-
-def resolve_run(run_dir: RunDir | str | Path, root: str | Path | None = None) -> RunDir:
-    """A :class:`~ebsdlib.runs.RunDir` from itself, a run folder, or a run id under ``root``.
-
-    A ``Path`` or a string with a path separator is a folder; any other string is a run id.
-    """
-    if isinstance(run_dir, RunDir):
-        return run_dir
-    if isinstance(run_dir, Path) or "/" in str(run_dir) or "\\" in str(run_dir):
-        path = Path(run_dir)
-        if not path.is_dir():
-            raise FileNotFoundError(f"run folder {str(path)!r} does not exist; `python -m ebsdlib runs` lists the runs")
-        return RunDir(path)
-    return open_run(str(run_dir), root)

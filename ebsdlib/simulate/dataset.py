@@ -162,7 +162,7 @@ def simulate_dataset(
 
     config = config or SimulationConfig()
     if out_path is None:
-        from ebsdlib.runs import datasets_root
+        from ebsdlib.paths import datasets_root
 
         out_path = datasets_root() / "default.h5"
     phases = config.resolved_phases()

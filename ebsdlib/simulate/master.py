@@ -45,7 +45,7 @@ PACKAGED_DIR = Path(__file__).with_name("masters")
 
 def default_cache_dir() -> Path:
     """``<artifacts>/cache/master`` (honours ``$EBSDLIB_ARTIFACTS``)."""
-    from ebsdlib.runs import artifacts_root
+    from ebsdlib.paths import artifacts_root
 
     return artifacts_root() / "cache" / "master"
 

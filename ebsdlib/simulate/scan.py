@@ -198,7 +198,7 @@ def simulate_scan(
 
     config = config or ScanConfig()
     if out_path is None:
-        from ebsdlib.runs import datasets_root
+        from ebsdlib.paths import datasets_root
 
         out_path = datasets_root() / "default_scan.h5"
     phases = config.resolved_phases()

@@ -4,7 +4,7 @@ Writes, atomically, into the run folder (or ``evaluations/<split>/`` inside it f
 other than the run's own): ``predictions.csv``, ``metrics.json``, ``embeddings.npy``
 (float16) and, when the config asks for it, ``umap.npy``.
 
-``metrics.json`` holds :func:`ebsdlib.train.metrics.compute_metrics`'s dictionary plus
+``metrics.json`` holds :func:`ebsdlib.metrics.compute_metrics`'s dictionary plus
 ``split``, ``loss``, ``model``, ``phases`` (the phase table), ``inference_seconds``,
 ``inference_patterns_per_second`` and, for SupCon, ``probe_accuracy`` (the linear probe,
 used for the predictions) and ``knn_accuracy`` (k-NN vote on the embeddings); the
@@ -15,6 +15,7 @@ trainer adds its own figures (``training_seconds``, ``train_patterns_per_second`
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ import numpy as np
 
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.io import atomic_write, write_json, write_npy
+from ebsdlib.methods import method_of_run
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir
 from ebsdlib.train.config import TrainConfig
@@ -73,8 +75,8 @@ def evaluate_model(
     progress
         Show a tqdm bar.
     """
+    from ebsdlib.metrics import compute_metrics
     from ebsdlib.train.inference import predict_dataset
-    from ebsdlib.train.metrics import compute_metrics
 
     out_dir = Path(out_dir)
     indices = dataset.indices(split)
@@ -173,10 +175,14 @@ def evaluate_run(
     from ebsdlib.train.status import as_run_dir
 
     run = as_run_dir(run, root)
-    if run.config_path.exists() and run.config().get("method") == "dictionary_indexing":
+    method = None
+    if run.config_path.exists():
+        with contextlib.suppress(ValueError):  # names no method: loading the checkpoint below says what is wrong
+            method = method_of_run(run.config())
+    if method is not None and not method.is_network:
         raise ValueError(
-            f"run {run.run_id!r} is dictionary indexing: it has no trained model to re-evaluate; "
-            "index the data again with `python -m ebsdlib index --data FILE`"
+            f"run {run.run_id!r} is {method.label}: it has no trained model to re-evaluate; "
+            "index the data again (dictionary indexing: `python -m ebsdlib index --data FILE`)"
         )
     state = run.read_status().state if run.status_path.exists() else "unknown"
     if state != "completed":

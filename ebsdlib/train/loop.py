@@ -37,7 +37,8 @@ from pathlib import Path
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.distributed import Context, setup
 from ebsdlib.io import write_json
-from ebsdlib.runs import RunDir, _pid_alive, check_run_id, new_run_id, runs_root
+from ebsdlib.paths import runs_root
+from ebsdlib.runs import RunDir, _pid_alive, check_run_id, new_run_id
 from ebsdlib.train.config import TrainConfig
 from ebsdlib.train.status import StatusReporter, as_run_dir
 from ebsdlib.train.trainer import Cancelled, EpochCallback, Trainer

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from ebsdlib.io import write_text
-from ebsdlib.runs import RunDir, Status, check_run_id, runs_root
+from ebsdlib.paths import runs_root
+from ebsdlib.runs import RunDir, Status, check_run_id
 
 #: Columns of ``history.csv``, in order. ``micro_batch_size``: patterns per forward/backward pass
 #: in the epoch — the batch size, unless running out of memory halved it (:mod:`ebsdlib.train.memory`).

@@ -66,8 +66,8 @@ class Trainer:
         from timm.optim import param_groups_weight_decay
 
         from ebsdlib.distributed.context import Context
-        from ebsdlib.distributed.model import training_forward
-        from ebsdlib.distributed.sampler import make_feeder
+        from ebsdlib.train._ddp_model import training_forward
+        from ebsdlib.train._ddp_sampler import make_feeder
         from ebsdlib.train.data import background_tensor
         from ebsdlib.train.device import resolve_device, resolve_precision
         from ebsdlib.train.evaluate import labelled_indices
@@ -279,7 +279,7 @@ class Trainer:
         import torch
         import torch.nn.functional as F
 
-        from ebsdlib.distributed.model import metric_loss
+        from ebsdlib.train._ddp_model import metric_loss
         from ebsdlib.train.data import prepare_batch
         from ebsdlib.train.device import autocast
 
@@ -363,7 +363,7 @@ class Trainer:
 
     def _predict(self, indices: np.ndarray, embeddings: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and embeddings of ``indices``; under torchrun each rank does a share."""
-        from ebsdlib.distributed.predict import predict_sharded
+        from ebsdlib.train._ddp_inference import predict_sharded
 
         cfg = self.config
         return predict_sharded(

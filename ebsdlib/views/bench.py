@@ -14,16 +14,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ebsdlib.runs import artifacts_root
+from ebsdlib.methods import get_method, method_keys, method_label
+from ebsdlib.paths import artifacts_root
 
-#: Colour of each method on the dose plots (distinct from the phase colours).
-METHOD_COLORS = {"ce": "#6a3d9a", "supcon": "#ff7f00", "dictionary": "#525252", "dictionary_refined": "#1b9e77"}
-METHOD_LABELS = {
-    "ce": "cross-entropy",
-    "supcon": "contrastive (SupCon)",
-    "dictionary": "dictionary indexing",
-    "dictionary_refined": "dictionary indexing + refinement",
-}
+#: Colour of a method the registry does not know (a file written by another version).
+OTHER_COLOR = "#1f77b4"
 ORACLE_LABEL = "oracle (true orientation known)"
 
 #: The command that makes each benchmark file, for empty states.
@@ -52,12 +47,13 @@ def load_bench(name: Bench, root: str | Path | None = None) -> tuple[dict | None
 
 
 def dose_frame(doc: dict) -> pd.DataFrame:
-    """One row per dose and method, sorted by method and dose, with the method's display label."""
+    """One row per dose and method, sorted by method (in :data:`ebsdlib.methods.METHODS` order) and
+    dose, with the method's display label."""
     frame = pd.DataFrame(doc["rows"])
     if not len(frame):
         return frame
-    frame["label"] = frame["method"].map(lambda m: METHOD_LABELS.get(m, m))
-    order = {m: i for i, m in enumerate(METHOD_LABELS)}
+    frame["label"] = frame["method"].map(method_label)
+    order = {m: i for i, m in enumerate(method_keys())}
     return frame.sort_values(["method", "dose"], key=lambda c: c.map(order) if c.name == "method" else c).reset_index(
         drop=True
     )
@@ -133,8 +129,8 @@ def dose_figure(
     fig = go.Figure()
     for method, part in frame.groupby("method", sort=False):
         part = part.sort_values("dose")
-        color = METHOD_COLORS.get(method, "#1f77b4")
-        label = METHOD_LABELS.get(method, method)
+        color = get_method(method).color if method in method_keys() else OTHER_COLOR
+        label = method_label(method)
         if metric == "accuracy" and part["accuracy_low"].notna().all():
             fig.add_trace(
                 go.Scatter(
@@ -315,11 +311,11 @@ def method_comparison(table: pd.DataFrame, metrics: Mapping[str, dict | None]) -
             ]
         )
     done = table[(table["state"] == "completed") & table["accuracy"].notna()].copy()
-    done["method"] = done["loss"].map(lambda m: METHOD_LABELS.get(m, m))
+    done["baseline"] = [m in method_keys() and not get_method(m).is_network for m in done["method"]]  # indexing
+    done["method"] = done["method_label"]
     done["patterns_per_second"] = [
         (metrics.get(r) or {}).get("inference_patterns_per_second", np.nan) for r in done["run_id"]
     ]
-    done["baseline"] = done["loss"] == "dictionary"
     cols = [
         "run_id",
         "method",

@@ -1,4 +1,4 @@
-"""The runs table of the Home page, the best run per loss and the data sets at a glance."""
+"""The runs table of the Home page, the best run per method and the data sets at a glance."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ebsdlib.runs import RunSummary, datasets_root
+from ebsdlib.methods import METHODS, method_keys, method_label, method_of_run, network_methods
+from ebsdlib.paths import datasets_root
+from ebsdlib.runs import RunSummary
 
 #: Columns of :func:`runs_table`, in display order.
 RUN_COLUMNS = (
     "run_id",
     "name",
-    "loss",
+    "method",
+    "method_label",
     "model",
     "dataset",
     "eval_split",
@@ -33,10 +36,11 @@ RUN_COLUMNS = (
     "error",
 )
 
-LOSS_NAMES = {"ce": "cross-entropy", "supcon": "contrastive (SupCon)", "dictionary": "dictionary indexing"}
-
-#: Losses of trained networks (runs with embeddings and training curves).
-NETWORK_LOSSES = ("ce", "supcon")
+#: Method key → label, and the losses of trained networks (runs with embeddings and training
+#: curves), both from :mod:`ebsdlib.methods`; kept for ``dashboard/widgets.py``, which reads
+#: them. New code calls :func:`ebsdlib.methods.method_label` and :func:`~ebsdlib.methods.method_of_run`.
+LOSS_NAMES = {m.key: m.label for m in METHODS}
+NETWORK_LOSSES = tuple(m.loss for m in network_methods())
 
 RankBy = Literal["accuracy", "balanced_accuracy", "macro_f1"]
 
@@ -71,6 +75,13 @@ def _created(summary: RunSummary) -> datetime:
         return datetime.fromtimestamp(0)
 
 
+def _method(config: dict) -> str:
+    """The run's :mod:`ebsdlib.methods` key; ``""`` for a config that names none (yet)."""
+    if "method" not in config and "loss" not in config:
+        return ""
+    return method_of_run(config).key  # an unknown method is a ValueError: the row shows as broken
+
+
 def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
     """One row per run with the figures the Home page sorts and filters on.
 
@@ -82,7 +93,9 @@ def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`RUN_COLUMNS`; metric columns are NaN until a run is evaluated.
+        Columns :data:`RUN_COLUMNS`; ``method`` is the key of :mod:`ebsdlib.methods` (old run
+        folders mapped by :func:`~ebsdlib.methods.method_of_run`), ``method_label`` its label;
+        metric columns are NaN until a run is evaluated.
     """
     rows = []
     for s in summaries:
@@ -108,10 +121,12 @@ def _row(s: RunSummary) -> dict:
     cfg, m = s.config or {}, s.metrics or {}
     lo, hi = _ci(m)
     status = s.status
+    method = _method(cfg)
     return {
         "run_id": s.run_id,
         "name": str(cfg.get("name") or ""),
-        "loss": str(cfg.get("loss", "")),
+        "method": method,
+        "method_label": method_label(method) if method else "",
         "model": str(cfg.get("model", "")),
         "dataset": Path(str(cfg.get("data", ""))).name,
         "eval_split": "val" if cfg.get("validation") else ("test" if cfg else ""),
@@ -132,7 +147,7 @@ def _row(s: RunSummary) -> dict:
 def filter_runs(
     table: pd.DataFrame,
     *,
-    losses: Sequence[str] = (),
+    methods: Sequence[str] = (),
     states: Sequence[str] = (),
     datasets: Sequence[str] = (),
     text: str = "",
@@ -143,13 +158,13 @@ def filter_runs(
     ----------
     table
         From :func:`runs_table`.
-    losses, states, datasets
-        Allowed values of those columns.
+    methods, states, datasets
+        Allowed values of those columns (``methods``: keys of :mod:`ebsdlib.methods`).
     text
         Case-insensitive substring of the run id, name or model.
     """
     keep = pd.Series(True, index=table.index)
-    for col, allowed in (("loss", losses), ("state", states), ("dataset", datasets)):
+    for col, allowed in (("method", methods), ("state", states), ("dataset", datasets)):
         if allowed:
             keep &= table[col].isin(list(allowed))
     if text:
@@ -160,7 +175,7 @@ def filter_runs(
 
 
 def best_runs(table: pd.DataFrame, by: RankBy = "accuracy") -> dict[str, pd.Series]:
-    """The best completed, evaluated run of each loss (ties: the newer run).
+    """The best completed, evaluated run of each method (ties: the newer run).
 
     Parameters
     ----------
@@ -172,7 +187,8 @@ def best_runs(table: pd.DataFrame, by: RankBy = "accuracy") -> dict[str, pd.Seri
     Returns
     -------
     dict
-        Loss (``"ce"``, ``"supcon"``, …) → that run's row, in the order ce, supcon, others.
+        Method key (``"ce"``, ``"supcon"``, ``"dictionary"``, …) → that run's row, in the
+        registry's order (:data:`ebsdlib.methods.METHODS`), methods it does not know last.
     """
     if by not in ("accuracy", "balanced_accuracy", "macro_f1"):
         raise ValueError(f"by={by!r} is not allowed; use 'accuracy', 'balanced_accuracy' or 'macro_f1'")
@@ -181,24 +197,27 @@ def best_runs(table: pd.DataFrame, by: RankBy = "accuracy") -> dict[str, pd.Seri
     if not len(done):
         return out
     done = done.sort_values([by, "created"], ascending=[False, False])
-    order = ["ce", "supcon", *sorted(set(done["loss"]) - {"ce", "supcon"})]
-    for loss in order:
-        rows = done[done["loss"] == loss]
+    order = [*method_keys(), *sorted(set(done["method"]) - set(method_keys()) - {""})]
+    for method in order:
+        rows = done[done["method"] == method]
         if len(rows):
-            out[loss] = rows.iloc[0]
+            out[method] = rows.iloc[0]
     return out
 
 
 def run_label(row: pd.Series | dict) -> str:
-    """Short label of a run for pickers and legends: ``name`` or ``loss · model · id``."""
+    """Short label of a run for pickers and legends: ``name`` or ``method · model · id`` (the
+    method's short label)."""
     name = row.get("name") or ""
     if name:
         return f"{name} ({row['run_id']})"
-    return f"{row.get('loss', '?')} · {row.get('model', '?')} · {row['run_id']}"
+    method = row.get("method") or "?"
+    return f"{method_label(method, short=True)} · {row.get('model', '?')} · {row['run_id']}"
 
 
 def short_labels(table: pd.DataFrame, run_ids: Sequence[str]) -> dict[str, str]:
-    """Short, unique labels for plot axes and legends: the run's name, else ``loss model``; runs
+    """Short, unique labels for plot axes and legends: the run's name, else ``method model`` (the
+    method's short label); runs
     that would share a label get their start time (then their id) added.
 
     Parameters
@@ -217,7 +236,8 @@ def short_labels(table: pd.DataFrame, run_ids: Sequence[str]) -> dict[str, str]:
         elif row["name"]:
             base[r] = str(row["name"])
         else:
-            base[r] = f"{row['loss']} {row['model']}".strip() or r
+            method = method_label(row["method"], short=True) if row["method"] else ""
+            base[r] = f"{method} {row['model']}".strip() or r
     out = dict(base)
     for step in ("time", "id"):
         seen: dict[str, int] = {}
@@ -233,9 +253,10 @@ def short_labels(table: pd.DataFrame, run_ids: Sequence[str]) -> dict[str, str]:
 
 
 def default_pair(table: pd.DataFrame) -> tuple[str | None, str | None]:
-    """Run ids to show first: the best cross-entropy run and the best contrastive run.
+    """Run ids to show first: the best runs of the first two methods of the registry that have one
+    (the best cross-entropy run and the best contrastive run).
 
-    With one loss only: its best run and the next best evaluated run; with nothing evaluated,
+    With one method only: its best run and the next best evaluated run; with nothing evaluated,
     the newest run and ``None``.
     """
     best = best_runs(table)

@@ -45,9 +45,9 @@ def test_demo_dictionary_run_is_complete(manifest):
 
 @pytest.mark.parametrize("loss", ["ce", "supcon"])
 def test_demo_run_numbers_follow_from_its_config_and_predictions(manifest, loss):
+    from ebsdlib.metrics import compute_metrics
     from ebsdlib.phasemap import load_phasemap
     from ebsdlib.train.inference import load_model
-    from ebsdlib.train.metrics import compute_metrics
 
     run = open_run(manifest["runs"][loss], DEMO_ROOT)
     assert run.read_status().state == "completed"

@@ -112,10 +112,18 @@ def torchrun(tmp_path_factory):
 
     ``torchrun(args, artifacts, module=False, nproc=2)`` starts ``worker.py`` (which audits the
     ranks other than 0), or ``python -m ebsdlib`` with ``module=True``; one thread per process
-    and a 60 s collective timeout, so a hang fails the test instead of stalling it.
+    and a 60 s collective timeout (``collective_timeout``), so a hang fails the test instead of
+    stalling it; the launch fails after ``timeout`` seconds.
     """
 
-    def launch(args: list[str], artifacts: Path, module: bool = False, timeout: float = 120, nproc: int = 2) -> Launch:
+    def launch(
+        args: list[str],
+        artifacts: Path,
+        module: bool = False,
+        timeout: float = 120,
+        nproc: int = 2,
+        collective_timeout: float = 60,
+    ) -> Launch:
         audit = tmp_path_factory.mktemp("audit")
         env = {
             **os.environ,
@@ -123,7 +131,7 @@ def torchrun(tmp_path_factory):
             "EBSDLIB_ARTIFACTS": str(artifacts),
             "AUDIT_DIR": str(audit),
             "PYTHONPATH": str(REPO),
-            "EBSDLIB_DIST_TIMEOUT": "60",
+            "EBSDLIB_DIST_TIMEOUT": str(collective_timeout),
         }
         for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
             env.pop(key, None)

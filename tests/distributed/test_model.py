@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ebsdlib.data.preprocess import PreprocessConfig
-from ebsdlib.distributed.model import TrainingForward, sync_batchnorm
+from ebsdlib.train._ddp_model import TrainingForward, sync_batchnorm
 from ebsdlib.train.config import TrainConfig
 from ebsdlib.train.models import build_model
 

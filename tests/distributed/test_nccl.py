@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from ebsdlib.runs import RunDir, runs_root
+from ebsdlib.paths import runs_root
+from ebsdlib.runs import RunDir
 
 pytestmark = [
     pytest.mark.gpu,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ebsdlib.data.format import EBSDDataset
-from ebsdlib.distributed.predict import shard_range
-from ebsdlib.distributed.sampler import ShardedFeeder, make_feeder
+from ebsdlib.train._ddp_inference import shard_range
+from ebsdlib.train._ddp_sampler import ShardedFeeder, make_feeder
 from ebsdlib.train.data import BATCHES_PER_READ, PatternFeeder
 
 

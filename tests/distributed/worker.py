@@ -63,7 +63,8 @@ def fail_on_rank1() -> None:
 
 def cancel_after_epoch_1(config_json: str, run_id: str) -> int:
     from ebsdlib.io import read_json
-    from ebsdlib.runs import RunDir, runs_root
+    from ebsdlib.paths import runs_root
+    from ebsdlib.runs import RunDir
     from ebsdlib.train.config import TrainConfig
     from ebsdlib.train.loop import train
 
@@ -83,7 +84,7 @@ def supcon_loss(out: str) -> int:
     from pytorch_metric_learning.losses import SupConLoss
 
     from ebsdlib.distributed import setup
-    from ebsdlib.distributed.model import metric_loss
+    from ebsdlib.train._ddp_model import metric_loss
 
     ctx = setup()
     g = torch.Generator().manual_seed(0)

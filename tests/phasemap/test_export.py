@@ -122,5 +122,5 @@ def test_load_missing_phasemap(tmp_path):
     run.path.mkdir()
     with pytest.raises(FileNotFoundError, match="no phase map 'nope' in run 'run1'"):
         load_phasemap(run, "nope")
-    with pytest.raises(ValueError, match=r"run id '../x' is not allowed"):
+    with pytest.raises(ValueError, match=r"scan name '../x' is not allowed"):
         load_phasemap(run, "../x")

@@ -32,7 +32,7 @@ def predictions() -> pd.DataFrame:
 
 @pytest.fixture
 def metrics() -> dict:
-    from ebsdlib.train.metrics import compute_metrics
+    from ebsdlib.metrics import compute_metrics
 
     true = np.array([0, 0, 0, 1, 1, 2, 2, 2])
     proba = np.full((8, 3), 0.1)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from ebsdlib.train.metrics import (
+from ebsdlib.metrics import (
     bootstrap_accuracy_ci,
     compute_metrics,
     expected_calibration_error,

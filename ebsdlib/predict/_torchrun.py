@@ -2,7 +2,7 @@
 
 Rank 0 checks the run and the scan (and converts a vendor scan into the import cache) and
 reads the best checkpoint; the weights go to every rank. Each rank opens the scan, classifies
-its contiguous range of patterns (:func:`~ebsdlib.distributed.predict.predict_sharded`),
+its contiguous range of patterns (:func:`~ebsdlib.train._ddp_inference.predict_sharded`),
 and the ``(n, C)`` probabilities are gathered on rank 0, which writes the phase map exactly
 as :func:`ebsdlib.predict.predict_scan` does in one process. The other ranks never open a
 file in the run folder; the scan file must be readable at the same path on every node.
@@ -32,8 +32,9 @@ def predict_scan_distributed(
     """
     from ebsdlib.data import load
     from ebsdlib.data.format import EBSDDataset
-    from ebsdlib.distributed.predict import predict_sharded, shared_model
-    from ebsdlib.predict import prediction_target, scan_positions, write_scan_map
+    from ebsdlib.data.scan import scan_positions
+    from ebsdlib.predict._target import prediction_target, write_scan_map
+    from ebsdlib.train._ddp_inference import predict_sharded, shared_model
     from ebsdlib.train.device import resolve_device
 
     def prepare() -> tuple[str, str, str]:

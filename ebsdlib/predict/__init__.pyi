@@ -1,0 +1,3 @@
+from ._map import predict_scan, summarize_phasemap
+
+__all__ = ["predict_scan", "summarize_phasemap"]

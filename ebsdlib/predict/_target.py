@@ -1,0 +1,57 @@
+"""What a prediction maps into, and how the probabilities become the saved map (one process or many)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ebsdlib.data.format import EBSDDataset
+from ebsdlib.data.scan import scan_name_from_path
+from ebsdlib.phasemap.store import save_scan_phasemap
+from ebsdlib.phases import Phase
+from ebsdlib.runs import RunDir, resolve_run
+from ebsdlib.train.config import TrainConfig
+
+
+def prediction_target(
+    run_id_or_dir: RunDir | str | Path, data_path: str | Path, scan_name: str | None, root: str | Path | None = None
+) -> tuple[RunDir, str, bool]:
+    """The run, the phase-map name, and whether the run is a dictionary-indexing baseline.
+
+    Raises ``FileNotFoundError`` or ``ValueError`` as :func:`predict_scan` documents.
+    """
+    from ebsdlib.baseline.run import is_dictionary_run
+
+    run = resolve_run(run_id_or_dir, root)
+    if run.config_path.exists() and is_dictionary_run(run.config()):
+        return run, "", True
+    name = scan_name if scan_name is not None else scan_name_from_path(data_path)
+    run.phasemap_dir(name)  # refuses a name that is not a safe folder name
+    if not run.best_checkpoint.exists():
+        raise FileNotFoundError(
+            f"{run.best_checkpoint}: run {run.run_id!r} has no best checkpoint yet; "
+            "wait until it has finished an epoch, or choose a completed run"
+        )
+    return run, name, False
+
+
+def write_scan_map(
+    run: RunDir,
+    name: str,
+    dataset: EBSDDataset,
+    data_path: str | Path,
+    proba: np.ndarray,
+    config: TrainConfig,
+    phases: Sequence[Phase],
+) -> Path:
+    """Save the ``(n, C)`` probabilities of a scan's patterns as its phase map; returns its folder."""
+    meta = {
+        "run_id": run.run_id,
+        "scan": name,
+        "data": str(Path(data_path).resolve()),
+        "model": config.model,
+        "loss": config.loss,
+    }
+    return save_scan_phasemap(run, name, dataset, proba, phases, meta)
