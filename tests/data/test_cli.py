@@ -76,14 +76,31 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Captu
     assert "--out" in capsys.readouterr().err and not (tmp_path / "x.h5").exists()
 
 
-def test_python_dash_m_info(tiny_dataset: Path) -> None:
-    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+def without_pythonpath() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+@pytest.mark.parametrize("command", ["module", "console script"])
+def test_the_installed_package_runs_from_any_folder(command: str, tmp_path: Path) -> None:
+    """``python -m ebsdlib`` and the ``ebsdlib`` console script, started outside the repository."""
+    argv = [sys.executable, "-m", "ebsdlib"] if command == "module" else [str(Path(sys.executable).parent / "ebsdlib")]
+    proc = subprocess.run(
+        [*argv, "--help"], capture_output=True, check=False, text=True, env=without_pythonpath(), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: ebsdlib ")
+    for name in ("import", "simulate", "train", "evaluate", "predict", "demo", "bench"):
+        assert name in proc.stdout
+
+
+def test_python_dash_m_info(tiny_dataset: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "ebsdlib", "info", str(tiny_dataset)],
         capture_output=True,
         check=False,
         text=True,
-        env=env,
+        env=without_pythonpath(),
+        cwd=tmp_path,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

@@ -130,7 +130,6 @@ def torchrun(tmp_path_factory):
             "OMP_NUM_THREADS": "1",
             "EBSDLIB_ARTIFACTS": str(artifacts),
             "AUDIT_DIR": str(audit),
-            "PYTHONPATH": str(REPO),
             "EBSDLIB_DIST_TIMEOUT": str(collective_timeout),
         }
         for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):

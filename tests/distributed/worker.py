@@ -48,7 +48,7 @@ def audit_run_folder(rank: int) -> None:
 
 
 def fail_on_rank1() -> None:
-    from ebsdlib.distributed import sampler
+    from ebsdlib.train import _ddp_sampler as sampler
 
     original = sampler.ShardedFeeder.batches
 

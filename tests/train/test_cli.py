@@ -182,7 +182,6 @@ def test_sigterm_cancels_a_training_process(tiny_data, artifacts):
     import subprocess
     import sys
     import time
-    from pathlib import Path
 
     run = RunDir(artifacts / "runs" / "term")
     argv = [
@@ -200,7 +199,7 @@ def test_sigterm_cancels_a_training_process(tiny_data, artifacts):
         "--artifacts",
         str(artifacts),
     ]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
