@@ -15,10 +15,11 @@ import streamlit as st
 
 from ebsdlib import jobs
 from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.methods import method_label, run_method_label
 from ebsdlib.paths import datasets_root, inside
 from ebsdlib.runs import ACTIVE_STATES, open_run
 from ebsdlib.train.config import SCHEDULES, TrainConfig
-from ebsdlib.views.runs import LOSS_NAMES, default_pair, list_datasets, run_label
+from ebsdlib.views.runs import default_pair, list_datasets, run_label
 
 MODELS = ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "test_efficientnet"]
 EVAL_MODES = {False: "test split (train on train + validation)", True: "validation split (train on train)"}
@@ -82,7 +83,7 @@ def training_form() -> None:
                 key="tf_data",
                 help="Files under artifacts/datasets; labelled sets with a split first.",
             )
-            loss = st.radio("Loss", ["ce", "supcon"], format_func=LOSS_NAMES.get, key="tf_loss", horizontal=True)
+            loss = st.radio("Loss", ["ce", "supcon"], format_func=method_label, key="tf_loss", horizontal=True)
             model = st.text_input(
                 "Model (timm name)",
                 MODELS[0],
@@ -229,7 +230,7 @@ def _progress_row(run) -> None:
     cfg = {}
     with contextlib.suppress(FileNotFoundError, ValueError):
         cfg = run.config()
-    title = f"{LOSS_NAMES.get(cfg.get('loss'), cfg.get('loss', '?'))} · {cfg.get('model', '?')}"
+    title = f"{run_method_label(cfg) or '?'} · {cfg.get('model', '?')}"
     if status.state == "queued":
         text = "queued: " + (status.message or "waiting for a free slot")
     else:

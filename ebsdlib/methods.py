@@ -180,3 +180,21 @@ def method_of_run(config: Mapping) -> Method:
         return method_of_network(loss)
     except ValueError as e:
         raise ValueError(f"config.json: {e}") from None
+
+
+def run_method_label(config: Mapping, short: bool = False) -> str:
+    """The label of a run's method for headings and legends, never an error: the label of
+    :func:`method_of_run`, else what the config names as written (``"method"`` or ``"loss"``),
+    else ``""``.
+
+    Parameters
+    ----------
+    config
+        The run's ``config.json`` as a dictionary.
+    short
+        The short label instead of the full one.
+    """
+    try:
+        return method_label(method_of_run(config).key, short=short)
+    except ValueError:
+        return str(config.get("method") or config.get("loss") or "")

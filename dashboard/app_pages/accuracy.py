@@ -6,10 +6,11 @@ import sidebar
 import streamlit as st
 import widgets
 
+from ebsdlib.methods import run_method_label
 from ebsdlib.views.classes import compare_per_class, headline, per_class_long, same_split
 from ebsdlib.views.curves import curves_frame
 from ebsdlib.views.figures import curves_figure, per_class_figure
-from ebsdlib.views.runs import LOSS_NAMES, run_label, short_labels
+from ebsdlib.views.runs import run_label, short_labels
 
 st.title("Accuracy")
 table = cache.current_runs()
@@ -61,7 +62,7 @@ for label, d in runs.items():
         {
             "run": label,
             "run id": d.run_id,
-            "loss": LOSS_NAMES.get(d.config.get("loss"), d.config.get("loss")),
+            "method": run_method_label(d.config),
             "accuracy": h["accuracy"],
             "95% CI": (f"{h['accuracy_low']:.3f}–{h['accuracy_high']:.3f}" if h["accuracy_low"] is not None else ""),
             "balanced accuracy": h["balanced_accuracy"],
@@ -85,7 +86,7 @@ st.dataframe(
     column_config={
         c: st.column_config.NumberColumn(c, format="%.3f")
         for c in summary.columns
-        if c not in ("run", "run id", "loss", "95% CI", "patterns")
+        if c not in ("run", "run id", "method", "95% CI", "patterns")
     },
 )
 st.caption(

@@ -6,11 +6,11 @@ import sidebar
 import streamlit as st
 import widgets
 
+from ebsdlib.methods import run_method_label
 from ebsdlib.phases import HARD_PAIR
 from ebsdlib.views.confusion import NORMALISATIONS, cell_index, cells_table, confusion_array, difference
 from ebsdlib.views.figures import confusion_figure, difference_figure
 from ebsdlib.views.gallery import cell_rows, default_cell, gallery_items, selected_cell
-from ebsdlib.views.runs import LOSS_NAMES
 
 MODES = {"counts": "counts", "row": "row-normalised (recall)", "column": "column-normalised (precision)"}
 
@@ -37,7 +37,7 @@ labels = [p.display_name for p in data_a.phases]
 
 
 def title(data) -> str:
-    return f"{LOSS_NAMES.get(data.config.get('loss'), data.config.get('loss', ''))} · `{data.run_id}`"
+    return f"{run_method_label(data.config)} · `{data.run_id}`"
 
 
 try:

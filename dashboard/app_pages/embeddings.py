@@ -6,10 +6,10 @@ import sidebar
 import streamlit as st
 import widgets
 
+from ebsdlib.methods import run_method_label
 from ebsdlib.views.embedding import COLOR_BY, embedding_frame, selection_summary
 from ebsdlib.views.figures import embedding_figure
 from ebsdlib.views.gallery import gallery_items, rows_from_points, sort_rows
-from ebsdlib.views.runs import LOSS_NAMES
 
 st.title("Embeddings")
 a, b = sidebar.selected_runs()
@@ -33,7 +33,7 @@ cols = st.columns(len(shown))
 selections = {}
 for col, data in zip(cols, shown, strict=True):
     with col:
-        loss = LOSS_NAMES.get(data.config.get("loss"), data.config.get("loss", ""))
+        method = run_method_label(data.config)
         try:
             emb = embedding_frame(cache.load_umap(data.run_id), data.predictions)
         except ValueError as e:
@@ -41,7 +41,7 @@ for col, data in zip(cols, shown, strict=True):
             continue
         acc = emb["correct"].eq("correct").mean()
         fig = embedding_figure(
-            emb, color_by, data.phases, title=f"{loss}: {len(emb):,} patterns, {100 * acc:.1f}% correct"
+            emb, color_by, data.phases, title=f"{method}: {len(emb):,} patterns, {100 * acc:.1f}% correct"
         )
         event = st.plotly_chart(
             fig,

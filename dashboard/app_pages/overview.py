@@ -1,4 +1,4 @@
-"""Home: the data sets and runs at a glance, the best run of each loss, what to look at next."""
+"""Home: the data sets and runs at a glance, the best run of each method, what to look at next."""
 
 from pathlib import Path
 
@@ -6,7 +6,8 @@ import cache
 import streamlit as st
 import widgets
 
-from ebsdlib.views.runs import LOSS_NAMES, best_runs, filter_runs, run_label
+from ebsdlib.methods import method_keys, method_label
+from ebsdlib.views.runs import best_runs, filter_runs, run_label
 
 st.title("EBSD phase mapping: Ni, Ni₃Al and Ni₃Fe")
 st.caption(
@@ -25,9 +26,9 @@ else:
     if not best:
         st.info("No run has finished its evaluation yet; the best runs appear here when one does.")
     cols = st.columns(max(len(best), 1))
-    for col, (loss, row) in zip(cols, best.items(), strict=True):
+    for col, (method, row) in zip(cols, best.items(), strict=True):
         with col.container(border=True):
-            st.markdown(f"**{LOSS_NAMES.get(loss, loss)}**  \n{run_label(row)}")
+            st.markdown(f"**{method_label(method)}**  \n{run_label(row)}")
             c1, c2, c3 = st.columns(3)
             ci = f"95% CI {widgets.fmt(row['accuracy_low'], pct=True)}–{widgets.fmt(row['accuracy_high'], pct=True)}"
             c1.metric("Accuracy", widgets.fmt(row["accuracy"], pct=True), help=ci)
@@ -43,12 +44,11 @@ else:
 
     st.subheader("All runs")
     f1, f2, f3 = st.columns([1, 1, 2])
-    losses = f1.multiselect(
-        "Loss", sorted(set(table["loss"]) - {""}), format_func=lambda v: LOSS_NAMES.get(v, v), key="home_loss"
-    )
+    present = [k for k in method_keys() if k in set(table["method"])]  # registry order
+    methods = f1.multiselect("Method", present, format_func=method_label, key="home_method")
     states = f2.multiselect("State", sorted(set(table["state"])), key="home_state")
     text = f3.text_input("Search (id, name, model)", key="home_text")
-    shown = filter_runs(table, losses=losses, states=states, text=text)
+    shown = filter_runs(table, methods=methods, states=states, text=text)
     view = shown.assign(
         accuracy_ci=shown.apply(
             lambda r: "" if r["accuracy"] != r["accuracy"] else f"{r['accuracy_low']:.3f}–{r['accuracy_high']:.3f}",
@@ -56,7 +56,6 @@ else:
         )
         if len(shown)
         else [],
-        loss=shown["loss"].map(lambda v: LOSS_NAMES.get(v, v)),
     )
     st.dataframe(
         view,
@@ -66,7 +65,7 @@ else:
         column_order=[
             "run_id",
             "name",
-            "loss",
+            "method_label",
             "model",
             "dataset",
             "eval_split",
@@ -82,7 +81,7 @@ else:
         column_config={
             "run_id": st.column_config.TextColumn("Run", width="medium"),
             "name": "Name",
-            "loss": "Loss",
+            "method_label": "Method",
             "model": "Model",
             "dataset": "Data set",
             "eval_split": st.column_config.TextColumn("Split", help="Split the run reports on"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ebsdlib.baseline import DictionaryConfig, index_run, index_scan
-from ebsdlib.baseline.run import LOSS, METHOD, is_dictionary_run
+from ebsdlib.baseline.run import is_dictionary_run, method_key
 from ebsdlib.cli import main
 from ebsdlib.phasemap import load_phasemap
 from ebsdlib.runs import list_runs
@@ -34,8 +34,12 @@ def test_run_folder_is_a_completed_evaluated_run(indexed):
     root, run = indexed
     (summary,) = list_runs(root)
     assert summary.run_id == run.run_id and summary.state == "completed" and not summary.broken
-    assert summary.config["method"] == METHOD and summary.config["loss"] == LOSS
+    assert summary.config["method"] == "dictionary" and "loss" not in summary.config
     assert is_dictionary_run(summary.config)
+    # as the committed demo's dictionary run wrote it, before runs recorded their method
+    assert is_dictionary_run({"method": "dictionary_indexing", "loss": "dictionary"})
+    assert is_dictionary_run({"method": "dictionary_refined"})
+    assert not is_dictionary_run({"loss": "ce"}) and not is_dictionary_run({"method": "hough"})
     m = summary.metrics
     assert m["accuracy"] == 1.0 and m["n"] == 12 and m["split"] == "test"
     assert m["confusion_matrix"] == [[4, 0, 0], [0, 4, 0], [0, 0, 4]]
@@ -43,14 +47,21 @@ def test_run_folder_is_a_completed_evaluated_run(indexed):
     assert m["temperature_source"] == "fitted on 12 training patterns" and 0 < m["temperature"] <= 1
     assert m["orientation_error_deg"]["median"] < 0.01
     assert m["dictionary"]["size"] > 0 and m["inference_patterns_per_second"] > 0
+    assert m["method"] == "dictionary" and "loss" not in m
     json.dumps(m)  # plain JSON
+
+
+def test_a_refined_run_is_its_own_method():
+    assert method_key(DictionaryConfig(refine=True)) == "dictionary_refined"
+    assert method_key(DictionaryConfig(refine=False)) == "dictionary"
 
 
 def test_views_show_it_beside_networks(indexed):
     root, run = indexed
     table = runs_table(list_runs(root))
     row = table.set_index("run_id").loc[run.run_id]
-    assert row["loss"] == "dictionary" and row["accuracy"] == 1.0 and row["eval_split"] == "test"
+    assert row["method"] == "dictionary" and row["method_label"] == "dictionary indexing"
+    assert row["accuracy"] == 1.0 and row["eval_split"] == "test"
     assert row["model"] == f"NCC dictionary {RESOLUTION:g}°" and row["state"] == "completed"
     assert "dictionary" in best_runs(table)
     preds = prediction_frame(run.predictions(), ["Ni", "Ni3Al", "Ni3Fe"])
@@ -65,7 +76,7 @@ def test_scan_phase_map(indexed, clean_scan):
     assert pm.scan_shape == (3, 4)
     assert (pm.pred == np.array([0, 1, 2, 0])[None, :]).all()
     assert pm.accuracy == 1.0
-    assert pm.meta["method"] == METHOD and pm.meta["orientations"] == "best dictionary match"
+    assert pm.meta["method"] == "dictionary" and pm.meta["orientations"] == "best dictionary match"
     folder = run.phasemap_dir("scan")
     assert {"phasemap.png", "crystalmap.h5", "fractions.json"} <= {p.name for p in folder.iterdir()}
     again = index_scan(run, clean_scan, scan_name="again", progress=False)
@@ -80,7 +91,7 @@ def test_refuses_a_network_run_and_the_training_split(indexed, clean_data, tmp_p
     (network / "metrics.json").write_text("{}")
     with pytest.raises(
         ValueError,
-        match=r"run 'net' is a 'ce' run, not dictionary indexing; map scans of "
+        match=r"run 'net' is a cross-entropy run, not dictionary indexing; map scans of "
         r"trained runs with `python -m ebsdlib predict --run net`",
     ):
         index_scan("net", clean_data, root=tmp_path, progress=False)

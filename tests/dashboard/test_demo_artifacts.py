@@ -37,6 +37,24 @@ def test_committed_demo_config_is_what_the_code_builds(manifest):
     assert set(manifest["fingerprints"]) == {"dataset", "scan"}
 
 
+def test_committed_runs_written_before_methods_map_to_theirs(manifest):
+    """The committed demo predates ``config.json["method"]`` for networks and has the dictionary
+    run's old ``loss: "dictionary"``, ``method: "dictionary_indexing"``; it opens as those methods."""
+    from ebsdlib.baseline.run import is_dictionary_run
+    from ebsdlib.methods import method_of_run
+    from ebsdlib.runs import list_runs
+    from ebsdlib.views.runs import best_runs, runs_table
+
+    for key, run_id in manifest["runs"].items():
+        config = open_run(run_id, DEMO_ROOT).config()
+        assert method_of_run(config).key == key
+        assert is_dictionary_run(config) == (key == "dictionary")
+    table = runs_table(list_runs(DEMO_ROOT)).set_index("run_id")
+    shown = table.loc[list(manifest["runs"].values())]
+    assert list(shown["method"]) == list(manifest["runs"]) and (shown["state"] == "completed").all()
+    assert list(best_runs(shown.reset_index())) == ["ce", "supcon", "dictionary"]
+
+
 def test_demo_dictionary_run_is_complete(manifest):
     run = open_run(manifest["runs"]["dictionary"], DEMO_ROOT)
     assert run.read_status().state == "completed"

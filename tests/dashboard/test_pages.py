@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from ebsdlib.methods import method_label
 from ebsdlib.runs import open_run
-from ebsdlib.views.runs import LOSS_NAMES
 
 
 def no_exception(at) -> None:
@@ -44,17 +44,17 @@ def test_home_lists_runs_best_per_loss_and_broken_ones(app, artifacts):
     metrics = {m.label: m.value for m in at.metric}
     assert "Accuracy" in metrics and metrics["Accuracy"].endswith("%")
     shown = texts(at)
-    assert LOSS_NAMES["ce"] in shown and LOSS_NAMES["supcon"] in shown
+    assert "cross-entropy" in shown and "supervised contrastive (SupCon)" in shown
     assert "cannot be read" in shown  # the broken folder is called out
     assert [s.label for s in at.sidebar.selectbox][:2] == ["Run", "Compare with"]
 
 
 def test_home_filters(app, artifacts):
     at = app()
-    at.multiselect(key="home_loss").set_value(["supcon"]).run()
+    at.multiselect(key="home_method").set_value(["supcon"]).run()
     no_exception(at)
     runs_df = next(d for d in at.dataframe if "run_id" in d.value.columns)
-    assert set(runs_df.value["loss"]) == {LOSS_NAMES["supcon"]}
+    assert set(runs_df.value["method_label"]) == {method_label("supcon")}
 
 
 def test_accuracy_page(app, artifacts):

@@ -67,7 +67,30 @@ def test_runs_table_columns_and_values(root):
     assert broken["state"] == "broken" and "not valid JSON" in broken["error"]
 
 
-def test_best_runs_per_loss(root):
+def test_method_column_reads_the_registry_and_old_folders(root):
+    """Network runs written before runs recorded their method (``loss`` only), a dictionary run as
+    written now and as the committed demo wrote it, and a method this version does not know."""
+    runs = root / "runs"
+    for run_id, config in {
+        "d-new": {"method": "dictionary", "model": "NCC dictionary 5°", "epochs": 0},
+        "d-old": {"method": "dictionary_indexing", "loss": "dictionary", "dictionary": {"refine": True}},
+        "net-new": {"method": "supcon", "loss": "supcon", "model": "m"},
+        "future": {"method": "hough", "model": "m"},
+    }.items():
+        (runs / run_id).mkdir()
+        write_json(runs / run_id / "config.json", config)
+    t = runs_table(list_runs(root)).set_index("run_id")
+    assert "loss" not in t.columns
+    assert t.loc["r1-ce", "method"] == "ce" and t.loc["r1-ce", "method_label"] == "cross-entropy"
+    assert t.loc["net-new", "method"] == "supcon"
+    assert t.loc["d-new", "method"] == "dictionary" and t.loc["d-new", "method_label"] == "dictionary indexing"
+    assert t.loc["d-old", "method"] == "dictionary_refined"
+    assert t.loc["r5-broken", "method"] == ""
+    assert t.loc["future", "state"] == "broken"
+    assert "unknown method 'hough'; known methods are ['ce', 'supcon'" in t.loc["future", "error"]
+
+
+def test_best_runs_per_method(root):
     best = best_runs(runs_table(list_runs(root)))
     assert list(best) == ["ce", "supcon"]
     assert best["ce"]["run_id"] == "r2-ce" and best["supcon"]["run_id"] == "r3-supcon"
@@ -78,16 +101,18 @@ def test_best_runs_per_loss(root):
 def test_default_pair_and_labels(root):
     t = runs_table(list_runs(root))
     assert default_pair(t) == ("r2-ce", "r3-supcon")
-    one_loss = t[t["loss"] == "ce"]
-    assert default_pair(one_loss) == ("r2-ce", "r1-ce")
+    one_method = t[t["method"] == "ce"]
+    assert default_pair(one_method) == ("r2-ce", "r1-ce")
     assert default_pair(t.iloc[0:0]) == (None, None)
     row = t.set_index("run_id").loc["r2-ce"].to_dict() | {"run_id": "r2-ce"}
     assert run_label(row) == "long ce (r2-ce)"
+    row = t.set_index("run_id").loc["r1-ce"].to_dict() | {"run_id": "r1-ce"}
+    assert run_label(row) == "CE · m · r1-ce"
 
 
 def test_filter_runs(root):
     t = runs_table(list_runs(root))
-    assert set(filter_runs(t, losses=["supcon"])["run_id"]) == {"r3-supcon", "r4-supcon"}
+    assert set(filter_runs(t, methods=["supcon"])["run_id"]) == {"r3-supcon", "r4-supcon"}
     assert set(filter_runs(t, states=["running"])["run_id"]) == {"r4-supcon"}
     assert set(filter_runs(t, text="LONG")["run_id"]) == {"r2-ce"}
     assert len(filter_runs(t)) == 5
@@ -126,4 +151,4 @@ def test_short_labels_are_unique(root):
     labels = short_labels(t, ["r1-ce", "r2-ce", "r3-supcon", "r4-supcon", "missing"])
     assert labels["r2-ce"] == "long ce" and labels["missing"] == "missing"
     assert len(set(labels.values())) == 5
-    assert labels["r1-ce"].startswith("ce m") and labels["r3-supcon"].startswith("supcon m")
+    assert labels["r1-ce"].startswith("CE m") and labels["r3-supcon"].startswith("SupCon m")
