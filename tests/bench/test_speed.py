@@ -36,6 +36,10 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
     assert speed_doc["data"]["dictionary"]["size"] > 0
     assert not list((bench_artifacts / "scratch").glob("bench-speed-*"))
     assert "e2e ÷ model (CPU time)" in summary_table(speed_doc)
+    display = speed_doc["display"]  # the dashboard's figures, timed here instead of in their tests
+    assert [d["what"] for d in display] == ["phase map overlay", "phase map redraw", "embedding figure"]
+    assert all(d["seconds"] > 0 and len(d["rounds_seconds"]) == 1 for d in display)
+    assert "dashboard figure" in summary_table(speed_doc)
 
 
 def test_ratios_pair_rounds_of_the_same_kind_and_precision():
@@ -96,6 +100,7 @@ def test_naive_pngs_round_trip(tmp_path, dtype):
         ({"repeats": 0}, r"repeats=0 is not allowed; use a positive integer"),
         ({"scan_shape": (0, 4)}, r"scan_shape=\(0, 4\) is not allowed; use two positive integers"),
         ({"precision": "fp8"}, r"precision='fp8' is not allowed; use 'auto', 'bf16' or 'fp16'"),
+        ({"display_points": 0}, r"display_points=0 is not allowed; use a positive integer"),
     ],
 )
 def test_bad_settings_are_named(change, match):

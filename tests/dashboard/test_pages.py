@@ -3,7 +3,6 @@
 import base64
 import json
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -205,7 +204,10 @@ def test_cached_runs_table_notices_a_finished_run(app, artifacts):
 
 
 def test_a_million_pixel_phase_map_renders(app, built, tmp_path):
-    """A 1000×1000 map: sent as one image plus a light clickable grid, quick to redraw."""
+    """A 1000×1000 map: sent as one image plus a light clickable grid; redrawn at a new threshold.
+
+    The time of the redraw's library work is measured by ``bench speed`` (``display`` in speed.json).
+    """
     from ebsdlib.phasemap import build_phasemap
     from ebsdlib.phasemap.store import _write_npz
     from ebsdlib.phases import DEFAULT_PHASES
@@ -240,9 +242,7 @@ def test_a_million_pixel_phase_map_renders(app, built, tmp_path):
     xs = np.frombuffer(base64.b64decode(xs["bdata"]), dtype=xs["dtype"]) if isinstance(xs, dict) else xs
     assert len(xs) == 200 * 200
     assert len(overlay) < 15_000_000  # not 10^6 markers
-    start = time.perf_counter()
     at.slider(key="pm_threshold").set_value(0.6).run()
-    assert time.perf_counter() - start < 30
     no_exception(at)
     fractions = at.dataframe[0].value.set_index("label")
     assert fractions["count"].sum() == 1_000_000 and fractions.loc["not indexed", "count"] > 0

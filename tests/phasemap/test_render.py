@@ -1,7 +1,5 @@
 """render_rgb: phase colours, not-indexed colour, threshold, opacity over the quality map."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -43,15 +41,14 @@ def test_opacity_blends_with_quality():
     np.testing.assert_allclose(img[0, 0], np.rint(0.5 * NI + 127.5), atol=1)
 
 
-def test_large_map_renders_quickly():
+def test_large_map_renders():
+    """A 1000×1000 map; its rendering time is measured by ``bench speed`` (``display`` in speed.json)."""
     rng = np.random.default_rng(0)
     pred = rng.integers(0, 3, (1000, 1000))
     conf = rng.random((1000, 1000), dtype=np.float32)
     quality = rng.random((1000, 1000), dtype=np.float32)
-    start = time.perf_counter()
     img = render_rgb(pred, conf, quality, DEFAULT_PHASES, threshold=0.3, opacity=0.6)
-    assert time.perf_counter() - start < 2.0
-    assert img.shape == (1000, 1000, 3)
+    assert img.shape == (1000, 1000, 3) and img.dtype == np.uint8
 
 
 def test_label_and_error_maps():
@@ -59,7 +56,7 @@ def test_label_and_error_maps():
     np.testing.assert_array_equal(img[0, 0], NI)
     np.testing.assert_array_equal(img[0, 1], BLACK)
     err = render_error(np.array([[0, 1, -1]]))
-    assert err[0, 0].tolist() != err[0, 1].tolist() != err[0, 2].tolist()
+    assert err[0].tolist() == [[0xE0, 0xE0, 0xE0], [0, 0, 0], [0xFF, 0xFF, 0xFF]]  # correct, wrong, unknown
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """Calibration measurements: noise against dose, and the physics of the phase pairs."""
 
+import pytest
+
 from ebsdlib.simulate.calibrate import calibrate, format_table
 
 
@@ -11,6 +13,9 @@ def test_calibration_tracks_dose_and_phase_pairs(tiny_config):
     # noise-free enough: the ideal matcher separates every pair; Ni3Al from Ni at least as well as Ni3Fe
     assert high["oracle_Ni_vs_Ni3Al"] > 0.9
     assert high["oracle_Ni_vs_Ni3Al"] >= high["oracle_Ni_vs_Ni3Fe"]
-    assert 0.0 <= low["logreg_Ni_vs_Ni3Fe"] <= 1.0
+    # logistic regression scored on the held-out half (12 + 12 patterns), so a count of 24; at dose 3 the
+    # pixels are noise (corr_clean near 0), so near chance, where a score on the training half would be 1
+    held_out = low["logreg_Ni_vs_Ni3Fe"] * 24
+    assert held_out == pytest.approx(round(held_out)) and 0.25 <= low["logreg_Ni_vs_Ni3Fe"] <= 0.75
     table = format_table(rows)
     assert "corr_clean" in table and "1000000.000" in table

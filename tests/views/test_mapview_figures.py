@@ -105,9 +105,8 @@ def test_embedding_figure_is_webgl_with_rows(predictions):
     assert [t.name for t in fig.data if t.showlegend] == ["correct", "wrong"]
 
 
-def test_embedding_figure_100k_points_is_quick():
-    import time
-
+def test_embedding_figure_100k_points_stays_light():
+    """100 000 points in a few MB of JSON; the time to build the figure is measured by ``bench speed``."""
     import pandas as pd
 
     n = 100_000
@@ -125,9 +124,7 @@ def test_embedding_figure_100k_points_is_quick():
             "confidence": rng.uniform(size=n),
         }
     )
-    t = time.perf_counter()
     fig = embedding_figure(e, "pred", DEFAULT_PHASES)
-    assert time.perf_counter() - t < 5
     assert sum(len(tr.x) for tr in fig.data) == n and fig.data[0].marker.size == 2.5
     assert len(fig.to_json()) < 4_000_000  # float32 customdata and coordinates as typed arrays
 
