@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ebsdlib.io import read_json, write_json
+from ebsdlib.methods import get_method, network_methods
 from ebsdlib.paths import artifacts_root, runs_root
 from ebsdlib.runs import RunDir
 
@@ -29,6 +30,9 @@ DEMO_MANIFEST = "demo.json"
 DATASET_FILE = "datasets/default.h5"
 SCAN_FILE = "datasets/default_scan.h5"
 REBUILD_STATUS = "cache/demo-data.json"
+#: The demo's runs, one per method (keys of :mod:`ebsdlib.methods`): the two networks of
+#: :func:`train_configs` and dictionary indexing.
+DEMO_METHODS = ("ce", "supcon", "dictionary")
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,7 @@ class DemoConfig:
 
 def run_ids(config: DemoConfig) -> dict[str, str]:
     """Method → run id of the demo runs (fixed, so the committed folders are found again)."""
-    ids = {loss: f"demo-{loss}-{config.model}" for loss in ("ce", "supcon")}
-    ids["dictionary"] = "demo-dictionary"
-    return ids
+    return {m: f"demo-{m}-{config.model}" if get_method(m).is_network else f"demo-{m}" for m in DEMO_METHODS}
 
 
 def simulation_configs(config: DemoConfig, root: Path):
@@ -123,7 +125,7 @@ def simulation_configs(config: DemoConfig, root: Path):
 
 
 def train_configs(config: DemoConfig, root: Path) -> dict:
-    """Loss → :class:`~ebsdlib.train.config.TrainConfig` of the two demo runs."""
+    """Method key → :class:`~ebsdlib.train.config.TrainConfig` of the two demo networks."""
     from ebsdlib.train.config import TrainConfig
 
     base = TrainConfig(
@@ -258,7 +260,7 @@ def build_demo(
     *,
     force: bool = False,
     progress: bool = True,
-    losses: tuple[str, ...] = ("ce", "supcon", "dictionary"),
+    methods: tuple[str, ...] = DEMO_METHODS,
 ) -> list[RunDir]:
     """Build the whole demo from nothing: data, both runs, evaluation, UMAP and phase maps.
 
@@ -270,20 +272,24 @@ def build_demo(
         Artifacts folder (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
     force
         Rebuild the data sets and replace existing demo runs.
-    losses
-        Which runs to (re)build (``"ce"``, ``"supcon"``, ``"dictionary"``); the others are kept.
+    methods
+        Which runs to (re)build (of :data:`DEMO_METHODS`); the others are kept.
     """
     from ebsdlib.predict import predict_scan
     from ebsdlib.train.loop import train
 
+    unknown = [m for m in methods if m not in DEMO_METHODS]
+    if unknown:
+        raise ValueError(f"methods {unknown!r} are not in the demo; choose from {list(DEMO_METHODS)}")
     config = config or DemoConfig()
     base = artifacts_root(root)
-    prints = build_data(config, base, force=force and {"ce", "supcon"} <= set(losses), progress=progress)
+    networks = {m.key for m in network_methods()} & set(DEMO_METHODS)
+    prints = build_data(config, base, force=force and networks <= set(methods), progress=progress)
     runs = []
-    for loss, train_config in train_configs(config, base).items():  # the two networks
-        if loss not in losses:
+    for method, train_config in train_configs(config, base).items():  # the two networks
+        if method not in methods:
             continue
-        run_id = run_ids(config)[loss]
+        run_id = run_ids(config)[method]
         path = runs_root(base) / run_id
         if path.exists():
             if not force:
@@ -293,7 +299,7 @@ def build_demo(
         predict_scan(run, base / SCAN_FILE, device=config.device, progress=progress, scan_name="default_scan")
         compact_checkpoint(run)
         runs.append(run)
-    if "dictionary" in losses:
+    if "dictionary" in methods:
         runs.append(build_dictionary_run(config, base, force=force, progress=progress))
     write_json(base / DEMO_MANIFEST, {"config": config.to_dict(), "fingerprints": prints, "runs": run_ids(config)})
     return runs

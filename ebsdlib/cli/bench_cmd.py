@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from ebsdlib.methods import method_keys
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``index`` and ``bench`` commands."""
@@ -46,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument(
         "--methods",
         nargs="+",
-        choices=("ce", "supcon", "dictionary", "dictionary_refined"),
-        help="methods (default all four)",
+        choices=method_keys(),
+        help="methods (default all)",
     )
     d.add_argument("--n-per-phase", type=int, help="patterns per phase and dose (default 800)")
     d.add_argument("--pattern-size", type=int, help="pattern size in pixels (default 64)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from ebsdlib.demo import DEMO_METHODS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` command."""
@@ -22,11 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="rebuild everything, replacing the demo runs")
     p.add_argument(
+        "--method",
         "--loss",
-        choices=("ce", "supcon", "dictionary"),
+        choices=DEMO_METHODS,
         action="append",
-        dest="losses",
-        help="rebuild only this run (repeatable; default all three)",
+        dest="methods",
+        help="rebuild only the run of this method (repeatable; default all; --loss is the old name)",
     )
     p.add_argument("--tiny", action="store_true", help="a seconds-long miniature (tests, smoke checks)")
     p.add_argument("--artifacts", default=None, help="artifacts folder (default ./artifacts)")
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         args.artifacts,
         force=args.force,
         progress=progress,
-        losses=tuple(args.losses or ("ce", "supcon", "dictionary")),
+        methods=tuple(args.methods or DEMO_METHODS),
     ):
         m = run_dir.metrics() or {}
         print(

@@ -18,7 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from ebsdlib.data.preprocess import PreprocessConfig
-from ebsdlib.train.config import TrainConfig
+from ebsdlib.methods import method_of_run, network_methods
+from ebsdlib.train.config import LOSSES, TrainConfig
 
 #: Config fields the CLI does not expose (set them through ``--config``).
 HIDDEN_FIELDS = ("preprocess", "num_workers")
@@ -45,8 +46,8 @@ def register(subparsers) -> None:
     """Add ``train``, ``resume``, ``evaluate`` and ``runs``."""
     p = subparsers.add_parser(
         "train",
-        help="train a model (cross-entropy or supervised contrastive)",
-        usage="%(prog)s [--loss {ce,supcon}] [--data FILE] [--validation] [options]",
+        help=f"train a network ({' or '.join(m.label for m in network_methods())})",
+        usage=f"%(prog)s [--loss {{{','.join(LOSSES)}}}] [--data FILE] [--validation] [options]",
         description="Train a model on a labelled data set and evaluate it.",
     )
     add_config_flags(p)
@@ -363,11 +364,19 @@ def format_metrics(m: dict) -> str:
     return "\n".join(lines)
 
 
+def _method(config: dict) -> str:
+    """A run's :mod:`ebsdlib.methods` key (old folders mapped), or what its config names when unknown."""
+    try:
+        return method_of_run(config).key
+    except ValueError:
+        return str(config.get("method") or config.get("loss") or "")
+
+
 def format_runs_table(summaries) -> str:
     """The ``runs`` table: one line per run, broken folders with their error."""
     if not summaries:
         return "no runs yet; start one with `python -m ebsdlib train --data FILE`"
-    head = ("run", "state", "loss", "model", "split", "epoch", "accuracy", "macro F1", "Ni↔Ni3Fe")
+    head = ("run", "state", "method", "model", "split", "epoch", "accuracy", "macro F1", "Ni↔Ni3Fe")
     rows = []
     for s in summaries:
         if s.broken:
@@ -381,7 +390,7 @@ def format_runs_table(summaries) -> str:
             (
                 s.run_id,
                 s.state,
-                c.get("loss", ""),
+                _method(c),
                 c.get("model", ""),
                 split,
                 epoch,

@@ -9,6 +9,7 @@ import numpy as np
 
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.scan import scan_name_from_path
+from ebsdlib.methods import method_of_network
 from ebsdlib.phasemap.store import save_scan_phasemap
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir, resolve_run
@@ -53,5 +54,6 @@ def write_scan_map(
         "data": str(Path(data_path).resolve()),
         "model": config.model,
         "loss": config.loss,
+        "method": method_of_network(config.loss).key,
     }
     return save_scan_phasemap(run, name, dataset, proba, phases, meta)

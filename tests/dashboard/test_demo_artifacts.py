@@ -113,10 +113,12 @@ def test_every_page_renders_on_the_demo(app, demo_copy, page):
 def test_a_tiny_rebuild_reproduces_itself(tmp_path):
     config = DemoConfig.tiny()
     first = {
-        run.run_id: run.metrics() for run in build_demo(config, tmp_path / "a", progress=False, losses=("ce", "supcon"))
+        run.run_id: run.metrics()
+        for run in build_demo(config, tmp_path / "a", progress=False, methods=("ce", "supcon"))
     }
     second = {
-        run.run_id: run.metrics() for run in build_demo(replace(config), tmp_path / "b", progress=False, losses=("ce",))
+        run.run_id: run.metrics()
+        for run in build_demo(replace(config), tmp_path / "b", progress=False, methods=("ce",))
     }
     for run_id, metrics in second.items():
         assert metrics["confusion_matrix"] == first[run_id]["confusion_matrix"]
@@ -127,6 +129,12 @@ def test_a_tiny_rebuild_reproduces_itself(tmp_path):
         )
     for key, found in read_manifest(tmp_path / "b")["fingerprints"].items():
         assert fingerprints_match(found, read_manifest(tmp_path / "a")["fingerprints"][key]), key
+
+
+def test_the_demo_builds_only_its_methods(tmp_path):
+    with pytest.raises(ValueError, match=r"methods \['hough'\] are not in the demo; choose from \['ce', 'supcon'"):
+        build_demo(DemoConfig.tiny(), tmp_path, progress=False, methods=("ce", "hough"))
+    assert not (tmp_path / "datasets").exists()  # refused before anything is built
 
 
 def test_fingerprints_tolerate_a_rounding_flip_but_not_a_change():

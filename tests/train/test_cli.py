@@ -164,7 +164,7 @@ def test_train_evaluate_runs_and_delete(tiny_data, artifacts, capsys):
 
     assert main(["runs"]) == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split()[:3] == ["run", "state", "loss"]
+    assert table.splitlines()[0].split()[:3] == ["run", "state", "method"]
     assert "cli-run" in table and "completed" in table and "supcon" in table
 
     assert main(["runs", "--delete", "cli-run"]) == 0
