@@ -334,7 +334,7 @@ def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary,
     """Index the test split of one dose; returns the row and the (reused) dictionary."""
     from ebsdlib.baseline.config import DictionaryConfig
     from ebsdlib.baseline.geometry import geometry_for
-    from ebsdlib.baseline.run import choose_temperature, ensure_dictionary, index_split, run_metrics
+    from ebsdlib.baseline.run import choose_temperature, ensure_dictionary, index_split, method_key, run_metrics
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.metrics import compute_metrics
@@ -354,7 +354,7 @@ def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary,
         temperature, source = choose_temperature(ds, dictionary, geometry, preprocess, dcfg, False)
         result = index_split(ds, dictionary, geometry, preprocess, dcfg, ds.indices("test"), False)
         metrics = run_metrics(result, ds, dictionary, dcfg, "test", temperature, source, compute_metrics)
-    row = metrics_row(dose, "dictionary_refined" if refine else "dictionary", metrics, time.perf_counter() - t0)
+    row = metrics_row(dose, method_key(dcfg), metrics, time.perf_counter() - t0)
     row["dictionary_build_seconds"] = dictionary.build_seconds
     row["temperature"] = temperature
     return row, dictionary
