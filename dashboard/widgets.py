@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import cache
@@ -105,13 +106,13 @@ def legend(phases: Sequence[Phase], not_indexed: bool = False) -> None:
     items = [(p.display_name, p.color) for p in with_colors(phases)]
     if not_indexed:
         items.append(("not indexed", NOT_INDEXED_COLOR))
-    html = " ".join(
+    markup = " ".join(  # names come from folder and file names: escaped, never markup
         f'<span style="display:inline-flex;align-items:center;margin-right:1.1em;">'
-        f'<span style="width:1em;height:1em;background:{c};border:1px solid #888;display:inline-block;'
-        f'margin-right:0.35em;border-radius:2px"></span>{name}</span>'
+        f'<span style="width:1em;height:1em;background:{html.escape(c)};border:1px solid #888;display:inline-block;'
+        f'margin-right:0.35em;border-radius:2px"></span>{html.escape(name)}</span>'
         for name, c in items
     )
-    st.markdown(html, unsafe_allow_html=True)
+    st.markdown(markup, unsafe_allow_html=True)
 
 
 def gallery(items: list[GalleryItem], data_path: str, preprocess: dict | None, key: str, columns: int = 6) -> None:

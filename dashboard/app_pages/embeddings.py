@@ -1,6 +1,8 @@
 """Embeddings: the UMAP of each run's embeddings (WebGL), coloured by true/predicted phase or
 correctness; selecting points with the box or lasso shows their patterns."""
 
+import html
+
 import cache
 import sidebar
 import streamlit as st
@@ -40,8 +42,9 @@ for col, data in zip(cols, shown, strict=True):
             st.error(f"`{data.run_id}`: {e}")
             continue
         acc = emb["correct"].eq("correct").mean()
+        name = html.escape(method, quote=False)  # a title is Plotly markup; the method comes from config.json
         fig = embedding_figure(
-            emb, color_by, data.phases, title=f"{method}: {len(emb):,} patterns, {100 * acc:.1f}% correct"
+            emb, color_by, data.phases, title=f"{name}: {len(emb):,} patterns, {100 * acc:.1f}% correct"
         )
         event = st.plotly_chart(
             fig,

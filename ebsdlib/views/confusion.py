@@ -5,6 +5,7 @@ Rows are true phases and columns predicted phases, as in ``metrics.json``.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Literal
 
@@ -103,8 +104,12 @@ def cells_table(cm: np.ndarray, names: Sequence[str], labels: Sequence[str] | No
 
 
 def hover_text(cm: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
-    """Per-cell hover text: true, predicted, count, % of the true class, % of the predicted class."""
+    """Per-cell hover text: true, predicted, count, % of the true class, % of the predicted class.
+
+    Plotly reads the text as markup (``<br>``, ``<b>``, ``<a href>``): the labels are escaped.
+    """
     cm = np.asarray(cm)
+    labels = [html.escape(str(n), quote=False) for n in labels]  # Plotly decodes &lt; but not &quot;
     row_n, col_n = normalise(cm, "row"), normalise(cm, "column")
     return [
         [

@@ -9,6 +9,7 @@ in ``customdata[0]`` (and ``customdata[1]``), read back by
 from __future__ import annotations
 
 import base64
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,12 @@ from ebsdlib.views.embedding import COLOR_BY, ColorBy, color_column
 from ebsdlib.views.phases import CORRECT_COLORS, color_lookup
 
 FONT = dict(size=15)
+
+
+def _escape(text) -> str:
+    """A name (phase, run) as plain text for Plotly, which reads ``<b>``, ``<br>`` and ``<a href>`` in
+    labels, legends and hover text; Plotly decodes ``&lt;``, ``&gt;``, ``&amp;`` but not ``&quot;``."""
+    return html.escape(str(text), quote=False)
 
 
 def confusion_figure(
@@ -39,8 +46,8 @@ def confusion_figure(
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=list(labels),
-            y=list(labels),
+            x=[_escape(n) for n in labels],
+            y=[_escape(n) for n in labels],
             text=text,
             texttemplate="%{text}",
             textfont=dict(size=16),
@@ -68,6 +75,7 @@ def difference_figure(diff: np.ndarray, labels: Sequence[str], mode: Normalisati
     import plotly.graph_objects as go
 
     d = np.asarray(diff, dtype=float)
+    labels = [_escape(n) for n in labels]
     fmt = (lambda v: f"{v:+.0f}") if mode == "counts" else (lambda v: f"{100 * v:+.1f} pp")
     text = [[fmt(v) for v in row] for row in d]
     lim = float(np.abs(d).max()) or 1.0
@@ -142,14 +150,14 @@ def embedding_figure(
                     x=part["x"].to_numpy(),
                     y=part["y"].to_numpy(),
                     mode="markers",
-                    name=pretty.get(group, group),
+                    name=_escape(pretty.get(group, group)),
                     legendgroup=group,
                     showlegend=first,
                     marker=dict(size=size, color=colors.get(group, "#7f7f7f"), opacity=0.8),
                     customdata=custom,
                     hovertemplate=(
-                        f"pattern #%{{customdata[1]}}<br>true {pretty.get(true, true)} → predicted "
-                        f"{pretty.get(pred, pred)}<br>confidence %{{customdata[2]:.2f}}<extra></extra>"
+                        f"pattern #%{{customdata[1]}}<br>true {_escape(pretty.get(true, true))} → predicted "
+                        f"{_escape(pretty.get(pred, pred))}<br>confidence %{{customdata[2]:.2f}}<extra></extra>"
                     ),
                 )
             )
@@ -172,7 +180,8 @@ def per_class_figure(long: pd.DataFrame, phases: Sequence[Phase], height: int = 
     """Grouped bars of precision, recall and F1 per run, one colour per phase."""
     import plotly.express as px
 
-    colors = color_lookup(phases)
+    colors = {_escape(k): v for k, v in color_lookup(phases).items()}
+    long = long.assign(run=long["run"].map(_escape), label=long["label"].map(_escape))
     fig = px.bar(
         long,
         x="run",
@@ -181,7 +190,7 @@ def per_class_figure(long: pd.DataFrame, phases: Sequence[Phase], height: int = 
         facet_col="metric",
         barmode="group",
         color_discrete_map=colors,
-        category_orders={"label": [p.display_name for p in phases], "metric": ["precision", "recall", "f1"]},
+        category_orders={"label": [_escape(p.display_name) for p in phases], "metric": ["precision", "recall", "f1"]},
         hover_data={"support": True, "value": ":.3f"},
         height=height,
     )
@@ -201,7 +210,7 @@ def curves_figure(curves: pd.DataFrame, height: int = 380):
 
     kinds = [k for k in ("loss", "accuracy") if (curves["kind"] == k).any()]
     fig = px.line(
-        curves,
+        curves.assign(run=curves["run"].map(_escape)),
         x="epoch",
         y="value",
         color="run",
@@ -317,7 +326,7 @@ def probability_figure(table: pd.DataFrame, height: int = 220):
     fig = go.Figure(
         go.Bar(
             x=t["probability"],
-            y=t["label"],
+            y=[_escape(n) for n in t["label"]],
             orientation="h",
             marker_color=list(t["color"]),
             text=[f"{v:.2f}" for v in t["probability"]],

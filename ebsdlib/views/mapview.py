@@ -3,6 +3,7 @@ clickable grid over a map, the pixel a click means, and the pixel's details for 
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -54,15 +55,20 @@ def click_grid(shape: tuple[int, int], max_points: int = 40_000) -> tuple[np.nda
 
 
 def grid_hover(phasemap, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Hover text for the clickable grid: predicted (and true) phase and confidence per point."""
-    names = np.array([p.display_name for p in phasemap.phases] + ["no pattern"], dtype=object)
+    """Hover text for the clickable grid: predicted (and true) phase and confidence per point.
+
+    Plotly reads the text as markup (``<br>``): the phase names are escaped.
+    """
+    names = np.array([html.escape(p.display_name, quote=False) for p in phasemap.phases] + ["no pattern"], dtype=object)
     pred = phasemap.pred[rows, cols].astype(np.int64)
     pred = np.where(pred < 0, len(names) - 1, pred)
     conf = np.nan_to_num(phasemap.confidence[rows, cols].astype(float), nan=0.0)
     text = np.char.add(np.char.add(names[pred].astype(str), " · confidence "), np.char.mod("%.2f", conf))
     if phasemap.true is not None:
         true = phasemap.true[rows, cols].astype(np.int64)
-        tnames = np.array([p.display_name for p in phasemap.phases] + ["unknown"], dtype=object)
+        tnames = np.array(
+            [html.escape(p.display_name, quote=False) for p in phasemap.phases] + ["unknown"], dtype=object
+        )
         true = np.where(true < 0, len(tnames) - 1, true)
         text = np.char.add(np.char.add(text, "<br>true "), tnames[true].astype(str))
     return text

@@ -8,7 +8,17 @@ and a broken run folder, as a shared lab machine has.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +180,122 @@ def app(artifacts, monkeypatch):
         return at.run()
 
     return open_page
+
+
+#: Phase names as an image folder can carry them: a sub-folder named like HTML that runs script, and
+#: one named like the markup Plotly reads in labels (a folder name cannot hold ``/``, so no closing tag).
+HOSTILE_PHASE = '<img src=x onerror="window.__xss=1">'
+MARKUP_PHASE = "<b>bold"
+#: A run name typed into the sidebar's form.
+HOSTILE_RUN = '<img src=x onerror="window.__xss=2"> run'
+
+
+@pytest.fixture(scope="session")
+def hostile_artifacts(tmp_path_factory) -> dict:
+    """An artifacts folder whose phase names come from an imported image folder (sub-folders Ni,
+    Ni3Al, :data:`HOSTILE_PHASE` and :data:`MARKUP_PHASE`), with one run named :data:`HOSTILE_RUN`
+    trained on it (with its UMAP) and its phase map of a scan of those phases."""
+    from PIL import Image
+
+    from ebsdlib.data.format import EBSDDataset
+    from ebsdlib.data.image_folder import convert_image_folder
+    from ebsdlib.predict import predict_scan
+    from ebsdlib.train.loop import train
+
+    base = tmp_path_factory.mktemp("hostile")
+    source, root = base / "images", base / "artifacts"
+    names = ["Ni", "Ni3Al", HOSTILE_PHASE, MARKUP_PHASE]
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(len(names)), 8)
+    for k, (lab, pattern) in enumerate(zip(labels, patterns_for(labels % 3, rng), strict=True)):
+        folder = source / names[lab]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pattern).save(folder / f"{k:03d}.png")
+    data = convert_image_folder(source, root / "datasets" / "imported.h5")
+    with EBSDDataset(data) as ds:
+        phases = ds.phases
+    h, w = 4, 8
+    rr, cc = np.mgrid[0:h, 0:w]
+    truth = (cc // 2).ravel()
+    scan = write_dataset(
+        root / "datasets" / "scan.h5",
+        patterns_for(truth % 3, rng),
+        truth,
+        phases,
+        provenance={"made_by": "tests/dashboard"},
+        scan_row=rr.ravel(),
+        scan_col=cc.ravel(),
+        scan_shape=(h, w),
+        step_size=0.5,
+        quality=rng.uniform(0.3, 1.0, h * w).astype(np.float32),
+    )
+    run = train(dataclasses.replace(tiny_config(data, "ce"), name=HOSTILE_RUN), progress=False, root=root)
+    predict_scan(run, scan, progress=False, device="cpu")
+    return {
+        "root": root,
+        "run": run.run_id,
+        "phases": [p.name for p in phases],
+        "phase": HOSTILE_PHASE,
+        "markup": MARKUP_PHASE,
+        "run_name": HOSTILE_RUN,
+    }
+
+
+def free_port() -> int:
+    """A free TCP port on localhost."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(root: Path) -> Iterator[str]:
+    """``streamlit run dashboard/Home.py`` on the artifacts folder ``root`` at a free localhost port;
+    yields its url and stops the server (its process group) afterwards."""
+    port = free_port()
+    env = dict(os.environ, EBSDLIB_ARTIFACTS=str(root), EBSDLIB_MAX_RUNS="1")
+    log_path = root / "streamlit.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                HOME,
+                "--server.port",
+                str(port),
+                "--server.address",
+                "localhost",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=DASHBOARD.parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://localhost:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise AssertionError("streamlit did not start:\n" + log_path.read_text()) from None
+                    time.sleep(0.3)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """:func:`streamlit_server`, for test modules (which cannot import this conftest)."""
+    return streamlit_server
