@@ -11,10 +11,10 @@ import pytest
 from ebsdlib.cli import main
 from ebsdlib.data.format import DataFormatError, EBSDDataset, write_dataset
 from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.data.scan import scan_name_from_path, scan_positions, true_labels
 from ebsdlib.phasemap import load_phasemap
 from ebsdlib.phases import DEFAULT_PHASES, Phase
 from ebsdlib.predict import predict_scan
-from ebsdlib.data.scan import scan_name_from_path, scan_positions, true_labels
 
 SIZE = 24
 
