@@ -249,11 +249,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(root: Path) -> Iterator[str]:
-    """``streamlit run dashboard/Home.py`` on the artifacts folder ``root`` at a free localhost port;
-    yields its url and stops the server (its process group) afterwards."""
+def streamlit_server(root: Path, max_runs: int = 1) -> Iterator[str]:
+    """``streamlit run dashboard/Home.py`` on the artifacts folder ``root`` at a free localhost port,
+    with at most ``max_runs`` training runs at once; yields its url and stops the server (its
+    process group) afterwards."""
     port = free_port()
-    env = dict(os.environ, EBSDLIB_ARTIFACTS=str(root), EBSDLIB_MAX_RUNS="1")
+    env = dict(os.environ, EBSDLIB_ARTIFACTS=str(root), EBSDLIB_MAX_RUNS=str(max_runs))
     log_path = root / "streamlit.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

@@ -7,12 +7,7 @@ Set ``EBSDLIB_SHOTS=/some/folder`` to keep a full-page screenshot of every page.
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,14 +34,8 @@ PAGES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(built, tmp_path_factory):
+def server(built, tmp_path_factory, serve):
     """``streamlit run`` on a copy of the test artifacts; yields (url, artifacts folder)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
@@ -54,47 +43,8 @@ def server(built, tmp_path_factory):
         )
     root = tmp_path_factory.mktemp("browser_artifacts")
     shutil.copytree(built["root"], root, dirs_exist_ok=True)
-    port = free_port()
-    env = dict(os.environ, EBSDLIB_ARTIFACTS=str(root), EBSDLIB_MAX_RUNS="2")
-    log = open(root / "streamlit.log", "wb")  # noqa: SIM115 - the server writes to it until teardown closes it
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(REPO / "dashboard" / "Home.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "localhost",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("streamlit did not start:\n" + (root / "streamlit.log").read_text()) from None
-                time.sleep(0.3)
+    with serve(root, max_runs=2) as url:
         yield url, root
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,8 @@ def test_server_config_is_local_and_quiet():
 def launch_from_sidebar(data: str) -> None:
     """Run the sidebar's launch step with a data-set path, as if it came from the form.
 
-    AppTest runs this in the test process: the test puts the dashboard folder on its path
-    (``monkeypatch.syspath_prepend``), as ``streamlit run dashboard/Home.py`` does for the app.
+    AppTest runs this in the test process, where pytest has put the dashboard folder on the path
+    (``pythonpath`` in pyproject.toml), as ``streamlit run dashboard/Home.py`` does for the app.
     """
     import cache
     import sidebar
@@ -66,7 +66,6 @@ def launch_from_sidebar(data: str) -> None:
 def lab(tmp_path, monkeypatch):
     """An artifacts folder with one real data set, and a secret data set outside it; the dashboard's
     modules importable (for :func:`launch_from_sidebar`)."""
-    monkeypatch.syspath_prepend(str(REPO / "dashboard"))
     rng = np.random.default_rng(0)
     pats = rng.integers(0, 255, (6, 16, 16), dtype=np.uint8)
     labels = np.array([0, 1, 2, 0, 1, 2])
