@@ -18,11 +18,13 @@ from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.methods import method_label, run_method_label
 from ebsdlib.paths import datasets_root, inside
 from ebsdlib.runs import ACTIVE_STATES, open_run
-from ebsdlib.train.config import SCHEDULES, TrainConfig
+from ebsdlib.train.config import BOUNDS, CHOICES, FIELD_HELP, IMAGE_SIZE_BOUNDS, IMAGE_SIZE_HELP, TrainConfig
 from ebsdlib.views.runs import default_pair, list_datasets, run_label
 
 MODELS = ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "test_efficientnet"]
 EVAL_MODES = {False: "test split (train on train + validation)", True: "validation split (train on train)"}
+#: Where the training form's widgets start: the config's own defaults.
+DEFAULTS = TrainConfig()
 NONE = "— none —"
 
 
@@ -83,32 +85,41 @@ def training_form() -> None:
                 key="tf_data",
                 help="Files under artifacts/datasets; labelled sets with a split first.",
             )
-            loss = st.radio("Loss", ["ce", "supcon"], format_func=method_label, key="tf_loss", horizontal=True)
+            loss = _choice(st.radio, "Loss", "loss", format_func=method_label, key="tf_loss", horizontal=True)
             model = st.text_input(
                 "Model (timm name)",
-                MODELS[0],
+                DEFAULTS.model,
                 key="tf_model",
                 max_chars=100,
-                help="Any timm model name, trained from scratch, e.g. "
+                help=f"{_help('model')[:-1]}, e.g. "
                 + ", ".join(MODELS)
                 + " (the last is tiny, for trying things out).",
             )
             c1, c2 = st.columns(2)
-            epochs = c1.number_input("Epochs", 1, 10000, 10, key="tf_epochs")
-            batch = c2.number_input("Batch size", 2, 65536, 64, key="tf_batch")
-            lr = st.number_input("Learning rate", 1e-6, 10.0, 2e-3, format="%.5f", key="tf_lr")
-            validation = st.radio("Evaluate on", [False, True], format_func=EVAL_MODES.get, key="tf_validation")
+            epochs = _number(c1, "Epochs", "epochs", key="tf_epochs")
+            batch = _number(c2, "Batch size", "batch_size", key="tf_batch")
+            lr = _number(st, "Learning rate", "lr", format="%.5f", key="tf_lr")
+            validation = st.radio(
+                "Evaluate on",
+                [False, True],
+                index=int(DEFAULTS.validation),
+                format_func=EVAL_MODES.get,
+                key="tf_validation",
+                help=_help("validation"),
+            )
             with st.expander("Advanced options"):
-                name = st.text_input("Name (optional)", max_chars=80, key="tf_name")
+                name = st.text_input("Name (optional)", max_chars=80, key="tf_name", help=_help("name"))
                 c1, c2 = st.columns(2)
-                weight_decay = c1.number_input("Weight decay", 0.0, 1.0, 1e-4, format="%.5f", key="tf_wd")
-                schedule = c2.selectbox("Schedule", SCHEDULES, key="tf_schedule")
-                temperature = c1.number_input("SupCon temperature", 0.01, 10.0, 0.1, key="tf_temp")
-                image_size = c2.number_input("Image size (px)", 16, 1024, 64, step=8, key="tf_size")
-                seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="tf_seed")
-                device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key="tf_device")
-                augment = st.checkbox("Random flips (augmentation)", True, key="tf_augment")
-                umap = st.checkbox("Compute UMAP of the embeddings", True, key="tf_umap")
+                weight_decay = _number(c1, "Weight decay", "weight_decay", format="%.5f", key="tf_wd")
+                schedule = _choice(c2.selectbox, "Schedule", "schedule", key="tf_schedule")
+                temperature = _number(c1, "SupCon temperature", "temperature", key="tf_temp")
+                image_size = _number(c2, "Image size (px)", "size", step=8, key="tf_size")
+                seed = _number(c1, "Seed", "seed", key="tf_seed")
+                device = _choice(c2.selectbox, "Device", "device", key="tf_device")
+                augment = st.checkbox(
+                    "Random flips (augmentation)", DEFAULTS.augment, key="tf_augment", help=_help("augment")
+                )
+                umap = st.checkbox("Compute UMAP of the embeddings", DEFAULTS.umap, key="tf_umap", help=_help("umap"))
             submitted = st.form_submit_button("Validate and start", type="primary", width="stretch")
         if submitted:
             _launch(
@@ -134,6 +145,29 @@ def training_form() -> None:
             )
         if msg := st.session_state.get("tf_message"):
             (st.success if msg[0] == "ok" else st.error)(msg[1])
+
+
+def _help(name: str) -> str:
+    """The library's one-line help of a config field (``size``: the image size) as a sentence."""
+    text = IMAGE_SIZE_HELP if name == "size" else FIELD_HELP[name]
+    return text[:1].upper() + text[1:] + "."
+
+
+def _number(where, label: str, name: str, **kwargs):
+    """A number input for a config field (``size``: the image size) whose range, start value and
+    help are the library's (:data:`~ebsdlib.train.config.BOUNDS`), never typed here."""
+    bounds, default = (
+        (IMAGE_SIZE_BOUNDS, PreprocessConfig().size) if name == "size" else (BOUNDS[name], getattr(DEFAULTS, name))
+    )
+    kind = int if bounds.integer else float
+    return where.number_input(label, kind(bounds.minimum), kind(bounds.high), kind(default), help=_help(name), **kwargs)
+
+
+def _choice(widget, label: str, name: str, **kwargs):
+    """A radio or select box over a config field's choices (:data:`~ebsdlib.train.config.CHOICES`),
+    starting at its default."""
+    options = CHOICES[name]
+    return widget(label, options, index=options.index(getattr(DEFAULTS, name)), help=_help(name), **kwargs)
 
 
 def _launch(base: Path, values: dict, image_size: int) -> None:

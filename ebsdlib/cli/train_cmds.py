@@ -19,27 +19,12 @@ from pathlib import Path
 
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.methods import method_of_run, network_methods
-from ebsdlib.train.config import LOSSES, TrainConfig
+from ebsdlib.train.config import BOUNDS, FIELD_HELP, IMAGE_SIZE_BOUNDS, LOSSES, TrainConfig
 
 #: Config fields the CLI does not expose (set them through ``--config``).
-HIDDEN_FIELDS = ("preprocess", "num_workers")
+HIDDEN_FIELDS = ("preprocess",)
 #: Preprocessing fields exposed as flags, and their flag names.
 PREPROCESS_FLAGS = {"size": "image-size"}
-#: Help for fields that the config docstring describes together on one line.
-FLAG_HELP = {
-    "epochs": "passes over the training patterns",
-    "batch_size": "patterns per optimiser step",
-    "lr": "peak learning rate of AdamW",
-    "weight_decay": "AdamW weight decay (not applied to biases and norms)",
-    "schedule": "learning-rate schedule after the warmup",
-    "warmup_epochs": "epochs of linear learning-rate warmup",
-    "seed": "seed of the weights, shuffles and flips (same seed, same result on the CPU)",
-    "device": "where to train: CUDA when available (auto), or forced",
-    "precision": "mixed precision on CUDA (auto: bf16, else fp16); fp32 on the CPU",
-    "eval_batch_size": "patterns per forward pass when evaluating",
-    "umap": "compute the 2-D UMAP of the evaluated embeddings",
-    "name": "free-text label of the run",
-}
 
 
 def register(subparsers) -> None:
@@ -139,13 +124,15 @@ def _int_or_none(text: str) -> int | None:
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per :class:`TrainConfig` field and per preprocessing field."""
-    hints, helps = typing.get_type_hints(TrainConfig), _field_help(TrainConfig)
+    hints = typing.get_type_hints(TrainConfig)
     group = parser.add_argument_group("training config (defaults: TrainConfig)")
     for f in fields(TrainConfig):
         if f.name not in HIDDEN_FIELDS:
-            text = FLAG_HELP.get(f.name) or helps.get(f.name, "")
-            _add_field(group, f.name, _flag(f.name), hints[f.name], f"{text} (default: {f.default!r})")
+            allowed = f"{BOUNDS[f.name].describe()}; " if f.name in BOUNDS else ""
+            text = f"{FIELD_HELP[f.name]} ({allowed}default: {f.default!r})"
+            _add_field(group, f.name, _flag(f.name), hints[f.name], text)
     hints, helps = typing.get_type_hints(PreprocessConfig), _field_help(PreprocessConfig)
+    helps["size"] = f"{helps.get('size', '')} ({IMAGE_SIZE_BOUNDS.describe()}, or none)".strip()
     group = parser.add_argument_group("preprocessing (defaults: the data set's recommendation)")
     for f in fields(PreprocessConfig):
         _add_field(group, "pp_" + f.name, _flag(f.name), hints[f.name], helps.get(f.name, ""))

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import torch
 
 NORMALISATIONS = ("standard", "minmax", "none")
+#: Smallest and largest model input size in pixels (``PreprocessConfig.size``).
+SIZE_RANGE = (8, 1024)
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,11 @@ class PreprocessConfig:
             or int(self.size) != self.size
         ):
             raise ValueError(f"size {self.size!r} must be a whole number of pixels, or None")
-        if self.size is not None and not (8 <= self.size <= 1024):
-            raise ValueError(f"size {self.size!r} must be between 8 and 1024 pixels, or None to keep the stored size")
+        if self.size is not None and not (SIZE_RANGE[0] <= self.size <= SIZE_RANGE[1]):
+            raise ValueError(
+                f"size {self.size!r} must be between {SIZE_RANGE[0]} and {SIZE_RANGE[1]} pixels, "
+                "or None to keep the stored size"
+            )
         if self.size is not None:
             object.__setattr__(self, "size", int(self.size))
 

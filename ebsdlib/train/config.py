@@ -10,13 +10,110 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
-from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.data.preprocess import SIZE_RANGE, PreprocessConfig
 from ebsdlib.methods import method_of_network, network_methods
 
 LOSSES = ("ce", "supcon")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("cosine", "constant", "step")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric config field allows: ``low`` to ``high``, both included, unless ``low_open``.
+
+    Parameters
+    ----------
+    low, high
+        The ends of the range.
+    integer
+        Whole numbers only (an ``int``, not a ``bool``); otherwise any finite ``int`` or ``float``.
+    low_open
+        ``low`` itself is refused: the range is ``(low, high]``.
+    least
+        With ``low_open``: the smallest value an input widget offers (it needs a number to start
+        from); the config accepts anything above ``low``.
+    """
+
+    low: int | float
+    high: int | float
+    integer: bool = True
+    low_open: bool = False
+    least: float | None = None
+
+    def allows(self, value: object) -> bool:
+        """Whether ``value`` is of the right type and inside the range."""
+        if not (_int(value) if self.integer else _number(value)):
+            return False
+        return (self.low < value if self.low_open else self.low <= value) and value <= self.high
+
+    @property
+    def minimum(self) -> int | float:
+        """The smallest value a widget offers: ``low``, or ``least`` when ``low`` is excluded."""
+        return self.least if self.low_open and self.least is not None else self.low
+
+    def describe(self) -> str:
+        """``an integer from 1 to 10000``, ``a number in (0, 10]``: the end of a refusal message."""
+        if self.integer:
+            return f"an integer from {self.low} to {self.high}"
+        return f"a number in {'(' if self.low_open else '['}{self.low}, {self.high}]"
+
+
+#: Range of every numeric field. :meth:`TrainConfig.validate`, the CLI's help and the dashboard's
+#: training form all read it, so a bound is written here and nowhere else.
+BOUNDS: dict[str, Bounds] = {
+    "epochs": Bounds(1, 10000),
+    "batch_size": Bounds(2, 65536),
+    "lr": Bounds(0, 10, integer=False, low_open=True, least=1e-6),
+    "weight_decay": Bounds(0, 1, integer=False),
+    "temperature": Bounds(0, 10, integer=False, low_open=True, least=0.01),
+    "embedding_dim": Bounds(2, 4096),
+    "probe_epochs": Bounds(1, 10000),
+    "knn_k": Bounds(1, 1000),
+    "eval_batch_size": Bounds(1, 1 << 20),
+    "seed": Bounds(0, 2**32 - 1),
+}
+#: Range of the preprocessing's image size (``PreprocessConfig.size``, the CLI's ``--image-size``).
+IMAGE_SIZE_BOUNDS = Bounds(*SIZE_RANGE)
+#: Choices of the string options (the ``Literal`` types of their fields).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "loss": LOSSES,
+    "device": DEVICES,
+    "precision": PRECISIONS,
+    "schedule": SCHEDULES,
+}
+#: One-line help of each field, for the CLI flags and the dashboard's training form.
+FIELD_HELP: dict[str, str] = {
+    "data": "path of the labelled data set (project HDF5)",
+    "loss": "cross-entropy (ce), or supervised contrastive then a linear probe (supcon)",
+    "model": "any timm model name, trained from scratch",
+    "pretrained": "path of weights already on disk to start from; none trains from scratch",
+    "epochs": "passes over the training patterns",
+    "batch_size": "patterns per optimiser step",
+    "lr": "peak learning rate of AdamW",
+    "weight_decay": "AdamW weight decay (not applied to biases and norms)",
+    "schedule": "learning-rate schedule after the warmup",
+    "warmup_epochs": "epochs of linear learning-rate warmup",
+    "temperature": "SupCon temperature",
+    "embedding_dim": "projection-head output size (SupCon)",
+    "probe_epochs": "epochs of the linear probe on frozen SupCon embeddings",
+    "knn_k": "neighbours of the k-NN vote on SupCon embeddings",
+    "validation": "train on train and report on validation; otherwise train on train + validation, report on test",
+    "augment": "random horizontal and vertical flips",
+    "preprocess": "pattern preprocessing (also used at inference time)",
+    "seed": "seed of the weights, shuffles and flips (same seed, same result on the CPU)",
+    "device": "where to train: CUDA when available (auto), or forced",
+    "precision": "mixed precision on CUDA (auto: bf16, else fp16); fp32 on the CPU",
+    "eval_batch_size": "patterns per forward pass when evaluating",
+    "umap": "compute the 2-D UMAP of the evaluated embeddings",
+    "name": "free-text label of the run",
+}
+IMAGE_SIZE_HELP = "model input size in pixels (square), the patterns are resized to it"
+#: Fields older versions had, dropped when a stored config is read (:meth:`TrainConfig.from_dict`),
+#: with why. ``num_workers`` was stored but read by nothing: a split is fed from RAM or streamed by
+#: one prefetch thread (:mod:`ebsdlib.train.data`), and preprocessing runs on the device.
+REMOVED_FIELDS: dict[str, str] = {"num_workers": "read by nothing (patterns are fed by one prefetch thread)"}
 
 
 @dataclass
@@ -50,8 +147,11 @@ class TrainConfig:
         Random horizontal and vertical flips.
     preprocess
         Pattern preprocessing (also used at inference time).
-    seed, device, precision, num_workers, eval_batch_size
+    seed, device, precision, eval_batch_size
         Reproducibility and hardware.
+
+    The allowed values are :data:`BOUNDS` and :data:`CHOICES`; :data:`FIELD_HELP` describes each
+    field in one line.
     """
 
     data: str = "artifacts/datasets/default.h5"
@@ -74,7 +174,6 @@ class TrainConfig:
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    num_workers: int = 0
     eval_batch_size: int = 512
     umap: bool = True
     name: str = ""
@@ -110,34 +209,14 @@ class TrainConfig:
                 (flag, isinstance(getattr(self, flag), bool), "True or False")
                 for flag in ("validation", "augment", "umap")
             ),
-            ("loss", self.loss in LOSSES, f"one of {LOSSES}"),
-            ("device", self.device in DEVICES, f"one of {DEVICES}"),
-            ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
-            ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
-            ("epochs", _int(self.epochs) and 1 <= self.epochs <= 10000, "an integer from 1 to 10000"),
-            ("batch_size", _int(self.batch_size) and 2 <= self.batch_size <= 65536, "an integer from 2 to 65536"),
-            ("lr", _number(self.lr) and 0 < self.lr <= 10, "a number in (0, 10]"),
-            ("weight_decay", _number(self.weight_decay) and 0 <= self.weight_decay <= 1, "a number in [0, 1]"),
+            *((name, getattr(self, name) in options, f"one of {options}") for name, options in CHOICES.items()),
+            *((name, bounds.allows(getattr(self, name)), bounds.describe()) for name, bounds in BOUNDS.items()),
             (
                 "warmup_epochs",
-                _int(self.warmup_epochs) and 0 <= self.warmup_epochs <= (self.epochs if _int(self.epochs) else 10000),
+                _int(self.warmup_epochs)
+                and 0 <= self.warmup_epochs <= (self.epochs if _int(self.epochs) else BOUNDS["epochs"].high),
                 "an integer from 0 to epochs",
             ),
-            ("temperature", _number(self.temperature) and 0 < self.temperature <= 10, "a number in (0, 10]"),
-            (
-                "embedding_dim",
-                _int(self.embedding_dim) and 2 <= self.embedding_dim <= 4096,
-                "an integer from 2 to 4096",
-            ),
-            ("probe_epochs", _int(self.probe_epochs) and 1 <= self.probe_epochs <= 10000, "an integer from 1 to 10000"),
-            ("knn_k", _int(self.knn_k) and 1 <= self.knn_k <= 1000, "an integer from 1 to 1000"),
-            ("num_workers", _int(self.num_workers) and 0 <= self.num_workers <= 64, "an integer from 0 to 64"),
-            (
-                "eval_batch_size",
-                _int(self.eval_batch_size) and 1 <= self.eval_batch_size <= 1 << 20,
-                "a positive integer",
-            ),
-            ("seed", _int(self.seed) and 0 <= self.seed < 2**32, "an integer from 0 to 2**32-1"),
             ("model", isinstance(self.model, str) and bool(self.model), "a timm model name"),
         ]
         for name, ok, allowed in checks:
@@ -157,6 +236,8 @@ class TrainConfig:
 
         ``method`` (written by :meth:`to_dict`) may be present; it must name a network method and
         is otherwise ignored: the method follows ``loss`` (a ``--loss`` override wins).
+        Keys of :data:`REMOVED_FIELDS` (fields older versions stored) are dropped, so the
+        ``config.json`` of an old run still opens.
 
         Raises
         ------
@@ -169,6 +250,7 @@ class TrainConfig:
                 f"a training config must be a dictionary of fields, not {type(d).__name__} "
                 f"({_short(d)}); use a run's config.json or TrainConfig().to_dict()"
             )
+        d = {k: v for k, v in d.items() if k not in REMOVED_FIELDS}
         known = {f.name for f in fields(cls)}
         unknown = [k for k in d if k not in known and k != "method"]
         if unknown:

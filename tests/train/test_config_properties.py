@@ -47,7 +47,6 @@ GOOD = {
     "seed": st.integers(0, 2**32 - 1),
     "device": st.sampled_from(["auto", "cpu", "cuda"]),
     "precision": st.sampled_from(["auto", "fp32", "bf16", "fp16"]),
-    "num_workers": st.integers(0, 64),
     "eval_batch_size": st.integers(1, 1 << 20),
     "umap": st.booleans(),
     "name": st.text(max_size=20),
