@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from ebsdlib._process import pid_alive
 from ebsdlib.io import read_json, write_json
 from ebsdlib.methods import get_method, network_methods
 from ebsdlib.paths import artifacts_root, runs_root
@@ -384,7 +385,7 @@ def rebuild_status(root: str | Path | None = None) -> dict | None:
         status = read_json(path)
     except ValueError:
         return None
-    if status.get("state") == "running" and not _pid_alive(status.get("pid")):
+    if status.get("state") == "running" and not pid_alive(status.get("pid")):
         status = {**status, "state": "failed", "message": "the rebuild process ended unexpectedly"}
     return status
 
@@ -420,16 +421,4 @@ def start_data_rebuild(root: str | Path | None = None) -> bool:
         base / REBUILD_STATUS,
         {"state": "running", "progress": 0.02, "pid": proc.pid, "message": "simulating the demo data set and scan"},
     )
-    return True
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ebsdlib._process import pid_alive
 from ebsdlib.io import read_json, write_json
 from ebsdlib.paths import artifacts_root, runs_root
 from ebsdlib.runs import ACTIVE_STATES, RunDir, check_run_id, new_run_id, open_run
@@ -261,28 +262,12 @@ def _reap() -> None:
 
 
 def _alive(pid: int | None, marker: str | None) -> bool:
-    """Whether ``pid`` is a live (not zombie) process; with ``marker``, also one whose command line
-    contains it (guards against a reused pid)."""
-    if not pid:
+    """Whether ``pid`` is a live (not zombie) process (:func:`ebsdlib._process.pid_alive`); with
+    ``marker``, also one whose command line contains it (guards against a reused pid). A child
+    whose exit code :func:`_reap` has collected is not alive."""
+    if not pid or pid in _EXITED:
         return False
-    if pid in _EXITED:
-        return False
-    proc_dir = Path(f"/proc/{pid}")
-    if proc_dir.exists():
-        try:
-            stat = (proc_dir / "stat").read_text()
-            if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
-                return False
-            return marker is None or marker.encode() in (proc_dir / "cmdline").read_bytes()
-        except OSError:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return sys.platform != "linux"
+    return pid_alive(pid, marker)
 
 
 def _returncode(pid: int) -> int | None:

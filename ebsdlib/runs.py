@@ -29,13 +29,13 @@ broken, with the reason, and never stops the other runs from listing.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ebsdlib._process import pid_alive
 from ebsdlib.io import read_json, write_json
 from ebsdlib.paths import check_name, runs_root
 
@@ -315,21 +315,9 @@ def delete_run(run_id: str, root: str | Path | None = None) -> None:
         st = run.read_status()
     except (FileNotFoundError, ValueError):
         st = None
-    if st is not None and st.state in ACTIVE_STATES and _pid_alive(st.pid):
+    if st is not None and st.state in ACTIVE_STATES and pid_alive(st.pid):
         raise RuntimeError(f"run {run_id!r} is {st.state}; cancel it before deleting")
     shutil.rmtree(run.path)
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def resolve_run(run_dir: RunDir | str | Path, root: str | Path | None = None) -> RunDir:

@@ -34,11 +34,12 @@ import os
 import time
 from pathlib import Path
 
+from ebsdlib._process import pid_alive
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.distributed import Context, setup
 from ebsdlib.io import write_json
 from ebsdlib.paths import runs_root
-from ebsdlib.runs import RunDir, _pid_alive, check_run_id, new_run_id
+from ebsdlib.runs import RunDir, check_run_id, new_run_id
 from ebsdlib.train.config import TrainConfig
 from ebsdlib.train.status import StatusReporter, as_run_dir
 from ebsdlib.train.trainer import Cancelled, EpochCallback, Trainer
@@ -128,7 +129,7 @@ def resume(
             )
         if state in ("queued", "running"):
             pid = folder.read_status().pid
-            if pid and pid != os.getpid() and _pid_alive(pid):
+            if pid and pid != os.getpid() and pid_alive(pid):
                 raise ValueError(
                     f"run {folder.run_id!r} is {state} in process {pid}; cancel it first "
                     f"(from the dashboard, or `kill {pid}`, which cancels it cleanly)"
