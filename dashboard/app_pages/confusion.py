@@ -11,6 +11,7 @@ from ebsdlib.phases import HARD_PAIR
 from ebsdlib.views.confusion import NORMALISATIONS, cell_index, cells_table, confusion_array, difference
 from ebsdlib.views.figures import confusion_figure, difference_figure
 from ebsdlib.views.gallery import cell_rows, default_cell, gallery_items, selected_cell
+from ebsdlib.views.phases import display_names
 
 MODES = {"counts": "counts", "row": "row-normalised (recall)", "column": "column-normalised (precision)"}
 
@@ -114,7 +115,7 @@ with right:
         st.info("Choose a cell in the table.")
         st.stop()
     true, pred = cell
-    pretty = {p.name: p.display_name for p in source.phases}
+    pretty = display_names(source.phases)
     sort = st.selectbox(
         "Order",
         ["confidence", "margin", "index"],

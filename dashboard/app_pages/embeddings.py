@@ -12,6 +12,7 @@ from ebsdlib.methods import run_method_label
 from ebsdlib.views.embedding import COLOR_BY, embedding_frame, selection_summary
 from ebsdlib.views.figures import embedding_figure
 from ebsdlib.views.gallery import gallery_items, rows_from_points, sort_rows
+from ebsdlib.views.phases import display_names
 
 st.title("Embeddings")
 a, b = sidebar.selected_runs()
@@ -69,7 +70,7 @@ if not picked:
     )
     st.stop()
 for run_id, (data, emb, rows) in picked:
-    pretty = {p.name: p.display_name for p in data.phases}
+    pretty = display_names(data.phases)
     summary = selection_summary(emb, rows).assign(
         true_name=lambda d, pretty=pretty: d["true_name"].map(lambda n: pretty.get(n, n)),
         pred_name=lambda d, pretty=pretty: d["pred_name"].map(lambda n: pretty.get(n, n)),

@@ -9,7 +9,7 @@ import widgets
 from ebsdlib.runs import open_run
 from ebsdlib.views.figures import map_figure, probability_figure
 from ebsdlib.views.mapview import click_grid, fractions_frame, grid_hover, pixel_from_point, pixel_table
-from ebsdlib.views.phases import NOT_INDEXED
+from ebsdlib.views.phases import NOT_INDEXED, display_names
 
 st.title("Phase maps")
 a, _ = sidebar.selected_runs()
@@ -117,7 +117,7 @@ with right:
     if info["index"] < 0:
         st.info("No pattern was measured at this pixel.")
     else:
-        pretty = {p.name: p.display_name for p in pm.phases}
+        pretty = display_names(pm.phases)
         shown = pretty.get(info["pred"], info["pred"]) if (info["confidence"] or 0) >= threshold else "not indexed"
         st.markdown(
             f"Predicted **{shown}**, confidence {info['confidence']:.2f}"

@@ -18,7 +18,7 @@ import pandas as pd
 from ebsdlib.phases import Phase
 from ebsdlib.views.confusion import Normalisation, hover_text, normalise
 from ebsdlib.views.embedding import COLOR_BY, ColorBy, color_column
-from ebsdlib.views.phases import CORRECT_COLORS, color_lookup
+from ebsdlib.views.phases import CORRECT_COLORS, color_lookup, display_names
 
 FONT = dict(size=15)
 
@@ -130,7 +130,7 @@ def embedding_figure(
 
     col = color_column(color_by)
     colors = CORRECT_COLORS if color_by == "correct" else color_lookup(phases)
-    pretty = {p.name: p.display_name for p in phases}
+    pretty = display_names(phases)
     order = list(CORRECT_COLORS) if color_by == "correct" else [p.name for p in phases] + ["unknown"]
     size = marker_size or (6 if len(emb) < 2_000 else 4 if len(emb) < 20_000 else 2.5)
     fig = go.Figure()

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ebsdlib.phases import Phase
+from ebsdlib.views.phases import display_names
 from ebsdlib.views.predictions import prob_columns
 
 SortBy = Literal["confidence", "index", "margin"]
@@ -145,7 +146,7 @@ def default_cell(cells: pd.DataFrame, preferred: tuple[str, str]) -> tuple[str, 
 def gallery_items(rows: pd.DataFrame, phases: Sequence[Phase], limit: int = 24) -> list[GalleryItem]:
     """At most ``limit`` items of the (already sorted) ``rows``, with probabilities by display name."""
     names = [p.name for p in phases]
-    pretty = {p.name: p.display_name for p in phases}
+    pretty = display_names(phases)
     cols = prob_columns(rows, names)
     items = []
     for _, r in rows.head(max(0, int(limit))).iterrows():

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ebsdlib.phases import NOT_INDEXED_COLOR, with_colors
 from ebsdlib.views.gallery import customdata_items
-from ebsdlib.views.phases import NOT_INDEXED
+from ebsdlib.views.phases import NOT_INDEXED, display_names
 
 
 def fractions_frame(fractions: dict, phases) -> pd.DataFrame:
@@ -21,7 +21,7 @@ def fractions_frame(fractions: dict, phases) -> pd.DataFrame:
     if not isinstance(rows, list):
         raise ValueError(f"fractions {fractions!r} have no 'rows'; expected the output of phase_fractions")
     colors = {p.name: p.color for p in with_colors(phases)}
-    pretty = {p.name: p.display_name for p in phases}
+    pretty = display_names(phases)
     out = [
         {
             "phase": r["phase"],
@@ -95,7 +95,7 @@ def pixel_from_point(point: dict | None, shape: tuple[int, int]) -> tuple[int, i
 def pixel_table(info: dict, phases) -> pd.DataFrame:
     """Probabilities of one pixel (from :meth:`ebsdlib.phasemap.PhaseMap.pixel`) by phase, with
     colours, most likely first."""
-    pretty = {p.name: p.display_name for p in phases}
+    pretty = display_names(phases)
     colors = {p.name: p.color for p in with_colors(phases)}
     rows = [
         {"phase": n, "label": pretty.get(n, n), "color": colors.get(n, "#7f7f7f"), "probability": float(v)}
