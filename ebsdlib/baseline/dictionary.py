@@ -252,7 +252,7 @@ def band_free_frame(geometry: Geometry, shape: tuple[int, int]) -> np.ndarray:
 def _masters(phases: tuple[Phase, ...], geometry: Geometry) -> dict:
     from ebsdlib.simulate.master import load_masters
 
-    masters, _ = load_masters(phases, geometry.master_half_size, geometry.min_dspacing, geometry.detector.voltage * 1e3)
+    masters, _ = load_masters(phases, **geometry.master_options())
     return masters
 
 

@@ -1,7 +1,8 @@
 """The detector geometry and master-pattern parameters that a dictionary is simulated with.
 
 For a data set the project simulated, everything comes from its provenance record (the
-simulator's ``config``: detector model, master-pattern size, minimum d-spacing), so the
+simulator's ``config``: detector model, forward model, master-pattern size, minimum d-spacing,
+dynamical resolution; a record without ``forward_model`` was made kinematically), so the
 dictionary is made exactly as the patterns were — with one pattern centre, the mean one,
 as dictionary indexing of a real scan does. For other data (imported scans) the simulator's
 defaults are used unless the options of :class:`~ebsdlib.baseline.config.DictionaryConfig`
@@ -10,11 +11,12 @@ say otherwise; the geometry's ``source`` says which.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ebsdlib.baseline.config import DictionaryConfig
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.simulate.detector import DetectorModel
+from ebsdlib.simulate.dynamical import DynamicalSettings
 
 #: Master-pattern defaults of the simulator (:class:`ebsdlib.simulate.config.AcquisitionSettings`).
 DEFAULT_MASTER_HALF_SIZE = 250
@@ -35,12 +37,18 @@ class Geometry:
         Smallest interplanar spacing (Å) of the reflectors.
     source
         Where the values come from, for the run's record.
+    forward_model
+        ``"kinematical"`` or ``"dynamical"`` master patterns.
+    dynamical
+        Resolution of dynamical master patterns.
     """
 
     detector: DetectorModel
     master_half_size: int = DEFAULT_MASTER_HALF_SIZE
     min_dspacing: float = DEFAULT_MIN_DSPACING
     source: str = "simulator defaults"
+    forward_model: str = "kinematical"
+    dynamical: DynamicalSettings = field(default_factory=DynamicalSettings)
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +56,8 @@ class Geometry:
             "master_half_size": int(self.master_half_size),
             "min_dspacing": float(self.min_dspacing),
             "source": self.source,
+            "forward_model": self.forward_model,
+            "dynamical": self.dynamical.to_dict(),
         }
 
     @classmethod
@@ -57,7 +67,20 @@ class Geometry:
             int(d["master_half_size"]),
             float(d["min_dspacing"]),
             str(d.get("source", "")),
+            str(d.get("forward_model", "kinematical")),
+            DynamicalSettings.from_dict(d.get("dynamical", {})),
         )
+
+    def master_options(self) -> dict:
+        """Keywords of :func:`ebsdlib.simulate.master.load_masters` for master patterns of this geometry."""
+        return {
+            "half_size": self.master_half_size,
+            "min_dspacing": self.min_dspacing,
+            "voltage": self.detector.voltage * 1e3,
+            "forward_model": self.forward_model,
+            "dynamical": self.dynamical,
+            "sample_tilt": self.detector.sample_tilt,
+        }
 
 
 def geometry_for(dataset: EBSDDataset, config: DictionaryConfig | None = None) -> Geometry:
@@ -70,6 +93,8 @@ def geometry_for(dataset: EBSDDataset, config: DictionaryConfig | None = None) -
     config
         Options; those that are not ``None`` override what the data set records.
     """
+    from ebsdlib.simulate.master import check_forward_model
+
     config = config or DictionaryConfig()
     record = dataset.provenance.get("config") if dataset.provenance.get("source") == "simulation" else None
     if isinstance(record, dict) and isinstance(record.get("detector"), dict):
@@ -80,11 +105,22 @@ def geometry_for(dataset: EBSDDataset, config: DictionaryConfig | None = None) -
                 f"{dataset.path}: the simulation record's detector {record['detector']!r} cannot "
                 f"be read ({e}); give the geometry with --pc/--sample-tilt/--voltage"
             ) from e
+        forward_model = record.get("forward_model", "kinematical")
+        try:
+            check_forward_model(forward_model)
+            dynamical = DynamicalSettings.from_dict(record.get("dynamical") or {})
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"{dataset.path}: the simulation record's forward model {forward_model!r} or dynamical settings "
+                f"{record.get('dynamical')!r} cannot be read ({e})"
+            ) from e
         geometry = Geometry(
             detector,
             int(record.get("master_half_size", DEFAULT_MASTER_HALF_SIZE)),
             float(record.get("min_dspacing", DEFAULT_MIN_DSPACING)),
             f"simulation record of {dataset.path.name}",
+            forward_model,
+            dynamical,
         )
     else:
         geometry = Geometry(DetectorModel(), source="simulator defaults (the data set records no geometry)")

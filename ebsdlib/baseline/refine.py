@@ -67,7 +67,7 @@ def refine_result(
     from ebsdlib.data.preprocess import preprocess_batch
     from ebsdlib.simulate.master import load_masters
 
-    masters, _ = load_masters(phases, geometry.master_half_size, geometry.min_dspacing, geometry.detector.voltage * 1e3)
+    masters, _ = load_masters(phases, **geometry.master_options())
     t0 = time.perf_counter()
     scores = np.empty_like(result.scores)
     rotations = np.empty_like(result.rotations)

@@ -119,7 +119,7 @@ def calibrate(
     rng = np.random.default_rng(base.seed)
     q = random_quaternions(n_per_phase, rng)
     pcs = np.asarray(det.pc)[None] + rng.normal(0, det.pc_spread, (n_per_phase, 3))
-    masters, _ = load_masters(phases, base.master_half_size, base.min_dspacing, det.voltage * 1e3, base.cache_dir)
+    masters, _ = load_masters(phases, **base.master_options())
     clean = {
         p.name: render_clean(masters, phases, np.full(n_per_phase, i), q, pcs, det, (size, size))
         for i, p in enumerate(phases)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ebsdlib.phases import DEFAULT_PHASES, Phase
 from ebsdlib.simulate.detector import DetectorModel
+from ebsdlib.simulate.dynamical import DynamicalSettings
 
 #: Default dose in detected electrons per pixel. With the default detector, two noisy exposures
 #: of one pattern then correlate at 0.54 after preprocessing, as neighbouring patterns of one
@@ -33,10 +34,17 @@ class AcquisitionSettings:
         σ of the per-pattern log-normal variation of the dose (mean kept at ``dose``).
     detector
         Geometry and noise model of the camera.
+    forward_model
+        How master patterns are made: ``"kinematical"`` (kikuchipy, band intensity ∝ |F|) or
+        ``"dynamical"`` (de-ebsd Bloch waves; :mod:`ebsdlib.simulate.dynamical`).
     master_half_size
-        Master patterns are ``2·half_size + 1`` pixels a side (Lambert projection).
+        Kinematical master patterns are ``2·half_size + 1`` pixels a side (Lambert projection).
     min_dspacing
-        Smallest interplanar spacing (Å) of the reflectors in the master patterns.
+        Smallest interplanar spacing (Å) of the reflectors in the kinematical master patterns.
+    dynamical
+        Resolution of the dynamical master patterns (``npx``, ``dmin`` in nm, ``mc_electrons``).
+    master_device
+        Where a dynamical master that is neither cached nor shipped is built: ``"cpu"`` or ``"cuda"``.
     seed
         Seed of everything random: orientations, noise, split.
     block_size
@@ -50,15 +58,27 @@ class AcquisitionSettings:
     dose: float = DEFAULT_DOSE
     dose_spread: float = 0.2
     detector: DetectorModel = field(default_factory=DetectorModel)
+    forward_model: Literal["kinematical", "dynamical"] = "kinematical"
     master_half_size: int = 250
     min_dspacing: float = 0.7
+    dynamical: DynamicalSettings = field(default_factory=DynamicalSettings)
+    master_device: str = "cpu"
     seed: int = 0
     block_size: int = 1000
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
+        from ebsdlib.simulate.master import check_forward_model
+
         if isinstance(self.detector, dict):
             object.__setattr__(self, "detector", DetectorModel.from_dict(self.detector))
+        if isinstance(self.dynamical, dict):
+            object.__setattr__(self, "dynamical", DynamicalSettings.from_dict(self.dynamical))
+        check_forward_model(self.forward_model)
+        if not isinstance(self.dynamical, DynamicalSettings):
+            raise ValueError(f"dynamical must be a DynamicalSettings or its dict, not {type(self.dynamical)!r}")
+        if str(self.master_device).split(":")[0] not in ("cpu", "cuda"):
+            raise ValueError(f"master_device {self.master_device!r} is unknown; options are 'cpu' or 'cuda'")
         object.__setattr__(self, "phases", tuple(self.phases))
         if not self.phases:
             raise ValueError("phases is empty; name at least one phase, e.g. ('Ni', 'Ni3Al', 'Ni3Fe')")
@@ -97,7 +117,7 @@ class AcquisitionSettings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, DetectorModel):
+            if isinstance(value, (DetectorModel, DynamicalSettings)):
                 value = value.to_dict()
             elif isinstance(value, tuple):
                 value = list(value)
@@ -113,6 +133,19 @@ class AcquisitionSettings:
             raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; known are {sorted(known)}")
         kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         return cls(**kwargs)
+
+    def master_options(self) -> dict:
+        """Keywords of :func:`ebsdlib.simulate.master.load_masters` for these settings."""
+        return {
+            "half_size": self.master_half_size,
+            "min_dspacing": self.min_dspacing,
+            "voltage": self.detector.voltage * 1e3,
+            "cache_dir": self.cache_dir,
+            "forward_model": self.forward_model,
+            "dynamical": self.dynamical,
+            "sample_tilt": self.detector.sample_tilt,
+            "device": self.master_device,
+        }
 
     def replace(self, **changes: Any) -> AcquisitionSettings:
         """A copy with some fields changed (validated again)."""

@@ -169,9 +169,7 @@ def simulate_dataset(
     seeds = np.random.SeedSequence(config.seed).spawn(2)
     plan = plan_dataset(config, np.random.default_rng(seeds[0]))
     split, rule = make_splits(plan.labels, groups=plan.grain_id, fractions=config.split_fractions, seed=config.seed)
-    masters, master_info = load_masters(
-        phases, config.master_half_size, config.min_dspacing, config.detector.voltage * 1e3, config.cache_dir, progress
-    )
+    masters, master_info = load_masters(phases, progress=progress, **config.master_options())
     n, size = len(plan.labels), int(config.pattern_size)
     shape = (size, size)
     det = config.detector

@@ -1,4 +1,4 @@
-"""Kinematical master patterns, built once per phase and parameters and cached on disk.
+"""Master patterns, kinematical or dynamical, built once per phase and parameters and cached on disk.
 
 A master pattern holds the Kikuchi band intensity for every direction of the sphere; each
 simulated pattern is a gnomonic projection of it for one orientation and detector geometry.
@@ -6,12 +6,16 @@ The kinematical master pattern is built by kikuchipy's
 :class:`~kikuchipy.simulations.KikuchiPatternSimulator` from the reflectors of
 :func:`ebsdlib.simulate.crystal.reflectors` (band intensity ∝ |F_hkl| with ``scaling="linear"``,
 kikuchipy's default), for both hemispheres, and converted to the square Lambert projection
-that :meth:`~kikuchipy.signals.EBSDMasterPattern.get_patterns` projects from.
+that :meth:`~kikuchipy.signals.EBSDMasterPattern.get_patterns` projects from. The dynamical
+master (``forward_model="dynamical"``) is de-ebsd's Bloch-wave simulation,
+:func:`ebsdlib.simulate.dynamical.build_dynamical_lambert`; it goes through the same cache and
+the same projection.
 
 The Lambert arrays are cached as ``<key>.npz`` in ``artifacts/cache/master/`` (or
 ``$EBSDLIB_ARTIFACTS/cache/master/``); the key is a hash of the phase (name, space group,
-lattice parameter, atoms) and every build parameter, so a changed phase or parameter never
-reads a stale file. Cache files are written atomically.
+lattice parameter, atoms) and every build parameter (for dynamical masters also the forward
+model, Monte Carlo seed, sample tilt and de-ebsd's version), so a changed phase or parameter
+never reads a stale file. Cache files are written atomically.
 
 The master patterns of the default phases at the default parameters ship with the package
 (``ebsdlib/simulate/masters/``, read when the cache has no file of that key): the kinematical
@@ -36,11 +40,28 @@ from ebsdlib.phases import Phase
 if TYPE_CHECKING:
     from kikuchipy.signals import EBSDMasterPattern
 
+    from ebsdlib.simulate.dynamical import DynamicalSettings
+
+ForwardModel = Literal["kinematical", "dynamical"]
+
+#: The forward models and what each is.
+FORWARD_MODELS = {
+    "kinematical": "kikuchipy KikuchiPatternSimulator, band intensity ∝ |F_hkl|",
+    "dynamical": "de-ebsd Bloch-wave master pattern with a Monte Carlo depth profile",
+}
+
 #: Bump when the way master patterns are built changes, so old cache files are not reused.
 CACHE_VERSION = 1
 
 #: Master patterns shipped with the package, by cache key (read-only; see the module docstring).
 PACKAGED_DIR = Path(__file__).with_name("masters")
+
+
+def check_forward_model(forward_model: str) -> None:
+    """Raise ``ValueError`` naming the value and the options when it is not a forward model."""
+    if forward_model not in FORWARD_MODELS:
+        options = ", ".join(f"{k!r} ({v})" for k, v in FORWARD_MODELS.items())
+        raise ValueError(f"unknown forward model {forward_model!r}; options are {options}")
 
 
 def default_cache_dir() -> Path:
@@ -130,25 +151,38 @@ def master_pattern(
     scaling: Literal["linear", "square"] = "linear",
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    *,
+    forward_model: ForwardModel = "kinematical",
+    dynamical: DynamicalSettings | None = None,
+    sample_tilt: float = 70.0,
+    device: str = "cpu",
 ) -> EBSDMasterPattern:
-    """The phase's kinematical master pattern (Lambert projection), from the cache when possible.
+    """The phase's master pattern (Lambert projection), from the cache when possible.
 
     Parameters
     ----------
     phase
         Phase with atoms, space group and lattice parameter.
     half_size
-        The Lambert square has ``2·half_size + 1`` pixels a side.
+        Kinematical: the Lambert square has ``2·half_size + 1`` pixels a side.
     min_dspacing
-        Smallest interplanar spacing (Å) of the reflectors included.
+        Kinematical: smallest interplanar spacing (Å) of the reflectors included.
     voltage
         Accelerating voltage in V.
     scaling
-        Band intensity ∝ ``|F|`` (``"linear"``) or ``|F|²`` (``"square"``).
+        Kinematical: band intensity ∝ ``|F|`` (``"linear"``) or ``|F|²`` (``"square"``).
     cache_dir
         Cache folder; default :func:`default_cache_dir`.
     use_cache
         Read and write the cache; ``False`` always builds.
+    forward_model
+        ``"kinematical"`` (kikuchipy) or ``"dynamical"`` (de-ebsd).
+    dynamical
+        Dynamical: resolution; ``None`` for the converged defaults.
+    sample_tilt
+        Dynamical: sample tilt in degrees (the Monte Carlo depends on it).
+    device
+        Dynamical: where a build runs, ``"cpu"`` or ``"cuda"`` (not part of the cache key).
 
     Returns
     -------
@@ -159,24 +193,63 @@ def master_pattern(
 
     from ebsdlib.simulate.crystal import orix_phase
 
-    params = master_parameters(phase, half_size, min_dspacing, voltage, scaling)
+    params = parameters_of(phase, half_size, min_dspacing, voltage, scaling, forward_model, dynamical, sample_tilt)
+    if forward_model == "dynamical":
+        from ebsdlib.simulate.dynamical import (
+            STORAGE_DTYPE,
+            DynamicalSettings,
+            build_dynamical_lambert,
+            check_build,
+            check_device,
+        )
+
+        dynamical = dynamical or DynamicalSettings()
+        check_build(phase, dynamical, voltage, sample_tilt)
+        size = 2 * dynamical.npx + 1
+    else:
+        size = 2 * int(half_size) + 1
     lambert = None
     path = None
     if use_cache:
         path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         path = path / f"{cache_key(params)}.npz"
-        lambert = _read_cache(path, params)
+        lambert = _read_cache(path, params, size)
         if lambert is None:
-            lambert = _read_cache(PACKAGED_DIR / path.name, params)
+            lambert = _read_cache(PACKAGED_DIR / path.name, params, size)
     if lambert is None:
-        lambert, n_ref = build_lambert(phase, half_size, min_dspacing, voltage, scaling)
+        if forward_model == "dynamical":
+            check_device(device)
+            lambert, built = build_dynamical_lambert(phase, dynamical, voltage, sample_tilt, device)
+            record, store = {**params, "built": built}, lambert.astype(STORAGE_DTYPE)
+        else:
+            lambert, n_ref = build_lambert(phase, half_size, min_dspacing, voltage, scaling)
+            record, store = {**params, "n_reflectors": n_ref}, lambert
         if path is not None:
-            _write_cache(path, lambert, {**params, "n_reflectors": n_ref})
+            _write_cache(path, store, record)
     mp = EBSDMasterPattern(lambert, hemisphere="both", projection="lambert", phase=orix_phase(phase))
     return mp
 
 
-def _read_cache(path: Path, params: dict) -> np.ndarray | None:
+def parameters_of(
+    phase: Phase,
+    half_size: int = 250,
+    min_dspacing: float = 0.7,
+    voltage: float = 20e3,
+    scaling: Literal["linear", "square"] = "linear",
+    forward_model: ForwardModel = "kinematical",
+    dynamical: DynamicalSettings | None = None,
+    sample_tilt: float = 70.0,
+) -> dict:
+    """:func:`master_parameters` of a kinematical or the dynamical parameters of a dynamical master."""
+    check_forward_model(forward_model)
+    if forward_model == "dynamical":
+        from ebsdlib.simulate.dynamical import DynamicalSettings, dynamical_parameters
+
+        return dynamical_parameters(phase, dynamical or DynamicalSettings(), voltage, sample_tilt)
+    return master_parameters(phase, half_size, min_dspacing, voltage, scaling)
+
+
+def _read_cache(path: Path, params: dict, size: int) -> np.ndarray | None:
     """The cached Lambert array, or ``None`` when absent, unreadable or built differently."""
     if not path.exists():
         return None
@@ -187,7 +260,7 @@ def _read_cache(path: Path, params: dict) -> np.ndarray | None:
     except (OSError, ValueError, KeyError):
         return None
     stored.pop("n_reflectors", None)
-    size = 2 * params["half_size"] + 1
+    stored.pop("built", None)
     if stored != params or lambert.shape != (2, size, size):
         return None
     return lambert.astype(np.float32, copy=False)
@@ -198,7 +271,8 @@ def _write_cache(path: Path, lambert: np.ndarray, params: dict) -> None:
 
     def _write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez(fh, lambert=lambert, parameters=np.array(json.dumps(params, sort_keys=True)))
+            save = np.savez_compressed if lambert.dtype == np.float16 else np.savez
+            save(fh, lambert=lambert, parameters=np.array(json.dumps(params, sort_keys=True)))
 
     atomic_write(path, _write)
 
@@ -210,21 +284,47 @@ def load_masters(
     voltage: float = 20e3,
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    *,
+    forward_model: ForwardModel = "kinematical",
+    dynamical: DynamicalSettings | None = None,
+    sample_tilt: float = 70.0,
+    device: str = "cpu",
 ) -> tuple[dict[str, EBSDMasterPattern], dict[str, dict]]:
     """Master patterns of several phases and, per phase, the parameters and cache key used.
+
+    The keywords are those of :func:`master_pattern`. Every phase and parameter is checked
+    before the first master is built.
 
     Returns
     -------
     masters
         Phase name → Lambert master pattern.
     info
-        Phase name → :func:`master_parameters` plus ``cache_key``, for provenance.
+        Phase name → :func:`parameters_of` plus ``cache_key``, for provenance.
     """
     from tqdm.auto import tqdm
 
+    params = {
+        p.name: parameters_of(p, half_size, min_dspacing, voltage, "linear", forward_model, dynamical, sample_tilt)
+        for p in phases
+    }
+    if forward_model == "dynamical":
+        from ebsdlib.simulate.dynamical import DynamicalSettings, check_build
+
+        for phase in phases:
+            check_build(phase, dynamical or DynamicalSettings(), voltage, sample_tilt)
     masters, info = {}, {}
-    for phase in tqdm(phases, desc="master patterns", unit="phase", disable=not progress):
-        masters[phase.name] = master_pattern(phase, half_size, min_dspacing, voltage, cache_dir=cache_dir)
-        params = master_parameters(phase, half_size, min_dspacing, voltage)
-        info[phase.name] = {**params, "cache_key": cache_key(params)}
+    for phase in tqdm(phases, desc=f"{forward_model} master patterns", unit="phase", disable=not progress):
+        masters[phase.name] = master_pattern(
+            phase,
+            half_size,
+            min_dspacing,
+            voltage,
+            cache_dir=cache_dir,
+            forward_model=forward_model,
+            dynamical=dynamical,
+            sample_tilt=sample_tilt,
+            device=device,
+        )
+        info[phase.name] = {**params[phase.name], "cache_key": cache_key(params[phase.name])}
     return masters, info
