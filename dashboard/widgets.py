@@ -9,9 +9,9 @@ import cache
 import numpy as np
 import streamlit as st
 
+from ebsdlib.methods import is_network_run, run_method_label
 from ebsdlib.phases import NOT_INDEXED_COLOR, Phase, with_colors
 from ebsdlib.views.gallery import GalleryItem
-from ebsdlib.views.runs import LOSS_NAMES, NETWORK_LOSSES
 
 NO_RUNS = (
     "No runs yet. Start one with **Train a new run** in the sidebar, or from a terminal: "
@@ -76,18 +76,16 @@ def pick_run(run_id: str | None, needs: str = "metrics") -> cache.RunData | None
             "umap": "no UMAP of its embeddings (it was trained with UMAP off)",
             "phasemap": "no phase map yet",
         }[needs]
-        if needs == "umap" and data.config.get("loss") not in NETWORK_LOSSES:
-            what = (
-                f"no embeddings: it is a {LOSS_NAMES.get(data.config.get('loss'), 'non-network')} run, "
-                "not a trained network"
-            )
+        network = is_network_run(data.config)
+        if needs == "umap" and not network:
+            what = f"no embeddings: it is a {run_method_label(data.config) or 'non-network'} run, not a trained network"
         fix = {
             "metrics": f"`python -m ebsdlib evaluate {run_id}`",
             "predictions": f"`python -m ebsdlib evaluate {run_id}`",
             "umap": f"`python -m ebsdlib evaluate {run_id}` (with UMAP on in its config)",
             "phasemap": f"`python -m ebsdlib predict --run {run_id} --data SCAN.h5`",
         }[needs]
-        if needs == "umap" and data.config.get("loss") not in NETWORK_LOSSES:
+        if needs == "umap" and not network:
             st.info(
                 f"Run `{run_id}` has {what}. Pick a cross-entropy or contrastive run in the sidebar.",
                 icon=":material/info:",

@@ -198,3 +198,11 @@ def run_method_label(config: Mapping, short: bool = False) -> str:
         return method_label(method_of_run(config).key, short=short)
     except ValueError:
         return str(config.get("method") or config.get("loss") or "")
+
+
+def is_network_run(config: Mapping) -> bool:
+    """Whether a run's ``config.json`` describes a trained network (embeddings, curves); never an error."""
+    try:
+        return method_of_run(config).is_network
+    except ValueError:
+        return False

@@ -105,3 +105,12 @@ def test_the_registry_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['ebsdlib', 'ebsdlib.methods']"
+
+
+def test_is_network_run_never_raises():
+    from ebsdlib.methods import is_network_run
+
+    assert is_network_run({"loss": "ce"}) and is_network_run({"method": "supcon", "loss": "supcon"})
+    assert not is_network_run({"method": "dictionary"})
+    assert not is_network_run({"loss": "dictionary"})  # a legacy dictionary run
+    assert not is_network_run({"method": "no-such-method"}) and not is_network_run({})

@@ -6,6 +6,7 @@ Reads what ``python -m ebsdlib bench dose|speed`` wrote (``<artifacts>/bench/dos
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -130,7 +131,7 @@ def dose_figure(
     for method, part in frame.groupby("method", sort=False):
         part = part.sort_values("dose")
         color = get_method(method).color if method in method_keys() else OTHER_COLOR
-        label = method_label(method)
+        label = html.escape(method_label(method), quote=False)
         if metric == "accuracy" and part["accuracy_low"].notna().all():
             fig.add_trace(
                 go.Scatter(

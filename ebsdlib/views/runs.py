@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ebsdlib.methods import METHODS, method_keys, method_label, method_of_run, network_methods
+from ebsdlib.methods import method_keys, method_label, method_of_run
 from ebsdlib.paths import datasets_root
 from ebsdlib.runs import RunSummary
 
@@ -35,12 +35,6 @@ RUN_COLUMNS = (
     "created",
     "error",
 )
-
-#: Method key → label, and the losses of trained networks (runs with embeddings and training
-#: curves), both from :mod:`ebsdlib.methods`; kept for ``dashboard/widgets.py``, which reads
-#: them. New code calls :func:`ebsdlib.methods.method_label` and :func:`~ebsdlib.methods.method_of_run`.
-LOSS_NAMES = {m.key: m.label for m in METHODS}
-NETWORK_LOSSES = tuple(m.loss for m in network_methods())
 
 RankBy = Literal["accuracy", "balanced_accuracy", "macro_f1"]
 
