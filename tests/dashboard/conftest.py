@@ -54,6 +54,23 @@ def patterns_for(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out.clip(0, 255).astype(np.uint8)
 
 
+def write_scan(path: Path, truth: np.ndarray, shape: tuple[int, int], phases, rng: np.random.Generator) -> Path:
+    """A labelled ``shape`` scan, row by row, of :func:`patterns_for` patterns (phase index mod 3)."""
+    rr, cc = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return write_dataset(
+        path,
+        patterns_for(truth % 3, rng),
+        truth,
+        phases,
+        provenance={"made_by": "tests/dashboard"},
+        scan_row=rr.ravel(),
+        scan_col=cc.ravel(),
+        scan_shape=shape,
+        step_size=0.5,
+        quality=rng.uniform(0.3, 1.0, truth.size).astype(np.float32),
+    )
+
+
 def make_datasets(root: Path) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 10)
@@ -68,21 +85,9 @@ def make_datasets(root: Path) -> tuple[Path, Path]:
         split_rule="test",
         preprocessing=PreprocessConfig(size=SIZE).to_dict(),
     )
-    h, w = 6, 8
-    rr, cc = np.mgrid[0:h, 0:w]
+    cc = np.mgrid[0:6, 0:8][1]
     truth = np.where(cc < 3, 0, np.where(cc < 5, 1, 2)).ravel()
-    scan = write_dataset(
-        root / "datasets" / "scan.h5",
-        patterns_for(truth, rng),
-        truth,
-        DEFAULT_PHASES,
-        provenance={"made_by": "tests/dashboard"},
-        scan_row=rr.ravel(),
-        scan_col=cc.ravel(),
-        scan_shape=(h, w),
-        step_size=0.5,
-        quality=rng.uniform(0.3, 1.0, h * w).astype(np.float32),
-    )
+    scan = write_scan(root / "datasets" / "scan.h5", truth, (6, 8), DEFAULT_PHASES, rng)
     return data, scan
 
 
@@ -214,21 +219,8 @@ def hostile_artifacts(tmp_path_factory) -> dict:
     data = convert_image_folder(source, root / "datasets" / "imported.h5")
     with EBSDDataset(data) as ds:
         phases = ds.phases
-    h, w = 4, 8
-    rr, cc = np.mgrid[0:h, 0:w]
-    truth = (cc // 2).ravel()
-    scan = write_dataset(
-        root / "datasets" / "scan.h5",
-        patterns_for(truth % 3, rng),
-        truth,
-        phases,
-        provenance={"made_by": "tests/dashboard"},
-        scan_row=rr.ravel(),
-        scan_col=cc.ravel(),
-        scan_shape=(h, w),
-        step_size=0.5,
-        quality=rng.uniform(0.3, 1.0, h * w).astype(np.float32),
-    )
+    truth = (np.mgrid[0:4, 0:8][1] // 2).ravel()
+    scan = write_scan(root / "datasets" / "scan.h5", truth, (4, 8), phases, rng)
     run = train(dataclasses.replace(tiny_config(data, "ce"), name=HOSTILE_RUN), progress=False, root=root)
     predict_scan(run, scan, progress=False, device="cpu")
     return {

@@ -17,7 +17,7 @@ import pytest
 from ebsdlib.data.format import write_dataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.phases import DEFAULT_PHASES
-from ebsdlib.train.config import LOSSES, TrainConfig
+from ebsdlib.train.config import LOSSES
 from ebsdlib.train.loop import train
 
 SIZE = 24
@@ -76,19 +76,14 @@ def separable_data(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("loss", LOSSES)
-def test_training_lowers_the_loss_and_classifies_the_test_split(loss, separable_data, artifacts):
-    config = TrainConfig(
+def test_training_lowers_the_loss_and_classifies_the_test_split(loss, separable_data, tiny_config, artifacts):
+    config = tiny_config(
         data=str(separable_data),
         loss=loss,
-        model="test_efficientnet",
         epochs=6,
         batch_size=30,
-        lr=3e-3,
-        warmup_epochs=1,
         probe_epochs=30,
         knn_k=5,
-        device="cpu",
-        umap=False,
         eval_batch_size=60,
         preprocess=PreprocessConfig(size=SIZE),
     )
