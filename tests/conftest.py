@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 
@@ -18,3 +21,35 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# -- the tiny ``--quick`` benchmarks, run once per session through the CLI ------------------------
+# (tests/bench checks them, the Benchmarks page test shows them)
+
+
+def run_cli(argv: list[str], artifacts: Path) -> int:
+    from ebsdlib.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EBSDLIB_ARTIFACTS", str(artifacts))
+        return main(argv)
+
+
+@pytest.fixture(scope="session")
+def bench_artifacts(tmp_path_factory) -> Path:
+    """Artifacts folder of the session (master-pattern and dictionary caches, scratch)."""
+    return tmp_path_factory.mktemp("bench_artifacts")
+
+
+@pytest.fixture(scope="session")
+def dose_doc(bench_artifacts) -> dict:
+    """``bench dose --quick`` (two doses, all three methods), written to ``<artifacts>/bench``."""
+    assert run_cli(["bench", "dose", "--quick", "--no-progress"], bench_artifacts) == 0
+    return json.loads((bench_artifacts / "bench" / "dose.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def speed_doc(bench_artifacts) -> dict:
+    """``bench speed --quick`` into ``<artifacts>/bench``."""
+    assert run_cli(["bench", "speed", "--quick", "--no-progress"], bench_artifacts) == 0
+    return json.loads((bench_artifacts / "bench" / "speed.json").read_text())

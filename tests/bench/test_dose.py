@@ -75,8 +75,9 @@ def test_bad_settings_are_named(change, match):
         DoseBenchConfig(**change)
 
 
-def test_cli_rejects_bad_doses(bench_artifacts, capsys):
-    from .conftest import run_cli
+def test_cli_rejects_bad_doses(tmp_path, monkeypatch, capsys):
+    from ebsdlib.cli import main
 
-    assert run_cli(["bench", "dose", "--quick", "--doses", "0", "--no-progress"], bench_artifacts) == 2
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path))
+    assert main(["bench", "dose", "--quick", "--doses", "0", "--no-progress"]) == 2
     assert "doses (0.0,) must be one or more positive numbers" in capsys.readouterr().err

@@ -6,17 +6,20 @@ from pathlib import Path
 
 import pytest
 
+from ebsdlib.methods import method_label
+
 HOME = str(Path(__file__).resolve().parents[2] / "dashboard" / "Home.py")
 PAGE = "app_pages/benchmarks.py"
 
 
 @pytest.fixture(scope="module")
-def bench_root(tmp_path_factory) -> Path:
-    """An artifacts folder with ``bench dose --quick`` and ``bench speed --quick`` results, a tiny
-    dictionary-indexing run (with a scan's phase map) and a tiny cross-entropy run of the same data."""
+def bench_root(tmp_path_factory, bench_artifacts, dose_doc, speed_doc) -> Path:
+    """An artifacts folder with the session's ``bench dose --quick`` and ``bench speed --quick``
+    results (tests/conftest.py), a tiny dictionary-indexing run (with a scan's phase map) and a
+    tiny cross-entropy run of the same data."""
+    import shutil
+
     from ebsdlib.baseline import DictionaryConfig, index_run
-    from ebsdlib.bench.dose import DoseBenchConfig, run_dose_bench
-    from ebsdlib.bench.speed import SpeedBenchConfig, run_speed_bench
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.simulate import ScanConfig, SimulationConfig, simulate_dataset, simulate_scan
     from ebsdlib.train.config import TrainConfig
@@ -25,8 +28,7 @@ def bench_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bench_page")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EBSDLIB_ARTIFACTS", str(root))
-        run_dose_bench(DoseBenchConfig.quick(methods=("ce", "dictionary")), progress=False)
-        run_speed_bench(SpeedBenchConfig.quick(naive=False), progress=False)
+        shutil.copytree(bench_artifacts / "bench", root / "bench")
         small = dict(pattern_size=32, master_half_size=40, dose=4000.0)
         data = simulate_dataset(
             SimulationConfig(n_per_phase=10, patterns_per_grain=1, **small),
@@ -78,14 +80,15 @@ def shown(at) -> str:
     )
 
 
-def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, monkeypatch):
+def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc, monkeypatch):
     at = open_page(bench_root, monkeypatch)
     assert at.title[0].value == "Benchmarks"
     charts = list(at.get("plotly_chart"))
     assert len(charts) == 2  # accuracy and Ni↔Ni3Fe confusion against dose
     tables = [d.value for d in at.dataframe]
     dose = next(t for t in tables if "label" in t.columns)
-    assert set(dose["label"]) == {"cross-entropy", "dictionary indexing"} and len(dose) == 4
+    labels = {method_label(m) for m in dose_doc["config"]["methods"]}
+    assert set(dose["label"]) == labels and len(dose) == len(labels) * len(dose_doc["config"]["doses"])
     assert "oracle_pair_accuracy" in dose.columns
     ratios = next(t for t in tables if "end-to-end ÷ model alone" in t.columns)
     assert set(ratios["stage"]) == {"inference", "training"}
