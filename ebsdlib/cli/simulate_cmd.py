@@ -1,4 +1,12 @@
-"""``python -m ebsdlib simulate``: build the synthetic default data set and scan."""
+"""``python -m ebsdlib simulate``: build the synthetic default data set and scan, master patterns,
+or the dynamical masters' convergence study.
+
+- ``ebsdlib simulate [--forward-model {kinematical,dynamical}] …`` — the data set and scan;
+- ``ebsdlib simulate masters [--forward-model dynamical] [--device cpu|cuda] [--npx …] …`` —
+  build (and cache) master patterns only;
+- ``ebsdlib simulate convergence [--emsoft]`` — the dynamical masters' convergence table
+  (:mod:`ebsdlib.simulate.convergence`).
+"""
 
 from __future__ import annotations
 
@@ -63,7 +71,78 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="instead of building files, print the calibration table for these doses",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_master_options(p, "kinematical")
     p.set_defaults(func=run)
+    modes = p.add_subparsers(dest="mode", metavar="MODE", title="modes (instead of the data set and scan)")
+    m = modes.add_parser(
+        "masters",
+        help="build and cache the master patterns of the phases",
+        description="Build the master patterns of the phases and cache them under artifacts/cache/master "
+        "(the defaults' dynamical and kinematical masters ship with the package and are only read).",
+    )
+    m.add_argument("--phases", nargs="+", default=None, metavar="NAME", help="phases (default Ni Ni3Al Ni3Fe)")
+    m.add_argument(
+        "--master-half-size", type=int, default=250, help="kinematical masters are 2·N+1 pixels a side (default 250)"
+    )
+    m.add_argument("--cache-dir", default=None, help="cache folder (default artifacts/cache/master)")
+    m.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_master_options(m, "kinematical")
+    m.set_defaults(func=run_masters)
+    c = modes.add_parser(
+        "convergence",
+        help="the dynamical masters' convergence study (npx, dmin, Monte Carlo electrons)",
+        description="Refine npx, dmin and the Monte Carlo electrons one at a time and print the median "
+        "correlation of noise-free default-detector patterns with the next refinement; with --emsoft also "
+        "the agreement of dynamical Ni with kikuchipy's EMsoft Ni master per npx. About 5–10 minutes on 2 cores.",
+    )
+    c.add_argument("--phase", default="Ni", help="phase to study (default Ni)")
+    c.add_argument("--orientations", type=int, default=100, help="random orientations compared (default 100)")
+    c.add_argument("--pattern-size", type=int, default=64, help="pattern size in pixels (default 64)")
+    c.add_argument("--npx-values", type=int, nargs="+", default=None, metavar="N", help="npx values, coarse to fine")
+    c.add_argument("--dmin-values", type=float, nargs="+", default=None, metavar="NM", help="dmin values (nm)")
+    c.add_argument("--mc-values", type=int, nargs="+", default=None, metavar="N", help="Monte Carlo electron counts")
+    c.add_argument("--npx", type=int, default=None, help="npx while the others are refined (default: the default)")
+    c.add_argument("--dmin", type=float, default=None, help="dmin (nm) while the others are refined")
+    c.add_argument("--mc-electrons", type=int, default=None, help="electrons while the others are refined")
+    c.add_argument("--emsoft", action="store_true", help="also compare Ni with kikuchipy's EMsoft Ni master")
+    c.add_argument("--emsoft-npx", type=int, nargs="+", default=None, metavar="N", help="npx values of that comparison")
+    c.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the Bloch-wave solves run")
+    c.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    c.set_defaults(func=run_convergence)
+
+
+def _add_master_options(p: argparse.ArgumentParser, default_model: str) -> None:
+    """The forward model and the dynamical masters' resolution and device."""
+    from ebsdlib.simulate.dynamical import DEFAULT_DMIN, DEFAULT_MC_ELECTRONS, DEFAULT_NPX
+
+    p.add_argument(
+        "--forward-model",
+        choices=("kinematical", "dynamical"),
+        default=default_model,
+        help=f"master patterns: kinematical (kikuchipy, |F|) or dynamical (de-ebsd); default {default_model}",
+    )
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where dynamical masters are built")
+    p.add_argument("--npx", type=int, default=DEFAULT_NPX, help=f"dynamical Lambert half-width (default {DEFAULT_NPX})")
+    p.add_argument(
+        "--dmin", type=float, default=DEFAULT_DMIN, help=f"dynamical smallest d-spacing in nm (default {DEFAULT_DMIN})"
+    )
+    p.add_argument(
+        "--mc-electrons",
+        type=int,
+        default=DEFAULT_MC_ELECTRONS,
+        help=f"dynamical Monte Carlo electrons (default {DEFAULT_MC_ELECTRONS})",
+    )
+
+
+def _master_settings(args: argparse.Namespace) -> dict:
+    from ebsdlib.simulate.dynamical import DynamicalSettings
+
+    return dict(
+        forward_model=args.forward_model,
+        dynamical=DynamicalSettings(npx=args.npx, dmin=args.dmin, mc_electrons=args.mc_electrons),
+        master_device=args.device,
+        master_half_size=args.master_half_size,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         pattern_size=args.pattern_size,
         seed=args.seed,
         detector=detector,
-        master_half_size=args.master_half_size,
+        **_master_settings(args),
     )
     dataset_extra, scan_extra = {}, {}
     if args.n_per_phase:
@@ -107,6 +186,55 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         path = simulate_scan(scan_config, scan_out, progress=progress)
         _print_summary(path, time.perf_counter() - start)
+    return 0
+
+
+def run_masters(args: argparse.Namespace) -> int:
+    """Build (or find) the master patterns and print where each lies."""
+    from ebsdlib.simulate.config import AcquisitionSettings
+    from ebsdlib.simulate.master import load_masters, locate
+
+    extra = {"phases": tuple(args.phases)} if args.phases else {}
+    settings = AcquisitionSettings(cache_dir=args.cache_dir, **_master_settings(args), **extra)
+    options = settings.master_options()
+    phases = settings.resolved_phases()
+    where_options = {k: v for k, v in options.items() if k != "device"}
+    found = {p.name: locate(p, **where_options) for p in phases}
+    start = time.perf_counter()
+    load_masters(phases, progress=not args.no_progress, **options)
+    print(f"{settings.forward_model} master patterns, {time.perf_counter() - start:.1f} s:")
+    for p in phases:
+        where = locate(p, **where_options)
+        how = "built" if found[p.name] is None else "shipped" if where.parent.name == "masters" else "cached"
+        size_kb = where.stat().st_size / 1e3
+        print(f"  {p.name:8s} {how:7s} {where} ({size_kb:.0f} kB)")
+    return 0
+
+
+def run_convergence(args: argparse.Namespace) -> int:
+    """Print the convergence table (and the EMsoft agreement with --emsoft)."""
+    from ebsdlib.phases import DEFAULT_PHASES
+    from ebsdlib.simulate.convergence import DEFAULT_SWEEPS, convergence_study, emsoft_agreement, format_rows
+    from ebsdlib.simulate.dynamical import DynamicalSettings
+
+    phases = {p.name: p for p in DEFAULT_PHASES}
+    if args.phase not in phases:
+        raise ValueError(f"unknown phase {args.phase!r}; the simulator knows {sorted(phases)}")
+    sweeps = dict(DEFAULT_SWEEPS)
+    for key, values in (("npx", args.npx_values), ("dmin", args.dmin_values), ("mc_electrons", args.mc_values)):
+        if values:
+            sweeps[key] = tuple(values)
+    base = {k: v for k, v in (("npx", args.npx), ("dmin", args.dmin), ("mc_electrons", args.mc_electrons)) if v}
+    progress = not args.no_progress
+    common = dict(n_orientations=args.orientations, pattern_size=args.pattern_size, device=args.device)
+    common["base"] = DynamicalSettings(**base)
+    rows = convergence_study(phases[args.phase], sweeps=sweeps, progress=progress, **common)
+    print(f"convergence of dynamical {args.phase}: median correlation with the next refinement")
+    print(format_rows(rows))
+    if args.emsoft:
+        npx = tuple(args.emsoft_npx) if args.emsoft_npx else (60, 100, 140, 200)
+        print("\nagreement with kikuchipy's EMsoft Ni master")
+        print(format_rows(emsoft_agreement(npx, progress=progress, **common)))
     return 0
 
 

@@ -205,17 +205,13 @@ def master_pattern(
 
         dynamical = dynamical or DynamicalSettings()
         check_build(phase, dynamical, voltage, sample_tilt)
-        size = 2 * dynamical.npx + 1
-    else:
-        size = 2 * int(half_size) + 1
     lambert = None
     path = None
     if use_cache:
-        path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        path = path / f"{cache_key(params)}.npz"
-        lambert = _read_cache(path, params, size)
+        path = _cache_file(params, cache_dir)
+        lambert = _read_cache(path, params)
         if lambert is None:
-            lambert = _read_cache(PACKAGED_DIR / path.name, params, size)
+            lambert = _read_cache(PACKAGED_DIR / path.name, params)
     if lambert is None:
         if forward_model == "dynamical":
             check_device(device)
@@ -249,8 +245,31 @@ def parameters_of(
     return master_parameters(phase, half_size, min_dspacing, voltage, scaling)
 
 
-def _read_cache(path: Path, params: dict, size: int) -> np.ndarray | None:
+def locate(
+    phase: Phase,
+    half_size: int = 250,
+    min_dspacing: float = 0.7,
+    voltage: float = 20e3,
+    cache_dir: str | Path | None = None,
+    *,
+    forward_model: ForwardModel = "kinematical",
+    dynamical: DynamicalSettings | None = None,
+    sample_tilt: float = 70.0,
+) -> Path | None:
+    """The file :func:`master_pattern` would read this master from (the cache, else the shipped
+    one), or ``None`` when it would build it."""
+    params = parameters_of(phase, half_size, min_dspacing, voltage, "linear", forward_model, dynamical, sample_tilt)
+    path = _cache_file(params, cache_dir)
+    return next((p for p in (path, PACKAGED_DIR / path.name) if _read_cache(p, params) is not None), None)
+
+
+def _cache_file(params: dict, cache_dir: str | Path | None) -> Path:
+    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / f"{cache_key(params)}.npz"
+
+
+def _read_cache(path: Path, params: dict) -> np.ndarray | None:
     """The cached Lambert array, or ``None`` when absent, unreadable or built differently."""
+    size = 2 * (params["npx"] if params.get("forward_model") == "dynamical" else params["half_size"]) + 1
     if not path.exists():
         return None
     try:
