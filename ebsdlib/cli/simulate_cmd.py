@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "simulate",
         help="build the physics-based synthetic data set and scan (Ni, Ni3Al, Ni3Fe)",
-        description="Simulate kinematical EBSD patterns of Ni, Ni3Al and Ni3Fe with a realistic "
+        description="Simulate EBSD patterns of Ni, Ni3Al and Ni3Fe (kinematical or, with --forward-model "
+        "dynamical, de-ebsd dynamical master patterns) with a realistic "
         "detector model: a labelled data set for training and a Voronoi-grain scan "
         "for phase maps. With no options both defaults are built.",
     )

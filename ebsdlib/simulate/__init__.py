@@ -1,4 +1,5 @@
-"""The physics-based synthetic default: kinematical EBSD patterns of Ni, Ni₃Al and Ni₃Fe.
+"""The physics-based synthetic default: EBSD patterns of Ni, Ni₃Al and Ni₃Fe from kinematical
+(default) or dynamical master patterns (``forward_model``).
 
 - :func:`simulate_dataset` with :class:`SimulationConfig` — a labelled data set of grains of
   random orientation, split by grain, for training;
@@ -7,6 +8,7 @@
 
 Both write the project's HDF5 format (:mod:`ebsdlib.data.format`). Modules: :mod:`.crystal`
 (structures, reflectors, structure factors), :mod:`.master` (cached master patterns),
+:mod:`.dynamical` (de-ebsd Bloch-wave masters), :mod:`.convergence` (their resolution study),
 :mod:`.detector` (geometry and noise), :mod:`.calibrate` (how hard a dose is).
 Heavy packages (kikuchipy, orix, diffsims) are imported only when a simulation runs.
 """
