@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ebsdlib.methods import get_method, method_keys, method_label
+from ebsdlib.methods import get_method, indexing_methods, method_keys, method_label
 from ebsdlib.paths import artifacts_root
 
 #: Colour of a method the registry does not know (a file written by another version).
@@ -296,28 +296,7 @@ def method_comparison(table: pd.DataFrame, metrics: Mapping[str, dict | None]) -
     metrics
         Run id → its ``metrics.json`` (for the throughput), ``None`` when unreadable.
     """
-    if not len(table):
-        return pd.DataFrame(
-            columns=[
-                "run_id",
-                "method",
-                "model",
-                "dataset",
-                "eval_split",
-                "accuracy",
-                "accuracy_low",
-                "accuracy_high",
-                "ni_ni3fe_confusion",
-                "patterns_per_second",
-            ]
-        )
-    done = table[(table["state"] == "completed") & table["accuracy"].notna()].copy()
-    done["baseline"] = [m in method_keys() and not get_method(m).is_network for m in done["method"]]  # indexing
-    done["method"] = done["method_label"]
-    done["patterns_per_second"] = [
-        (metrics.get(r) or {}).get("inference_patterns_per_second", np.nan) for r in done["run_id"]
-    ]
-    cols = [
+    columns = [
         "run_id",
         "method",
         "model",
@@ -328,6 +307,15 @@ def method_comparison(table: pd.DataFrame, metrics: Mapping[str, dict | None]) -
         "accuracy_high",
         "ni_ni3fe_confusion",
         "patterns_per_second",
-        "baseline",
     ]
-    return done.sort_values(["dataset", "accuracy"], ascending=[True, False])[cols].reset_index(drop=True)
+    if not len(table):
+        return pd.DataFrame(columns=columns)
+    done = table[(table["state"] == "completed") & table["accuracy"].notna()].copy()
+    done["baseline"] = done["method"].isin([m.key for m in indexing_methods()])
+    done["method"] = done["method_label"]
+    done["patterns_per_second"] = [
+        (metrics.get(r) or {}).get("inference_patterns_per_second", np.nan) for r in done["run_id"]
+    ]
+    return done.sort_values(["dataset", "accuracy"], ascending=[True, False])[[*columns, "baseline"]].reset_index(
+        drop=True
+    )
