@@ -64,8 +64,11 @@ class DemoConfig:
         Optimiser settings shared by both runs.
     seed
         Seed of the simulation and of training.
+    forward_model
+        Master patterns of the simulation: ``"dynamical"`` (de-ebsd, shipped with the package)
+        or ``"kinematical"``; a manifest without it was made kinematically.
     master_half_size
-        Master-pattern resolution (smaller is faster, used by the tiny test rebuild).
+        Kinematical master-pattern resolution (smaller is faster).
     """
 
     n_per_phase: int = 2000
@@ -78,6 +81,7 @@ class DemoConfig:
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
+    forward_model: str = "dynamical"
     master_half_size: int = 250
     device: str = "auto"
 
@@ -106,6 +110,7 @@ class DemoConfig:
     def from_dict(cls, d: dict) -> DemoConfig:
         d = dict(d)
         d["scan_shape"] = tuple(d.get("scan_shape", (100, 100)))
+        d.setdefault("forward_model", "kinematical")  # manifests written before the choice
         return cls(**d)
 
 
@@ -119,7 +124,12 @@ def simulation_configs(config: DemoConfig, root: Path):
     from ebsdlib.simulate import ScanConfig, SimulationConfig
 
     cache = str(root / "cache" / "master")
-    common = dict(seed=config.seed, master_half_size=config.master_half_size, cache_dir=cache)
+    common = dict(
+        seed=config.seed,
+        forward_model=config.forward_model,
+        master_half_size=config.master_half_size,
+        cache_dir=cache,
+    )
     dataset = SimulationConfig(n_per_phase=config.n_per_phase, patterns_per_grain=config.patterns_per_grain, **common)
     scan = ScanConfig(shape=tuple(config.scan_shape), n_grains=config.n_grains, **common)
     return dataset, scan

@@ -40,6 +40,18 @@ def cache_root(root: str | Path | None = None) -> Path:
     return artifacts_root(root) / "cache"
 
 
+def portable_path(path: str | Path, root: str | Path | None = None) -> str:
+    """``path`` as it is stored in a run folder: relative to the artifacts folder's parent
+    (``artifacts/datasets/x.h5``) when it lies inside the artifacts folder ``root``, so that a
+    clone in any other folder finds it; else absolute.
+    """
+    base = artifacts_root(root).resolve()
+    resolved = Path(path).resolve()
+    if base in resolved.parents:
+        return (Path(base.name) / resolved.relative_to(base)).as_posix()
+    return str(resolved)
+
+
 def check_name(name: str, kind: NameKind = "run id") -> str:
     """Return ``name`` if it is a safe folder name, else raise ``ValueError`` naming it.
 

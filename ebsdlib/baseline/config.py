@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.simulate.master import FORWARD_MODELS
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -48,6 +49,9 @@ class DictionaryConfig:
         simulation record of the data set, or the simulator's defaults.
     master_half_size, min_dspacing
         Master-pattern parameters; ``None`` takes them as for the geometry.
+    forward_model
+        ``"dynamical"`` or ``"kinematical"`` dictionary; ``None`` takes the data set's own
+        (its simulation record; dynamical for real scans).
     cache
         Keep built dictionaries in ``<artifacts>/cache/dictionary`` and reuse them.
     seed
@@ -68,6 +72,7 @@ class DictionaryConfig:
     voltage: float | None = None
     master_half_size: int | None = None
     min_dspacing: float | None = None
+    forward_model: Literal["kinematical", "dynamical"] | None = None
     cache: bool = True
     seed: int = 0
 
@@ -130,6 +135,11 @@ class DictionaryConfig:
                 "min_dspacing",
                 self.min_dspacing is None or (_number(self.min_dspacing) and 0.1 <= self.min_dspacing <= 5),
                 "None or Å from 0.1 to 5",
+            ),
+            (
+                "forward_model",
+                self.forward_model in (None, *FORWARD_MODELS),
+                f"None (the data set's own) or one of {list(FORWARD_MODELS)}",
             ),
             ("cache", isinstance(self.cache, bool), "True or False"),
             ("seed", _integer(self.seed) and 0 <= self.seed < 2**32, "an integer from 0 to 2**32-1"),

@@ -44,7 +44,7 @@ from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.io import write_json
 from ebsdlib.methods import method_label, method_of_run
-from ebsdlib.paths import runs_root
+from ebsdlib.paths import portable_path, runs_root
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir, check_run_id, new_run_id
 
@@ -181,8 +181,10 @@ def index_scan(
 ) -> Path:
     """Map a scan with a dictionary-indexing run: ``runs/<run_id>/phasemaps/<scan>/``.
 
-    The run's dictionary options, geometry, preprocessing and fitted temperature are used;
-    the dictionary is rebuilt (or read from the cache) when the scan's pattern shape differs.
+    The run's dictionary options, master patterns, preprocessing and fitted temperature are
+    used, with the scan's own detector when its file records one
+    (:func:`~ebsdlib.baseline.geometry.scan_geometry`); the dictionary is rebuilt (or read from
+    the cache) when the scan's pattern shape or detector differs from the run's.
     The map's orientations are those of each point's best match.
 
     Parameters
@@ -200,6 +202,7 @@ def index_scan(
     progress
         Show tqdm bars.
     """
+    from ebsdlib.baseline.geometry import scan_geometry
     from ebsdlib.data import load
     from ebsdlib.data.scan import scan_name_from_path, scan_positions
     from ebsdlib.phasemap.store import save_scan_phasemap
@@ -221,7 +224,7 @@ def index_scan(
             "wait for it, or start a new one with `python -m ebsdlib index`"
         )
     config = DictionaryConfig.from_dict(cfg["dictionary"])
-    geometry = Geometry.from_dict(cfg["geometry"])
+    run_geometry = Geometry.from_dict(cfg["geometry"])
     preprocess = PreprocessConfig.from_dict(cfg["preprocess"])
     phases = tuple(Phase.from_dict(p) for p in metrics["phases"])
     name = scan_name if scan_name is not None else scan_name_from_path(scan)
@@ -229,15 +232,17 @@ def index_scan(
     with load(scan, progress=progress) as ds:
         scan_positions(ds)  # a scan without geometry is refused before it is indexed
         check_phases(phases, ds)
+        geometry = scan_geometry(run_geometry, ds, config)
         dictionary = ensure_dictionary(dictionary, phases, geometry, ds.pattern_shape, preprocess, config, progress)
         result = index_split(ds, dictionary, geometry, preprocess, config, None, progress)
         meta = {
             "run_id": run.run_id,
             "scan": name,
-            "data": str(Path(scan).resolve()),
+            "data": portable_path(scan, run.path.parent.parent),
             "model": cfg.get("model"),
             "method": method_key(config),
             "orientations": "best dictionary match",
+            "geometry": geometry.to_dict(),
             "patterns_per_second": result.patterns_per_second,
         }
         return save_scan_phasemap(

@@ -157,6 +157,12 @@ def _index_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-dspacing", type=float, help="smallest d-spacing of the reflectors in Å (default from the data set)"
     )
+    p.add_argument(
+        "--forward-model",
+        choices=("dynamical", "kinematical"),
+        default=None,
+        help="master patterns of the dictionary (default the data set's own; dynamical for real scans)",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not read or write the dictionary cache")
     p.add_argument("--name", default="", help="free-text name of the run")
     p.add_argument("--run-id", default=None, help="folder name of the new run (default from the time)")
@@ -198,6 +204,7 @@ def run_index(args: argparse.Namespace) -> int:
         voltage=args.voltage,
         master_half_size=args.master_half_size,
         min_dspacing=args.min_dspacing,
+        forward_model=args.forward_model,
         cache=not args.no_cache,
     )
     run = index_run(

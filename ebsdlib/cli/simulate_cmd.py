@@ -21,12 +21,13 @@ DEFAULT_SCAN_OUT = "default_scan.h5"
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``simulate`` command."""
     from ebsdlib.simulate.config import DEFAULT_DOSE
+    from ebsdlib.simulate.master import DEFAULT_FORWARD_MODEL
 
     p = subparsers.add_parser(
         "simulate",
         help="build the physics-based synthetic data set and scan (Ni, Ni3Al, Ni3Fe)",
-        description="Simulate EBSD patterns of Ni, Ni3Al and Ni3Fe (kinematical or, with --forward-model "
-        "dynamical, de-ebsd dynamical master patterns) with a realistic "
+        description="Simulate EBSD patterns of Ni, Ni3Al and Ni3Fe (de-ebsd dynamical master patterns or, with "
+        "--forward-model kinematical, kikuchipy's kinematical ones) with a realistic "
         "detector model: a labelled data set for training and a Voronoi-grain scan "
         "for phase maps. With no options both defaults are built.",
     )
@@ -72,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="instead of building files, print the calibration table for these doses",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    _add_master_options(p, "kinematical")
+    _add_master_options(p, DEFAULT_FORWARD_MODEL)
     p.set_defaults(func=run)
     modes = p.add_subparsers(dest="mode", metavar="MODE", title="modes (instead of the data set and scan)")
     m = modes.add_parser(
@@ -87,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     m.add_argument("--cache-dir", default=None, help="cache folder (default artifacts/cache/master)")
     m.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    _add_master_options(m, "kinematical")
+    _add_master_options(m, DEFAULT_FORWARD_MODEL)
     m.set_defaults(func=run_masters)
     c = modes.add_parser(
         "convergence",

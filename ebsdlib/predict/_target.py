@@ -10,6 +10,7 @@ import numpy as np
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.scan import scan_name_from_path
 from ebsdlib.methods import method_of_network
+from ebsdlib.paths import portable_path
 from ebsdlib.phasemap.store import save_scan_phasemap
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir, resolve_run
@@ -51,7 +52,7 @@ def write_scan_map(
     meta = {
         "run_id": run.run_id,
         "scan": name,
-        "data": str(Path(data_path).resolve()),
+        "data": portable_path(data_path, run.path.parent.parent),
         "model": config.model,
         "loss": config.loss,
         "method": method_of_network(config.loss).key,

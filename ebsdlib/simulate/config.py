@@ -11,6 +11,7 @@ import numpy as np
 from ebsdlib.phases import DEFAULT_PHASES, Phase
 from ebsdlib.simulate.detector import DetectorModel
 from ebsdlib.simulate.dynamical import DynamicalSettings
+from ebsdlib.simulate.master import DEFAULT_FORWARD_MODEL
 
 #: Default dose in detected electrons per pixel. With the default detector, two noisy exposures
 #: of one pattern then correlate at 0.54 after preprocessing, as neighbouring patterns of one
@@ -35,8 +36,8 @@ class AcquisitionSettings:
     detector
         Geometry and noise model of the camera.
     forward_model
-        How master patterns are made: ``"kinematical"`` (kikuchipy, band intensity ∝ |F|) or
-        ``"dynamical"`` (de-ebsd Bloch waves; :mod:`ebsdlib.simulate.dynamical`).
+        How master patterns are made: ``"dynamical"`` (the default: de-ebsd Bloch waves;
+        :mod:`ebsdlib.simulate.dynamical`) or ``"kinematical"`` (kikuchipy, band intensity ∝ |F|).
     master_half_size
         Kinematical master patterns are ``2·half_size + 1`` pixels a side (Lambert projection).
     min_dspacing
@@ -58,7 +59,7 @@ class AcquisitionSettings:
     dose: float = DEFAULT_DOSE
     dose_spread: float = 0.2
     detector: DetectorModel = field(default_factory=DetectorModel)
-    forward_model: Literal["kinematical", "dynamical"] = "kinematical"
+    forward_model: Literal["kinematical", "dynamical"] = DEFAULT_FORWARD_MODEL
     master_half_size: int = 250
     min_dspacing: float = 0.7
     dynamical: DynamicalSettings = field(default_factory=DynamicalSettings)

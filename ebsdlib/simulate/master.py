@@ -50,6 +50,11 @@ FORWARD_MODELS = {
     "dynamical": "de-ebsd Bloch-wave master pattern with a Monte Carlo depth profile",
 }
 
+#: The forward model of the simulator's defaults: the data set, the scan, the benchmarks and the
+#: demo are dynamical; data made before it existed (records without ``forward_model``) were
+#: kinematical.
+DEFAULT_FORWARD_MODEL: ForwardModel = "dynamical"
+
 #: Bump when the way master patterns are built changes, so old cache files are not reused.
 CACHE_VERSION = 1
 
@@ -152,7 +157,7 @@ def master_pattern(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     *,
-    forward_model: ForwardModel = "kinematical",
+    forward_model: ForwardModel = DEFAULT_FORWARD_MODEL,
     dynamical: DynamicalSettings | None = None,
     sample_tilt: float = 70.0,
     device: str = "cpu",
@@ -232,7 +237,7 @@ def parameters_of(
     min_dspacing: float = 0.7,
     voltage: float = 20e3,
     scaling: Literal["linear", "square"] = "linear",
-    forward_model: ForwardModel = "kinematical",
+    forward_model: ForwardModel = DEFAULT_FORWARD_MODEL,
     dynamical: DynamicalSettings | None = None,
     sample_tilt: float = 70.0,
 ) -> dict:
@@ -252,7 +257,7 @@ def locate(
     voltage: float = 20e3,
     cache_dir: str | Path | None = None,
     *,
-    forward_model: ForwardModel = "kinematical",
+    forward_model: ForwardModel = DEFAULT_FORWARD_MODEL,
     dynamical: DynamicalSettings | None = None,
     sample_tilt: float = 70.0,
 ) -> Path | None:
@@ -304,7 +309,7 @@ def load_masters(
     cache_dir: str | Path | None = None,
     progress: bool = False,
     *,
-    forward_model: ForwardModel = "kinematical",
+    forward_model: ForwardModel = DEFAULT_FORWARD_MODEL,
     dynamical: DynamicalSettings | None = None,
     sample_tilt: float = 70.0,
     device: str = "cpu",

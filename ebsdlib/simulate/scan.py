@@ -9,8 +9,12 @@ brightly, as channelling contrast gives). Within a grain each point is misorient
 At a grain boundary the beam's interaction volume (a Gaussian footprint of σ = ``beam_sigma``
 scan steps) straddles two grains: the pattern is the mix of both grains' patterns, weighted by
 the share of the footprint on each side, ``w = ½·erfc(d / (σ√2))`` for a point a distance ``d``
-from the boundary. Mixed patterns have weaker bands, so the image-quality map shows the
-boundaries dark, as real IQ maps do. The pattern centre drifts linearly across the scan
+from the boundary. The image quality (:mod:`ebsdlib.simulate.quality`) measures the shape of a
+pattern's spectrum, and a mix of two patterns has about the mean of their spectra: measured on
+the same 24×24 scan with and without mixing (seed 2, points weighted > 0.3), mean IQ 0.7737
+against 0.7738 with dynamical 64×64 patterns, so the simulated IQ map does not darken at
+boundaries as real ones do (where deformation and surface relief add to the overlap); noise
+lowers it (a lower dose gives a lower IQ). The pattern centre drifts linearly across the scan
 (``detector.pc_spread`` over the full width/height), as beam scanning makes it.
 
 The labels are the true phase of each point's own grain; the file also stores scan row/column,

@@ -174,11 +174,8 @@ def resolve_data_path(data: str | os.PathLike, artifacts: str | Path) -> Path:
         Naming the places looked at.
     """
     p = Path(data)
-    candidates = (
-        [p]
-        if p.is_absolute()
-        else [p, Path(artifacts).parent / p, Path(artifacts) / p, Path(artifacts) / "datasets" / p.name]
-    )
+    here = Path(artifacts) / "datasets" / p.name  # an absolute path written by a clone elsewhere
+    candidates = [p, here] if p.is_absolute() else [p, Path(artifacts).parent / p, Path(artifacts) / p, here]
     for c in candidates:
         if c.is_file():
             return c

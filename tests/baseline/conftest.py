@@ -26,20 +26,27 @@ PREPROCESS = PreprocessConfig(size=SIZE, static_background=False)
 DETECTOR = DetectorModel()
 
 
-def record() -> dict:
+def record(forward_model: str = "dynamical") -> dict:
     """The simulation record of the test data (what the dictionary reads its geometry from)."""
     return {
         "source": "simulation",
-        "config": {"detector": DETECTOR.to_dict(), "master_half_size": MASTER_HALF, "min_dspacing": 0.7},
+        "config": {
+            "detector": DETECTOR.to_dict(),
+            "master_half_size": MASTER_HALF,
+            "min_dspacing": 0.7,
+            "forward_model": forward_model,
+        },
     }
 
 
-def frames(labels: np.ndarray, quaternions: np.ndarray, cache: Path) -> np.ndarray:
+def frames(labels: np.ndarray, quaternions: np.ndarray, cache: Path, forward_model: str = "dynamical") -> np.ndarray:
     """Noise-free detector frames (float32) of the given phases and orientations."""
     from ebsdlib.simulate.dataset import render_clean
     from ebsdlib.simulate.master import load_masters
 
-    masters, _ = load_masters(DEFAULT_PHASES, MASTER_HALF, 0.7, 20e3, cache_dir=cache / "cache" / "master")
+    masters, _ = load_masters(
+        DEFAULT_PHASES, MASTER_HALF, 0.7, 20e3, cache_dir=cache / "cache" / "master", forward_model=forward_model
+    )
     clean = render_clean(masters, DEFAULT_PHASES, labels, quaternions, None, DETECTOR, (SIZE, SIZE))
     return DETECTOR.expose(standardise(clean), 500.0, None)
 

@@ -35,7 +35,7 @@ def masters_64(master_cache):
     """Master patterns of the three phases at a resolution fit for 64-pixel patterns."""
     from ebsdlib.simulate.master import load_masters
 
-    masters, _ = load_masters(DEFAULT_PHASES, half_size=150, cache_dir=master_cache)
+    masters, _ = load_masters(DEFAULT_PHASES, cache_dir=master_cache)  # the shipped dynamical masters
     return masters
 
 

@@ -39,7 +39,32 @@ def test_simulate_builds_dataset_and_scan(tmp_path, monkeypatch, capsys):
         assert ds.scan_shape == (6, 5) and len(ds) == 30
     text = capsys.readouterr().out
     assert "12 patterns of 32×32 uint8" in text and "scan 6×5" in text
-    # master patterns were cached under the artifacts folder
+    with EBSDDataset(out) as ds:  # the default is dynamical, from the masters shipped with the package
+        assert ds.provenance["config"]["forward_model"] == "dynamical"
+    assert not list((tmp_path / "artifacts" / "cache" / "master").glob("*.npz"))
+
+
+def test_simulate_kinematical_caches_its_masters(tmp_path, monkeypatch):
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    out = tmp_path / "k.h5"
+    rc = main(
+        [
+            "simulate",
+            "--what",
+            "dataset",
+            "--out",
+            str(out),
+            "--n-per-phase",
+            "2",
+            "--forward-model",
+            "kinematical",
+            *TINY_ARGS,
+        ]
+    )
+    assert rc == 0
+    with EBSDDataset(out) as ds:
+        assert ds.provenance["config"]["forward_model"] == "kinematical"
+    # kinematical masters of a non-default size are built once and cached under the artifacts folder
     assert list((tmp_path / "artifacts" / "cache" / "master").glob("*.npz"))
 
 

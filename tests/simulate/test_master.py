@@ -34,7 +34,7 @@ def test_projection_follows_orientation(masters_64, orientations_20):
 
 
 def test_cache_is_written_once_and_read_back(tmp_path, monkeypatch):
-    first = master_mod.master_pattern(NI, half_size=20, cache_dir=tmp_path)
+    first = master_mod.master_pattern(NI, half_size=20, cache_dir=tmp_path, forward_model="kinematical")
     files = list(tmp_path.glob("Ni-*.npz"))
     assert len(files) == 1
 
@@ -42,7 +42,7 @@ def test_cache_is_written_once_and_read_back(tmp_path, monkeypatch):
         raise AssertionError("built again although cached")
 
     monkeypatch.setattr(master_mod, "build_lambert", fail)
-    second = master_mod.master_pattern(NI, half_size=20, cache_dir=tmp_path)
+    second = master_mod.master_pattern(NI, half_size=20, cache_dir=tmp_path, forward_model="kinematical")
     np.testing.assert_array_equal(first.data, second.data)
     assert second.projection == "lambert" and second.hemisphere == "both"
 
@@ -57,7 +57,7 @@ def test_corrupt_cache_file_is_rebuilt(tmp_path):
     params = master_mod.master_parameters(NI, half_size=20)
     path = tmp_path / f"{master_mod.cache_key(params)}.npz"
     path.write_bytes(b"not an npz")
-    mp = master_mod.master_pattern(NI, half_size=20, cache_dir=tmp_path)
+    mp = master_mod.master_pattern(NI, half_size=20, cache_dir=tmp_path, forward_model="kinematical")
     assert mp.data.shape == (2, 41, 41)
     with np.load(path) as f:
         assert f["lambert"].shape == (2, 41, 41)
