@@ -2,10 +2,20 @@
 
 Every data set stores its own phase table (see :mod:`ebsdlib.data.format`); this module
 holds the project's three default phases and the colours used on every plot and map.
+
+Names resolve to phases by name (case-insensitive: ``ni3fe`` and ``NI`` are Ni₃Fe and Ni) or,
+failing that, by chemical formula: a name is parsed into element counts, so any order of the
+same elements and counts is the same phase (``FeNi3`` is Ni₃Fe, ``AlNi3`` is Ni₃Al). Counts are
+compared as written, not reduced (``Ni2`` is not Ni). A name written with the usual capitals is
+read as written (``Co`` is cobalt); only a name that so matches no phase is also read ignoring
+case (``FENI3``, ``feni3``).
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 #: Colour of pixels below the confidence threshold ("not indexed") on every map.
@@ -124,18 +134,131 @@ DEFAULT_PHASES: tuple[Phase, ...] = (NI, NI3AL, NI3FE)
 HARD_PAIR = ("Ni", "Ni3Fe")
 
 
-def phase_from_name(name: str) -> Phase:
-    """Default phase of that name, or a generic one with a fallback colour.
+_ELEMENT_TEXT = """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr
+    Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu
+    Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg
+    Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og"""
+#: Chemical element symbols, H to Og.
+ELEMENTS = tuple(_ELEMENT_TEXT.split())
+_SYMBOLS = frozenset(ELEMENTS)
+_BY_LOWER = {e.lower(): e for e in ELEMENTS}
+_FORMULA = re.compile(r"(?:[A-Z][a-z]?[0-9]*)+")
+_TERM = re.compile(r"([A-Z][a-z]?)([0-9]*)")
+
+#: How a name matched a phase: by its name (ignoring case) or by its chemical formula.
+MATCH_BY_NAME = "name"
+MATCH_BY_FORMULA = "alias by formula"
+
+
+def formula_counts(formula: str) -> dict[str, int] | None:
+    """Element counts of a formula written with the usual capitals, or ``None`` if it is not one.
+
+    Parameters
+    ----------
+    formula
+        E.g. ``"Ni3Fe"`` → ``{"Ni": 3, "Fe": 1}``; ``"FeNi3"`` gives the same counts. Repeated
+        elements add up (``"NiAlNi2"`` → ``{"Ni": 3, "Al": 1}``); a count of 0 or an unknown
+        symbol makes it no formula.
+    """
+    if not _FORMULA.fullmatch(formula):
+        return None
+    counts: Counter[str] = Counter()
+    for symbol, digits in _TERM.findall(formula):
+        if symbol not in _SYMBOLS or digits.startswith("0"):
+            return None
+        counts[symbol] += int(digits or 1)
+    return dict(counts)
+
+
+def _counts_ignoring_case(name: str) -> list[dict[str, int]]:
+    """Every reading of ``name`` as element symbols and counts when capitals are ignored (64 at most)."""
+    text = name.lower()
+
+    def steps(i: int) -> list[tuple[str, int, int]]:
+        """(symbol, count, next position) for each element symbol that can start at ``i``."""
+        out = []
+        for width in (2, 1):
+            symbol = _BY_LOWER.get(text[i : i + width]) if i + width <= len(text) else None
+            digits = re.match(r"[0-9]*", text[i + width :]).group()
+            if symbol is not None and not digits.startswith("0"):
+                out.append((symbol, int(digits or 1), i + width + len(digits)))
+        return out
+
+    # ends[i]: text[i:] reads as symbols to the end, so the walk below never enters a dead end
+    ends = [False] * len(text) + [True]
+    for i in range(len(text) - 1, -1, -1):
+        ends[i] = any(ends[j] for _, _, j in steps(i))
+    readings: list[dict[str, int]] = []
+
+    def walk(i: int, counts: dict[str, int]) -> None:
+        if i == len(text):
+            readings.append(counts)
+        for symbol, n, j in steps(i):
+            if ends[j] and len(readings) < 64:
+                walk(j, {**counts, symbol: counts.get(symbol, 0) + n})
+
+    if text and ends[0]:
+        walk(0, {})
+    return readings
+
+
+def match_phase(name: str, phases: Sequence[Phase] = DEFAULT_PHASES) -> tuple[Phase, str] | None:
+    """The phase of ``phases`` that ``name`` stands for, and how it matched.
 
     Parameters
     ----------
     name
-        Phase name such as a class sub-folder's name.
+        A phase name as found in a file or folder name, e.g. ``"FeNi3"`` or ``"ni"``.
+    phases
+        The candidates; a phase matches by formula when its own name is a formula.
+
+    Returns
+    -------
+    match
+        ``(phase, MATCH_BY_NAME)`` for the same name ignoring case, ``(phase, MATCH_BY_FORMULA)``
+        for the same element counts, or ``None``.
+
+    Raises
+    ------
+    ValueError
+        ``name`` has the composition of more than one of ``phases``.
     """
-    for p in DEFAULT_PHASES:
+    for p in phases:
         if p.name.lower() == name.lower():
-            return p
-    return Phase(name=name, space_group=0, lattice_a=0.0, color="")
+            return p, MATCH_BY_NAME
+    compositions = {p.name: formula_counts(p.name) for p in phases}
+    exact = formula_counts(name)
+    for readings in ([exact] if exact else [], _counts_ignoring_case(name)):
+        found = [p for p in phases if compositions[p.name] is not None and compositions[p.name] in readings]
+        if len(found) > 1:
+            raise ValueError(
+                f"phase name {name!r} has the composition of several phases {[p.name for p in found]}; "
+                "use one of these names exactly"
+            )
+        if found:
+            return found[0], MATCH_BY_FORMULA
+    return None
+
+
+def resolve_phase_name(name: str, phases: Sequence[Phase] = DEFAULT_PHASES) -> Phase | None:
+    """The phase of ``phases`` named ``name`` (ignoring case) or with its formula, else ``None``.
+
+    See :func:`match_phase`; ``resolve_phase_name("FeNi3")`` is the default Ni₃Fe.
+    """
+    match = match_phase(name, phases)
+    return match[0] if match else None
+
+
+def phase_from_name(name: str) -> Phase:
+    """Default phase of that name or formula, or a generic one with a fallback colour.
+
+    Parameters
+    ----------
+    name
+        Phase name such as a class sub-folder's name; ``"ni3fe"`` and ``"FeNi3"`` both give
+        the default Ni₃Fe (see :func:`resolve_phase_name`).
+    """
+    return resolve_phase_name(name) or Phase(name=name, space_group=0, lattice_a=0.0, color="")
 
 
 def with_colors(phases: list[Phase] | tuple[Phase, ...]) -> tuple[Phase, ...]:
