@@ -4,6 +4,7 @@ baseline (dictionary indexing) beside the networks."""
 import cache
 import streamlit as st
 
+from ebsdlib.simulate.config import DEFAULT_DOSE
 from ebsdlib.views.bench import (
     COMMANDS,
     dose_figure,
@@ -16,6 +17,7 @@ from ebsdlib.views.bench import (
     ratio_table,
     throughput_table,
 )
+from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
 
 st.title("Benchmarks")
 st.caption(
@@ -67,6 +69,36 @@ else:
             key="bench_dose_table",
             column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")},
         )
+
+    limit = limit_frame(dose_doc)
+    st.subheader("The physical limit, taken apart")
+    if not len(limit):
+        st.info(
+            f"This dose benchmark has no physical-limit curves (it was made before they existed, or with "
+            f"`--no-limit`). Run `{COMMANDS['dose']}` again for them.",
+            icon=":material/info:",
+        )
+    else:
+        st.plotly_chart(limit_figure(limit), width="stretch", key="bench_limit")
+        for line in limit_findings(limit, default_dose=DEFAULT_DOSE):
+            st.markdown(f"- {line}")
+        st.caption(
+            "The ideal matcher knows each pattern's true orientation and decides between two candidates by "
+            "which noise-free pattern it correlates with more: Ni against Ni₃Fe as they are, against Ni₃Fe at "
+            "Ni's lattice parameter (chemical order is the only difference), and against Ni at Ni₃Fe's lattice "
+            "parameter (0.7 % larger, the only difference). With the pattern centre known to ±σ, the candidates' "
+            "patterns are made at a pattern centre off by a normal error of σ (a fraction of the detector). "
+            f"Bands: Wilson 95 % intervals over {int(limit['n'].iloc[0])} decisions per point; "
+            f"{dose_doc.get('config', {}).get('forward_model', 'kinematical')} patterns."
+        )
+        with st.expander("Numbers of the physical limit"):
+            st.dataframe(
+                limit,
+                hide_index=True,
+                width="stretch",
+                key="bench_limit_table",
+                column_config={c: pct for c in ("pair_accuracy", "low", "high")},
+            )
 
 st.subheader("Throughput")
 speed_doc, problem = load_bench("speed", base)

@@ -17,9 +17,12 @@ Ni↔Ni₃Fe confusion (both directions), the Ni-vs-Ni₃Fe pair accuracy (of th
 patterns predicted as one of the two, the fraction right: 0.5 is chance) and the time taken.
 Beside the methods, the calibration of :mod:`ebsdlib.simulate.calibrate` gives per dose the
 pixel correlation with the clean pattern and the *oracle* pair accuracies — a template matcher
-that knows each pattern's true orientation and pattern centre, the physical limit.
+that knows each pattern's true orientation and pattern centre, the physical limit — and
+:mod:`ebsdlib.simulate.limit` takes that limit apart: the same matcher on the real Ni/Ni₃Fe pair,
+on chemical order only and on lattice parameter only, with the pattern centre known exactly or
+to ±σ (``limit`` rows).
 
-Output: ``artifacts/bench/dose.json`` (config, environment, rows, oracle; ``complete`` is
+Output: ``artifacts/bench/dose.json`` (config, environment, rows, oracle, limit; ``complete`` is
 false until the last dose is done — the file is rewritten after every dose) and ``dose.csv``
 (the rows).
 """
@@ -37,6 +40,8 @@ import numpy as np
 
 from ebsdlib.methods import get_method, method_keys, method_label
 from ebsdlib.simulate.config import DEFAULT_DOSE
+from ebsdlib.simulate.limit import DEFAULT_PC_SIGMAS
+from ebsdlib.simulate.master import DEFAULT_FORWARD_MODEL, check_forward_model
 
 #: The default doses: the simulator's default (realistic) dose times 4^k, k = −2 … 2 — from
 #: Ni₃Al barely separable to Ni and Ni₃Fe separable by the oracle.
@@ -76,8 +81,14 @@ class DoseBenchConfig:
         adds kikuchipy's orientation refinement of each phase's best match.
     oracle, oracle_patterns
         Also run the calibration oracle with this many orientations per phase.
+    limit, limit_patterns, limit_pc_sigmas
+        Also take the physical limit apart (:func:`ebsdlib.simulate.limit.physical_limit`) with
+        this many orientations per candidate and these pattern-centre uncertainties.
+    forward_model
+        Master patterns of the simulation and the dictionary (``"dynamical"``, the default,
+        or ``"kinematical"``).
     master_half_size
-        Master-pattern size of the simulation and the dictionary.
+        Kinematical master-pattern size.
     seed, device
         Reproducibility and hardware.
     """
@@ -95,6 +106,10 @@ class DoseBenchConfig:
     calibration_patterns: int = 100
     oracle: bool = True
     oracle_patterns: int = 100
+    limit: bool = True
+    limit_patterns: int = 200
+    limit_pc_sigmas: tuple[float, ...] = DEFAULT_PC_SIGMAS
+    forward_model: Literal["kinematical", "dynamical"] = DEFAULT_FORWARD_MODEL
     master_half_size: int = 250
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -103,6 +118,7 @@ class DoseBenchConfig:
         object.__setattr__(self, "doses", tuple(float(d) for d in self.doses))
         object.__setattr__(self, "methods", tuple(self.methods))
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
+        object.__setattr__(self, "limit_pc_sigmas", tuple(float(s) for s in self.limit_pc_sigmas))
         if not self.doses or not all(np.isfinite(d) and d > 0 for d in self.doses):
             raise ValueError(f"doses {self.doses!r} must be one or more positive numbers of electrons per pixel")
         unknown = [m for m in self.methods if m not in METHODS]
@@ -117,16 +133,25 @@ class DoseBenchConfig:
             raise ValueError(f"epochs {self.epochs!r} must be a positive integer")
         if not isinstance(self.oracle_patterns, int) or self.oracle_patterns < 2:
             raise ValueError(f"oracle_patterns {self.oracle_patterns!r} must be an integer of at least 2")
+        if not isinstance(self.limit_patterns, int) or self.limit_patterns < 2:
+            raise ValueError(f"limit_patterns {self.limit_patterns!r} must be an integer of at least 2")
+        if not self.limit_pc_sigmas or not all(0 <= s <= 0.1 for s in self.limit_pc_sigmas):
+            raise ValueError(
+                f"limit_pc_sigmas {list(self.limit_pc_sigmas)!r} must be one or more values in [0, 0.1] "
+                "(pattern-centre σ as a fraction of the detector), e.g. 0 0.005 0.01"
+            )
+        check_forward_model(self.forward_model)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for k in ("doses", "methods", "split_fractions"):
+        for k in ("doses", "methods", "split_fractions", "limit_pc_sigmas"):
             d[k] = list(d[k])
         return d
 
     @classmethod
     def quick(cls, **changes) -> DoseBenchConfig:
-        """A tiny benchmark for tests: two doses, a few patterns, a test model, a coarse dictionary."""
+        """A tiny benchmark for tests: two doses, a few patterns, a test model, a coarse
+        kinematical dictionary (its small masters build in a second)."""
         base = dict(
             doses=(DEFAULT_DOSE / 16, DEFAULT_DOSE * 16),
             n_per_phase=8,
@@ -138,6 +163,9 @@ class DoseBenchConfig:
             resolution=30.0,
             calibration_patterns=6,
             oracle_patterns=4,
+            limit_patterns=4,
+            limit_pc_sigmas=(0.0, 0.01),
+            forward_model="kinematical",
             master_half_size=40,
             device="cpu",
         )
@@ -230,6 +258,7 @@ def run_dose_bench(
     t_start = time.perf_counter()
     rows: list[dict] = []
     oracle: list[dict] = []
+    limit: list[dict] = []
     dictionary = None
     out.mkdir(parents=True, exist_ok=True)
 
@@ -241,6 +270,7 @@ def run_dose_bench(
             "environment": env,
             "rows": rows,
             "oracle": oracle,
+            "limit": limit,
             "dictionary": dictionary.summary() if dictionary is not None else None,
             "seconds": time.perf_counter() - t_start,
             "work_dir": str(work) if keep else None,
@@ -249,7 +279,7 @@ def run_dose_bench(
         return doc
 
     try:
-        steps = len(config.doses) * (1 + len(config.methods) + int(config.oracle))
+        steps = len(config.doses) * (1 + len(config.methods) + int(config.oracle) + int(config.limit))
         with tqdm(total=steps, desc="dose benchmark", unit="step", disable=not progress) as bar:
             for dose in config.doses:
                 bar.set_postfix(dose=f"{dose:g}", step="simulate")
@@ -269,6 +299,10 @@ def run_dose_bench(
                     bar.set_postfix(dose=f"{dose:g}", step="oracle")
                     oracle.extend(oracle_rows(config, [dose]))
                     bar.update(1)
+                if config.limit:
+                    bar.set_postfix(dose=f"{dose:g}", step="physical limit")
+                    limit.extend(limit_rows(config, [dose]))
+                    bar.update(1)
                 save(complete=False)  # a run cut short still leaves the doses it finished
     finally:
         if not keep:
@@ -286,6 +320,7 @@ def simulation_config(config: DoseBenchConfig, dose: float):
         pattern_size=config.pattern_size,
         patterns_per_grain=1,
         split_fractions=config.split_fractions,
+        forward_model=config.forward_model,
         master_half_size=config.master_half_size,
         seed=config.seed,
     )
@@ -368,6 +403,16 @@ def oracle_rows(config: DoseBenchConfig, doses: list[float] | None = None) -> li
     doses = list(config.doses if doses is None else doses)
     base = simulation_config(config, doses[0])
     return calibrate(doses, n_per_phase=config.oracle_patterns, base=base, logreg=False)
+
+
+def limit_rows(config: DoseBenchConfig, doses: list[float] | None = None) -> list[dict]:
+    """The physical limit taken apart (:func:`ebsdlib.simulate.limit.physical_limit`) at
+    ``doses`` (default: all of the config's)."""
+    from ebsdlib.simulate.limit import physical_limit
+
+    doses = list(config.doses if doses is None else doses)
+    base = simulation_config(config, doses[0])
+    return physical_limit(doses, n_per_phase=config.limit_patterns, pc_sigmas=config.limit_pc_sigmas, base=base)
 
 
 def summary_table(doc: dict) -> str:

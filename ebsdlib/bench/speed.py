@@ -3,9 +3,11 @@
 One run measures, interleaved (each round runs every stage once, so a change of machine
 load hits all stages alike): the model alone on random tensors, the project's end-to-end
 inference (HDF5 scan → phase map) and training (HDF5 → updated model), a naive script on
-PNG files (:mod:`ebsdlib.bench.naive`) and dictionary indexing (:mod:`ebsdlib.bench.stages`
-describes each). The first round warms up and records memory (with :mod:`tracemalloc`); the
-``repeats`` rounds after it are timed, and each figure is the median of its rounds.
+PNG files (:mod:`ebsdlib.bench.naive`), dictionary indexing and the simulator's pattern
+generation for each forward model (:mod:`ebsdlib.bench.stages` describes each), and, once,
+the build time of one dynamical master pattern (``master_build``). The first round warms up
+and records memory (with :mod:`tracemalloc`); the ``repeats`` rounds after it are timed, and
+each figure is the median of its rounds.
 
 Ratios (same run, same device, paired round by round, see :func:`ratios`): end-to-end ÷ model
 alone — goals at least :data:`INFERENCE_GOAL` for inference and :data:`TRAINING_GOAL` for
@@ -23,7 +25,7 @@ import math
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -64,6 +66,13 @@ class SpeedBenchConfig:
         Timed rounds after the warm-up round.
     naive, dictionary
         Include the naive script and dictionary indexing.
+    simulation, simulation_patterns
+        Include the simulator's pattern generation (dynamical and kinematical masters), this
+        many patterns per round.
+    master_build_npx
+        Time one build of the dynamical Ni master at this ``npx`` (default dmin and Monte
+        Carlo electrons) on the benchmark's device; ``None`` skips it. The default 280 takes
+        about four minutes on two CPU cores, so the CPU default is 100.
     resolution
         Orientation sampling of the dictionary, degrees.
     dose, master_half_size, seed
@@ -89,6 +98,9 @@ class SpeedBenchConfig:
     repeats: int = 3
     naive: bool = True
     dictionary: bool = True
+    simulation: bool = True
+    simulation_patterns: int = 2000
+    master_build_npx: int | None = 100
     resolution: float = 5.0
     dose: float = DEFAULT_DOSE
     master_half_size: int = 250
@@ -123,6 +135,17 @@ class SpeedBenchConfig:
             ),
             ("repeats", isinstance(self.repeats, int) and self.repeats >= 1, "a positive integer"),
             (
+                "simulation_patterns",
+                isinstance(self.simulation_patterns, int) and self.simulation_patterns >= 1,
+                "a positive integer",
+            ),
+            (
+                "master_build_npx",
+                self.master_build_npx is None
+                or (isinstance(self.master_build_npx, int) and 16 <= self.master_build_npx <= 1000),
+                "None or an integer from 16 to 1000",
+            ),
+            (
                 "display_map_shape",
                 len(self.display_map_shape) == 2 and min(self.display_map_shape) >= 1,
                 "two positive integers",
@@ -153,6 +176,8 @@ class SpeedBenchConfig:
             naive_batch_size=4,
             repeats=1,
             resolution=30.0,
+            simulation_patterns=16,
+            master_build_npx=16,
             master_half_size=40,
             device="cpu",
             display_map_shape=(40, 50),
@@ -231,6 +256,7 @@ def run_speed_bench(
                         timed[stage.key].append(measure(stage, device))
                     bar.update(1)
         rows = [summarise(stage, warm[stage.key], timed[stage.key]) for stage in stages]
+        master_build = time_master_build(config.master_build_npx, device) if config.master_build_npx else None
         display = display_timings(config.display_map_shape, config.display_points, config.repeats, config.seed)
     finally:
         if not keep:
@@ -242,6 +268,7 @@ def run_speed_bench(
         "data": prepared.describe(),
         "rows": rows,
         "ratios": ratios(rows),
+        "master_build": master_build,
         "display": display,
         "goals": {"inference": INFERENCE_GOAL, "training": TRAINING_GOAL},
         "profiles": profiles,
@@ -267,6 +294,7 @@ class Prepared:
     train_labels: np.ndarray
     dictionary: object = None
     preprocess: object = None
+    simulators: dict = field(default_factory=dict)
 
     def describe(self) -> dict:
         d = {"scan_patterns": self.n_scan, "train_patterns": self.n_train, "input_shape": list(self.input_shape)}
@@ -333,6 +361,13 @@ def prepare(config: SpeedBenchConfig, work: Path, device, progress: bool) -> Pre
     if config.naive:
         prepared.scan_pngs = write_pngs(scan_patterns, work / "png" / "scan")
         prepared.train_pngs = write_pngs(train_patterns, work / "png" / "train")
+    if config.simulation:
+        from ebsdlib.simulate.master import FORWARD_MODELS, load_masters
+
+        for forward_model in FORWARD_MODELS:
+            settings = SimulationConfig(forward_model=forward_model, **common)
+            masters, _ = load_masters(settings.resolved_phases(), **settings.master_options())
+            prepared.simulators[forward_model] = (settings, masters)
     if config.dictionary:
         from ebsdlib.baseline.config import DictionaryConfig
         from ebsdlib.baseline.geometry import geometry_for
@@ -402,7 +437,23 @@ def build_stages(config: SpeedBenchConfig, prepared: Prepared, device, work: Pat
         ]
     if config.dictionary:
         out.append(S.DictionaryInference(prepared.scan, prepared.dictionary, prepared.preprocess, 256))
+    for forward_model, (settings, masters) in prepared.simulators.items():
+        out.append(S.PatternSimulation(forward_model, settings, masters, config.simulation_patterns))
     return out
+
+
+def time_master_build(npx: int, device) -> dict:
+    """Seconds of one build of the dynamical Ni master at ``npx`` on ``device`` (nothing cached)."""
+    from ebsdlib.bench.measure import synchronize
+    from ebsdlib.phases import NI
+    from ebsdlib.simulate.dynamical import DynamicalSettings, build_dynamical_lambert
+
+    settings = DynamicalSettings(npx=npx)
+    synchronize(device)
+    t0 = time.perf_counter()
+    build_dynamical_lambert(NI, settings, device=str(device))
+    synchronize(device)
+    return {"phase": "Ni", **settings.to_dict(), "device": str(device), "seconds": time.perf_counter() - t0}
 
 
 def summarise(stage, warm, timed: list) -> dict:
@@ -597,6 +648,12 @@ def summary_table(doc: dict) -> str:
             ("end_to_end_over_naive_cpu", "e2e ÷ naive (CPU)", ".2f"),
         ],
     )
+    build = doc.get("master_build")
+    if build:
+        table2 += (
+            f"\n\ndynamical master build: {build['phase']} at npx {build['npx']}, dmin {build['dmin']} nm, "
+            f"{build['mc_electrons']} electrons on {build['device']}: {build['seconds']:.1f} s"
+        )
     if not doc.get("display"):
         return f"{table}\n\n{table2}"
     table3 = text_table(

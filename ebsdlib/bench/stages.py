@@ -16,6 +16,10 @@ processed; everything it needs (models, files, the dictionary) is made before ti
     :mod:`ebsdlib.bench.naive` on PNG copies of the same patterns.
 ``dictionary indexing``
     :func:`ebsdlib.baseline.index.index_patterns` of the scan (dictionary already built).
+``simulation``
+    New labelled patterns in memory, as the simulator makes them (random phases and
+    orientations, projection of the master patterns already loaded, the detector's blur and
+    noise), for each forward model; writing to HDF5 is not included.
 """
 
 from __future__ import annotations
@@ -256,6 +260,31 @@ class DictionaryInference(Stage):
         with EBSDDataset(self.scan) as ds:
             result = index_patterns(ds, self.dictionary, None, self.preprocess, batch_size=self.batch_size)
         return len(result)
+
+
+class PatternSimulation(Stage):
+    kind = "simulation"
+
+    def __init__(self, forward_model: str, settings, masters: dict, n_patterns: int):
+        super().__init__("fp32")
+        self.pipeline = f"{forward_model} patterns"
+        self.settings, self.masters, self.n = settings, masters, n_patterns
+        self.round = 0
+
+    def __call__(self) -> int:
+        from ebsdlib.simulate.dataset import render_clean
+        from ebsdlib.simulate.detector import standardise
+        from ebsdlib.simulate.orientations import random_quaternions
+
+        s = self.settings
+        rng = np.random.default_rng([s.seed, self.round])
+        self.round += 1
+        phases = s.resolved_phases()
+        labels = rng.integers(len(phases), size=self.n)
+        shape = (int(s.pattern_size), int(s.pattern_size))
+        clean = render_clean(self.masters, phases, labels, random_quaternions(self.n, rng), None, s.detector, shape)
+        s.detector.expose(standardise(clean), s.pattern_doses(self.n, rng), rng, nominal_dose=s.dose)
+        return self.n
 
 
 def steps_for(n_train: int, batch_size: int, epochs: int) -> int:

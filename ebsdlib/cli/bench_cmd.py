@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "dose",
         help="accuracy of CE, SupCon and dictionary indexing against dose",
         description="Simulate small data sets over a range of doses, train/evaluate every method at "
-        "each and write artifacts/bench/dose.json and dose.csv. The defaults take about "
-        "ten minutes on two idle CPU cores.",
+        "each, run the ideal matcher and take the physical limit apart (chemical order, lattice "
+        "parameter, pattern-centre uncertainty), and write artifacts/bench/dose.json and dose.csv.",
     )
     d.add_argument(
         "--doses",
@@ -64,6 +64,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         default=None,
         help="skip the known-orientation oracle reference",
+    )
+    d.add_argument(
+        "--no-limit",
+        dest="limit",
+        action="store_false",
+        default=None,
+        help="skip the physical limit taken apart (chemical order, lattice parameter, PC uncertainty)",
+    )
+    d.add_argument(
+        "--limit-patterns", type=int, help="orientations per candidate of the physical-limit curves (default 200)"
+    )
+    d.add_argument(
+        "--limit-pc-sigmas",
+        type=float,
+        nargs="+",
+        metavar="SIGMA",
+        help="pattern-centre uncertainties of the physical-limit curves (default 0 0.005 0.01)",
+    )
+    d.add_argument(
+        "--forward-model",
+        choices=("dynamical", "kinematical"),
+        help="master patterns of the simulation and the dictionary (default dynamical)",
     )
     _common_bench(d)
     d.set_defaults(func=run_dose)
@@ -259,6 +281,10 @@ def run_dose(args: argparse.Namespace) -> int:
             "lr",
             "resolution",
             "oracle",
+            "limit",
+            "limit_patterns",
+            "limit_pc_sigmas",
+            "forward_model",
             "device",
             "seed",
         ],

@@ -45,7 +45,7 @@ import numpy as np
 from ebsdlib.simulate.dataset import SimulationConfig
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise Pearson correlation of two ``(n, …)`` arrays."""
     a = a.reshape(len(a), -1).astype(np.float64)
     b = b.reshape(len(b), -1).astype(np.float64)
@@ -54,7 +54,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
 
 
-def _preprocess(frames: np.ndarray, static_background: np.ndarray) -> np.ndarray:
+def preprocess_frames(frames: np.ndarray, static_background: np.ndarray) -> np.ndarray:
     from ebsdlib.data.preprocess import PreprocessConfig, preprocess_batch
 
     config = PreprocessConfig(size=None)  # the defaults, at the simulated size
@@ -133,18 +133,18 @@ def calibrate(
         ref = {k: det.expose(standardise(v), pattern_dose, None) for k, v in clean.items()}
         static = np.mean([r.astype(np.float64).mean(0) for r in raw.values()], axis=0)
         static_ref = np.mean([r.mean(0) for r in ref.values()], axis=0)
-        x = {k: _preprocess(v, static) for k, v in raw.items()}
-        xr = {k: _preprocess(v, static_ref) for k, v in ref.items()}
-        x2 = {k: _preprocess(v, static) for k, v in repeat.items()}
+        x = {k: preprocess_frames(v, static) for k, v in raw.items()}
+        xr = {k: preprocess_frames(v, static_ref) for k, v in ref.items()}
+        x2 = {k: preprocess_frames(v, static) for k, v in repeat.items()}
         row = {
             "dose": float(dose),
-            "corr_clean": float(np.mean(np.concatenate([_corr(x[k], xr[k]) for k in x]))),
-            "corr_kinematical": float(np.mean(np.concatenate([_corr(x[k], standardise(clean[k])) for k in x]))),
-            "corr_repeat": float(np.mean(np.concatenate([_corr(x[k], x2[k]) for k in x]))),
+            "corr_clean": float(np.mean(np.concatenate([correlation(x[k], xr[k]) for k in x]))),
+            "corr_kinematical": float(np.mean(np.concatenate([correlation(x[k], standardise(clean[k])) for k in x]))),
+            "corr_repeat": float(np.mean(np.concatenate([correlation(x[k], x2[k]) for k in x]))),
         }
         for a, b in combinations([p.name for p in phases], 2):
-            right_a = _corr(x[a], xr[a]) > _corr(x[a], xr[b])
-            right_b = _corr(x[b], xr[b]) > _corr(x[b], xr[a])
+            right_a = correlation(x[a], xr[a]) > correlation(x[a], xr[b])
+            right_b = correlation(x[b], xr[b]) > correlation(x[b], xr[a])
             row[f"oracle_{a}_vs_{b}"] = float(np.mean(np.r_[right_a, right_b]))
             if logreg:
                 row[f"logreg_{a}_vs_{b}"] = _logreg_accuracy(x[a], x[b], base.seed)

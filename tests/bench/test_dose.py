@@ -27,6 +27,12 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
     assert set(oracle) == set(cfg.doses)
     # the oracle decides each of 2 × oracle_patterns = 8 patterns right or wrong
     assert all((8 * o["oracle_Ni_vs_Ni3Fe"]).is_integer() for o in oracle.values())
+    limit = pd.DataFrame(dose_doc["limit"])  # every cue at every dose and pattern-centre σ, 2 × 4 decisions each
+    assert set(zip(limit["cue"], limit["pc_sigma"], limit["dose"], strict=True)) == {
+        (c, s, d) for c in ("real", "order", "lattice") for s in cfg.limit_pc_sigmas for d in cfg.doses
+    }
+    assert (limit["n"] == 8).all() and (limit["low"] <= limit["pair_accuracy"]).all()
+    assert dose_doc["config"]["forward_model"] == "kinematical"  # the quick benchmark's fast masters
     assert dose_doc["config"]["doses"] == list(cfg.doses) and dose_doc["environment"]["device"] == "cpu"
     assert dose_doc["complete"] is True
     csv = pd.read_csv(bench_artifacts / "bench" / "dose.csv")
@@ -68,6 +74,9 @@ def test_metrics_row_reads_compute_metrics():
             r"'dictionary', 'dictionary_refined'\]",
         ),
         ({"n_per_phase": 2}, r"n_per_phase 2 must be an integer of at least 4"),
+        ({"limit_pc_sigmas": (0.0, 0.2)}, r"limit_pc_sigmas \[0\.0, 0\.2\] must be one or more values in \[0, 0\.1\]"),
+        ({"limit_patterns": 1}, r"limit_patterns 1 must be an integer of at least 2"),
+        ({"forward_model": "mixed"}, r"mixed"),
     ],
 )
 def test_bad_settings_are_named(change, match):

@@ -18,6 +18,8 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
         ("inference", "end-to-end", "fp32"),
         ("inference", "naive", "fp32"),
         ("inference", "dictionary indexing", "fp32"),
+        ("simulation", "dynamical patterns", "fp32"),
+        ("simulation", "kinematical patterns", "fp32"),
     }
     assert set(rows) == expected  # CPU: no mixed-precision rows
     for r in rows.values():
@@ -26,6 +28,12 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
         assert r["python_peak_mb"] is not None and r["cuda_peak_mb"] is None
         assert len(r["rounds_patterns_per_second"]) == SpeedBenchConfig.quick().repeats
     assert rows[("inference", "end-to-end", "fp32")]["patterns"] == 36  # the 6×6 scan
+    assert (
+        rows[("simulation", "dynamical patterns", "fp32")]["patterns"] == SpeedBenchConfig.quick().simulation_patterns
+    )
+    build = speed_doc["master_build"]  # one dynamical master built, timed, nothing cached
+    assert build["phase"] == "Ni" and build["npx"] == 16 and build["seconds"] > 0 and build["device"] == "cpu"
+    assert "dynamical master build: Ni at npx 16" in summary_table(speed_doc)
     kinds = {r["kind"]: r for r in speed_doc["ratios"]}
     assert set(kinds) == {"inference", "training"}
     assert kinds["inference"]["goal"] == INFERENCE_GOAL and kinds["training"]["goal"] == TRAINING_GOAL

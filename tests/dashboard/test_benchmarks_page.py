@@ -84,7 +84,7 @@ def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc
     at = open_page(bench_root, monkeypatch)
     assert at.title[0].value == "Benchmarks"
     charts = list(at.get("plotly_chart"))
-    assert len(charts) == 2  # accuracy and Ni↔Ni3Fe confusion against dose
+    assert len(charts) == 3  # accuracy and Ni↔Ni3Fe confusion against dose, the physical limit taken apart
     tables = [d.value for d in at.dataframe]
     dose = next(t for t in tables if "label" in t.columns)
     labels = {method_label(m) for m in dose_doc["config"]["methods"]}
@@ -99,6 +99,22 @@ def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc
     assert {"dictionary indexing", "cross-entropy"} <= set(methods["method"])
     text = shown(at)
     assert "oracle" in text and "run picker" in text and "No dictionary-indexing run yet" not in text
+    assert "The physical limit, taken apart" in text and "**Which cue:**" in text and "**From which dose**" in text
+    limit = next(t for t in tables if "cue" in t.columns)
+    assert set(limit["cue"]) == {"real", "order", "lattice"} and len(limit) == len(dose_doc["limit"])
+
+
+def test_a_dose_benchmark_without_limit_curves_says_how_to_get_them(bench_root, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    shutil.copytree(bench_root / "bench", tmp_path / "bench")
+    doc = json.loads((tmp_path / "bench" / "dose.json").read_text())
+    doc.pop("limit")  # a file written before the curves existed
+    (tmp_path / "bench" / "dose.json").write_text(json.dumps(doc))
+    at = open_page(tmp_path, monkeypatch)
+    assert any("no physical-limit curves" in i.value for i in at.info)
+    assert len(list(at.get("plotly_chart"))) == 2
 
 
 def test_page_says_which_command_makes_each_part(tmp_path, monkeypatch):
@@ -120,7 +136,7 @@ def test_an_unfinished_dose_benchmark_is_flagged(bench_root, tmp_path, monkeypat
     (tmp_path / "bench" / "dose.json").write_text(json.dumps(doc))
     at = open_page(tmp_path, monkeypatch)
     assert any("has 1 of its 2 doses" in w.value for w in at.warning)
-    assert len(list(at.get("plotly_chart"))) == 2
+    assert len(list(at.get("plotly_chart"))) == 3
 
 
 def test_unreadable_results_are_reported(tmp_path, monkeypatch):
