@@ -1,15 +1,27 @@
-"""Reader for labelled pattern images: one sub-folder per phase, converted to the HDF5 format.
+"""Reader for labelled pattern images, converted to the HDF5 format.
 
-Layout::
+Layouts (see :mod:`ebsdlib.data.labels` for every label source)::
 
-    root/
-      Ni/      0001.png  0002.png  …
-      Ni3Al/   …
-      Ni3Fe/   …
+    root/                       root/                              root/
+      Ni/      0001.png …         Ni_Site 1_0001.png                 train/  Ni/ …  (or Ni_0001.png …)
+      Ni3Al/   …                  originalsize_FeNi3_Site 1_0001.png val/    …      (or validation/)
+      Ni3Fe/   …                  Ni3Al_Site 2_0001.png …            test/   …
 
-Each sub-folder (hidden ones skipped, searched recursively) is one phase named after the
-folder. Images may be PNG, TIFF, JPEG or BMP, 8- or 16-bit grey (or 32-bit float TIFF);
-colour images are converted to grey with the ITU-R 601 luma weights (Pillow's ``"L"``).
+    label_from="folder"         label_from="name"                  split folders keep their split
+
+or ``label_regex`` (a regex with one group, or a group named ``phase``, searched in each file
+name), or a CSV ``manifest`` with the columns ``file,phase`` and optionally ``split`` (paths
+relative to the manifest's folder). Phase names map to the phase table by name, ignoring case,
+or by chemical formula (``FeNi3`` is Ni₃Fe, ``AlNi3`` is Ni₃Al); with ``phases`` given every name
+must map to one of them, without, names that are no default phase become new phases
+(:mod:`ebsdlib.data.import_plan`). ``max_per_phase`` keeps at most that many images per phase
+(per phase and split when the source gives the splits), drawn with the seed. Hidden files and
+folders are skipped. Everything about labels is checked before any pixel is read
+(:func:`~ebsdlib.data.import_plan.plan_image_import`; the CLI's ``--dry-run`` stops there).
+
+Images may be PNG, TIFF, JPEG or BMP, 8- or 16-bit grey (or 32-bit float TIFF); colour images
+(such as the 229×229 RGB PNGs of Kaufmann et al., 2020) are converted to grey with the ITU-R 601
+luma weights (Pillow's ``"L"``).
 
 Sizes: every image is resized (area-antialiased bilinear, Pillow) to one target shape. The
 target is the most common image shape, or, when ``size`` is given, ``size`` rows and the
@@ -20,9 +32,10 @@ them would distort the pattern geometry.
 Bit depth: all 8-bit → ``uint8``; any 16-bit → ``uint16`` with 8-bit images scaled by 257 so
 both span the same range; float images → ``float32`` (float and integer images are not mixed).
 
-Labels index the phase table: the given ``phases`` (folder names must be among them), or
-the folder names in the order of the project's default phases, then alphabetically. A
-seeded split stratified by phase (:func:`ebsdlib.data.splits.make_splits`) is stored.
+Labels index the phase table: the given ``phases``, or the default phases found, in the
+project's order, then new phases alphabetically. The split is the source's (split folders, a
+manifest's ``split`` column) or a seeded split stratified by phase
+(:func:`ebsdlib.data.splits.make_splits`). The file appears only when complete.
 """
 
 from __future__ import annotations
@@ -33,65 +46,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ebsdlib.data.checks import check_phase_names
 from ebsdlib.data.format import DataFormatError, create_dataset
-from ebsdlib.phases import DEFAULT_PHASES, Phase, phase_from_name
+from ebsdlib.data.import_plan import ImportPlan, plan_image_import
+from ebsdlib.data.labels import IMAGE_EXTENSIONS, LabelFrom, class_folders
+from ebsdlib.phases import Phase
 
-IMAGE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+__all__ = ["IMAGE_EXTENSIONS", "class_folders", "convert_image_folder", "convert_plan", "plan_shape"]
+
 ASPECT_TOLERANCE = 0.01
 BLOCK = 256
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
-
-
-def _visible(path: Path, root: Path) -> bool:
-    return not any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def class_folders(root: str | Path) -> list[tuple[str, list[Path]]]:
-    """The class sub-folders of ``root`` and their image files, sorted by name.
-
-    Raises
-    ------
-    DataFormatError
-        ``root`` has no sub-folders, has images outside them, or a sub-folder holds no image.
-    """
-    root = Path(root)
-    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
-    folders = [p for p in entries if p.is_dir()]
-    loose = [p.name for p in entries if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
-    if not folders:
-        found = f"{len(entries)} files, e.g. {[p.name for p in entries[:3]]}" if entries else "nothing"
-        raise DataFormatError(
-            f"{root}: a folder of images needs one sub-folder per phase (e.g. {root}/Ni/*.png); "
-            f"found no sub-folders but {found}. Other inputs: an ebsdlib .h5 file or a vendor "
-            "scan file (h5ebsd, .ebsp, .dat, .up1/.up2)"
-        )
-    if loose:
-        raise DataFormatError(
-            f"{root}: images {loose[:3]} lie outside the phase sub-folders; move "
-            "each into the sub-folder named after its phase"
-        )
-    out = []
-    for folder in folders:
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p, folder))
-        images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
-        if not images:
-            other = f"{len(files)} other files, e.g. {[p.name for p in files[:3]]}" if files else "no files"
-            raise DataFormatError(
-                f"{folder}: empty class folder: expected images ({', '.join(IMAGE_EXTENSIONS)}), "
-                f"found {other}; add images of phase {folder.name!r} or remove the folder"
-            )
-        out.append((folder.name, images))
-    return out
-
-
-def _phase_table(names: list[str], phases: Sequence[Phase] | None, root: Path) -> tuple[Phase, ...]:
-    if phases is not None:
-        check_phase_names(names, phases, str(root))
-        return tuple(phases)
-    order = {p.name.lower(): i for i, p in enumerate(DEFAULT_PHASES)}
-    ranked = sorted(names, key=lambda n: (order.get(n.lower(), len(order)), n.lower()))
-    return tuple(phase_from_name(n) for n in ranked)
 
 
 def _header(path: Path) -> tuple[tuple[int, int], str]:
@@ -206,35 +170,64 @@ def convert_image_folder(
     seed: int = 0,
     fractions: tuple[float, float, float] | None = None,
     progress: bool = False,
+    label_from: LabelFrom | None = None,
+    label_regex: str | None = None,
+    manifest: str | Path | None = None,
+    max_per_phase: int | None = None,
 ) -> Path:
     """Convert a folder of labelled images into a data set file (atomically).
 
     Parameters
     ----------
     root
-        Folder with one sub-folder of images per phase.
+        The image folder (a layout of the module docstring), or a ``.csv`` manifest.
     out
         Target ``.h5`` file; it appears only when complete.
     size
         Target rows (see the module docstring); default the most common image shape.
     phases
-        Expected phase table; ``None`` builds it from the folder names.
+        Expected phase table; ``None`` builds it from the names found.
     seed, fractions
-        Seed and train/val/test fractions of the stratified split (default 0.7/0.15/0.15).
+        Seed (of the split and the cap) and train/val/test fractions of the drawn split
+        (default 0.7/0.15/0.15).
+    progress
+        Show a tqdm bar.
+    label_from, label_regex, manifest, max_per_phase
+        Label source and cap, see :func:`~ebsdlib.data.import_plan.plan_image_import`.
+    """
+    plan = plan_image_import(
+        root,
+        label_from=label_from,
+        label_regex=label_regex,
+        manifest=manifest,
+        phases=phases,
+        seed=seed,
+        fractions=fractions,
+        max_per_phase=max_per_phase,
+    )
+    return convert_plan(plan, out, size=size, progress=progress)
+
+
+def convert_plan(plan: ImportPlan, out: str | Path, *, size: int | None = None, progress: bool = False) -> Path:
+    """Read the images of ``plan`` and write them as a data set file (atomically).
+
+    Parameters
+    ----------
+    plan
+        From :func:`~ebsdlib.data.import_plan.plan_image_import`.
+    out
+        Target ``.h5`` file; it appears only when complete.
+    size
+        Target rows (see the module docstring); default the most common image shape.
     progress
         Show a tqdm bar.
     """
     from tqdm.auto import tqdm
 
     from ebsdlib.data.preprocess import PreprocessConfig
-    from ebsdlib.data.splits import DEFAULT_FRACTIONS, make_splits
 
-    root = Path(root)
-    classes = class_folders(root)
-    table = _phase_table([name for name, _ in classes], phases, root)
-    index = {p.name.lower(): i for i, p in enumerate(table)}
-    files = [(path, index[name.lower()]) for name, images in classes for path in images]
-    headers = {path: _header(path) for path, _ in files}
+    root, files, labels, split = plan.source, plan.files, plan.labels, plan.split
+    headers = {path: _header(path) for path in files}
     shape = plan_shape({p: h[0] for p, h in headers.items()}, size, root)
     depths = Counter(_depth(mode) for _, mode in headers.values())
     if depths["float"] and (depths["8"] or depths["16"]):
@@ -243,37 +236,40 @@ def convert_image_folder(
             f"{root}: mixes float images (e.g. {example}) with 8/16-bit integer images; convert them to one kind first"
         )
     dtype = np.dtype(np.float32 if depths["float"] else np.uint16 if depths["16"] else np.uint8)
-    labels = np.array([lab for _, lab in files], dtype=np.int64)
-    split, rule = make_splits(labels, fractions=fractions or DEFAULT_FRACTIONS, seed=seed)
+    names = [p.name for p in plan.phases]
     provenance = {
         "reader": "image_folder",
         "source": str(root.resolve()),
-        "classes": {name: len(images) for name, images in classes},
+        "labels_from": plan.label_source,
+        "classes": dict(Counter(names[lab] for lab in labels.tolist())),
+        "phase_names": {found: f"{phase} ({how})" for found, phase, how in plan.mapping},
         "source_shapes": {f"{h}x{w}": c for (h, w), c in Counter(s for s, _ in headers.values()).items()},
         "source_modes": dict(Counter(m for _, m in headers.values())),
         "target_shape": list(shape),
         "resize": "Pillow bilinear, area-antialiased" if any(s != shape for s, _ in headers.values()) else "none",
         "grey": "ITU-R 601 luma (Pillow 'L') for colour images",
     }
+    if plan.max_per_phase is not None:
+        provenance |= {"max_per_phase": plan.max_per_phase, "found_before_cap": plan.found}
     with (
         create_dataset(
             out,
             len(files),
             shape,
             dtype,
-            table,
+            plan.phases,
             provenance=provenance,
             preprocessing=PreprocessConfig().to_dict(),
             optional=["split"],
-            split_rule=rule,
-            seed=seed,
+            split_rule=plan.split_rule,
+            seed=plan.seed,
         ) as writer,
         tqdm(total=len(files), desc=f"import {root.name}", unit="image", disable=not progress) as bar,
     ):
         for start in range(0, len(files), BLOCK):
             chunk = files[start : start + BLOCK]
             block = np.empty((len(chunk), *shape), dtype=dtype)
-            for i, (path, _) in enumerate(chunk):
+            for i, path in enumerate(chunk):
                 arr, depth = _decode(path)
                 if dtype == np.uint16 and depth == "8":
                     arr = arr.astype(np.uint16) * 257
