@@ -73,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="instead of building files, print the calibration table for these doses",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_phase_options(p)
     _add_master_options(p, DEFAULT_FORWARD_MODEL)
     p.set_defaults(func=run)
     modes = p.add_subparsers(dest="mode", metavar="MODE", title="modes (instead of the data set and scan)")
@@ -82,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build the master patterns of the phases and cache them under artifacts/cache/master "
         "(the defaults' dynamical and kinematical masters ship with the package and are only read).",
     )
-    m.add_argument("--phases", nargs="+", default=None, metavar="NAME", help="phases (default Ni Ni3Al Ni3Fe)")
+    _add_phase_options(m)
     m.add_argument(
         "--master-half-size", type=int, default=250, help="kinematical masters are 2·N+1 pixels a side (default 250)"
     )
@@ -111,6 +112,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the Bloch-wave solves run")
     c.add_argument("--no-progress", action="store_true", help="hide progress bars")
     c.set_defaults(func=run_convergence)
+
+
+def _add_phase_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--phases",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="phases in label order (default Ni Ni3Al Ni3Fe; others from --phase-file)",
+    )
+    p.add_argument(
+        "--phase-file",
+        default=None,
+        metavar="FILE.json",
+        help="further phases: a JSON list of {name, space_group, lattice_a, color, atoms: [[element, x, y, z], …]} "
+        "(atoms: the asymmetric unit); without --phases, the file's phases are simulated",
+    )
+
+
+def _phase_settings(args: argparse.Namespace) -> dict:
+    """``phases`` and ``custom_phases`` of the settings from ``--phases`` and ``--phase-file``."""
+    from ebsdlib.simulate.config import load_phase_file
+
+    custom = load_phase_file(args.phase_file) if args.phase_file else ()
+    out = {"custom_phases": custom} if custom else {}
+    if args.phases:
+        out["phases"] = tuple(args.phases)
+    elif custom:
+        out["phases"] = tuple(p.name for p in custom)
+    return out
 
 
 def _add_master_options(p: argparse.ArgumentParser, default_model: str) -> None:
@@ -160,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         detector=detector,
         **_master_settings(args),
+        **_phase_settings(args),
     )
     dataset_extra, scan_extra = {}, {}
     if args.n_per_phase:
@@ -196,8 +228,7 @@ def run_masters(args: argparse.Namespace) -> int:
     from ebsdlib.simulate.config import AcquisitionSettings
     from ebsdlib.simulate.master import load_masters, locate
 
-    extra = {"phases": tuple(args.phases)} if args.phases else {}
-    settings = AcquisitionSettings(cache_dir=args.cache_dir, **_master_settings(args), **extra)
+    settings = AcquisitionSettings(cache_dir=args.cache_dir, **_master_settings(args), **_phase_settings(args))
     options = settings.master_options()
     phases = settings.resolved_phases()
     where_options = {k: v for k, v in options.items() if k != "device"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -26,7 +27,11 @@ class AcquisitionSettings:
     Parameters
     ----------
     phases
-        Names of phases in :data:`ebsdlib.phases.DEFAULT_PHASES`, in label order.
+        Names of the phases to simulate, in label order: of :data:`ebsdlib.phases.DEFAULT_PHASES`
+        or of ``custom_phases``.
+    custom_phases
+        Further phases (any cubic phase with atoms, space group and lattice parameter, e.g.
+        read with :func:`load_phase_file`) that ``phases`` may name.
     pattern_size
         Detector size in pixels (square patterns).
     dose
@@ -55,6 +60,7 @@ class AcquisitionSettings:
     """
 
     phases: tuple[str, ...] = tuple(p.name for p in DEFAULT_PHASES)
+    custom_phases: tuple[Phase, ...] = ()
     pattern_size: int = 64
     dose: float = DEFAULT_DOSE
     dose_spread: float = 0.2
@@ -76,6 +82,10 @@ class AcquisitionSettings:
         if isinstance(self.dynamical, dict):
             object.__setattr__(self, "dynamical", DynamicalSettings.from_dict(self.dynamical))
         check_forward_model(self.forward_model)
+        object.__setattr__(
+            self, "custom_phases", tuple(Phase.from_dict(p) if isinstance(p, dict) else p for p in self.custom_phases)
+        )
+        self._check_custom_phases()
         if not isinstance(self.dynamical, DynamicalSettings):
             raise ValueError(f"dynamical must be a DynamicalSettings or its dict, not {type(self.dynamical)!r}")
         if str(self.master_device).split(":")[0] not in ("cpu", "cuda"):
@@ -97,14 +107,31 @@ class AcquisitionSettings:
         if not 1 <= int(self.block_size) <= 100_000:
             raise ValueError(f"block_size {self.block_size!r} must be between 1 and 100000 patterns")
 
+    def _check_custom_phases(self) -> None:
+        from ebsdlib.simulate.dynamical import check_phase
+
+        defaults = {p.name for p in DEFAULT_PHASES}
+        names = [p.name for p in self.custom_phases if isinstance(p, Phase)]
+        if len(names) != len(self.custom_phases):
+            raise ValueError("custom_phases must hold Phase objects or their dicts (name, space_group, lattice_a, ...)")
+        clash = sorted((set(names) & defaults) | {n for n in names if names.count(n) > 1})
+        if clash:
+            raise ValueError(
+                f"custom phases {clash} reuse a name of a default or another custom phase; give each its own name"
+            )
+        for phase in self.custom_phases:
+            check_phase(phase)  # atoms, space group 1–230 (cubic), lattice parameter > 0
+
     def resolved_phases(self) -> tuple[Phase, ...]:
         """The :class:`~ebsdlib.phases.Phase` objects of :attr:`phases`, in label order."""
-        known = {p.name: p for p in DEFAULT_PHASES}
+        from ebsdlib.phases import with_colors
+
+        known = {p.name: p for p in (*DEFAULT_PHASES, *with_colors(list(self.custom_phases)))}
         unknown = [name for name in self.phases if name not in known]
         if unknown:
             raise ValueError(
                 f"unknown phases {unknown!r}; the simulator knows {sorted(known)} "
-                "(add a Phase with atoms to ebsdlib.phases.DEFAULT_PHASES for more)"
+                "(describe others in a phase file: --phase-file phases.json; see simulate.config.load_phase_file)"
             )
         return tuple(known[name] for name in self.phases)
 
@@ -120,6 +147,8 @@ class AcquisitionSettings:
             value = getattr(self, f.name)
             if isinstance(value, (DetectorModel, DynamicalSettings)):
                 value = value.to_dict()
+            elif f.name == "custom_phases":
+                value = [p.to_dict() for p in value]
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
@@ -151,3 +180,34 @@ class AcquisitionSettings:
     def replace(self, **changes: Any) -> AcquisitionSettings:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+
+def load_phase_file(path: str | Path) -> tuple[Phase, ...]:
+    """Phases from a JSON file: a list of :meth:`~ebsdlib.phases.Phase.to_dict` entries, e.g.
+    ``[{"name": "Cu", "space_group": 225, "lattice_a": 3.615, "color": "#b87333",
+    "atoms": [["Cu", 0, 0, 0]]}]`` (atoms: the asymmetric unit, fractional coordinates).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and what is wrong with it.
+    """
+    import json
+
+    path = Path(path)
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: the phase file cannot be read as JSON ({e})") from e
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(
+            f"{path}: a phase file is a JSON list of phases, e.g. "
+            '[{"name": "Cu", "space_group": 225, "lattice_a": 3.615, "color": "", "atoms": [["Cu", 0, 0, 0]]}]'
+        )
+    phases = []
+    for i, entry in enumerate(entries):
+        try:
+            phases.append(Phase.from_dict(entry))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: phase {i} ({entry.get('name', '?')!r}) cannot be read: {e}") from e
+    return tuple(phases)

@@ -1,6 +1,7 @@
 """``python -m ebsdlib simulate`` end to end at a tiny size."""
 
 import numpy as np
+import pytest
 
 from ebsdlib.cli import main
 from ebsdlib.data.format import EBSDDataset
@@ -107,3 +108,56 @@ def test_default_paths_follow_the_artifacts_folder(tmp_path, monkeypatch):
     assert rc == 0
     assert (root / "datasets" / "default.h5").exists()
     assert (root / "datasets" / "default_scan.h5").exists()
+
+
+def test_any_phase_with_atoms_from_a_phase_file(tmp_path, monkeypatch, capsys):
+    import json
+
+    from ebsdlib.simulate.dynamical import DynamicalSettings
+    from ebsdlib.simulate.master import locate
+
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    cu = {"name": "Cu", "space_group": 225, "lattice_a": 3.615, "color": "", "atoms": [["Cu", 0, 0, 0]]}
+    phase_file = tmp_path / "phases.json"
+    phase_file.write_text(json.dumps([cu]))
+    out = tmp_path / "cu.h5"
+    args = ["simulate", "--what", "dataset", "--out", str(out), "--n-per-phase", "2", "--phases", "Ni", "Cu"]
+    fast = ["--phase-file", str(phase_file), "--npx", "16", "--dmin", "0.2", "--mc-electrons", "1000"]
+    assert main([*args, *fast, "--pattern-size", "32", "--no-progress"]) == 0
+    with EBSDDataset(out) as ds:
+        assert ds.phase_names == ["Ni", "Cu"] and ds.phases[1].lattice_a == 3.615 and ds.phases[1].color
+        assert ds.provenance["config"]["custom_phases"][0]["name"] == "Cu"
+    fast_settings = DynamicalSettings(npx=16, dmin=0.2, mc_electrons=1000)
+    cache = tmp_path / "artifacts" / "cache" / "master"
+    assert locate(ds.phases[1], cache_dir=cache, forward_model="dynamical", dynamical=fast_settings) is not None
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("not json", r"phases.json: the phase file cannot be read as JSON"),
+        ('{"name": "Cu"}', r"phases.json: a phase file is a JSON list of phases"),
+        ('[{"name": "Cu", "space_group": 225}]', r"phase 0 \('Cu'\) cannot be read: .*lacks the keys"),
+        (
+            '[{"name": "Cu", "space_group": 225, "lattice_a": 3.6, "color": ""}]',
+            r"phase 'Cu' has no atoms",
+        ),
+        (
+            '[{"name": "Cu", "space_group": 225, "lattice_a": -1, "color": "", "atoms": [["Cu", 0, 0, 0]]}]',
+            r"lattice parameter -1\.0 Å",
+        ),
+        (
+            '[{"name": "Ni", "space_group": 225, "lattice_a": 3.5, "color": "", "atoms": [["Ni", 0, 0, 0]]}]',
+            r"custom phases \['Ni'\] reuse a name",
+        ),
+    ],
+)
+def test_bad_phase_files_are_refused_with_nothing_written(tmp_path, monkeypatch, capsys, content, match):
+    import re
+
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    phase_file = tmp_path / "phases.json"
+    phase_file.write_text(content)
+    out = tmp_path / "x.h5"
+    assert main(["simulate", "--what", "dataset", "--out", str(out), "--phase-file", str(phase_file)]) == 2
+    assert re.search(match, capsys.readouterr().err) and not out.exists()
