@@ -39,14 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="image folders: resize to N rows (width keeps the aspect ratio); default the most common image size",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split (default 0)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the train/val/test split and of --max-per-phase (default 0)"
+    )
     p.add_argument(
         "--split",
         type=float,
         nargs=3,
         metavar=("TRAIN", "VAL", "TEST"),
-        help="split fractions (image folders default 0.7 0.15 0.15; vendor scans are "
-        "split by 10×10 scan blocks only when this is given)",
+        help="split fractions (image folders default 0.7 0.15 0.15, refused when split folders or a "
+        "manifest's split column give the split; vendor scans are split by 10×10 scan blocks only when "
+        "this is given)",
     )
     p.add_argument(
         "--phases",
