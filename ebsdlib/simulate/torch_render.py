@@ -1,0 +1,231 @@
+"""The simulator's projection and detector model in PyTorch, for patterns made on the training device.
+
+:class:`TorchRenderer` does what :func:`ebsdlib.simulate.project.project` (kikuchipy's
+``EBSDMasterPattern.get_patterns``) and :meth:`ebsdlib.simulate.detector.DetectorModel.expose`
+do, on tensors, on the CPU or CUDA, so that a training loop can draw fresh patterns every step
+without leaving the device:
+
+projection
+    For each pattern centre, the direction of every detector pixel centre from the source point
+    (kikuchipy's gnomonic bounds in the Bruker convention, pixel centres at half steps), turned
+    into the sample frame with kikuchipy's detector-to-sample rotation (sample and camera
+    tilt), rotated into the crystal by the orientation (active rotation of the quaternion, as
+    kikuchipy's ``rotate_vector``), mapped to the square Lambert projection (EMsoft's, as
+    kikuchipy's ``_vector2lambert``) and read from the master pattern's upper or lower
+    hemisphere with bilinear interpolation (``grid_sample``, ``align_corners=True``: Lambert
+    coordinate ±√(π/2) is the master's edge pixel centre, as in kikuchipy).
+detector
+    The smooth static background with its per-pattern gradient jitter, the band contrast, the
+    point-spread blur (a separable Gaussian truncated at 4σ with edge replication, as
+    ``scipy.ndimage.gaussian_filter(mode="nearest")``), Poisson shot noise, Gaussian read
+    noise and quantisation at the camera's gain.
+
+Measured equal to the NumPy path in ``tests/simulate/test_torch_render.py``: the projected
+patterns correlate with kikuchipy's at ≥ 0.9999 and the noise-free frames agree to 1e-4 of
+their range; noisy frames are equal in distribution (seeds of the two paths differ).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ebsdlib.phases import Phase
+from ebsdlib.simulate.detector import DetectorModel
+
+if TYPE_CHECKING:
+    import torch
+
+_SQRT_PI_HALF = math.sqrt(math.pi / 2)
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+def quaternion_matrices(q: torch.Tensor) -> torch.Tensor:
+    """``(n, 3, 3)`` rotation matrices of ``(n, 4)`` unit quaternions (a, b, c, d), active."""
+    import torch
+
+    q = q / q.norm(dim=-1, keepdim=True)
+    a, b, c, d = q.unbind(-1)
+    return torch.stack(
+        [
+            torch.stack([a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)], -1),
+            torch.stack([2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)], -1),
+            torch.stack([2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d], -1),
+        ],
+        -2,
+    )
+
+
+def square_lambert(v: torch.Tensor) -> torch.Tensor:
+    """Square Lambert coordinates ``(…, 2)`` (X, Y in [−√(π/2), √(π/2)]) of unit vectors ``(…, 3)``."""
+    import torch
+
+    x, y, z = v.unbind(-1)
+    r = torch.sqrt(torch.clamp(2 * (1 - z.abs()), min=0))
+    x_major = y.abs() <= x.abs()
+    safe_x = torch.where(x == 0, torch.ones_like(x), x)
+    safe_y = torch.where(y == 0, torch.ones_like(y), y)
+    sx, sy = torch.sign(x), torch.sign(y)
+    big_x = torch.stack([sx * r * _SQRT_PI_OVER_2, sx * r * _TWO_OVER_SQRT_PI * torch.atan(y / safe_x)], -1)
+    big_y = torch.stack([sy * r * _TWO_OVER_SQRT_PI * torch.atan(x / safe_y), sy * r * _SQRT_PI_OVER_2], -1)
+    out = torch.where(x_major[..., None], big_x, big_y)
+    return torch.where((x == 0)[..., None] & (y == 0)[..., None], torch.zeros_like(out), out)
+
+
+def gaussian_kernel(sigma: float, device=None) -> torch.Tensor:
+    """1-D Gaussian of σ pixels truncated at 4σ, normalised (scipy's ``gaussian_filter`` kernel)."""
+    import torch
+
+    radius = int(4.0 * sigma + 0.5)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64, device=device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def blur(frames: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of ``(B, H, W)`` frames, edges replicated (``mode="nearest"``)."""
+    import torch.nn.functional as F
+
+    if sigma <= 0:
+        return frames
+    k = gaussian_kernel(sigma, frames.device).to(frames.dtype)
+    r = (len(k) - 1) // 2
+    x = frames[:, None]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    return x[:, 0]
+
+
+class TorchRenderer:
+    """Clean patterns and raw detector frames of several phases, on a torch device.
+
+    Parameters
+    ----------
+    masters
+        Phase name → kikuchipy Lambert master pattern (both hemispheres), as
+        :func:`ebsdlib.simulate.master.load_masters` gives; all of one size.
+    phases
+        The phases in label order (label ``i`` is ``phases[i]``).
+    detector
+        Geometry and noise model.
+    shape
+        Detector ``(H, W)`` in pixels.
+    device
+        ``torch.device`` or its name.
+    """
+
+    def __init__(
+        self,
+        masters: Mapping[str, object],
+        phases: Sequence[Phase],
+        detector: DetectorModel,
+        shape: tuple[int, int],
+        device: str | torch.device = "cpu",
+    ):
+        import torch
+
+        missing = [p.name for p in phases if p.name not in masters]
+        if missing:
+            raise ValueError(f"no master pattern for phases {missing}; load them with load_masters first")
+        arrays = [np.asarray(masters[p.name].data, dtype=np.float32) for p in phases]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) != 1 or len(arrays[0].shape) != 3 or arrays[0].shape[0] != 2:
+            raise ValueError(
+                f"master patterns must all be (2, n, n) Lambert arrays of one size (both hemispheres), got {shapes}"
+            )
+        self.device = torch.device(device)
+        self.detector = detector
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.phases = tuple(phases)
+        self.masters = torch.as_tensor(np.stack(arrays), device=self.device)  # (P, 2, n, n)
+        om = np.asarray((~detector.kikuchipy_detector(self.shape).sample_to_detector).to_matrix()).reshape(3, 3)
+        self.detector_to_sample = torch.as_tensor(om, dtype=torch.float32, device=self.device)
+        self.static_background = torch.as_tensor(
+            detector.background(self.shape), dtype=torch.float32, device=self.device
+        )
+
+    def directions(self, pcs: torch.Tensor) -> torch.Tensor:
+        """Unit vectors ``(B, H, W, 3)`` in the sample frame from the source to each pixel centre."""
+        import torch
+
+        h, w = self.shape
+        pcx, pcy, pcz = (c[:, None] for c in pcs.to(self.device, torch.float32).unbind(-1))
+        aspect = w / h
+        x0, x1 = -aspect * pcx / pcz, aspect * (1 - pcx) / pcz
+        y0, y1 = -(1 - pcy) / pcz, pcy / pcz
+        u = (torch.arange(w, device=self.device, dtype=torch.float32) + 0.5) / w
+        v = (torch.arange(h, device=self.device, dtype=torch.float32) + 0.5) / h
+        gx = (x0 + u[None] * (x1 - x0)) * pcz  # (B, W)
+        gy = (y1 - v[None] * (y1 - y0)) * pcz  # (B, H)
+        r = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None], pcz[:, :, None].expand(-1, h, w)), -1)
+        r = r @ self.detector_to_sample.T
+        return r / r.norm(dim=-1, keepdim=True)
+
+    def clean(self, labels: torch.Tensor, quaternions: torch.Tensor, pcs: torch.Tensor) -> torch.Tensor:
+        """Noise-free patterns ``(B, H, W)`` float32 of phases ``labels`` at ``(B, 4)`` orientations
+        (orix/kikuchipy convention) and ``(B, 3)`` Bruker pattern centres."""
+        import torch
+        import torch.nn.functional as F
+
+        labels = labels.to(self.device).long()
+        q = quaternions.to(self.device, torch.float32)
+        d = self.directions(pcs)
+        v = torch.einsum("bij,bhwj->bhwi", quaternion_matrices(q), d)
+        grid = square_lambert(v) / _SQRT_PI_HALF  # grid_sample's [-1, 1] with align_corners=True
+        upper = v[..., 2] >= 0
+        b, h, w = upper.shape
+        out = torch.empty((b, h, w), dtype=torch.float32, device=self.device)
+        for label in torch.unique(labels).tolist():
+            sel = labels == label
+            g = grid[sel].reshape(1, -1, w, 2)  # every selected pattern's rows stacked
+            both = F.grid_sample(self.masters[label][None], g, mode="bilinear", align_corners=True)
+            both = both[0].reshape(2, -1, h, w)
+            out[sel] = torch.where(upper[sel], both[0], both[1])
+        return out
+
+    def expose(
+        self,
+        modulation: torch.Tensor,
+        dose: torch.Tensor,
+        generator: torch.Generator | None,
+        nominal_dose: float | None = None,
+    ) -> torch.Tensor:
+        """Raw frames from standardised clean patterns, as :meth:`DetectorModel.expose`.
+
+        ``generator`` ``None`` gives the noise-free expected frame (float32); else quantised
+        frames (float32 holding whole grey levels, the camera's dtype range).
+        """
+        import torch
+
+        det = self.detector
+        k = modulation.to(self.device, torch.float32)
+        b, h, w = k.shape
+        dose = torch.as_tensor(dose, dtype=torch.float32, device=self.device).expand(b)
+        bg = self.static_background[None].expand(b, h, w)
+        if det.background_jitter > 0 and generator is not None:
+            gy = torch.linspace(-0.5, 0.5, h, device=self.device)
+            gx = torch.linspace(-0.5, 0.5, w, device=self.device)
+            a = torch.randn((b, 2), generator=generator, device=self.device) * det.background_jitter
+            bg = bg * (1 + a[:, 0, None, None] * gx[None, None, :] + a[:, 1, None, None] * gy[None, :, None])
+        signal = blur(torch.clamp(bg * (1 + det.band_contrast * k), min=0), det.psf_sigma) * dose[:, None, None]
+        if generator is None:
+            return signal
+        counts = torch.poisson(signal, generator=generator)
+        if det.read_noise > 0:
+            counts = counts + torch.randn(counts.shape, generator=generator, device=self.device) * det.read_noise
+        full = float(np.iinfo(det.dtype).max)
+        gain = det.fill * full / float(nominal_dose if nominal_dose is not None else dose.mean())
+        return torch.clamp(torch.round(counts * gain), 0, full)
+
+
+def standardise(patterns: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit σ per ``(H, W)`` pattern (population σ, as NumPy; constant patterns → 0)."""
+    import torch
+
+    mean = patterns.mean(dim=(-2, -1), keepdim=True)
+    std = patterns.std(dim=(-2, -1), keepdim=True, correction=0)
+    return (patterns - mean) / torch.where(std > 0, std, torch.ones_like(std))
