@@ -99,6 +99,9 @@ def training_form() -> None:
             epochs = _number(c1, "Epochs", "epochs", key="tf_epochs")
             batch = _number(c2, "Batch size", "batch_size", key="tf_batch")
             lr = _number(st, "Learning rate", "lr", format="%.5f", key="tf_lr")
+            stream = st.checkbox(
+                "Stream fresh simulated patterns", DEFAULTS.stream, key="tf_stream", help=_help("stream")
+            )
             validation = st.radio(
                 "Evaluate on",
                 [False, True],
@@ -140,6 +143,7 @@ def training_form() -> None:
                     device=device,
                     augment=bool(augment),
                     umap=bool(umap),
+                    stream=bool(stream),
                 ),
                 int(image_size),
             )

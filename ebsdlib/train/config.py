@@ -73,6 +73,7 @@ BOUNDS: dict[str, Bounds] = {
     "knn_k": Bounds(1, 1000),
     "eval_batch_size": Bounds(1, 1 << 20),
     "seed": Bounds(0, 2**32 - 1),
+    "stream_patterns": Bounds(0, 10**9),
 }
 #: Range of the preprocessing's image size (``PreprocessConfig.size``, the CLI's ``--image-size``).
 IMAGE_SIZE_BOUNDS = Bounds(*SIZE_RANGE)
@@ -101,6 +102,8 @@ FIELD_HELP: dict[str, str] = {
     "knn_k": "neighbours of the k-NN vote on SupCon embeddings",
     "validation": "train on train and report on validation; otherwise train on train + validation, report on test",
     "augment": "random horizontal and vertical flips",
+    "stream": "train on fresh patterns simulated every step like the data set's own (validation and test stay stored)",
+    "stream_patterns": "patterns per epoch when streaming (0: as many as the stored training split)",
     "preprocess": "pattern preprocessing (also used at inference time)",
     "seed": "seed of the weights, shuffles and flips (same seed, same result on the CPU)",
     "device": "where to train: CUDA when available (auto), or forced",
@@ -145,6 +148,10 @@ class TrainConfig:
         report on test (the original script's two modes).
     augment
         Random horizontal and vertical flips.
+    stream, stream_patterns
+        Train on fresh patterns simulated on the training device every step from the data set's
+        simulator settings (:mod:`ebsdlib.train.stream`), ``stream_patterns`` per epoch (0: as
+        many as the stored training split); validation and test stay on the stored data.
     preprocess
         Pattern preprocessing (also used at inference time).
     seed, device, precision, eval_batch_size
@@ -170,6 +177,8 @@ class TrainConfig:
     knn_k: int = 10
     validation: bool = False
     augment: bool = True
+    stream: bool = False
+    stream_patterns: int = 0
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -207,7 +216,7 @@ class TrainConfig:
             ("name", isinstance(self.name, str), "a string (free-text label)"),
             *(
                 (flag, isinstance(getattr(self, flag), bool), "True or False")
-                for flag in ("validation", "augment", "umap")
+                for flag in ("validation", "augment", "umap", "stream")
             ),
             *((name, getattr(self, name) in options, f"one of {options}") for name, options in CHOICES.items()),
             *((name, bounds.allows(getattr(self, name)), bounds.describe()) for name, bounds in BOUNDS.items()),
@@ -218,6 +227,11 @@ class TrainConfig:
                 "an integer from 0 to epochs",
             ),
             ("model", isinstance(self.model, str) and bool(self.model), "a timm model name"),
+            (
+                "stream_patterns",
+                not (self.stream and _int(self.stream_patterns) and 0 < self.stream_patterns < self.batch_size),
+                f"0 (as many as the training split) or at least batch_size ({self.batch_size}) patterns per epoch",
+            ),
         ]
         for name, ok, allowed in checks:
             if not ok:

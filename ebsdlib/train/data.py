@@ -160,7 +160,7 @@ def prepare_batch(
     Parameters
     ----------
     raw
-        Patterns as stored.
+        Patterns as stored, or a tensor of streamed patterns (:mod:`ebsdlib.train.stream`).
     device
         Where preprocessing and the model run.
     preprocess
@@ -182,7 +182,11 @@ def prepare_batch(
 
     from ebsdlib.train.device import to_device
 
-    x = preprocess_batch(to_device(np.ascontiguousarray(raw), device), preprocess, static_background)
+    if isinstance(raw, torch.Tensor):  # streamed patterns, made on the device
+        raw = raw.to(device, non_blocking=True)
+    else:
+        raw = to_device(np.ascontiguousarray(raw), device)
+    x = preprocess_batch(raw, preprocess, static_background)
     if flip_generator is not None:
         rank, world = shard or (0, 1)
         b = x.shape[0]

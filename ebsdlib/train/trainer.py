@@ -94,9 +94,15 @@ class Trainer:
                 f"run would have nothing to report on; train {other} --validation or re-split "
                 "the data"
             )
-        self.feeder = make_feeder(
-            dataset, self.train_idx, self.dist.rank, self.dist.world_size, self.dist.local_world_size
-        )
+        if config.stream:
+            from ebsdlib.train.stream import StreamFeeder, stream_settings
+
+            per_epoch = config.stream_patterns or len(self.train_idx)
+            self.feeder = StreamFeeder(stream_settings(dataset), per_epoch, self.device, rank=self.dist.rank)
+        else:
+            self.feeder = make_feeder(
+                dataset, self.train_idx, self.dist.rank, self.dist.world_size, self.dist.local_world_size
+            )
         self.steps_per_epoch = self.feeder.steps(config.batch_size)
         # out of memory: batches run as micro-batches of half the size (one process only: under
         # torchrun one rank cannot retry alone, so it fails with the message instead)

@@ -30,7 +30,7 @@ CHOICE_WIDGETS = {
     "tf_schedule": ("selectbox", "schedule"),
     "tf_device": ("selectbox", "device"),
 }
-SWITCHES = {"tf_augment": "augment", "tf_umap": "umap"}
+SWITCHES = {"tf_augment": "augment", "tf_umap": "umap", "tf_stream": "stream"}
 
 
 def _form_only() -> None:
