@@ -7,6 +7,7 @@ import streamlit as st
 import widgets
 
 from ebsdlib.methods import run_method_label
+from ebsdlib.views.calibration import calibration_table, reliability_figure, reliability_frame
 from ebsdlib.views.classes import compare_per_class, headline, per_class_long, same_split
 from ebsdlib.views.curves import curves_frame
 from ebsdlib.views.figures import curves_figure, per_class_figure
@@ -93,6 +94,29 @@ st.caption(
     "Contrastive runs classify with a linear probe on frozen embeddings; the k-NN vote is shown "
     "beside it. ECE: expected calibration error (15 bins)."
 )
+
+st.subheader("Calibration")
+run_metrics = {label: d.metrics for label, d in runs.items()}
+reliability = reliability_frame(run_metrics)
+if len(reliability):
+    st.plotly_chart(reliability_figure(reliability), width="stretch", key="acc_reliability")
+    st.dataframe(
+        calibration_table(run_metrics),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            c: st.column_config.NumberColumn(c, format="%.3f")
+            for c in ("temperature", "ECE uncalibrated", "ECE calibrated")
+        },
+    )
+    st.caption(
+        "A calibrated run is right as often as it says: at confidence 0.8, 8 patterns in 10. Networks are "
+        "calibrated by one softmax temperature fitted on the validation split after training ("
+        "'held out' says whether that split was left out of training); the confidence threshold and "
+        "'not indexed' on the Phase maps page use these calibrated probabilities."
+    )
+else:
+    st.info("These runs record no calibration bins; re-evaluate them (`python -m ebsdlib evaluate RUN`).")
 
 phases = next(iter(runs.values())).phases
 per_class = compare_per_class({label: d.metrics for label, d in runs.items()}, phases)

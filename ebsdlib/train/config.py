@@ -110,6 +110,7 @@ FIELD_HELP: dict[str, str] = {
     "precision": "mixed precision on CUDA (auto: bf16, else fp16); fp32 on the CPU",
     "eval_batch_size": "patterns per forward pass when evaluating",
     "umap": "compute the 2-D UMAP of the evaluated embeddings",
+    "calibrate": "fit a temperature on the validation split so the probabilities mean what they say",
     "name": "free-text label of the run",
 }
 IMAGE_SIZE_HELP = "model input size in pixels (square), the patterns are resized to it"
@@ -154,6 +155,9 @@ class TrainConfig:
         many as the stored training split); validation and test stay on the stored data.
     preprocess
         Pattern preprocessing (also used at inference time).
+    calibrate
+        Fit a softmax temperature on the validation split after training and fold it into the
+        classifier (:mod:`ebsdlib.train.temperature`): calibrated probabilities everywhere.
     seed, device, precision, eval_batch_size
         Reproducibility and hardware.
 
@@ -185,6 +189,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     eval_batch_size: int = 512
     umap: bool = True
+    calibrate: bool = True
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -216,7 +221,7 @@ class TrainConfig:
             ("name", isinstance(self.name, str), "a string (free-text label)"),
             *(
                 (flag, isinstance(getattr(self, flag), bool), "True or False")
-                for flag in ("validation", "augment", "umap", "stream")
+                for flag in ("validation", "augment", "umap", "stream", "calibrate")
             ),
             *((name, getattr(self, name) in options, f"one of {options}") for name, options in CHOICES.items()),
             *((name, bounds.allows(getattr(self, name)), bounds.describe()) for name, bounds in BOUNDS.items()),
@@ -287,6 +292,19 @@ class TrainConfig:
     @property
     def train_splits(self) -> tuple[str, ...]:
         return ("train",) if self.validation else ("train", "val")
+
+    @property
+    def probe_splits(self) -> tuple[str, ...]:
+        """Stored splits the SupCon probe and the k-NN reference are fitted on: the training splits,
+        or, when streaming (the network saw no stored pattern), the train split alone, so that the
+        validation split stays held out for calibration."""
+        return ("train",) if self.stream else self.train_splits
+
+    @property
+    def calibration_held_out(self) -> bool:
+        """Whether the validation split, which the temperature is fitted on, was left out of every
+        fit (training, probe): with ``validation`` or ``stream``; in train+val mode it was trained on."""
+        return self.validation or self.stream
 
 
 def _int(value: object) -> bool:

@@ -7,7 +7,10 @@ other than the run's own): ``predictions.csv``, ``metrics.json``, ``embeddings.n
 ``metrics.json`` holds :func:`ebsdlib.metrics.compute_metrics`'s dictionary plus
 ``split``, ``loss``, ``model``, ``phases`` (the phase table), ``inference_seconds``,
 ``inference_patterns_per_second`` and, for SupCon, ``probe_accuracy`` (the linear probe,
-used for the predictions) and ``knn_accuracy`` (k-NN vote on the embeddings); the
+used for the predictions) and ``knn_accuracy`` (k-NN vote on the embeddings); for a calibrated
+model (:mod:`ebsdlib.train.temperature`) ``temperature``, ``calibration_split``,
+``calibration_held_out``, ``calibration_nll`` (before, after) and ``ece_uncalibrated`` /
+``calibration_uncalibrated`` beside the calibrated ``ece`` / ``calibration``; the
 trainer adds its own figures (``training_seconds``, ``train_patterns_per_second``, ``device``,
 ``precision``, ``torch_threads``, ``selected_epoch``, ``selected_on`` and, under torchrun,
 ``distributed``: world size, effective batch size and learning rate).
@@ -112,6 +115,16 @@ def evaluate_model(
             pred = knn_predict(knn_reference[0], knn_reference[1], emb[known], config.knn_k)
             metrics["knn_accuracy"] = float((pred == y[known]).mean()) if known.any() else None
     metrics.update(extra or {})
+    if metrics.get("temperature"):  # the model's probabilities are calibrated: the ECE before, for comparison
+        from ebsdlib.metrics import expected_calibration_error
+        from ebsdlib.train.temperature import rescale
+
+        known = y >= 0
+        if known.any():
+            before = rescale(proba[known], 1.0 / float(metrics["temperature"]))
+            metrics["ece_uncalibrated"], metrics["calibration_uncalibrated"] = expected_calibration_error(
+                before, y[known]
+            )
     write_predictions(out_dir / "predictions.csv", indices, split, y, proba, names)
     write_npy(out_dir / "embeddings.npy", emb.astype(np.float16))
     if config.umap:
@@ -197,7 +210,7 @@ def evaluate_run(
         check_phases(phases, ds)
         reference = None
         if config.loss == "supcon":
-            train_idx = labelled_indices(ds, config.train_splits)
+            train_idx = labelled_indices(ds, config.probe_splits)
             _, feats = predict_dataset(
                 model,
                 ds,
@@ -220,6 +233,11 @@ def evaluate_run(
                 "device",
                 "precision",
                 "torch_threads",
+                "temperature",
+                "calibration_split",
+                "calibration_patterns",
+                "calibration_held_out",
+                "calibration_nll",
             )
             if previous and k in previous
         }

@@ -422,12 +422,47 @@ class Trainer:
         return max(0.0, remaining * c.step_seconds / c.steps + (self.config.epochs - self.epoch) * val_each)
 
     # -- after the epochs ---------------------------------------------------------------------
+    def _calibrate(self) -> dict:
+        """Fit the softmax temperature on the validation split and fold it into the classifier;
+        returns what ``metrics.json`` records of it (``temperature`` ``None`` without a validation split)."""
+        from ebsdlib.train.evaluate import labelled_indices
+        from ebsdlib.train.inference import predict_dataset
+        from ebsdlib.train.temperature import fit_temperature, fold_into_classifier, negative_log_likelihood, rescale
+
+        idx = labelled_indices(self.dataset, ("val",))
+        if len(idx) < 2:
+            return {"temperature": None, "calibration_note": f"{self.dataset.path.name} has no validation split"}
+        self.reporter.update(force=True, message="fitting the softmax temperature on the validation split")
+        proba, _ = predict_dataset(
+            self.model,
+            self.dataset,
+            idx,
+            self.config.preprocess,
+            self.device,
+            self.config.eval_batch_size,
+            self.precision,
+            progress=self.progress,
+        )
+        labels = self.dataset.labels[idx]
+        t = fit_temperature(proba, labels)
+        fold_into_classifier(self.model, t)
+        return {
+            "temperature": t,
+            "calibration_split": "val",
+            "calibration_patterns": len(idx),
+            "calibration_held_out": self.config.calibration_held_out,
+            "calibration_nll": [
+                negative_log_likelihood(proba, labels),
+                negative_log_likelihood(rescale(proba, t), labels),
+            ],
+        }
+
     def finish(self) -> dict:
         """Select the weights, fit the SupCon probe, write ``checkpoint_best.pt``, evaluate."""
         import torch
 
         from ebsdlib.train.checkpoint import load_checkpoint, save_checkpoint
-        from ebsdlib.train.evaluate import evaluate_model
+        from ebsdlib.train.evaluate import evaluate_model, labelled_indices
         from ebsdlib.train.inference import predict_dataset
         from ebsdlib.train.probe import fit_linear_probe
 
@@ -439,22 +474,24 @@ class Trainer:
         reference = None
         if cfg.loss == "supcon":
             self.reporter.update(force=True, message="fitting the linear probe on frozen embeddings")
+            probe_idx = labelled_indices(self.dataset, cfg.probe_splits)
             _, feats = predict_dataset(
                 self.model,
                 self.dataset,
-                self.train_idx,
+                probe_idx,
                 cfg.preprocess,
                 self.device,
                 cfg.eval_batch_size,
                 self.precision,
                 progress=self.progress,
             )
-            labels = self.dataset.labels[self.train_idx]
+            labels = self.dataset.labels[probe_idx]
             weight, bias = fit_linear_probe(feats, labels, len(self.phases), cfg.probe_epochs, cfg.seed)
             with torch.no_grad():
                 self.model.classifier.weight.copy_(torch.from_numpy(weight))
                 self.model.classifier.bias.copy_(torch.from_numpy(bias))
             reference = (feats, labels)
+        calibration = self._calibrate() if cfg.calibrate else {"temperature": None}
         save_checkpoint(
             self.run.best_checkpoint,
             {
@@ -462,6 +499,7 @@ class Trainer:
                 **self._summary(),
                 "epoch": self.best["epoch"],
                 "probe_fitted": cfg.loss == "supcon",
+                "temperature": calibration["temperature"],
             },
         )
         self.reporter.update(force=True, message=f"evaluating split {cfg.eval_split!r}")
@@ -478,6 +516,7 @@ class Trainer:
             "torch_threads": torch.get_num_threads(),
             "micro_batch_size": min(self.backoff.size, cfg.batch_size),
             "out_of_memory_halvings": [list(h) for h in self.backoff.halvings],
+            **calibration,
             **self._launch(),
         }
         return evaluate_model(

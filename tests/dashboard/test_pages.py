@@ -60,7 +60,9 @@ def test_accuracy_page(app, artifacts):
     at = app("accuracy")
     no_exception(at)
     assert set(at.multiselect(key="acc_runs").value) == set(artifacts["runs"].values())
-    assert len(charts(at)) == 2  # per-class bars and training curves
+    assert len(charts(at)) == 3  # reliability diagram, per-class bars and training curves
+    calibration = next(d.value for d in at.dataframe if "ECE calibrated" in d.value.columns)
+    assert len(calibration) == 2 and calibration["temperature"].notna().all()  # both runs were calibrated
     summary = at.dataframe[0].value
     assert {"accuracy", "macro F1", "Ni↔Ni₃Fe confusion"} <= set(summary.columns)
     assert summary["probe accuracy"].notna().sum() == 1  # the contrastive run's linear probe
