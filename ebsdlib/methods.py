@@ -1,8 +1,8 @@
 """The phase-mapping methods: one registry of their keys, labels, kinds and plot colours.
 
 Every run, benchmark row, CLI choice and dashboard label names its method by a key of
-:data:`METHODS` and looks its label up here; a new method (another network loss, Hough
-indexing) is one more entry. Networks (``kind="network"``) are trained with the
+:data:`METHODS` and looks its label up here; a new method (another network loss, another
+indexing technique) is one more entry. Networks (``kind="network"``) are trained with the
 :class:`~ebsdlib.train.config.TrainConfig` loss they name; indexing methods learn nothing.
 
 A run records its method in ``config.json["method"]``; :func:`method_of_run` also reads the
@@ -68,6 +68,7 @@ METHODS: tuple[Method, ...] = (
     Method("supcon", "supervised contrastive (SupCon)", "SupCon", "network", "#ff7f00", loss="supcon"),
     Method("dictionary", "dictionary indexing", "DI", "indexing", "#525252"),
     Method("dictionary_refined", "refined dictionary indexing", "DI + refinement", "indexing", "#1b9e77"),
+    Method("hough", "Hough/Radon indexing (PyEBSDIndex)", "Hough", "indexing", "#a6761d"),
 )
 
 _BY_KEY = {m.key: m for m in METHODS}
@@ -204,5 +205,14 @@ def is_network_run(config: Mapping) -> bool:
     """Whether a run's ``config.json`` describes a trained network (embeddings, curves); never an error."""
     try:
         return method_of_run(config).is_network
+    except ValueError:
+        return False
+
+
+def is_indexing_run(config: Mapping) -> bool:
+    """Whether a run's ``config.json`` describes an indexing method (it maps scans itself, with no
+    checkpoint); never an error: a config naming no known method is not one."""
+    try:
+        return not method_of_run(config).is_network
     except ValueError:
         return False

@@ -22,23 +22,26 @@ from ebsdlib.train.config import LOSSES, TrainConfig
 
 
 def test_keys_are_unique_and_in_display_order() -> None:
-    assert method_keys() == ("ce", "supcon", "dictionary", "dictionary_refined")
+    assert method_keys() == ("ce", "supcon", "dictionary", "dictionary_refined", "hough")
     assert len({m.label for m in METHODS}) == len(METHODS)
     assert all(m.color.startswith("#") and len(m.color) == 7 for m in METHODS)
     assert [m.key for m in network_methods()] == ["ce", "supcon"]
-    assert [m.key for m in indexing_methods()] == ["dictionary", "dictionary_refined"]
+    assert [m.key for m in indexing_methods()] == ["dictionary", "dictionary_refined", "hough"]
+    assert get_method("hough").label == "Hough/Radon indexing (PyEBSDIndex)" and get_method("hough").kind == "indexing"
 
 
 def test_unknown_key_names_it_and_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown method 'hough'; known methods are \['ce', 'supcon', 'dictionary'"):
-        get_method("hough")
+    with pytest.raises(
+        ValueError, match=r"unknown method 'transformer'; known methods are \['ce', 'supcon', 'dictionary'"
+    ):
+        get_method("transformer")
     assert get_method("supcon").label == "supervised contrastive (SupCon)"
 
 
 def test_label_of_a_key_from_another_version_is_the_key() -> None:
     assert method_label("dictionary") == "dictionary indexing"
     assert method_label("supcon", short=True) == "SupCon"
-    assert method_label("hough") == "hough"
+    assert method_label("transformer") == "transformer"
 
 
 def test_every_network_trains_with_a_loss_trainconfig_accepts() -> None:
@@ -64,6 +67,7 @@ def test_trainconfig_round_trips_its_method_and_refuses_an_indexing_one() -> Non
         ({"method": "ce", "loss": "ce"}, "ce"),
         ({"method": "dictionary", "model": "NCC dictionary 5°"}, "dictionary"),
         ({"method": "dictionary_refined"}, "dictionary_refined"),
+        ({"method": "hough", "model": "PyEBSDIndex 0.3.10.1, 9 bands"}, "hough"),
         # written before runs recorded their method
         ({"loss": "supcon", "model": "efficientnet_b0"}, "supcon"),
         ({"loss": "ce"}, "ce"),
@@ -79,7 +83,7 @@ def test_method_of_run(config: dict, key: str) -> None:
 @pytest.mark.parametrize(
     "config,match",
     [
-        ({"method": "hough"}, r"config.json: unknown method 'hough'; known methods are \['ce'"),
+        ({"method": "transformer"}, r"config.json: unknown method 'transformer'; known methods are \['ce'"),
         ({"method": ["ce"]}, r"unknown method \['ce'\]"),
         ({"loss": "triplet"}, r"config.json: unknown loss 'triplet'; the networks train with \['ce', 'supcon'\]"),
         ({"method": "ce", "loss": "supcon"}, r"method 'ce' trains with loss 'ce', but the config says loss 'supcon'"),
@@ -114,3 +118,12 @@ def test_is_network_run_never_raises():
     assert not is_network_run({"method": "dictionary"})
     assert not is_network_run({"loss": "dictionary"})  # a legacy dictionary run
     assert not is_network_run({"method": "no-such-method"}) and not is_network_run({})
+
+
+def test_is_indexing_run_never_raises():
+    from ebsdlib.methods import is_indexing_run
+
+    assert is_indexing_run({"method": "hough"}) and is_indexing_run({"method": "dictionary_refined"})
+    assert is_indexing_run({"loss": "dictionary"})  # a legacy dictionary run
+    assert not is_indexing_run({"loss": "ce"}) and not is_indexing_run({"method": "supcon", "loss": "supcon"})
+    assert not is_indexing_run({"method": "no-such-method"}) and not is_indexing_run({})

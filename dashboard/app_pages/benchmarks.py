@@ -1,5 +1,5 @@
 """Benchmarks: accuracy against dose per method, the throughput table, and the conventional
-baseline (dictionary indexing) beside the networks."""
+baselines (dictionary and Hough indexing) beside the networks."""
 
 import cache
 import streamlit as st
@@ -21,7 +21,7 @@ from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
 
 st.title("Benchmarks")
 st.caption(
-    "Does deep learning separate Ni, Ni₃Al and Ni₃Fe better than conventional dictionary indexing, and "
+    "Does deep learning separate Ni, Ni₃Al and Ni₃Fe better than conventional dictionary and Hough indexing, and "
     "where does the physics stop every method? Numbers come from the bench commands, on simulated "
     "patterns whose noise follows the dose."
 )
@@ -153,8 +153,9 @@ metrics = {r: cache.load_run(r).metrics for r in runs.loc[runs["accuracy"].notna
 compared = method_comparison(runs, metrics)
 if not (len(compared) and compared["baseline"].any()):
     st.info(
-        "No dictionary-indexing run yet. Index the default data set and map its scan with "
-        "`python -m ebsdlib index --data artifacts/datasets/default.h5 --scan artifacts/datasets/default_scan.h5`; "
+        "No indexing-baseline run yet. Index the default data set and map its scan with "
+        "`python -m ebsdlib index --data artifacts/datasets/default.h5 --scan artifacts/datasets/default_scan.h5` "
+        "(dictionary indexing; add `--method hough` for Hough indexing with PyEBSDIndex); "
         "the run then appears here and in every other page like a trained run.",
         icon=":material/info:",
     )

@@ -1,4 +1,5 @@
-"""The conventional baseline: dictionary indexing with normalised cross-correlation.
+"""The conventional baselines: dictionary indexing with normalised cross-correlation, and Hough/Radon
+indexing with PyEBSDIndex.
 
 A dictionary of simulated patterns of every phase over an orix sampling of orientation
 space is built from the same kinematical master patterns and detector geometry the
@@ -14,10 +15,17 @@ kikuchipy's orientation refinement of each phase's best match.
 - :mod:`.refine` — kikuchipy's ``refine_orientation`` of the best matches;
 - :mod:`.proba` — from correlations to phase probabilities (temperature-scaled softmax);
 - :mod:`.index` — :func:`index_patterns` streams a data set through the dictionary;
-- :mod:`.run` — :func:`index_run` and :func:`index_scan` store the result like a training run.
+- :mod:`.run` — :func:`index_run` and :func:`index_scan` store the result like a training run;
+- :mod:`.hough_config` — :class:`HoughConfig`, every option of Hough indexing;
+- :mod:`.hough` — PyEBSDIndex's indexer for the data set's phases (band families, conventions,
+  per-phase scores);
+- :mod:`.hough_run` — :func:`hough_run` and :func:`hough_scan`, stored like dictionary runs.
 
-torch, kikuchipy and orix are imported only inside the functions that need them; the package's
-attributes load on first use (``lazy_loader``; the public names are in ``__init__.pyi``).
+Hough indexing uses band geometry only (PyEBSDIndex's triplet voting); dictionary indexing
+compares whole simulated patterns.
+
+torch, kikuchipy, orix and pyebsdindex are imported only inside the functions that need them; the
+package's attributes load on first use (``lazy_loader``; the public names are in ``__init__.pyi``).
 """
 
 import lazy_loader

@@ -1,9 +1,10 @@
 """``python -m ebsdlib index`` and ``python -m ebsdlib bench dose|speed|dictionary``.
 
-``index`` (also ``bench dictionary``) runs the conventional baseline — dictionary indexing —
-on a data set's test split and stores it as a run (optionally mapping scans); ``index --run
-RUN --scan FILE`` maps more scans with an existing one. ``bench dose`` and ``bench speed``
-write ``artifacts/bench/dose.json`` (+ ``dose.csv``) and ``speed.json``.
+``index`` (also ``bench dictionary``) runs a conventional baseline — dictionary indexing, or with
+``--method hough`` Hough/Radon indexing (PyEBSDIndex) — on a data set's test split and stores it
+as a run (optionally mapping scans); ``index --run RUN --scan FILE`` maps more scans with an
+existing one. ``bench dose`` and ``bench speed`` write ``artifacts/bench/dose.json``
+(+ ``dose.csv``) and ``speed.json``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``index`` and ``bench`` commands."""
     p = subparsers.add_parser(
         "index",
-        help="dictionary indexing (the conventional baseline), stored as a run",
+        help="conventional indexing (dictionary, or Hough with --method hough), stored as a run",
         description="Index a labelled data set's split by dictionary indexing (normalised cross-correlation "
-        "against simulated patterns of every phase) and store it like a training run; "
-        "or, with --run, map scans with an existing dictionary-indexing run.",
+        "against simulated patterns of every phase) or, with --method hough, by Hough/Radon indexing "
+        "(PyEBSDIndex: band geometry only) and store it like a training run; "
+        "or, with --run, map scans with an existing indexing run.",
     )
     _index_arguments(p)
     p.set_defaults(func=run_index)
@@ -33,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     d = sub.add_parser(
         "dose",
-        help="accuracy of CE, SupCon and dictionary indexing against dose",
+        help="accuracy of CE, SupCon, dictionary and Hough indexing against dose",
         description="Simulate small data sets over a range of doses, train/evaluate every method at "
         "each, run the ideal matcher and take the physical limit apart (chemical order, lattice "
         "parameter, pattern-centre uncertainty), and write artifacts/bench/dose.json and dose.csv.",
@@ -92,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser(
         "speed",
-        help="throughput: model alone, end-to-end, naive script, dictionary indexing",
+        help="throughput: model alone, end-to-end, naive script, dictionary and Hough indexing",
         description="Measure patterns per second on the current device and write "
         "artifacts/bench/speed.json with the ratios end-to-end ÷ model alone (goals "
         "0.9 inference, 0.85 training) and end-to-end ÷ naive.",
@@ -107,6 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--no-naive", dest="naive", action="store_false", default=None, help="skip the naive script")
     s.add_argument(
         "--no-dictionary", dest="dictionary", action="store_false", default=None, help="skip dictionary indexing"
+    )
+    s.add_argument(
+        "--no-hough", dest="hough", action="store_false", default=None, help="skip Hough indexing (PyEBSDIndex)"
     )
     s.add_argument("--resolution", type=float, help="dictionary orientation sampling in degrees (default 5)")
     s.add_argument("--precision", choices=("auto", "bf16", "fp16"), help="mixed precision measured on CUDA")
@@ -144,13 +149,16 @@ def _common_bench(p: argparse.ArgumentParser) -> None:
 
 
 def _index_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method",
+        choices=("dictionary", "hough"),
+        default="dictionary",
+        help="dictionary indexing (default) or Hough/Radon indexing with PyEBSDIndex",
+    )
     p.add_argument("--data", help="labelled data set (project HDF5) whose split is indexed")
-    p.add_argument("--run", dest="run_ref", help="an existing dictionary-indexing run: map --scan files with it")
+    p.add_argument("--run", dest="run_ref", help="an existing indexing run: map --scan files with it")
     p.add_argument("--scan", nargs="+", default=[], metavar="FILE", help="scans to map into phasemaps/")
     p.add_argument("--split", choices=("test", "val"), default="test", help="split reported (default test)")
-    p.add_argument("--resolution", type=float, default=5.0, help="orientation sampling in degrees (default 5)")
-    p.add_argument("--refine", action="store_true", help="refine each phase's best match (kikuchipy; slower)")
-    p.add_argument("--trust-region", type=float, default=2.0, help="refinement half-width in degrees (default 2)")
     p.add_argument(
         "--temperature",
         type=float,
@@ -163,32 +171,58 @@ def _index_arguments(p: argparse.ArgumentParser) -> None:
         default=300,
         help="training patterns used to fit the temperature (default 300)",
     )
-    p.add_argument("--batch-size", type=int, default=256, help="patterns matched at once (default 256)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device (default auto)")
+    p.add_argument("--batch-size", type=int, help="patterns indexed at once (default 256; Hough 512)")
     p.add_argument(
         "--pc",
         type=float,
         nargs=3,
         metavar=("X", "Y", "Z"),
-        help="pattern centre (Bruker); default from the data set's simulation record",
+        help="pattern centre (Bruker); default from the data set's simulation record or vendor file",
     )
     p.add_argument("--sample-tilt", type=float, help="sample tilt in degrees (default from the data set, or 70)")
     p.add_argument("--camera-tilt", type=float, help="detector tilt in degrees (default from the data set, or 0)")
-    p.add_argument("--voltage", type=float, help="accelerating voltage in kV (default from the data set, or 20)")
-    p.add_argument("--master-half-size", type=int, help="master-pattern half size (default from the data set)")
-    p.add_argument(
+    d = p.add_argument_group("dictionary indexing only")
+    d.add_argument("--resolution", type=float, help="orientation sampling in degrees (default 5)")
+    d.add_argument("--refine", action="store_true", help="refine each phase's best match (kikuchipy; slower)")
+    d.add_argument("--trust-region", type=float, help="refinement half-width in degrees (default 2)")
+    d.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
+    d.add_argument("--voltage", type=float, help="accelerating voltage in kV (default from the data set, or 20)")
+    d.add_argument("--master-half-size", type=int, help="master-pattern half size (default from the data set)")
+    d.add_argument(
         "--min-dspacing", type=float, help="smallest d-spacing of the reflectors in Å (default from the data set)"
     )
-    p.add_argument(
+    d.add_argument(
         "--forward-model",
         choices=("dynamical", "kinematical"),
         default=None,
         help="master patterns of the dictionary (default the data set's own; dynamical for real scans)",
     )
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the dictionary cache")
+    d.add_argument("--no-cache", action="store_true", help="do not read or write the dictionary cache")
+    h = p.add_argument_group("Hough indexing only")
+    h.add_argument("--n-bands", type=int, help="bands detected per pattern (default 9)")
+    h.add_argument(
+        "--max-family-index",
+        type=int,
+        help="band families {hkl} the lattice allows with h²+k²+l² up to this (default 11)",
+    )
     p.add_argument("--name", default="", help="free-text name of the run")
     p.add_argument("--run-id", default=None, help="folder name of the new run (default from the time)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+#: ``index`` options of one method only: argument name → its flag.
+DICTIONARY_ONLY = {
+    "resolution": "--resolution",
+    "refine": "--refine",
+    "trust_region": "--trust-region",
+    "device": "--device",
+    "voltage": "--voltage",
+    "master_half_size": "--master-half-size",
+    "min_dspacing": "--min-dspacing",
+    "forward_model": "--forward-model",
+    "no_cache": "--no-cache",
+}
+HOUGH_ONLY = {"n_bands": "--n-bands", "max_family_index": "--max-family-index"}
 
 
 def _given(args: argparse.Namespace, names: list[str]) -> dict:
@@ -197,9 +231,6 @@ def _given(args: argparse.Namespace, names: list[str]) -> dict:
 
 def run_index(args: argparse.Namespace) -> int:
     """Index a data set (and map scans), or map scans with an existing run; print the figures."""
-    from ebsdlib.baseline import DictionaryConfig
-    from ebsdlib.baseline.run import index_run, index_scan
-
     progress = not args.no_progress
     if args.run_ref:
         if args.data:
@@ -207,19 +238,47 @@ def run_index(args: argparse.Namespace) -> int:
         if not args.scan:
             raise ValueError(f"--run {args.run_ref} needs --scan FILE: the scans to map with it")
         for scan in args.scan:
-            folder = index_scan(args.run_ref, scan, progress=progress)
-            print(f"phase map written to {folder}")
+            print(f"phase map written to {map_scan(args.run_ref, scan, progress)}")
         return 0
     if not args.data:
         raise ValueError("--data FILE is required: the labelled data set to index (or --run RUN --scan FILE)")
+    other = DICTIONARY_ONLY if args.method == "hough" else HOUGH_ONLY
+    given = [flag for name, flag in other.items() if getattr(args, name, None) not in (None, False)]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to --method {args.method}; "
+            f"leave {'it' if len(given) == 1 else 'them'} out or choose the other --method"
+        )
+    run = hough_index(args, progress) if args.method == "hough" else dictionary_index(args, progress)
+    print(describe_run(run))
+    return 0
+
+
+def map_scan(run_ref: str, scan: str, progress: bool):
+    """Map ``scan`` with an existing indexing run, whichever method it is; returns the folder."""
+    from ebsdlib.baseline.hough_run import hough_scan, is_hough_run
+    from ebsdlib.baseline.run import index_scan
+    from ebsdlib.runs import resolve_run
+
+    run = resolve_run(run_ref)
+    if run.config_path.exists() and is_hough_run(run.config()):
+        return hough_scan(run, scan, progress=progress)
+    return index_scan(run, scan, progress=progress)
+
+
+def dictionary_index(args: argparse.Namespace, progress: bool):
+    """``index --method dictionary``: the run."""
+    from ebsdlib.baseline import DictionaryConfig
+    from ebsdlib.baseline.run import index_run
+
     config = DictionaryConfig(
-        resolution=args.resolution,
+        resolution=args.resolution if args.resolution is not None else 5.0,
         refine=args.refine,
-        refine_trust_region=args.trust_region,
+        refine_trust_region=args.trust_region if args.trust_region is not None else 2.0,
         temperature=args.temperature,
         calibration_patterns=args.calibration_patterns,
-        batch_size=args.batch_size,
-        device=args.device,
+        batch_size=args.batch_size or 256,
+        device=args.device or "auto",
         pc=tuple(args.pc) if args.pc else None,
         sample_tilt=args.sample_tilt,
         camera_tilt=args.camera_tilt,
@@ -229,33 +288,65 @@ def run_index(args: argparse.Namespace) -> int:
         forward_model=args.forward_model,
         cache=not args.no_cache,
     )
-    run = index_run(
+    return index_run(
         args.data, config, split=args.split, scans=args.scan, name=args.name, run_id=args.run_id, progress=progress
     )
-    print(describe_run(run))
-    return 0
+
+
+def hough_index(args: argparse.Namespace, progress: bool):
+    """``index --method hough``: the run."""
+    from ebsdlib.baseline import HoughConfig
+    from ebsdlib.baseline.hough_run import hough_run
+
+    options = {
+        "n_bands": args.n_bands,
+        "max_family_index": args.max_family_index,
+        "batch_size": args.batch_size,
+        "pc": tuple(args.pc) if args.pc else None,
+        "sample_tilt": args.sample_tilt,
+        "camera_tilt": args.camera_tilt,
+    }
+    config = HoughConfig(
+        temperature=args.temperature,
+        calibration_patterns=args.calibration_patterns,
+        **{k: v for k, v in options.items() if v is not None},
+    )
+    return hough_run(
+        args.data, config, split=args.split, scans=args.scan, name=args.name, run_id=args.run_id, progress=progress
+    )
 
 
 def describe_run(run) -> str:
-    """A few lines about a finished dictionary-indexing run."""
+    """A few lines about a finished indexing run (dictionary or Hough)."""
     m = run.metrics() or {}
     low, high = m.get("accuracy_ci95") or (float("nan"), float("nan"))
-    d = m.get("dictionary") or {}
     conf = m.get("ni_ni3fe_confusion")
     acc = m.get("accuracy", float("nan"))
-    built = "from the cache" if d.get("from_cache") else f"built in {d.get('build_seconds', 0.0):.1f} s"
     lines = [
         f"run {run.run_id}: {m.get('model')} on split {m.get('split')!r} ({m.get('n')} patterns)",
         f"  accuracy {acc:.4f} (95% CI {low:.3f}–{high:.3f})"
         + (f", Ni↔Ni3Fe confusion {conf:.3f}" if conf is not None else ""),
-        f"  {m.get('inference_patterns_per_second', float('nan')):.1f} patterns/s; dictionary of "
-        f"{d.get('size')} patterns ({built})",
-        f"  softmax temperature {m.get('temperature', float('nan')):.4g} ({m.get('temperature_source')})",
     ]
+    rate = f"  {m.get('inference_patterns_per_second', float('nan')):.1f} patterns/s"
+    if m.get("dictionary"):
+        d = m["dictionary"]
+        built = "from the cache" if d.get("from_cache") else f"built in {d.get('build_seconds', 0.0):.1f} s"
+        lines.append(f"{rate}; dictionary of {d.get('size')} patterns ({built})")
+    elif m.get("hough"):
+        h = m["hough"]
+        lines.append(
+            f"{rate} in {h.get('processes')} process ({h.get('numba_threads')} numba threads); "
+            f"{m.get('mean_matched_bands') or 0:.1f} bands matched on average, "
+            f"{100 * (m.get('not_indexed') or 0):.1f}% not indexed"
+        )
+    else:
+        lines.append(rate)
+    lines.append(f"  softmax temperature {m.get('temperature', float('nan')):.4g} ({m.get('temperature_source')})")
     err = m.get("orientation_error_deg")
     if err:
+        which = "solution" if m.get("hough") else "match"
         lines.append(
-            f"  orientation error of the true phase's match: median {err['median']:.2f}°, 90% below {err['p90']:.2f}°"
+            f"  orientation error of the true phase's {which}: median {err['median']:.2f}°, 90% below {err['p90']:.2f}°"
         )
     scans = run.phasemap_scans()
     if scans:
@@ -312,6 +403,7 @@ def run_speed(args: argparse.Namespace) -> int:
             "repeats",
             "naive",
             "dictionary",
+            "hough",
             "resolution",
             "precision",
             "profile",

@@ -58,6 +58,7 @@ def predict_scan(
         The scan has no scan geometry, the scan name is not a safe folder name, or
         ``batch_size`` is not positive.
     """
+    from ebsdlib.baseline.hough_run import hough_scan, is_hough_run
     from ebsdlib.baseline.run import index_scan
     from ebsdlib.data import load
     from ebsdlib.distributed import setup
@@ -68,9 +69,10 @@ def predict_scan(
     ctx = setup()
     if ctx.enabled:
         return predict_scan_distributed(run_id_or_dir, data_path, batch_size, device, progress, scan_name, root, ctx)
-    run, name, dictionary = prediction_target(run_id_or_dir, data_path, scan_name, root)
-    if dictionary:  # the conventional baseline maps itself
-        return index_scan(run, data_path, scan_name=scan_name, progress=progress)
+    run, name, indexing = prediction_target(run_id_or_dir, data_path, scan_name, root)
+    if indexing:  # a conventional baseline maps itself
+        index = hough_scan if is_hough_run(run.config()) else index_scan
+        return index(run, data_path, scan_name=scan_name, progress=progress)
     with load(data_path, progress=progress) as dataset:
         scan_positions(dataset)  # a scan without geometry is refused before it is classified
         model, config, phases = load_model(run.best_checkpoint, device)

@@ -20,14 +20,14 @@ from ebsdlib.train.config import TrainConfig
 def prediction_target(
     run_id_or_dir: RunDir | str | Path, data_path: str | Path, scan_name: str | None, root: str | Path | None = None
 ) -> tuple[RunDir, str, bool]:
-    """The run, the phase-map name, and whether the run is a dictionary-indexing baseline.
+    """The run, the phase-map name, and whether the run is an indexing baseline (dictionary or Hough).
 
     Raises ``FileNotFoundError`` or ``ValueError`` as :func:`predict_scan` documents.
     """
-    from ebsdlib.baseline.run import is_dictionary_run
+    from ebsdlib.methods import is_indexing_run
 
     run = resolve_run(run_id_or_dir, root)
-    if run.config_path.exists() and is_dictionary_run(run.config()):
+    if run.config_path.exists() and is_indexing_run(run.config()):
         return run, "", True
     name = scan_name if scan_name is not None else scan_name_from_path(data_path)
     run.phasemap_dir(name)  # refuses a name that is not a safe folder name

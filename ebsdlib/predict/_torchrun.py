@@ -28,7 +28,7 @@ def predict_scan_distributed(
 ) -> Path:
     """:func:`ebsdlib.predict.predict_scan` with every rank; returns the phase-map folder on every rank.
 
-    A dictionary-indexing baseline run is refused: it maps a scan in one process.
+    An indexing baseline run (dictionary or Hough) is refused: it maps a scan in one process.
     """
     from ebsdlib.data import load
     from ebsdlib.data.format import EBSDDataset
@@ -38,10 +38,10 @@ def predict_scan_distributed(
     from ebsdlib.train.device import resolve_device
 
     def prepare() -> tuple[str, str, str]:
-        run, name, dictionary = prediction_target(run_id_or_dir, data_path, scan_name, root)
-        if dictionary:
+        run, name, indexing = prediction_target(run_id_or_dir, data_path, scan_name, root)
+        if indexing:
             raise ValueError(
-                f"run {run.run_id!r} is a dictionary-indexing baseline, which maps a scan in one "
+                f"run {run.run_id!r} is an indexing baseline, which maps a scan in one "
                 f"process; run `python -m ebsdlib predict --run {run.run_id} --data …` without "
                 "torchrun"
             )

@@ -98,7 +98,7 @@ def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc
     methods = next(t for t in tables if "method" in t.columns)
     assert {"dictionary indexing", "cross-entropy"} <= set(methods["method"])
     text = shown(at)
-    assert "oracle" in text and "run picker" in text and "No dictionary-indexing run yet" not in text
+    assert "oracle" in text and "run picker" in text and "No indexing-baseline run yet" not in text
     assert "The physical limit, taken apart" in text and "**Which cue:**" in text and "**From which dose**" in text
     limit = next(t for t in tables if "cue" in t.columns)
     assert set(limit["cue"]) == {"real", "order", "lattice"} and len(limit) == len(dose_doc["limit"])

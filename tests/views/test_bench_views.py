@@ -20,19 +20,19 @@ def _row(dose: float, method: str, acc: float) -> dict:
 
 
 def test_dose_frame_orders_and_labels_methods_as_the_registry():
-    rows = [_row(d, m, 0.5) for m in ("hough", "dictionary_refined", "ce", "supcon") for d in (20.0, 10.0)]
+    rows = [_row(d, m, 0.5) for m in ("transformer", "dictionary_refined", "ce", "supcon") for d in (20.0, 10.0)]
     frame = dose_frame({"rows": rows})
-    assert list(dict.fromkeys(frame["method"])) == ["ce", "supcon", "dictionary_refined", "hough"]
+    assert list(dict.fromkeys(frame["method"])) == ["ce", "supcon", "dictionary_refined", "transformer"]
     assert list(frame["dose"][:2]) == [10.0, 20.0]
     labels = dict(zip(frame["method"], frame["label"], strict=True))
     assert labels == {
         "ce": "cross-entropy",
         "supcon": "supervised contrastive (SupCon)",
         "dictionary_refined": "refined dictionary indexing",
-        "hough": "hough",  # a method of another version is shown as written
+        "transformer": "transformer",  # a method of another version is shown as written
     }
     colours = {t.name: t.line.color for t in dose_figure(frame).data if t.mode == "lines+markers"}
-    assert colours["cross-entropy"] == get_method("ce").color and colours["hough"] == OTHER_COLOR
+    assert colours["cross-entropy"] == get_method("ce").color and colours["transformer"] == OTHER_COLOR
 
 
 def test_method_comparison_labels_runs_and_flags_the_indexing_baselines():

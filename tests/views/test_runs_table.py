@@ -75,7 +75,7 @@ def test_method_column_reads_the_registry_and_old_folders(root):
         "d-new": {"method": "dictionary", "model": "NCC dictionary 5°", "epochs": 0},
         "d-old": {"method": "dictionary_indexing", "loss": "dictionary", "dictionary": {"refine": True}},
         "net-new": {"method": "supcon", "loss": "supcon", "model": "m"},
-        "future": {"method": "hough", "model": "m"},
+        "future": {"method": "transformer", "model": "m"},
     }.items():
         (runs / run_id).mkdir()
         write_json(runs / run_id / "config.json", config)
@@ -87,7 +87,7 @@ def test_method_column_reads_the_registry_and_old_folders(root):
     assert t.loc["d-old", "method"] == "dictionary_refined"
     assert t.loc["r5-broken", "method"] == ""
     assert t.loc["future", "state"] == "broken"
-    assert "unknown method 'hough'; known methods are ['ce', 'supcon'" in t.loc["future", "error"]
+    assert "unknown method 'transformer'; known methods are ['ce', 'supcon'" in t.loc["future", "error"]
 
 
 def test_best_runs_per_method(root):

@@ -1,0 +1,333 @@
+"""Hough/Radon indexing with PyEBSDIndex: band families, the indexer, its conventions, per-phase scores.
+
+PyEBSDIndex (US Naval Research Laboratory; Rowenhorst, Callahan and Ånes, J. Appl. Cryst. 57
+(2024) 3–19) finds the ``n_bands`` strongest bands of each pattern in a Radon transform, turns
+them into plane normals with the detector geometry, and indexes them by triplet voting against
+the interplanar angles of each candidate phase's band families. Only band *geometry* enters:
+neither band intensity (the structure factor) nor band width (the Bragg angle, so the lattice
+parameter) is used to choose a phase.
+
+Band families
+    Every ``{hkl}`` that the phase's lattice centring allows with ``h² + k² + l² ≤
+    max_family_index`` (:func:`band_families`): fcc (F) {111} {200} {220} {311}, PyEBSDIndex's
+    own list; bcc (I) {110} {200} {211} {310}; primitive cubic (P, e.g. L1₂ in Pm-3m) adds the
+    superlattice families {100} {110} {210} {211} {221} {310}. {100} and {110} are parallel to
+    {200} and {220}: as plane normals they are the same directions, so PyEBSDIndex keeps one
+    of each; what remains new for L1₂ is {210} {211} {221} {310}. Only cubic phases are
+    supported (the phase table stores one lattice parameter).
+
+Conventions (pinned by ``tests/baseline/test_hough.py``)
+    The indexer is made with ``vendor="KIKUCHIPY"``, as kikuchipy's own wrapper
+    (``EBSDDetector.get_indexer``) does: the pattern centre is then read in the Bruker
+    convention — the project's (:class:`~ebsdlib.simulate.detector.DetectorModel`) — with the
+    sample tilt and the camera tilt (``camElev``), and the quaternions come back in
+    kikuchipy's sample frame, the one orix ``Orientation`` and the simulator's true
+    orientations use. ``vendor="BRUKER"`` reads the same pattern centre but returns
+    orientations in a sample frame turned 90° about the surface normal: against the true
+    orientations a median of about 40°, the naive comparison the physics notes report.
+
+Phase scores
+    For every candidate phase ``p`` PyEBSDIndex reports a fit ``f_p`` (mean angular deviation of
+    the matched bands, degrees) and the number of matched bands ``m_p``; it picks the phase with
+    the largest ``m_p · (3° − f_p)``. The score here is that criterion over its ideal,
+    ``s_p = m_p · (3° − f_p) / (3° · n_bands)`` (1: every band matched exactly; 0: no
+    solution), so the arg-max is PyEBSDIndex's own choice (ties go to the first phase of the
+    table). Probabilities are ``softmax(s / T)`` (:func:`ebsdlib.baseline.proba.scores_to_proba`)
+    with a temperature fitted on training patterns or given.
+
+One process: PyEBSDIndex's single-process indexer (no ray, no OpenCL), its numba kernels using
+numba's threads. The first call compiles them (minutes on two cores; cached on disk by numba
+under ``~/.pyebsdindex``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ebsdlib.baseline.hough_config import HoughConfig
+from ebsdlib.baseline.index import IndexResult
+from ebsdlib.data.format import EBSDDataset
+from ebsdlib.data.preprocess import PreprocessConfig
+from ebsdlib.phases import Phase
+from ebsdlib.simulate.detector import DetectorModel
+
+#: PyEBSDIndex's phase criterion: ``nmatch · (FIT_CEILING − fit)``, fit in degrees.
+FIT_CEILING = 3.0
+
+#: Cubic space groups with a face-centred (F) or body-centred (I) lattice; the rest of 195–230 are primitive.
+_F_CENTRED = frozenset({196, 202, 203, 209, 210, 216, 219, 225, 226, 227, 228})
+_I_CENTRED = frozenset({197, 199, 204, 206, 211, 214, 217, 220, 229, 230})
+
+
+def lattice_centring(space_group: int) -> str:
+    """``"F"``, ``"I"`` or ``"P"``: the lattice centring of a cubic space group (195–230).
+
+    Raises
+    ------
+    ValueError
+        For a space group that is not cubic.
+    """
+    if not isinstance(space_group, (int, np.integer)) or not 195 <= int(space_group) <= 230:
+        raise ValueError(
+            f"space group {space_group!r} is not cubic (195–230); Hough indexing here supports cubic phases only"
+        )
+    sg = int(space_group)
+    return "F" if sg in _F_CENTRED else "I" if sg in _I_CENTRED else "P"
+
+
+def check_hough_phase(phase: Phase, where: str = "") -> None:
+    """Refuse a phase Hough indexing cannot make band families for, naming it and the fix.
+
+    Parameters
+    ----------
+    phase
+        A candidate phase.
+    where
+        The file whose phase table it comes from, for the message.
+    """
+    prefix = f"{where}: " if where else ""
+    if not phase.space_group or not phase.lattice_a or phase.lattice_a <= 0:
+        raise ValueError(
+            f"{prefix}phase {phase.name!r} has space group {phase.space_group!r} and lattice parameter "
+            f"{phase.lattice_a!r} Å, so Hough indexing has no band families for it; name the phase after "
+            "a known one (Ni, Ni3Al, Ni3Fe, e.g. `ebsdlib import … --phases Ni Ni3Al Ni3Fe`) or give the "
+            "data set's phase table its space group and lattice parameter"
+        )
+    try:
+        lattice_centring(phase.space_group)
+    except ValueError as e:
+        raise ValueError(f"{prefix}phase {phase.name!r}: {e}") from None
+
+
+def band_families(phase: Phase, max_index: int = 11) -> list[tuple[int, int, int]]:
+    """The band (plane) families ``{hkl}`` of ``phase``: those its lattice centring allows with
+    ``h² + k² + l² ≤ max_index``, in order of decreasing d-spacing (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        For a phase without space group or lattice parameter, or a non-cubic one.
+    """
+    check_hough_phase(phase)
+    centring = lattice_centring(phase.space_group)
+    found = []
+    top = int(np.sqrt(max_index))
+    for h in range(top + 1):
+        for k in range(h + 1):
+            for l in range(k + 1):  # noqa: E741 - Miller index
+                n = h * h + k * k + l * l
+                if n == 0 or n > max_index:
+                    continue
+                if centring == "F" and len({h % 2, k % 2, l % 2}) > 1:
+                    continue
+                if centring == "I" and (h + k + l) % 2:
+                    continue
+                found.append((n, (h, k, l)))
+    return [hkl for _, hkl in sorted(found)]
+
+
+@dataclass
+class HoughIndexer:
+    """A PyEBSDIndex indexer for some phases, one detector and one pattern shape.
+
+    Attributes
+    ----------
+    indexer
+        The ``pyebsdindex.ebsd_index.EBSDIndexer``.
+    phases
+        The candidate phases, in the order of the scores.
+    families
+        Per phase, the band families PyEBSDIndex keeps (parallel ones removed).
+    detector, pattern_shape, config
+        What it was made for.
+    """
+
+    indexer: object
+    phases: tuple[Phase, ...]
+    families: list[list[list[int]]]
+    detector: DetectorModel
+    pattern_shape: tuple[int, int]
+    config: HoughConfig
+
+    def summary(self) -> dict:
+        """What ``metrics.json`` records of the indexer."""
+        import numba
+        import pyebsdindex
+
+        return {
+            "pyebsdindex": pyebsdindex.__version__,
+            "vendor": "KIKUCHIPY",
+            "families": {p.name: fam for p, fam in zip(self.phases, self.families, strict=True)},
+            "processes": 1,
+            "numba_threads": int(numba.get_num_threads()),
+        }
+
+
+def build_indexer(
+    phases: Sequence[Phase], detector: DetectorModel, pattern_shape: tuple[int, int], config: HoughConfig
+) -> HoughIndexer:
+    """A PyEBSDIndex indexer for ``phases`` seen through ``detector`` at ``pattern_shape``.
+
+    Every phase is checked first (:func:`check_hough_phase`), so a bad phase is refused before
+    anything is built. Every candidate phase is indexed for every pattern (no early exit).
+    """
+    for p in phases:
+        check_hough_phase(p)
+    from pyebsdindex.ebsd_index import EBSDIndexer
+    from pyebsdindex.tripletvote import addphase
+
+    libraries = []
+    for p in phases:
+        lib = addphase(
+            phasename=p.name,
+            spacegroup=int(p.space_group),
+            latticeparameter=[float(p.lattice_a)] * 3 + [90.0, 90.0, 90.0],
+            polefamilies=np.array(band_families(p, config.max_family_index)),
+        )
+        lib.angTol = float(config.angle_tolerance)
+        libraries.append(lib)
+    indexer = EBSDIndexer(
+        phaselist=libraries,
+        vendor="KIKUCHIPY",
+        PC=np.asarray(detector.pc, dtype=np.float64),
+        sampleTilt=float(detector.sample_tilt),
+        camElev=float(detector.camera_tilt),
+        nRho=config.n_rho,
+        nTheta=config.n_theta,
+        tSigma=config.t_sigma,
+        rSigma=config.r_sigma,
+        rhoMaskFrac=config.rho_mask_fraction,
+        nBands=config.n_bands,
+        patDim=tuple(int(s) for s in pattern_shape),
+        nband_earlyexit=config.n_bands + 1,  # every phase is tried on every pattern
+    )
+    families = [lib.polefamilies.tolist() for lib in libraries]
+    return HoughIndexer(indexer, tuple(phases), families, detector, tuple(pattern_shape), config)
+
+
+@dataclass(frozen=True)
+class HoughResult:
+    """PyEBSDIndex's solution for every candidate phase of each indexed pattern.
+
+    Attributes
+    ----------
+    indices
+        ``(n,)`` pattern indices in the data set.
+    fit
+        ``(n, P)`` PyEBSDIndex's fit of each phase (degrees; 180 without a solution).
+    nmatch
+        ``(n, P)`` bands matched by each phase (0 without a solution).
+    rotations
+        ``(n, P, 4)`` orientation of each phase's solution (orix convention; identity without one).
+    seconds
+        Wall time of reading, background correction and indexing.
+    n_bands
+        Bands detected per pattern.
+    """
+
+    indices: np.ndarray
+    fit: np.ndarray
+    nmatch: np.ndarray
+    rotations: np.ndarray
+    seconds: float
+    n_bands: int
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def scores(self) -> np.ndarray:
+        """``(n, P)`` PyEBSDIndex's phase criterion over its ideal (see the module docstring)."""
+        return (self.nmatch * (FIT_CEILING - self.fit) / (FIT_CEILING * self.n_bands)).astype(np.float32)
+
+    @property
+    def indexed(self) -> np.ndarray:
+        """``(n, P)`` whether each phase found a solution (three bands matched or more)."""
+        return self.nmatch >= 3
+
+    @property
+    def patterns_per_second(self) -> float:
+        return len(self) / self.seconds if self.seconds > 0 else float("nan")
+
+    def as_index_result(self) -> IndexResult:
+        """The same solution as dictionary indexing's result type (scores, rotations, time)."""
+        return IndexResult(self.indices, self.scores, self.rotations, self.seconds)
+
+
+def to_orix_quaternions(quat: np.ndarray, indexed: np.ndarray) -> np.ndarray:
+    """PyEBSDIndex's ``vendor="KIKUCHIPY"`` quaternions as the project stores orientations.
+
+    They already are orix's convention (see the module docstring); this normalises them, puts
+    them in the hemisphere ``a ≥ 0`` and gives patterns without a solution the identity.
+    """
+    q = np.asarray(quat, dtype=np.float64).copy()
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    ok = np.asarray(indexed, bool) & (norm[..., 0] > 0)
+    q[ok] /= norm[ok]
+    q[~ok] = (1.0, 0.0, 0.0, 0.0)
+    q[q[..., 0] < 0] *= -1
+    return q
+
+
+def hough_patterns(
+    dataset: EBSDDataset,
+    indexer: HoughIndexer,
+    indices: np.ndarray | None,
+    preprocess: PreprocessConfig,
+    *,
+    batch_size: int = 512,
+    progress: bool = False,
+) -> HoughResult:
+    """Index the patterns at ``indices`` (``None``: all) with every candidate phase.
+
+    Batches are read in file order by a background thread, background-corrected with
+    ``preprocess`` (:func:`~ebsdlib.data.preprocess.preprocess_batch`, on the CPU) and indexed
+    by PyEBSDIndex; output row ``i`` belongs to ``indices[i]``.
+    """
+    from tqdm.auto import tqdm
+
+    from ebsdlib.data.preprocess import preprocess_batch
+    from ebsdlib.train.data import prefetch
+
+    if tuple(dataset.pattern_shape) != tuple(indexer.pattern_shape):
+        raise ValueError(
+            f"{dataset.path}: patterns are {dataset.pattern_shape[0]}×{dataset.pattern_shape[1]} but the Hough "
+            f"indexer was made for {indexer.pattern_shape[0]}×{indexer.pattern_shape[1]}; make one for this data set"
+        )
+    idx = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+    order = np.argsort(idx, kind="stable")
+    n, n_phases = len(idx), len(indexer.phases)
+    fit = np.full((n, n_phases), 180.0, dtype=np.float32)
+    nmatch = np.zeros((n, n_phases), dtype=np.int32)
+    rotations = np.empty((n, n_phases, 4), dtype=np.float64)
+    rotations[:] = (1.0, 0.0, 0.0, 0.0)
+    bg = dataset.static_background if preprocess.static_background else None
+    t0 = time.perf_counter()
+    done = 0
+    with tqdm(total=n, desc="Hough indexing", unit="pattern", disable=not progress) as bar:
+        for _, raw in prefetch(dataset.iter_batches(batch_size, idx[order])):
+            rows = order[done : done + len(raw)]
+            x = preprocess_batch(np.ascontiguousarray(raw), preprocess, bg)[:, 0].numpy()
+            data, *_ = indexer.indexer.index_pats(patsin=x, chunksize=len(x))
+            solved = data["nmatch"][:n_phases].T >= 3  # (batch, P)
+            fit[rows] = np.where(solved, data["fit"][:n_phases].T, 180.0)
+            nmatch[rows] = np.where(solved, data["nmatch"][:n_phases].T, 0)
+            rotations[rows] = to_orix_quaternions(data["quat"][:n_phases].transpose(1, 0, 2), solved)
+            done += len(raw)
+            bar.update(len(raw))
+    return HoughResult(idx, fit, nmatch, rotations, time.perf_counter() - t0, indexer.config.n_bands)
+
+
+def hough_preprocess(config: HoughConfig, dataset_preprocessing: dict | None) -> PreprocessConfig:
+    """The preprocessing before the Radon transform: the config's, else the data set's background
+    corrections at the stored pattern size (no resize: the pattern centre is in its pixels) and
+    without a circular mask (PyEBSDIndex masks the Radon transform itself)."""
+    from dataclasses import replace
+
+    if config.preprocess is not None:
+        return config.preprocess
+    return replace(PreprocessConfig.from_dict(dataset_preprocessing), size=None, circular_mask=False)
