@@ -10,7 +10,11 @@ one orientation per pattern so that test patterns are independent, split
 ``dictionary``, ``dictionary_refined``
     the test split is indexed against one dictionary (built once: the geometry does not change
     with dose), without or with orientation refinement, the softmax temperature fitted on
-    training patterns of that dose.
+    training patterns of that dose;
+``hough``
+    the test split is Hough-indexed with PyEBSDIndex (:mod:`ebsdlib.baseline.hough`: band
+    geometry only, default :class:`~ebsdlib.baseline.hough_config.HoughConfig`, one process), the
+    softmax temperature fitted on training patterns of that dose.
 
 Each row records accuracy with its bootstrap 95 % interval, balanced accuracy, macro F1, the
 Ni↔Ni₃Fe confusion (both directions), the Ni-vs-Ni₃Fe pair accuracy (of the true Ni and Ni₃Fe
@@ -67,7 +71,7 @@ class DoseBenchConfig:
         :data:`~ebsdlib.simulate.config.DEFAULT_DOSE`).
     methods
         Keys of :data:`ebsdlib.methods.METHODS` (``"ce"``, ``"supcon"``, ``"dictionary"``,
-        ``"dictionary_refined"``).
+        ``"dictionary_refined"``, ``"hough"``).
     n_per_phase
         Patterns per phase and dose.
     pattern_size
@@ -78,7 +82,8 @@ class DoseBenchConfig:
         Network training.
     resolution, calibration_patterns
         Dictionary indexing (:class:`ebsdlib.baseline.DictionaryConfig`); ``dictionary_refined``
-        adds kikuchipy's orientation refinement of each phase's best match.
+        adds kikuchipy's orientation refinement of each phase's best match. Hough indexing fits
+        its temperature on ``calibration_patterns`` training patterns too.
     oracle, oracle_patterns
         Also run the calibration oracle with this many orientations per phase.
     limit, limit_patterns, limit_pc_sigmas
@@ -287,7 +292,9 @@ def run_dose_bench(
                 bar.update(1)
                 for method in config.methods:
                     bar.set_postfix(dose=f"{dose:g}", step=method)
-                    if not get_method(method).is_network:
+                    if method == "hough":
+                        row = hough_row(config, dose, data)
+                    elif not get_method(method).is_network:
                         row, dictionary = dictionary_row(
                             config, dose, data, dictionary, refine=method == "dictionary_refined"
                         )
@@ -393,6 +400,35 @@ def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary,
     row["dictionary_build_seconds"] = dictionary.build_seconds
     row["temperature"] = temperature
     return row, dictionary
+
+
+def hough_row(config: DoseBenchConfig, dose: float, data: Path) -> dict:
+    """Hough-index the test split of one dose (PyEBSDIndex, the temperature fitted on training patterns)."""
+    from ebsdlib.baseline.geometry import geometry_for
+    from ebsdlib.baseline.hough import build_indexer, hough_preprocess
+    from ebsdlib.baseline.hough_config import HoughConfig
+    from ebsdlib.baseline.hough_run import (
+        HOUGH_METHOD,
+        choose_temperature,
+        geometry_options,
+        index_split,
+        run_metrics,
+    )
+    from ebsdlib.data.format import EBSDDataset
+
+    hcfg = HoughConfig(calibration_patterns=config.calibration_patterns, seed=config.seed)
+    t0 = time.perf_counter()
+    with EBSDDataset(data) as ds:
+        preprocess = hough_preprocess(hcfg, ds.preprocessing)
+        detector = geometry_for(ds, geometry_options(hcfg)).detector
+        indexer = build_indexer(ds.phases, detector, ds.pattern_shape, hcfg)
+        temperature, source = choose_temperature(ds, indexer, preprocess, hcfg, False)
+        result = index_split(ds, indexer, preprocess, hcfg, ds.indices("test"), False)
+        metrics = run_metrics(result, ds, indexer, hcfg, "test", temperature, source)
+    row = metrics_row(dose, HOUGH_METHOD, metrics, time.perf_counter() - t0)
+    row["temperature"] = temperature
+    row["processes"] = metrics["hough"]["processes"]
+    return row
 
 
 def oracle_rows(config: DoseBenchConfig, doses: list[float] | None = None) -> list[dict]:

@@ -3,11 +3,12 @@
 One run measures, interleaved (each round runs every stage once, so a change of machine
 load hits all stages alike): the model alone on random tensors, the project's end-to-end
 inference (HDF5 scan → phase map) and training (HDF5 → updated model), a naive script on
-PNG files (:mod:`ebsdlib.bench.naive`), dictionary indexing and the simulator's pattern
-generation for each forward model (:mod:`ebsdlib.bench.stages` describes each), and, once,
-the build time of one dynamical master pattern (``master_build``). The first round warms up
-and records memory (with :mod:`tracemalloc`); the ``repeats`` rounds after it are timed, and
-each figure is the median of its rounds.
+PNG files (:mod:`ebsdlib.bench.naive`), dictionary indexing, Hough indexing (PyEBSDIndex, one
+process) and the simulator's pattern generation for each forward model
+(:mod:`ebsdlib.bench.stages` describes each), and, once, the build time of one dynamical master
+pattern (``master_build``). The first round warms up and records memory (with
+:mod:`tracemalloc`; for Hough indexing it also compiles PyEBSDIndex's numba kernels); the
+``repeats`` rounds after it are timed, and each figure is the median of its rounds.
 
 Ratios (same run, same device, paired round by round, see :func:`ratios`): end-to-end ÷ model
 alone — goals at least :data:`INFERENCE_GOAL` for inference and :data:`TRAINING_GOAL` for
@@ -64,8 +65,9 @@ class SpeedBenchConfig:
         Batch size of the naive script.
     repeats
         Timed rounds after the warm-up round.
-    naive, dictionary
-        Include the naive script and dictionary indexing.
+    naive, dictionary, hough
+        Include the naive script, dictionary indexing and Hough indexing (PyEBSDIndex in this one
+        process, its numba kernels on numba's threads; the warm-up round compiles them).
     simulation, simulation_patterns
         Include the simulator's pattern generation (dynamical and kinematical masters), this
         many patterns per round.
@@ -98,6 +100,7 @@ class SpeedBenchConfig:
     repeats: int = 3
     naive: bool = True
     dictionary: bool = True
+    hough: bool = True
     simulation: bool = True
     simulation_patterns: int = 2000
     master_build_npx: int | None = 100
@@ -295,16 +298,20 @@ class Prepared:
     dictionary: object = None
     preprocess: object = None
     simulators: dict = field(default_factory=dict)
+    hough: object = None
+    hough_preprocess: object = None
 
     def describe(self) -> dict:
         d = {"scan_patterns": self.n_scan, "train_patterns": self.n_train, "input_shape": list(self.input_shape)}
         if self.dictionary is not None:
             d["dictionary"] = self.dictionary.summary()
+        if self.hough is not None:
+            d["hough"] = self.hough.summary()
         return d
 
 
 def prepare(config: SpeedBenchConfig, work: Path, device, progress: bool) -> Prepared:
-    """Simulate the scan and training set, write the PNG copies, build the dictionary."""
+    """Simulate the scan and training set, write the PNG copies, build the dictionary and the Hough indexer."""
     from ebsdlib.bench.naive import write_pngs
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.preprocess import PreprocessConfig
@@ -378,6 +385,15 @@ def prepare(config: SpeedBenchConfig, work: Path, device, progress: bool) -> Pre
             prepared.dictionary = ensure_dictionary(
                 None, ds.phases, geometry_for(ds, dcfg), ds.pattern_shape, preprocess, dcfg, progress
             )
+    if config.hough:
+        from ebsdlib.baseline.geometry import geometry_for
+        from ebsdlib.baseline.hough import build_indexer, hough_preprocess
+        from ebsdlib.baseline.hough_config import HoughConfig
+
+        hcfg = HoughConfig()
+        with EBSDDataset(scan) as ds:
+            prepared.hough = build_indexer(ds.phases, geometry_for(ds).detector, ds.pattern_shape, hcfg)
+            prepared.hough_preprocess = hough_preprocess(hcfg, ds.preprocessing)
     return prepared
 
 
@@ -437,6 +453,8 @@ def build_stages(config: SpeedBenchConfig, prepared: Prepared, device, work: Pat
         ]
     if config.dictionary:
         out.append(S.DictionaryInference(prepared.scan, prepared.dictionary, prepared.preprocess, 256))
+    if config.hough:
+        out.append(S.HoughInference(prepared.scan, prepared.hough, prepared.hough_preprocess))
     for forward_model, (settings, masters) in prepared.simulators.items():
         out.append(S.PatternSimulation(forward_model, settings, masters, config.simulation_patterns))
     return out

@@ -1,4 +1,4 @@
-"""The stages the speed benchmark times: model alone, end-to-end, naive, dictionary indexing.
+"""The stages the speed benchmark times: model alone, end-to-end, naive, dictionary and Hough indexing.
 
 Each stage is a callable that does its work once and returns the number of patterns it
 processed; everything it needs (models, files, the dictionary) is made before timing.
@@ -16,6 +16,11 @@ processed; everything it needs (models, files, the dictionary) is made before ti
     :mod:`ebsdlib.bench.naive` on PNG copies of the same patterns.
 ``dictionary indexing``
     :func:`ebsdlib.baseline.index.index_patterns` of the scan (dictionary already built).
+``Hough indexing (PyEBSDIndex, 1 process)``
+    :func:`ebsdlib.baseline.hough.hough_patterns` of the scan: reading, background correction
+    and PyEBSDIndex's Radon transform and triplet voting for every candidate phase, in this one
+    process (numba's threads; no ray). The indexer is made before timing; the warm-up round
+    compiles its numba kernels (or loads them from numba's cache).
 ``simulation``
     New labelled patterns in memory, as the simulator makes them (random phases and
     orientations, projection of the master patterns already loaded, the detector's blur and
@@ -259,6 +264,22 @@ class DictionaryInference(Stage):
 
         with EBSDDataset(self.scan) as ds:
             result = index_patterns(ds, self.dictionary, None, self.preprocess, batch_size=self.batch_size)
+        return len(result)
+
+
+class HoughInference(Stage):
+    kind, pipeline = "inference", "Hough indexing (PyEBSDIndex, 1 process)"
+
+    def __init__(self, scan: Path, indexer, preprocess, batch_size: int = 512):
+        super().__init__("fp32")
+        self.scan, self.indexer, self.preprocess, self.batch_size = scan, indexer, preprocess, batch_size
+
+    def __call__(self) -> int:
+        from ebsdlib.baseline.hough import hough_patterns
+        from ebsdlib.data.format import EBSDDataset
+
+        with EBSDDataset(self.scan) as ds:
+            result = hough_patterns(ds, self.indexer, None, self.preprocess, batch_size=self.batch_size)
         return len(result)
 
 

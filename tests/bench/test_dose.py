@@ -20,9 +20,12 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
         "supervised contrastive (SupCon)",
         "dictionary indexing",
         "refined dictionary indexing",
+        "Hough/Radon indexing (PyEBSDIndex)",
     }
     di = rows[rows["method"].str.startswith("dictionary")]
     assert di["temperature"].gt(0).all() and di["dictionary_build_seconds"].notna().all()
+    hough = rows[rows["method"] == "hough"]  # one process, temperature fitted on the dose's training patterns
+    assert len(hough) == len(cfg.doses) and hough["temperature"].gt(0).all() and (hough["processes"] == 1).all()
     oracle = {o["dose"]: o for o in dose_doc["oracle"]}
     assert set(oracle) == set(cfg.doses)
     # the oracle decides each of 2 × oracle_patterns = 8 patterns right or wrong
@@ -69,9 +72,9 @@ def test_metrics_row_reads_compute_metrics():
         ({"doses": ()}, r"doses \(\) must be one or more positive numbers"),
         ({"doses": (12.0, -1.0)}, r"doses \(12\.0, -1\.0\) must be one or more positive numbers"),
         (
-            {"methods": ("ce", "hough")},
-            r"methods \['ce', 'hough'\] are not allowed; choose from \['ce', 'supcon', "
-            r"'dictionary', 'dictionary_refined'\]",
+            {"methods": ("ce", "transformer")},
+            r"methods \['ce', 'transformer'\] are not allowed; choose from \['ce', 'supcon', "
+            r"'dictionary', 'dictionary_refined', 'hough'\]",
         ),
         ({"n_per_phase": 2}, r"n_per_phase 2 must be an integer of at least 4"),
         ({"limit_pc_sigmas": (0.0, 0.2)}, r"limit_pc_sigmas \[0\.0, 0\.2\] must be one or more values in \[0, 0\.1\]"),

@@ -18,6 +18,7 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
         ("inference", "end-to-end", "fp32"),
         ("inference", "naive", "fp32"),
         ("inference", "dictionary indexing", "fp32"),
+        ("inference", "Hough indexing (PyEBSDIndex, 1 process)", "fp32"),
         ("simulation", "dynamical patterns", "fp32"),
         ("simulation", "kinematical patterns", "fp32"),
     }
@@ -42,6 +43,8 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
         assert r["meets_goal"] == (r["end_to_end_over_model"] >= r["goal"])
         assert r["meets_goal_cpu"] == (r["end_to_end_over_model_cpu"] >= r["goal"])
     assert speed_doc["data"]["dictionary"]["size"] > 0
+    assert rows[("inference", "Hough indexing (PyEBSDIndex, 1 process)", "fp32")]["patterns"] == 36
+    assert speed_doc["data"]["hough"]["processes"] == 1 and speed_doc["data"]["hough"]["vendor"] == "KIKUCHIPY"
     assert not list((bench_artifacts / "scratch").glob("bench-speed-*"))
     assert "e2e ÷ model (CPU time)" in summary_table(speed_doc)
     display = speed_doc["display"]  # the dashboard's figures, timed here instead of in their tests
@@ -125,7 +128,7 @@ def test_cuda_adds_mixed_precision_rows(tmp_path):
     from ebsdlib.bench.speed import run_speed_bench
 
     doc = run_speed_bench(
-        SpeedBenchConfig.quick(device="cuda", naive=False, dictionary=False),
+        SpeedBenchConfig.quick(device="cuda", naive=False, dictionary=False, hough=False),
         tmp_path,
         work_dir=tmp_path / "work",
         progress=False,
