@@ -10,7 +10,7 @@ functions that need them, and sub-packages attach their public names lazily
 - :mod:`ebsdlib.data` — the HDF5 data-set format, readers (HDF5, image folders, vendor files
   through kikuchipy), preprocessing, splits and scan geometry.
 - :mod:`ebsdlib.simulate` — the physics-based synthetic default (Ni, Ni₃Al, Ni₃Fe),
-  kinematical or dynamical (de-ebsd) master patterns.
+  dynamical (de-ebsd, the default) or kinematical master patterns.
 - :mod:`ebsdlib.runs` — the run-folder layout and its reader API.
 - :mod:`ebsdlib.distributed` — the torchrun process group.
 - :mod:`ebsdlib.train` — training (cross-entropy, supervised contrastive), evaluation,

@@ -143,3 +143,27 @@ def test_fingerprints_tolerate_a_rounding_flip_but_not_a_change():
     assert not fingerprints_match({**base, "block_sums": [1_006_400, 2_000_000]}, base)
     assert fingerprints_match({**base, "block_sums": [1_000_380, 2_000_000]}, base)
     assert not fingerprints_match({**base, "labels_sha256": "y"}, base)
+
+
+@pytest.mark.parametrize("method", ["ce", "supcon"])
+def test_no_demo_network_calls_kikuchipys_real_ni_scan_ni3al(manifest, tmp_path, method):
+    """kikuchipy's real 3×3 Ni scan, mapped with the committed demo networks (trained on the
+    dynamical simulations only): no pattern may come out Ni₃Al, which the kinematical masters
+    of an earlier demo did for all nine."""
+    import importlib.util
+
+    from ebsdlib.data.readers import load
+    from ebsdlib.phasemap import load_phasemap
+    from ebsdlib.predict import predict_scan
+
+    source = Path(importlib.util.find_spec("kikuchipy").origin).parent / "data" / "kikuchipy_h5ebsd" / "patterns.h5"
+    scan = tmp_path / "nickel_ebsd_small.h5"
+    with load(source, out=scan):
+        pass
+    run_id = manifest["runs"][method]
+    shutil.copytree(DEMO_ROOT / "runs" / run_id, tmp_path / "runs" / run_id, ignore=shutil.ignore_patterns("phasemaps"))
+    predict_scan(run_id, scan, device="cpu", progress=False, root=tmp_path)
+    pm = load_phasemap(tmp_path / "runs" / run_id, "nickel_ebsd_small")
+    names = [p.name for p in pm.phases]
+    assert pm.scan_shape == (3, 3)
+    assert not (pm.pred == names.index("Ni3Al")).any(), f"real Ni mapped as {[names[i] for i in pm.pred.ravel()]}"
