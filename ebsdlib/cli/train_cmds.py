@@ -60,8 +60,14 @@ def register(subparsers) -> None:
     p.add_argument(
         "--split",
         choices=("train", "val", "test"),
-        help="split to evaluate (default: the run's own); another split than the run's "
-        "writes to <run>/evaluations/<split>/",
+        help="split to evaluate (default: the run's own; with --data: all labelled patterns); another split "
+        "than the run's writes to <run>/evaluations/<split>/",
+    )
+    p.add_argument(
+        "--data",
+        metavar="FILE",
+        help="evaluate on another labelled data set (phases matched by name or formula); writes "
+        "<run>/evaluations/<data set>[-<split>]/",
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     _add_common(p)
@@ -302,9 +308,18 @@ def _drive(run, work, ctx) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """``python -m ebsdlib evaluate RUN [--split S]``."""
+    """``python -m ebsdlib evaluate RUN [--split S] [--data FILE]``."""
     from ebsdlib.train.evaluate import evaluate_run
 
+    if args.data:
+        from ebsdlib.train.cross_eval import evaluate_on
+
+        metrics = evaluate_on(
+            args.run, args.data, args.split, device=args.device, progress=not args.quiet, root=args.artifacts
+        )
+        print(f"evaluated on {args.data} ({metrics['split']}): evaluations/{metrics['evaluated_on']}/")
+        print(format_metrics(metrics))
+        return 0
     metrics = evaluate_run(args.run, args.split, device=args.device, progress=not args.quiet, root=args.artifacts)
     print(format_metrics(metrics))
     return 0
