@@ -7,6 +7,7 @@ again on the next rerun, and finished runs appear without restarting the server.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,10 @@ class RunData:
     scans: list[str] = field(default_factory=list)
     has_umap: bool = False
     problem: str | None = None
+    #: What the metrics and predictions are of: ``None`` for the run's own split, else the name of
+    #: one of :attr:`evaluations` (another data set or split, ``evaluations/<name>/``).
+    evaluated_on: str | None = None
+    evaluations: list[str] = field(default_factory=list)
 
     @property
     def phase_names(self) -> list[str]:
@@ -90,18 +95,32 @@ class RunData:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def run_data(base: str, run_id: str, mtime: float) -> RunData:
-    """Read one run (config, status, metrics, history, predictions); never raises."""
+def run_data(base: str, run_id: str, mtime: float, evaluation: str | None = None) -> RunData:
+    """Read one run (config, status, metrics, history, predictions); never raises.
+
+    With ``evaluation`` the metrics and predictions are those of ``evaluations/<evaluation>/``
+    and ``config["data"]`` names the data set evaluated there (what the galleries show).
+    """
+    from ebsdlib.train.cross_eval import list_evaluations
+
     run = open_run(run_id, base)
-    data = RunData(run_id=run_id)
+    data = RunData(run_id=run_id, evaluated_on=evaluation)
     try:
         data.config = run.config() if run.config_path.exists() else {}
         st_ = run.read_status() if run.status_path.exists() else None
         data.state = st_.state if st_ else ("completed" if run.metrics_path.exists() else "unknown")
         data.error = st_.error if st_ else None
-        data.metrics = run.metrics()
         data.history = run.history()
-        preds = run.predictions()
+        found = list_evaluations(run)
+        data.evaluations = list(found)
+        if evaluation is None:
+            data.metrics = run.metrics()
+            preds = run.predictions()
+        else:
+            folder = found[evaluation]
+            data.metrics = json.loads((folder / "metrics.json").read_text())
+            preds = pd.read_csv(folder / "predictions.csv") if (folder / "predictions.csv").exists() else None
+            data.config = {**data.config, "data": data.metrics.get("data", data.config.get("data"))}
         if data.metrics is not None or preds is not None:
             names = phase_names_of(data.metrics, preds)
             data.phases = phases_from_names(names)
@@ -114,11 +133,15 @@ def run_data(base: str, run_id: str, mtime: float) -> RunData:
     return data
 
 
-def load_run(run_id: str) -> RunData:
-    """:func:`run_data` of ``run_id`` as it is on disk now."""
+def load_run(run_id: str, evaluation: str | None = None) -> RunData:
+    """:func:`run_data` of ``run_id`` (or of one of its evaluations) as it is on disk now."""
     base = root()
     run = open_run(run_id, base)
-    return run_data(str(base), run_id, run.mtime())
+    stamp = run.mtime()
+    if evaluation is not None:
+        metrics = run.path / "evaluations" / evaluation / "metrics.json"
+        stamp = max(stamp, metrics.stat().st_mtime) if metrics.exists() else stamp
+    return run_data(str(base), run_id, stamp, evaluation)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -139,3 +139,20 @@ def fmt(value: float | None, pct: bool = False, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "—"
     return f"{100 * value:.1f}%" if pct else f"{value:.{digits}f}"
+
+
+def evaluation_choice(evaluations: list[str], key: str) -> str | None:
+    """A selector of what a run was evaluated on: its own split (``None``) or one of its
+    ``evaluations/<name>/`` (another data set or split, ``python -m ebsdlib evaluate RUN --data``);
+    shown only when there is a choice."""
+    if not evaluations:
+        return None
+    own = "the run's own split"
+    choice = st.selectbox(
+        "Evaluated on",
+        [own, *evaluations],
+        key=key,
+        help="A run evaluated on another data set (`python -m ebsdlib evaluate RUN --data FILE`) "
+        "or split keeps each evaluation under evaluations/<name>/ in its folder.",
+    )
+    return None if choice == own else choice

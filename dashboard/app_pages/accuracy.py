@@ -41,10 +41,17 @@ if not chosen:
     st.info("Choose one or more runs above.")
     st.stop()
 short = short_labels(table, chosen)
+found = sorted({e for run_id in chosen for e in cache.load_run(run_id).evaluations})
+evaluation = widgets.evaluation_choice(found, key="acc_evaluation")
 
 runs = {}
 for run_id in chosen:
     data = cache.load_run(run_id)
+    if evaluation is not None:
+        if evaluation not in data.evaluations:
+            st.caption(f"Run `{run_id}` was not evaluated on {evaluation}; it is left out.")
+            continue
+        data = cache.load_run(run_id, evaluation)
     if data.problem or data.metrics is None:
         st.warning(f"Run `{run_id}` has no readable evaluation: {data.problem or 'metrics.json missing'}")
         continue

@@ -20,7 +20,14 @@ a, b = sidebar.selected_runs()
 data_a = widgets.pick_run(a, needs="metrics")
 if data_a is None:
     st.stop()
+evaluation = widgets.evaluation_choice(data_a.evaluations, key="cm_evaluation")
+if evaluation is not None:
+    data_a = cache.load_run(a, evaluation)
 data_b = cache.load_run(b) if b else None
+if data_b is not None and evaluation is not None:
+    data_b = cache.load_run(b, evaluation) if evaluation in data_b.evaluations else None
+    if data_b is None:
+        st.caption(f"Run `{b}` was not evaluated on {evaluation}; only A is shown.")
 if data_b is not None and (data_b.problem or data_b.metrics is None or data_b.phase_names != data_a.phase_names):
     st.caption(f"Run `{b}` cannot be compared here (not evaluated, unreadable, or other phases).")
     data_b = None

@@ -87,6 +87,42 @@ def test_confusion_page_modes_difference_and_gallery(app, artifacts):
     assert images(at) > 0
 
 
+def test_pages_show_a_run_evaluated_on_another_data_set(app, artifacts, tmp_path):
+    """``evaluate RUN --data OTHER``: Accuracy and Confusion offer it, and the gallery shows that
+    data set's patterns (a copy of the tiny set with its patterns inverted, so they differ)."""
+    from ebsdlib.data.format import EBSDDataset, write_dataset
+    from ebsdlib.train.cross_eval import evaluate_on
+
+    root = tmp_path / "lab"
+    shutil.copytree(artifacts["root"], root)
+    with EBSDDataset(artifacts["data"]) as ds:
+        other = write_dataset(
+            root / "datasets" / "other.h5",
+            255 - ds.read(slice(None)),
+            ds.labels,
+            ds.phases,
+            provenance={"test": "inverted copy"},
+            split=ds.split,
+        )
+    run_a = artifacts["runs"]["ce"]
+    metrics = evaluate_on(root / "runs" / run_a, other, "test", device="cpu", progress=False)
+    at = app("confusion", root)
+    no_exception(at)
+    at.session_state["run_a"] = run_a
+    at.run()
+    at.selectbox(key="cm_evaluation").set_value("other-test").run()
+    no_exception(at)
+    cells = at.dataframe[0].value
+    assert int(cells["count"].sum()) == metrics["n"]  # the evaluation's patterns, not the run's own
+    assert images(at) > 0 and "not available" not in texts(at)
+    at = app("accuracy", root)
+    at.selectbox(key="acc_evaluation").set_value("other-test").run()
+    no_exception(at)
+    summary = at.dataframe[0].value
+    assert len(summary) == 1 and summary["accuracy"].iloc[0] == pytest.approx(metrics["accuracy"])
+    assert "was not evaluated on other-test" in texts(at)
+
+
 def test_confusion_gallery_follows_the_chosen_cell(app, artifacts):
     """Choosing a row of the cells table (here: the cell with most patterns) shows that cell."""
     at = app("confusion")
