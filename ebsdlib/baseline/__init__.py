@@ -17,8 +17,8 @@ kikuchipy's orientation refinement of each phase's best match.
 - :mod:`.index` — :func:`index_patterns` streams a data set through the dictionary;
 - :mod:`.run` — :func:`index_run` and :func:`index_scan` store the result like a training run;
 - :mod:`.hough_config` — :class:`HoughConfig`, every option of Hough indexing;
-- :mod:`.hough` — PyEBSDIndex's indexer for the data set's phases (band families, conventions,
-  per-phase scores);
+- :mod:`.hough_families` — the band families of a phase, from its lattice centring;
+- :mod:`.hough` — PyEBSDIndex's indexer for the data set's phases (conventions, per-phase scores);
 - :mod:`.hough_run` — :func:`hough_run` and :func:`hough_scan`, stored like dictionary runs.
 
 Hough indexing uses band geometry only (PyEBSDIndex's triplet voting); dictionary indexing

@@ -110,7 +110,8 @@ def hough_run(
         ``status.json`` and is raised again.
     """
     from ebsdlib.baseline.geometry import geometry_for
-    from ebsdlib.baseline.hough import build_indexer, check_hough_phase, hough_preprocess
+    from ebsdlib.baseline.hough import build_indexer, hough_preprocess
+    from ebsdlib.baseline.hough_families import check_hough_phase
     from ebsdlib.data import load
     from ebsdlib.train.evaluate import write_predictions
 
