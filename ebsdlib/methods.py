@@ -66,6 +66,14 @@ class Method:
 METHODS: tuple[Method, ...] = (
     Method("ce", "cross-entropy", "CE", "network", "#6a3d9a", loss="ce"),
     Method("supcon", "supervised contrastive (SupCon)", "SupCon", "network", "#ff7f00", loss="supcon"),
+    Method(
+        "contrastive",
+        "contrastive (batch-hard mining, the seed's)",
+        "Contrastive",
+        "network",
+        "#e7298a",
+        loss="contrastive",
+    ),
     Method("dictionary", "dictionary indexing", "DI", "indexing", "#525252"),
     Method("dictionary_refined", "refined dictionary indexing", "DI + refinement", "indexing", "#1b9e77"),
     Method("hough", "Hough/Radon indexing (PyEBSDIndex)", "Hough", "indexing", "#a6761d"),

@@ -822,7 +822,7 @@ CASES = [
         "config-unknown-loss",
         config(loss="triplet"),
         ValueError,
-        r"loss='triplet' is not allowed; use one of \('ce', 'supcon'\)",
+        r"loss='triplet' is not allowed; use one of \('ce', 'supcon', 'contrastive'\)",
     ),
     Case("config-unknown-device", config(device="tpu"), ValueError, r"device='tpu' is not allowed"),
     Case(
@@ -860,7 +860,7 @@ CASES = [
         "cli-unknown-loss",
         command_line("train", "--data", "{data}", "--loss", "triplet"),
         None,
-        r"error: argument --loss: invalid choice: 'triplet' \(choose from 'ce', 'supcon'\)",
+        r"error: argument --loss: invalid choice: 'triplet' \(choose from 'ce', 'supcon', 'contrastive'\)",
     ),
     Case(
         "cli-data-set-missing",

@@ -22,17 +22,18 @@ from ebsdlib.train.config import LOSSES, TrainConfig
 
 
 def test_keys_are_unique_and_in_display_order() -> None:
-    assert method_keys() == ("ce", "supcon", "dictionary", "dictionary_refined", "hough")
+    assert method_keys() == ("ce", "supcon", "contrastive", "dictionary", "dictionary_refined", "hough")
     assert len({m.label for m in METHODS}) == len(METHODS)
     assert all(m.color.startswith("#") and len(m.color) == 7 for m in METHODS)
-    assert [m.key for m in network_methods()] == ["ce", "supcon"]
+    assert [m.key for m in network_methods()] == ["ce", "supcon", "contrastive"]
     assert [m.key for m in indexing_methods()] == ["dictionary", "dictionary_refined", "hough"]
     assert get_method("hough").label == "Hough/Radon indexing (PyEBSDIndex)" and get_method("hough").kind == "indexing"
 
 
 def test_unknown_key_names_it_and_the_known_ones() -> None:
     with pytest.raises(
-        ValueError, match=r"unknown method 'transformer'; known methods are \['ce', 'supcon', 'dictionary'"
+        ValueError,
+        match=r"unknown method 'transformer'; known methods are \['ce', 'supcon', 'contrastive', 'dictionary'",
     ):
         get_method("transformer")
     assert get_method("supcon").label == "supervised contrastive (SupCon)"
@@ -57,7 +58,9 @@ def test_trainconfig_round_trips_its_method_and_refuses_an_indexing_one() -> Non
     d = TrainConfig(loss="supcon").to_dict()
     assert TrainConfig.from_dict(d) == TrainConfig(loss="supcon")
     assert TrainConfig.from_dict(d | {"loss": "ce"}).to_dict()["method"] == "ce"  # a --loss override wins
-    with pytest.raises(ValueError, match=r"^method='dictionary' is not allowed; .* one of \['ce', 'supcon'\]"):
+    with pytest.raises(
+        ValueError, match=r"^method='dictionary' is not allowed; .* one of \['ce', 'supcon', 'contrastive'\]"
+    ):
         TrainConfig.from_dict(d | {"method": "dictionary"})
 
 
@@ -85,7 +88,10 @@ def test_method_of_run(config: dict, key: str) -> None:
     [
         ({"method": "transformer"}, r"config.json: unknown method 'transformer'; known methods are \['ce'"),
         ({"method": ["ce"]}, r"unknown method \['ce'\]"),
-        ({"loss": "triplet"}, r"config.json: unknown loss 'triplet'; the networks train with \['ce', 'supcon'\]"),
+        (
+            {"loss": "triplet"},
+            r"config.json: unknown loss 'triplet'; the networks train with \['ce', 'supcon', 'contrastive'\]",
+        ),
         ({"method": "ce", "loss": "supcon"}, r"method 'ce' trains with loss 'ce', but the config says loss 'supcon'"),
         ({"model": "x"}, r"config.json has neither 'method' nor 'loss'"),
     ],

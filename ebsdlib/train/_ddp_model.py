@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class TrainingForward(nn.Module):
     """What a training step computes: ``model(x)`` (cross-entropy) or ``model.project(model.embed(x))``."""
 
-    def __init__(self, model: EBSDNet, loss: Literal["ce", "supcon"]):
+    def __init__(self, model: EBSDNet, loss: Literal["ce", "supcon", "contrastive"]):
         super().__init__()
         self.model = model
         self.loss = loss
@@ -55,25 +55,46 @@ class GlobalBatchLoss(nn.Module):
         self.wrapped = DistributedLossWrapper(loss)
         self.world_size = int(world_size)
 
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        scaled = self.wrapped(embeddings, labels)
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor, indices_tuple=None) -> torch.Tensor:
+        scaled = self.wrapped(embeddings, labels, indices_tuple)
         return scaled.detach() / self.world_size + (scaled - scaled.detach())
 
 
-def training_forward(model: EBSDNet, loss: Literal["ce", "supcon"], ctx: Context, device: torch.device) -> nn.Module:
+class MinedLoss(nn.Module):
+    """A metric loss on the pairs a miner picks: ``loss(e, y, miner(e, y))`` — the seed's
+    ``ContrastiveLoss`` with a ``BatchHardMiner``. Under torchrun both see the global batch
+    (pytorch-metric-learning's distributed wrappers)."""
+
+    def __init__(self, loss: nn.Module, miner: nn.Module, ctx: Context | None = None):
+        super().__init__()
+        if ctx is not None and ctx.enabled:
+            from pytorch_metric_learning.utils.distributed import DistributedMinerWrapper
+
+            self.loss, self.miner = GlobalBatchLoss(loss, ctx.world_size), DistributedMinerWrapper(miner)
+        else:
+            self.loss, self.miner = loss, miner
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.loss(embeddings, labels, self.miner(embeddings, labels))
+
+
+def training_forward(
+    model: EBSDNet, loss: Literal["ce", "supcon", "contrastive"], ctx: Context, device: torch.device
+) -> nn.Module:
     """The module a training step calls: :class:`TrainingForward`, inside DDP when distributed.
 
     Under DDP on CUDA the model's BatchNorm layers become synchronised ones
     (:func:`sync_batchnorm`; in place: the parameters and buffers stay the same objects, so an
-    optimiser made before or after is valid). A SupCon run's classifier takes no part in training (the probe is fitted
-    afterwards), so its parameters are frozen to keep DDP from waiting for their gradients.
+    optimiser made before or after is valid). A metric-learning run's classifier takes no part in
+    training (the probe is fitted afterwards), so its parameters are frozen to keep DDP from
+    waiting for their gradients.
     """
     forward = TrainingForward(model, loss)
     if not ctx.enabled:
         return forward
     from torch.nn.parallel import DistributedDataParallel
 
-    if loss == "supcon":
+    if loss != "ce":
         model.classifier.requires_grad_(False)
     if device.type == "cuda":
         sync_batchnorm(model)

@@ -13,7 +13,9 @@ from typing import Literal
 from ebsdlib.data.preprocess import SIZE_RANGE, PreprocessConfig
 from ebsdlib.methods import method_of_network, network_methods
 
-LOSSES = ("ce", "supcon")
+LOSSES = ("ce", "supcon", "contrastive")
+#: Losses that train an embedding (projection head), classified afterwards by a linear probe.
+METRIC_LOSSES = ("supcon", "contrastive")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("cosine", "constant", "step")
@@ -87,7 +89,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 #: One-line help of each field, for the CLI flags and the dashboard's training form.
 FIELD_HELP: dict[str, str] = {
     "data": "path of the labelled data set (project HDF5)",
-    "loss": "cross-entropy (ce), or supervised contrastive then a linear probe (supcon)",
+    "loss": "cross-entropy (ce); supervised contrastive (supcon) or the seed's contrastive loss with batch-hard "
+    "mining (contrastive), each then a linear probe",
     "model": "any timm model name, trained from scratch",
     "pretrained": "path of weights already on disk to start from; none trains from scratch",
     "epochs": "passes over the training patterns",
@@ -129,7 +132,10 @@ class TrainConfig:
     data
         Path of the labelled data set (project HDF5).
     loss
-        ``"ce"`` (cross-entropy) or ``"supcon"`` (supervised contrastive, then linear probe).
+        ``"ce"`` (cross-entropy), ``"supcon"`` (supervised contrastive) or ``"contrastive"``
+        (the seed's recipe: pytorch-metric-learning's ``ContrastiveLoss`` with a
+        ``BatchHardMiner``, scored by 1-nearest-neighbour Precision@1); the metric losses are
+        classified by a linear probe on the frozen embeddings.
     model
         Any ``timm`` model name; ``efficientnet_b0`` by default.
     pretrained
@@ -166,7 +172,7 @@ class TrainConfig:
     """
 
     data: str = "artifacts/datasets/default.h5"
-    loss: Literal["ce", "supcon"] = "ce"
+    loss: Literal["ce", "supcon", "contrastive"] = "ce"
     model: str = "efficientnet_b0"
     pretrained: str | None = None
     epochs: int = 10
@@ -283,6 +289,11 @@ class TrainConfig:
                 f"{networks} (it follows 'loss'); leave it out"
             )
         return cls(**d)
+
+    @property
+    def metric_learning(self) -> bool:
+        """Whether the loss trains an embedding (SupCon, contrastive) that a probe then classifies."""
+        return self.loss in METRIC_LOSSES
 
     @property
     def eval_split(self) -> str:

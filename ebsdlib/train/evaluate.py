@@ -105,15 +105,18 @@ def evaluate_model(
             "inference_patterns_per_second": len(indices) / max(seconds, 1e-9),
         }
     )
-    if config.loss == "supcon":
+    if config.metric_learning:
         metrics["probe_accuracy"] = metrics["accuracy"]
         metrics["knn_accuracy"] = None
+        metrics["precision_at_1"] = None
         if knn_reference is not None:
-            from ebsdlib.train.probe import knn_predict
+            from ebsdlib.train.probe import knn_predict, precision_at_1
 
             known = y >= 0
             pred = knn_predict(knn_reference[0], knn_reference[1], emb[known], config.knn_k)
             metrics["knn_accuracy"] = float((pred == y[known]).mean()) if known.any() else None
+            if known.any():
+                metrics["precision_at_1"] = precision_at_1(knn_reference[0], knn_reference[1], emb[known], y[known])
     metrics.update(extra or {})
     if metrics.get("temperature"):  # the model's probabilities are calibrated: the ECE before, for comparison
         from ebsdlib.metrics import expected_calibration_error
@@ -209,7 +212,7 @@ def evaluate_run(
     with EBSDDataset(config.data) as ds:
         check_phases(phases, ds)
         reference = None
-        if config.loss == "supcon":
+        if config.metric_learning:
             train_idx = labelled_indices(ds, config.probe_splits)
             _, feats = predict_dataset(
                 model,

@@ -151,6 +151,7 @@ def load_model(
         When the checkpoint is unreadable, or its weights do not fit the model and phase
         table it names (another model, another phase list); the message says which.
     """
+    from ebsdlib.methods import method_of_network
     from ebsdlib.train.checkpoint import checkpoint_phases, load_checkpoint, load_model_state
     from ebsdlib.train.device import resolve_device
     from ebsdlib.train.models import build_model
@@ -169,10 +170,10 @@ def load_model(
             f"{len(phases)} ({[p.name for p in phases]}); the checkpoint's phase list does not match its "
             "model — the file was edited or mixed from two runs; retrain"
         )
-    if config.loss == "supcon" and not ckpt.get("probe_fitted", False):
+    if config.metric_learning and not ckpt.get("probe_fitted", False):
         raise ValueError(
-            f"{path}: this SupCon checkpoint has no fitted linear probe yet (the probe is "
-            "fitted when training ends), so it cannot classify; wait for the run to complete"
+            f"{path}: this {method_of_network(config.loss).short_label} checkpoint has no fitted linear probe "
+            "yet (the probe is fitted when training ends), so it cannot classify; wait for the run to complete"
         )
     model = build_model(replace(config, pretrained=None), len(phases))
     load_model_state(model, state, path, f"model {config.model!r} with loss {config.loss!r} and {len(phases)} phases")

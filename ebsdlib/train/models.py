@@ -99,7 +99,7 @@ def build_model(config: TrainConfig, num_classes: int) -> EBSDNet:
                 f"model {config.model!r} is not a timm model name; see timm.list_models('efficientnet*') for choices"
             ) from e
         raise
-    embedding_dim = config.embedding_dim if config.loss == "supcon" else None
+    embedding_dim = config.embedding_dim if config.metric_learning else None
     # the pooled output's size: models with a head convolution after pooling (lcnet, mobilenetv3)
     # output head_hidden_size features, not num_features
     features = getattr(encoder, "head_hidden_size", None) or encoder.num_features

@@ -101,3 +101,24 @@ def knn_predict(
     knn = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
     knn.fit(np.asarray(train_features, dtype=np.float32), np.asarray(train_labels))
     return knn.predict(np.asarray(query_features, dtype=np.float32))
+
+
+def precision_at_1(
+    train_features: np.ndarray, train_labels: np.ndarray, query_features: np.ndarray, query_labels: np.ndarray
+) -> float:
+    """The seed's score: pytorch-metric-learning's ``AccuracyCalculator`` Precision@1 of the queries
+    against the training embeddings (the nearest training embedding's class, cosine distance)."""
+    import torch
+    from pytorch_metric_learning.distances import CosineSimilarity
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    from pytorch_metric_learning.utils.inference import CustomKNN
+
+    calculator = AccuracyCalculator(include=("precision_at_1",), k=1, knn_func=CustomKNN(CosineSimilarity()))
+    result = calculator.get_accuracy(
+        torch.as_tensor(np.asarray(query_features, dtype=np.float32)),
+        torch.as_tensor(np.asarray(query_labels)),
+        torch.as_tensor(np.asarray(train_features, dtype=np.float32)),
+        torch.as_tensor(np.asarray(train_labels)),
+        ref_includes_query=False,
+    )
+    return float(result["precision_at_1"])

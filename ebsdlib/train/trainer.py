@@ -298,6 +298,13 @@ class Trainer:
             from pytorch_metric_learning.losses import SupConLoss
 
             supcon = metric_loss(SupConLoss(temperature=cfg.temperature), self.dist)
+        elif cfg.loss == "contrastive":
+            from pytorch_metric_learning.losses import ContrastiveLoss
+            from pytorch_metric_learning.miners import BatchHardMiner
+
+            from ebsdlib.train._ddp_model import MinedLoss
+
+            supcon = MinedLoss(ContrastiveLoss(), BatchHardMiner(), self.dist)
         model.train()
         loss_sum = torch.zeros((), device=dev)
         steps, lr = 0, float(self.optimizer.param_groups[0]["lr"])
@@ -392,7 +399,7 @@ class Trainer:
         t0 = time.perf_counter()
         self.reporter.update(force=True, message=f"validating epoch {self.epoch + 1}")
         y = self.dataset.labels[self.val_idx]
-        proba, emb = self._predict(self.val_idx, embeddings=cfg.loss == "supcon")
+        proba, emb = self._predict(self.val_idx, embeddings=cfg.metric_learning)
         if cfg.loss == "ce":
             val_loss = float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean())
             accuracy = float((proba.argmax(1) == y).mean())
@@ -467,12 +474,17 @@ class Trainer:
         from ebsdlib.train.probe import fit_linear_probe
 
         cfg = self.config
+        prior = None
         if cfg.validation:
-            self.model.load_state_dict(load_checkpoint(self.run.best_checkpoint)["model"])
+            best = load_checkpoint(self.run.best_checkpoint)
+            self.model.load_state_dict(best["model"])
+            # a finish cut short after saving the calibrated weights: keep them and their calibration
+            # (a probe, fitted again below, replaces the classifier and is calibrated again)
+            prior = best.get("calibration") if not cfg.metric_learning else None
         else:
             self.best.update(epoch=self.epoch, metric=None)
         reference = None
-        if cfg.loss == "supcon":
+        if cfg.metric_learning:
             self.reporter.update(force=True, message="fitting the linear probe on frozen embeddings")
             probe_idx = labelled_indices(self.dataset, cfg.probe_splits)
             _, feats = predict_dataset(
@@ -491,15 +503,19 @@ class Trainer:
                 self.model.classifier.weight.copy_(torch.from_numpy(weight))
                 self.model.classifier.bias.copy_(torch.from_numpy(bias))
             reference = (feats, labels)
-        calibration = self._calibrate() if cfg.calibrate else {"temperature": None}
+        if prior is not None:
+            calibration = prior
+        else:
+            calibration = self._calibrate() if cfg.calibrate else {"temperature": None}
         save_checkpoint(
             self.run.best_checkpoint,
             {
                 "model": self.model.state_dict(),
                 **self._summary(),
                 "epoch": self.best["epoch"],
-                "probe_fitted": cfg.loss == "supcon",
+                "probe_fitted": cfg.metric_learning,
                 "temperature": calibration["temperature"],
+                "calibration": calibration,
             },
         )
         self.reporter.update(force=True, message=f"evaluating split {cfg.eval_split!r}")

@@ -18,6 +18,7 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
     assert set(rows["label"]) == {
         "cross-entropy",
         "supervised contrastive (SupCon)",
+        "contrastive (batch-hard mining, the seed's)",
         "dictionary indexing",
         "refined dictionary indexing",
         "Hough/Radon indexing (PyEBSDIndex)",
@@ -73,7 +74,7 @@ def test_metrics_row_reads_compute_metrics():
         ({"doses": (12.0, -1.0)}, r"doses \(12\.0, -1\.0\) must be one or more positive numbers"),
         (
             {"methods": ("ce", "transformer")},
-            r"methods \['ce', 'transformer'\] are not allowed; choose from \['ce', 'supcon', "
+            r"methods \['ce', 'transformer'\] are not allowed; choose from \['ce', 'supcon', 'contrastive', "
             r"'dictionary', 'dictionary_refined', 'hough'\]",
         ),
         ({"n_per_phase": 2}, r"n_per_phase 2 must be an integer of at least 4"),

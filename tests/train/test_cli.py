@@ -112,7 +112,10 @@ def test_config_file_is_the_base_and_flags_win(tiny_data, tmp_path):
         (["--epochs", "0"], r"argument --epochs: epochs=0 is not allowed; use an integer from 1 to 10000"),
         (["--lr", "-1"], r"argument --lr: lr=-1.0 is not allowed; use a number in \(0, 10\]"),
         (["--image-size", "4"], r"argument --image-size: size 4 must be between 8 and 1024"),
-        (["--loss", "triplet"], r"argument --loss: invalid choice: 'triplet' \(choose from 'ce', 'supcon'\)"),
+        (
+            ["--loss", "triplet"],
+            r"argument --loss: invalid choice: 'triplet' \(choose from 'ce', 'supcon', 'contrastive'\)",
+        ),
         (["--batch-size", "big"], r"argument --batch-size: invalid int value: 'big'"),
         (["--data", "nowhere.h5"], r"argument --data: data set 'nowhere.h5' not found"),
         (["--run-id", "../escape"], r"argument --run-id: run id '../escape' is not allowed"),

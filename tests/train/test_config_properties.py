@@ -29,7 +29,7 @@ ANY = st.recursive(
 #: Values the config must accept, field by field (stated here, independently of its code).
 GOOD = {
     "data": st.text(min_size=1, max_size=20),
-    "loss": st.sampled_from(["ce", "supcon"]),
+    "loss": st.sampled_from(["ce", "supcon", "contrastive"]),
     "model": st.sampled_from(["efficientnet_b0", "test_efficientnet", "resnet18"]),
     "pretrained": st.none() | st.text(min_size=1, max_size=10),
     "epochs": st.integers(1, 10000),
@@ -49,6 +49,9 @@ GOOD = {
     "precision": st.sampled_from(["auto", "fp32", "bf16", "fp16"]),
     "eval_batch_size": st.integers(1, 1 << 20),
     "umap": st.booleans(),
+    "stream": st.booleans(),
+    "stream_patterns": st.just(0) | st.integers(65536, 10**9),  # 0, or at least any batch size
+    "calibrate": st.booleans(),
     "name": st.text(max_size=20),
     "preprocess": st.fixed_dictionaries(
         {},
