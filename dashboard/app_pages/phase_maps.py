@@ -165,7 +165,7 @@ else:
 
 st.subheader("Downloads")
 folder = open_run(data.run_id, cache.root()).phasemap_dir(scan)
-d1, d2, d3, d4 = st.columns(4)
+d1, d2, d3, d4, d5 = st.columns(5)
 from ebsdlib.phasemap.export import png_bytes
 
 d1.download_button(
@@ -181,6 +181,7 @@ for col, name, label, mime in (
     (d2, "phasemap.csv", "CSV (all pixels)", "text/csv"),
     (d3, "crystalmap.h5", "CrystalMap (orix .h5)", "application/x-hdf5"),
     (d4, "crystalmap.ang", "CrystalMap (.ang, MTEX)", "text/plain"),
+    (d5, "crystalmap.ctf", "CrystalMap (.ctf, AZtec)", "text/plain"),
 ):
     path = folder / name
     if path.exists():  # read only when clicked: a 1000×1000 map's files are hundreds of MB

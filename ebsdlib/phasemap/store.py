@@ -12,6 +12,8 @@ Folder ``runs/<run_id>/phasemaps/<scan>/``
 ``phasemap.csv``       one row per measured point (:func:`ebsdlib.phasemap.export.to_dataframe`)
 ``crystalmap.h5``      orix CrystalMap (``orix.io.load`` reads it)
 ``crystalmap.ang``     the same as EDAX TSL ``.ang`` (MTEX, OIM)
+``crystalmap.ctf``     the same as Oxford ``.ctf`` (AZtec, MTEX; :mod:`ebsdlib.phasemap.ctf`),
+                       when every phase has a cubic space group and lattice parameter
 ``fractions.json``     predicted (and true) phase fractions, accuracy and error count
 ``metrics.json``       :func:`ebsdlib.metrics.compute_metrics` over the scan's points
                        with known truth (only when the scan has true phases)
@@ -33,6 +35,7 @@ import numpy as np
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.scan import scan_positions, true_labels
 from ebsdlib.io import atomic_write, write_json
+from ebsdlib.phasemap import ctf
 from ebsdlib.phasemap.assemble import PhaseMap, build_phasemap
 from ebsdlib.phasemap.crystalmap import to_crystal_map, write_crystal_map
 from ebsdlib.phasemap.export import write_csv, write_png
@@ -67,6 +70,8 @@ def save_phasemap(phasemap: PhaseMap, folder: str | Path) -> dict[str, Path]:
     xmap = to_crystal_map(phasemap)
     paths["crystalmap"] = write_crystal_map(phasemap, folder / "crystalmap.h5", xmap=xmap)
     paths["ang"] = write_crystal_map(phasemap, folder / "crystalmap.ang", xmap=xmap)
+    if ctf.writable(phasemap):  # phases without crystallography (image folders) have no .ctf phase line
+        paths["ctf"] = ctf.write_ctf(phasemap, folder / "crystalmap.ctf")
     summary = fractions_summary(phasemap)
     paths["fractions"] = write_json(folder / "fractions.json", summary)
     if phasemap.has_truth:

@@ -166,7 +166,13 @@ def test_phase_maps_page_threshold_pixel_and_downloads(app, artifacts):
     assert "pattern #47" in texts(at)
     assert images(at) == 1
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["PNG (this view)", "CSV (all pixels)", "CrystalMap (orix .h5)", "CrystalMap (.ang, MTEX)"]
+    assert labels == [
+        "PNG (this view)",
+        "CSV (all pixels)",
+        "CrystalMap (orix .h5)",
+        "CrystalMap (.ang, MTEX)",
+        "CrystalMap (.ctf, AZtec)",
+    ]
 
 
 def test_pages_explain_a_run_still_training_and_a_broken_run(app, artifacts):

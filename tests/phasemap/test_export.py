@@ -76,7 +76,39 @@ def test_ang_export_reads_back(phasemap, tmp_path):
     # .ang numbers phases from 1 (0 = not indexed), orix reads them as they are stored
     np.testing.assert_array_equal(xmap.phase_id, np.where(phasemap.pred >= 0, phasemap.pred + 1, -1).ravel())
     with pytest.raises(ValueError, match=r"unsupported CrystalMap suffix '.ctf'"):
-        write_crystal_map(phasemap, tmp_path / "map.ctf")
+        write_crystal_map(phasemap, tmp_path / "map.ctf")  # .ctf is written by ebsdlib.phasemap.ctf
+
+
+def test_ctf_export_reads_back_in_orix_with_equal_rotations_and_phases(phasemap, tmp_path):
+    from orix import io as oio
+
+    from ebsdlib.phasemap.ctf import write_ctf
+
+    path = write_ctf(phasemap, tmp_path / "crystalmap.ctf", threshold=0.5)
+    xmap = oio.load(path)
+    want = to_crystal_map(phasemap, threshold=0.5)
+    # .ctf numbers phases from 1 (0 = not indexed): orix reads 1… as they are and 0 as -1
+    np.testing.assert_array_equal(xmap.phase_id, np.where(want.phase_id >= 0, want.phase_id + 1, -1))
+    assert [xmap.phases[i].name for i in (1, 2, 3)] == ["Ni", "Ni3Al", "Ni3Fe"]
+    assert [xmap.phases[i].space_group.number for i in (1, 2, 3)] == [225, 221, 221]
+    assert xmap.phases[3].structure.lattice.a == pytest.approx(3.55)
+    # the same rotations, to the 1e-4° of the file's Euler angles
+    dot = np.abs(np.sum(xmap.rotations.data * want.rotations.data, axis=1))
+    assert np.degrees(2 * np.arccos(np.clip(dot, -1, 1))).max() < 1e-3
+    assert xmap.shape == (6, 5) and xmap.dx == pytest.approx(0.5)
+    np.testing.assert_allclose(xmap.prop["BS"] / 255, want.prop["confidence"], atol=0.5 / 255)
+
+
+def test_ctf_needs_cubic_phases_with_lattices(phasemap):
+    from dataclasses import replace
+
+    from ebsdlib.phasemap.ctf import laue_id, writable
+
+    assert writable(phasemap) and laue_id(221) == 11 and laue_id(200) == 10
+    phasemap.phases = (replace(phasemap.phases[0], space_group=0, lattice_a=0.0), *phasemap.phases[1:])
+    assert not writable(phasemap)
+    with pytest.raises(ValueError, match="space group 194 is not cubic"):
+        laue_id(194)
 
 
 def test_identity_rotations_without_orientations(phasemap):
@@ -95,6 +127,7 @@ def test_save_and_load(phasemap, tmp_path):
         "phasemap.csv",
         "crystalmap.h5",
         "crystalmap.ang",
+        "crystalmap.ctf",
         "fractions.json",
         "metrics.json",
     }
