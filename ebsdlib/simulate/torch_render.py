@@ -168,7 +168,9 @@ class TorchRenderer:
 
     def directions(self, pcs: torch.Tensor) -> torch.Tensor:
         """Unit vectors ``(B, H, W, 3)`` in the sample frame from the source to each pixel centre."""
-        return torch_stack_last(self._directions(pcs))
+        import torch
+
+        return torch.stack(self._directions(pcs), -1)
 
     def _directions(self, pcs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`directions` as three contiguous ``(B, H, W)`` components."""
@@ -246,13 +248,6 @@ class TorchRenderer:
         full = float(np.iinfo(det.dtype).max)
         gain = det.fill * full / float(nominal_dose if nominal_dose is not None else dose.mean())
         return torch.clamp(torch.round(counts * gain), 0, full)
-
-
-def torch_stack_last(components: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Stack component tensors along a new last axis."""
-    import torch
-
-    return torch.stack(tuple(components), -1)
 
 
 def standardise(patterns: torch.Tensor) -> torch.Tensor:
