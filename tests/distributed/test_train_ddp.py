@@ -4,7 +4,10 @@ The comparison run uses timm's ``test_efficientnet_gn`` (GroupNorm): on the CPU 
 no SyncBatchNorm, so with BatchNorm each process would normalise over its own half batch.
 With GroupNorm, 2 processes × batch 4 and 1 process × batch 8 see the same global batches
 and flips and average the same gradients, so they agree to float rounding. Stated tolerance:
-1e-5 on losses and probabilities; accuracies and confusion matrices exactly equal.
+1e-5 on losses and probabilities; accuracies and confusion matrices exactly equal. The pair is
+compared uncalibrated: a temperature fitted on this tiny validation split is ill-conditioned
+(T ≈ 0.08, so 1e-7 differences in the losses move it by 1e-4 relative); the other runs here
+calibrate, so the calibration path runs under torchrun too.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def assert_only_rank0_touched_artifacts(launch) -> None:
 
 @pytest.fixture(scope="module")
 def ddp_and_single(tiny_data, torchrun, train_flags, tmp_path_factory):
-    """The same cross-entropy run on 2 processes × batch 4 (torchrun) and on 1 process × batch 8."""
+    """The same uncalibrated cross-entropy run on 2 processes × batch 4 (torchrun) and 1 process × batch 8."""
     from ebsdlib.train.loop import train
 
     root = tmp_path_factory.mktemp("artifacts")
@@ -57,6 +60,7 @@ def ddp_and_single(tiny_data, torchrun, train_flags, tmp_path_factory):
             "train",
             *train_flags(tiny_data, model="test_efficientnet_gn", batch_size=4),
             "--validation",
+            "--no-calibrate",
             "--run-id",
             "ddp",
         ],
@@ -64,7 +68,7 @@ def ddp_and_single(tiny_data, torchrun, train_flags, tmp_path_factory):
     )
     assert launch.returncode == 0, launch.output[-3000:]
     single = train(
-        tiny_config(tiny_data, model="test_efficientnet_gn", batch_size=8, validation=True),
+        tiny_config(tiny_data, model="test_efficientnet_gn", batch_size=8, validation=True, calibrate=False),
         "single",
         progress=False,
         root=root,
