@@ -18,6 +18,7 @@ from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.methods import method_label, run_method_label
 from ebsdlib.paths import datasets_root, inside
 from ebsdlib.runs import ACTIVE_STATES, open_run
+from ebsdlib.simulate.randomise import PC_SIGMA_MAX, RANGE_HELP, SUGGESTED
 from ebsdlib.train.config import BOUNDS, CHOICES, FIELD_HELP, IMAGE_SIZE_BOUNDS, IMAGE_SIZE_HELP, TrainConfig
 from ebsdlib.views.runs import default_pair, list_datasets, run_label
 
@@ -123,6 +124,7 @@ def training_form() -> None:
                     "Random flips (augmentation)", DEFAULTS.augment, key="tf_augment", help=_help("augment")
                 )
                 umap = st.checkbox("Compute UMAP of the embeddings", DEFAULTS.umap, key="tf_umap", help=_help("umap"))
+                randomise = _domain_ranges()
             submitted = st.form_submit_button("Validate and start", type="primary", width="stretch")
         if submitted:
             _launch(
@@ -144,11 +146,58 @@ def training_form() -> None:
                     augment=bool(augment),
                     umap=bool(umap),
                     stream=bool(stream),
+                    randomise=randomise,
                 ),
                 int(image_size),
             )
         if msg := st.session_state.get("tf_message"):
             (st.success if msg[0] == "ok" else st.error)(msg[1])
+
+
+def _domain_ranges() -> dict:
+    """Domain-randomisation inputs (streaming only), starting at the library's suggestion; ``{}``
+    unless the box is ticked."""
+    vary = st.checkbox("Domain randomisation (streaming only)", False, key="tf_randomise", help=_help("randomise"))
+    c1, c2 = st.columns(2)
+    dose = SUGGESTED.dose
+    low = c1.number_input(
+        "Dose from (e⁻/px)", value=dose[0], min_value=1.0, key="tf_rand_dose_lo", help=RANGE_HELP["dose"]
+    )
+    high = c2.number_input("Dose to (e⁻/px)", value=dose[1], min_value=1.0, key="tf_rand_dose_hi")
+    pc_sigma = c1.number_input(
+        "PC σ",
+        0.0,
+        PC_SIGMA_MAX,
+        SUGGESTED.pc_sigma,
+        step=0.005,
+        format="%.3f",
+        key="tf_rand_pc",
+        help=RANGE_HELP["pc_sigma"],
+    )
+    tilt = c2.number_input(
+        "Camera tilt ± (°)",
+        value=SUGGESTED.camera_tilt[1],
+        min_value=0.0,
+        key="tf_rand_tilt",
+        help=RANGE_HELP["camera_tilt"],
+    )
+    dynamical = st.slider(
+        "Share of dynamical patterns",
+        0.0,
+        1.0,
+        SUGGESTED.dynamical_fraction,
+        0.05,
+        key="tf_rand_dyn",
+        help=RANGE_HELP["dynamical_fraction"],
+    )
+    if not vary:
+        return {}
+    return {
+        "dose": [float(low), float(high)],
+        "pc_sigma": float(pc_sigma),
+        "camera_tilt": [-float(tilt), float(tilt)],
+        "dynamical_fraction": float(dynamical),
+    }
 
 
 def _help(name: str) -> str:

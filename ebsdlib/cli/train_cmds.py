@@ -19,10 +19,11 @@ from pathlib import Path
 
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.methods import method_of_run, network_methods
+from ebsdlib.simulate.randomise import RANGE_FLOORS, RANGE_HELP, DomainRanges
 from ebsdlib.train.config import BOUNDS, FIELD_HELP, IMAGE_SIZE_BOUNDS, LOSSES, TrainConfig
 
 #: Config fields the CLI does not expose (set them through ``--config``).
-HIDDEN_FIELDS = ("preprocess",)
+HIDDEN_FIELDS = ("preprocess", "randomise")
 #: Preprocessing fields exposed as flags, and their flag names.
 PREPROCESS_FLAGS = {"size": "image-size"}
 
@@ -142,6 +143,23 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("preprocessing (defaults: the data set's recommendation)")
     for f in fields(PreprocessConfig):
         _add_field(group, "pp_" + f.name, _flag(f.name), hints[f.name], helps.get(f.name, ""))
+    group = parser.add_argument_group("domain randomisation of streamed patterns (with --stream; default: none)")
+    for f in fields(DomainRanges):
+        ranged = f.name in RANGE_FLOORS
+        group.add_argument(
+            _random_flag(f.name),
+            dest="rand_" + f.name,
+            type=float,
+            nargs=2 if ranged else None,
+            metavar=("LOW", "HIGH") if ranged else "VALUE",
+            default=argparse.SUPPRESS,
+            help=RANGE_HELP[f.name],
+        )
+
+
+def _random_flag(name: str) -> str:
+    """``--random-<field>`` of a :class:`DomainRanges` field."""
+    return "--random-" + name.replace("_", "-")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -178,6 +196,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     except ValueError as e:
         raise ValueError(f"argument {_option_in(str(e), PreprocessConfig)}: {e}") from e
     base["preprocess"] = pp_config
+    ranges = dict(base.get("randomise") or {})
+    ranges.update({f.name: given["rand_" + f.name] for f in fields(DomainRanges) if "rand_" + f.name in given})
+    base["randomise"] = ranges
     try:
         return TrainConfig.from_dict(base)
     except ValueError as e:
@@ -186,6 +207,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def _option_in(message: str, cls: type) -> str:
     """The flag of the field a validation message is about."""
+    ranged = re.match(r"^randomise(?:: (\w+))?", message)
+    if ranged:
+        field_names = {f.name for f in fields(DomainRanges)}
+        return _random_flag(ranged.group(1)) if ranged.group(1) in field_names else "--random-*"
     for f in fields(cls):
         if re.match(rf"^(unknown )?{f.name}\b", message):
             return _flag(f.name)
@@ -226,6 +251,9 @@ def config_to_argv(config: TrainConfig) -> list[str]:
             emit(f.name, d[f.name])
     for f in fields(PreprocessConfig):
         emit(f.name, d["preprocess"][f.name])
+    for name, value in d["randomise"].items():
+        if value is not None:
+            argv.extend([_random_flag(name), *(str(v) for v in (value if isinstance(value, list) else [value]))])
     return argv
 
 

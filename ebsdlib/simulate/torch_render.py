@@ -27,6 +27,7 @@ their range; noisy frames are equal in distribution (seeds of the two paths diff
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -166,13 +167,39 @@ class TorchRenderer:
             detector.background(self.shape), dtype=torch.float32, device=self.device
         )
 
-    def directions(self, pcs: torch.Tensor) -> torch.Tensor:
-        """Unit vectors ``(B, H, W, 3)`` in the sample frame from the source to each pixel centre."""
+    def directions(self, pcs: torch.Tensor, camera_tilts: np.ndarray | None = None) -> torch.Tensor:
+        """Unit vectors ``(B, H, W, 3)`` in the sample frame from the source to each pixel centre
+        (``camera_tilts``: per-pattern camera tilts in degrees; default the detector's)."""
         import torch
 
-        return torch.stack(self._directions(pcs), -1)
+        return torch.stack(self._directions(pcs, camera_tilts), -1)
 
-    def _directions(self, pcs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def detector_to_sample_matrices(self, camera_tilts: np.ndarray) -> torch.Tensor:
+        """``(B, 3, 3)`` detector-to-sample rotations at per-pattern camera tilts (degrees), each
+        kikuchipy's for the detector with that tilt (one call per distinct tilt)."""
+        import dataclasses
+
+        import torch
+
+        tilts = np.asarray(camera_tilts, dtype=np.float64).reshape(-1)
+        distinct, inverse = np.unique(tilts, return_inverse=True)
+        mats = np.stack(
+            [
+                np.asarray(
+                    (
+                        ~dataclasses.replace(self.detector, camera_tilt=float(t))
+                        .kikuchipy_detector(self.shape)
+                        .sample_to_detector
+                    ).to_matrix()
+                ).reshape(3, 3)
+                for t in distinct
+            ]
+        )
+        return torch.as_tensor(mats[inverse], dtype=torch.float32, device=self.device)
+
+    def _directions(
+        self, pcs: torch.Tensor, camera_tilts: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`directions` as three contiguous ``(B, H, W)`` components."""
         import torch
 
@@ -186,20 +213,31 @@ class TorchRenderer:
         gx = ((x0 + u[None] * (x1 - x0)) * pcz)[:, None, :]  # (B, 1, W)
         gy = ((y1 - v[None] * (y1 - y0)) * pcz)[:, :, None]  # (B, H, 1)
         gz = pcz[:, :, None]  # (B, 1, 1)
-        m = self.detector_to_sample.tolist()
-        comps = [m[i][0] * gx + m[i][1] * gy + m[i][2] * gz for i in range(3)]  # (B, H, W) each
+        if camera_tilts is None:  # one rotation for all: scalars, the fast path
+            m = self.detector_to_sample.tolist()
+            comps = [m[i][0] * gx + m[i][1] * gy + m[i][2] * gz for i in range(3)]  # (B, H, W) each
+        else:
+            m = self.detector_to_sample_matrices(camera_tilts)[:, :, :, None, None]  # (B, 3, 3, 1, 1)
+            comps = [m[:, i, 0] * gx + m[:, i, 1] * gy + m[:, i, 2] * gz for i in range(3)]
         norm = torch.sqrt(comps[0] ** 2 + comps[1] ** 2 + comps[2] ** 2)
         return tuple(c / norm for c in comps)
 
-    def clean(self, labels: torch.Tensor, quaternions: torch.Tensor, pcs: torch.Tensor) -> torch.Tensor:
+    def clean(
+        self,
+        labels: torch.Tensor,
+        quaternions: torch.Tensor,
+        pcs: torch.Tensor,
+        camera_tilts: np.ndarray | None = None,
+    ) -> torch.Tensor:
         """Noise-free patterns ``(B, H, W)`` float32 of phases ``labels`` at ``(B, 4)`` orientations
-        (orix/kikuchipy convention) and ``(B, 3)`` Bruker pattern centres."""
+        (orix/kikuchipy convention), ``(B, 3)`` Bruker pattern centres and, optionally, ``(B,)``
+        camera tilts in degrees (default: the detector's)."""
         import torch
         import torch.nn.functional as F
 
         labels = labels.to(self.device).long()
         q = quaternions.to(self.device, torch.float32)
-        d = self._directions(pcs)
+        d = self._directions(pcs, camera_tilts)
         rot = quaternion_matrices(q)[:, :, :, None, None]  # (B, 3, 3, 1, 1)
         vx, vy, vz = (rot[:, i, 0] * d[0] + rot[:, i, 1] * d[1] + rot[:, i, 2] * d[2] for i in range(3))
         lx, ly = _lambert_xy(vx, vy, vz)
@@ -221,11 +259,17 @@ class TorchRenderer:
         dose: torch.Tensor,
         generator: torch.Generator | None,
         nominal_dose: float | None = None,
+        *,
+        band_contrast: np.ndarray | None = None,
+        psf_sigma: np.ndarray | None = None,
+        background_jitter: np.ndarray | None = None,
     ) -> torch.Tensor:
         """Raw frames from standardised clean patterns, as :meth:`DetectorModel.expose`.
 
         ``generator`` ``None`` gives the noise-free expected frame (float32); else quantised
-        frames (float32 holding whole grey levels, the camera's dtype range).
+        frames (float32 holding whole grey levels, the camera's dtype range). ``band_contrast``,
+        ``psf_sigma`` and ``background_jitter`` give ``(B,)`` per-pattern values (domain
+        randomisation, :mod:`ebsdlib.simulate.randomise`); ``None`` keeps the detector's.
         """
         import torch
 
@@ -234,12 +278,17 @@ class TorchRenderer:
         b, h, w = k.shape
         dose = torch.as_tensor(dose, dtype=torch.float32, device=self.device).expand(b)
         bg = self.static_background[None].expand(b, h, w)
-        if det.background_jitter > 0 and generator is not None:
+        jitter = det.background_jitter if background_jitter is None else self._per_pattern(background_jitter)
+        if generator is not None and (background_jitter is not None or det.background_jitter > 0):
             gy = torch.linspace(-0.5, 0.5, h, device=self.device)
             gx = torch.linspace(-0.5, 0.5, w, device=self.device)
-            a = torch.randn((b, 2), generator=generator, device=self.device) * det.background_jitter
+            a = torch.randn((b, 2), generator=generator, device=self.device)
+            a = a * (jitter[:, None] if isinstance(jitter, torch.Tensor) else jitter)
             bg = bg * (1 + a[:, 0, None, None] * gx[None, None, :] + a[:, 1, None, None] * gy[None, :, None])
-        signal = blur(torch.clamp(bg * (1 + det.band_contrast * k), min=0), det.psf_sigma) * dose[:, None, None]
+        contrast = det.band_contrast if band_contrast is None else self._per_pattern(band_contrast)[:, None, None]
+        lit = torch.clamp(bg * (1 + contrast * k), min=0)
+        blurred = blur(lit, det.psf_sigma) if psf_sigma is None else blur_each(lit, np.asarray(psf_sigma))
+        signal = blurred * dose[:, None, None]
         if generator is None:
             return signal
         counts = torch.poisson(signal, generator=generator)
@@ -248,6 +297,34 @@ class TorchRenderer:
         full = float(np.iinfo(det.dtype).max)
         gain = det.fill * full / float(nominal_dose if nominal_dose is not None else dose.mean())
         return torch.clamp(torch.round(counts * gain), 0, full)
+
+    def _per_pattern(self, values: np.ndarray) -> torch.Tensor:
+        """``(B,)`` float32 tensor of per-pattern values on the device."""
+        import torch
+
+        return torch.as_tensor(np.asarray(values, dtype=np.float32), device=self.device)
+
+
+def blur_each(frames: torch.Tensor, sigmas: np.ndarray) -> torch.Tensor:
+    """:func:`blur` with its own σ per frame (``(B,)`` pixels, 0: unblurred), as batched matrix products."""
+    import torch
+
+    _, h, w = frames.shape
+    sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
+    if len(sigmas) != frames.shape[0]:
+        raise ValueError(f"{len(sigmas)} blur σ for {frames.shape[0]} frames; give one per frame")
+    sigmas = np.round(sigmas, 3)  # 0.001 px steps: the matrices of a run's draws are reused
+    mh = torch.stack([_blur_or_identity(h, float(s)) for s in sigmas]).to(frames.device, frames.dtype)
+    mw = torch.stack([_blur_or_identity(w, float(s)) for s in sigmas]).to(frames.device, frames.dtype)
+    return mh @ frames @ mw.transpose(1, 2)
+
+
+@functools.lru_cache(maxsize=4096)
+def _blur_or_identity(n: int, sigma: float) -> torch.Tensor:
+    """:func:`blur_matrix` on the CPU, or the identity for σ ≤ 0 (cached; callers must not modify it)."""
+    import torch
+
+    return blur_matrix(n, sigma) if sigma > 0 else torch.eye(n, dtype=torch.float64)
 
 
 def standardise(patterns: torch.Tensor) -> torch.Tensor:

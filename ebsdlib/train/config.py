@@ -12,6 +12,7 @@ from typing import Literal
 
 from ebsdlib.data.preprocess import SIZE_RANGE, PreprocessConfig
 from ebsdlib.methods import method_of_network, network_methods
+from ebsdlib.simulate.randomise import DomainRanges
 
 LOSSES = ("ce", "supcon", "contrastive")
 #: Losses that train an embedding (projection head), classified afterwards by a linear probe.
@@ -107,6 +108,8 @@ FIELD_HELP: dict[str, str] = {
     "augment": "random horizontal and vertical flips",
     "stream": "train on fresh patterns simulated every step like the data set's own (validation and test stay stored)",
     "stream_patterns": "patterns per epoch when streaming (0: as many as the stored training split)",
+    "randomise": "domain randomisation of the streamed patterns: per-pattern ranges of PC, dose, blur, "
+    "background, band contrast, camera tilt and forward model (stream only)",
     "preprocess": "pattern preprocessing (also used at inference time)",
     "seed": "seed of the weights, shuffles and flips (same seed, same result on the CPU)",
     "device": "where to train: CUDA when available (auto), or forced",
@@ -159,6 +162,10 @@ class TrainConfig:
         Train on fresh patterns simulated on the training device every step from the data set's
         simulator settings (:mod:`ebsdlib.train.stream`), ``stream_patterns`` per epoch (0: as
         many as the stored training split); validation and test stay on the stored data.
+    randomise
+        Domain randomisation of the streamed patterns
+        (:class:`~ebsdlib.simulate.randomise.DomainRanges`, or its dict); empty: none. Needs
+        ``stream``.
     preprocess
         Pattern preprocessing (also used at inference time).
     calibrate
@@ -189,6 +196,7 @@ class TrainConfig:
     augment: bool = True
     stream: bool = False
     stream_patterns: int = 0
+    randomise: DomainRanges = field(default_factory=DomainRanges)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -199,6 +207,11 @@ class TrainConfig:
     name: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.randomise, dict) or self.randomise is None:
+            try:
+                self.randomise = DomainRanges.from_dict(self.randomise)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"randomise: {e}") from e
         if isinstance(self.preprocess, dict):
             try:
                 self.preprocess = PreprocessConfig.from_dict(self.preprocess)
@@ -216,6 +229,16 @@ class TrainConfig:
             raise ValueError(
                 f"preprocess={_short(self.preprocess)} is not allowed; use a PreprocessConfig or a "
                 f"dictionary of its fields {[f.name for f in fields(PreprocessConfig)]}"
+            )
+        if not isinstance(self.randomise, DomainRanges):
+            raise ValueError(
+                f"randomise={_short(self.randomise)} is not allowed; use a DomainRanges or a dictionary of its "
+                f"fields {[f.name for f in fields(DomainRanges)]}"
+            )
+        if self.randomise.active and not self.stream:
+            raise ValueError(
+                f"randomise: domain ranges ({self.randomise.describe()}) need stream: stored patterns cannot be "
+                "drawn again; add --stream, or drop the --random-* options"
             )
         checks = [
             ("data", isinstance(self.data, str) and bool(self.data), "the path of a data set file"),
@@ -252,6 +275,7 @@ class TrainConfig:
         """Plain JSON-ready fields plus ``method``: the :mod:`ebsdlib.methods` key of the loss."""
         d = asdict(self)
         d["preprocess"] = self.preprocess.to_dict()
+        d["randomise"] = self.randomise.to_dict()
         d["method"] = method_of_network(self.loss).key
         return d
 

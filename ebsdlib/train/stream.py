@@ -11,6 +11,10 @@ which is preprocessed with the same static background, so the numbers compare wi
 An epoch is ``stream_patterns`` patterns (default: as many as the stored training split). Draws
 come from ``(seed, epoch, rank)``, so an epoch's patterns do not depend on what ran before it: a
 resumed run sees the same patterns as an uninterrupted one.
+
+``TrainConfig.randomise`` (:class:`~ebsdlib.simulate.randomise.DomainRanges`) widens the draws:
+per-pattern ranges of pattern centre, dose, blur, background gradient, band contrast, camera
+tilt and forward model (a kinematical/dynamical mix renders each pattern with its own masters).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
     import torch
 
     from ebsdlib.simulate.config import AcquisitionSettings
+    from ebsdlib.simulate.randomise import DomainRanges
 
 
 def stream_settings(dataset: EBSDDataset) -> AcquisitionSettings:
@@ -76,19 +81,36 @@ class StreamFeeder:
         Where the patterns are made (the training device).
     rank
         Process rank under torchrun: each rank draws its own patterns.
+    ranges
+        Domain randomisation (:class:`~ebsdlib.simulate.randomise.DomainRanges`); the default
+        draws every condition like the data set's own.
     """
 
-    def __init__(self, settings: AcquisitionSettings, patterns_per_epoch: int, device, rank: int = 0):
+    def __init__(
+        self,
+        settings: AcquisitionSettings,
+        patterns_per_epoch: int,
+        device,
+        rank: int = 0,
+        ranges: DomainRanges | None = None,
+    ):
         from ebsdlib.simulate.master import load_masters
+        from ebsdlib.simulate.randomise import DomainRanges
         from ebsdlib.simulate.torch_render import TorchRenderer
 
         self.settings = settings
+        self.ranges = ranges if ranges is not None else DomainRanges()
         self.patterns_per_epoch = int(patterns_per_epoch)
         self.rank = int(rank)
         phases = settings.resolved_phases()
-        masters, _ = load_masters(phases, **settings.master_options())
         size = int(settings.pattern_size)
-        self.renderer = TorchRenderer(masters, phases, settings.detector, (size, size), device)
+        models = (settings.forward_model,) if self.ranges.dynamical_fraction is None else ("kinematical", "dynamical")
+        #: Forward model → renderer of its masters (both models for a kinematical/dynamical mix).
+        self.renderers = {}
+        for model in models:
+            masters, _ = load_masters(phases, **settings.replace(forward_model=model).master_options())
+            self.renderers[model] = TorchRenderer(masters, phases, settings.detector, (size, size), device)
+        self.renderer = self.renderers.get(settings.forward_model) or self.renderers["dynamical"]
         self.n_phases = len(phases)
 
     def __len__(self) -> int:
@@ -111,12 +133,58 @@ class StreamFeeder:
         seed = int(rng.integers(2**63)) if rng is not None else 0
         draws = np.random.default_rng([seed, self.rank])
         noise = torch.Generator(device=self.renderer.device).manual_seed(int(draws.integers(2**63)))
-        s, det = self.settings, self.settings.detector
+        s, det, r = self.settings, self.settings.detector, self.ranges
+        pc_sigma = det.pc_spread if r.pc_sigma is None else r.pc_sigma
         for _ in range(self.steps(batch_size)):
             labels = draws.integers(self.n_phases, size=batch_size)
             q = random_quaternions(batch_size, draws)
-            pcs = np.asarray(det.pc)[None] + draws.normal(0, det.pc_spread, (batch_size, 3))
-            doses = s.pattern_doses(batch_size, draws)
-            clean = self.renderer.clean(torch.from_numpy(labels), torch.from_numpy(q), torch.from_numpy(pcs))
-            raw = self.renderer.expose(standardise(clean), torch.from_numpy(doses), noise, nominal_dose=s.dose)
+            pcs = np.asarray(det.pc)[None] + draws.normal(0, pc_sigma, (batch_size, 3))
+            if r.dose is None:
+                doses = s.pattern_doses(batch_size, draws)
+            else:
+                doses = np.exp(draws.uniform(np.log(r.dose[0]), np.log(r.dose[1]), batch_size))
+            conditions = {name: _uniform(getattr(r, name), batch_size, draws) for name in _DETECTOR_RANGES}
+            tilts = _uniform(r.camera_tilt, batch_size, draws)
+            dynamical = None if r.dynamical_fraction is None else draws.random(batch_size) < r.dynamical_fraction
+            clean = self._clean(labels, q, pcs, tilts, dynamical)
+            raw = self.renderer.expose(
+                standardise(clean), torch.from_numpy(doses), noise, nominal_dose=s.dose, **conditions
+            )
             yield None, raw, labels.astype(np.int64)
+
+    def _clean(
+        self,
+        labels: np.ndarray,
+        q: np.ndarray,
+        pcs: np.ndarray,
+        tilts: np.ndarray | None,
+        dynamical: np.ndarray | None,
+    ) -> torch.Tensor:
+        """Noise-free patterns, each made by its forward model's renderer (``dynamical``: per-pattern
+        choice of the dynamical masters; ``None``: the data set's model for all)."""
+        import torch
+
+        def render(renderer, sel) -> torch.Tensor:
+            return renderer.clean(
+                torch.from_numpy(labels[sel]),
+                torch.from_numpy(q[sel]),
+                torch.from_numpy(pcs[sel]),
+                None if tilts is None else tilts[sel],
+            )
+
+        if dynamical is None:
+            return render(self.renderer, slice(None))
+        out = torch.empty((len(labels), *self.renderer.shape), dtype=torch.float32, device=self.renderer.device)
+        for model, sel in (("dynamical", dynamical), ("kinematical", ~dynamical)):
+            if sel.any():
+                out[torch.from_numpy(sel).to(out.device)] = render(self.renderers[model], sel)
+        return out
+
+
+#: Detector conditions drawn per pattern from :class:`~ebsdlib.simulate.randomise.DomainRanges`.
+_DETECTOR_RANGES = ("band_contrast", "psf_sigma", "background_jitter")
+
+
+def _uniform(bounds: tuple[float, float] | None, n: int, draws: np.random.Generator) -> np.ndarray | None:
+    """``(n,)`` uniform draws in ``bounds``, or ``None`` (no draw: the default stays bit-identical)."""
+    return None if bounds is None else draws.uniform(bounds[0], bounds[1], n)

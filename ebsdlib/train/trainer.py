@@ -98,7 +98,9 @@ class Trainer:
             from ebsdlib.train.stream import StreamFeeder, stream_settings
 
             per_epoch = config.stream_patterns or len(self.train_idx)
-            self.feeder = StreamFeeder(stream_settings(dataset), per_epoch, self.device, rank=self.dist.rank)
+            self.feeder = StreamFeeder(
+                stream_settings(dataset), per_epoch, self.device, rank=self.dist.rank, ranges=config.randomise
+            )
         else:
             self.feeder = make_feeder(
                 dataset, self.train_idx, self.dist.rank, self.dist.world_size, self.dist.local_world_size

@@ -114,3 +114,23 @@ def test_the_form_follows_a_changed_bound(form, monkeypatch):
         if name != "size":
             w = at.number_input(key=key)
             assert (w.min, w.max) == (BOUNDS[name].minimum, BOUNDS[name].high), key
+
+
+def test_the_forms_domain_randomisation_reaches_the_launched_config(form, monkeypatch):
+    from ebsdlib import jobs
+    from ebsdlib.simulate.randomise import SUGGESTED
+
+    launched = []
+    monkeypatch.setattr(jobs, "launch", lambda config, base: launched.append(config) or "run-1")
+    at = form()
+    at.checkbox(key="tf_stream").check()
+    at.checkbox(key="tf_randomise").check()
+    at.number_input(key="tf_rand_tilt").set_value(5.0)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    (config,) = launched
+    assert config.stream and config.randomise.camera_tilt == (-5.0, 5.0)
+    assert config.randomise.dose == SUGGESTED.dose and config.randomise.dynamical_fraction == 0.5
+    at.checkbox(key="tf_stream").uncheck()
+    at.button[0].click().run()  # ranges without streaming: refused inline, nothing started
+    assert len(launched) == 1 and "need stream" in at.error[0].value

@@ -93,6 +93,8 @@ def test_config_round_trips_through_its_flags(tiny_data, tmp_path):
         pretrained=str(tmp_path / "w.pt"),
         name="round trip",
         preprocess=PreprocessConfig(size=None, circular_mask=True, dynamic_sigma=0.2),
+        stream=True,
+        randomise={"dose": [500, 8000], "camera_tilt": [-4, 4], "dynamical_fraction": 0.5},
     )
     assert parse(*config_to_argv(config)) == config
 
@@ -119,6 +121,15 @@ def test_config_file_is_the_base_and_flags_win(tiny_data, tmp_path):
         (["--batch-size", "big"], r"argument --batch-size: invalid int value: 'big'"),
         (["--data", "nowhere.h5"], r"argument --data: data set 'nowhere.h5' not found"),
         (["--run-id", "../escape"], r"argument --run-id: run id '../escape' is not allowed"),
+        (
+            ["--stream", "--random-dose", "8000", "500"],
+            r"argument --random-dose: randomise: dose range \(8000, 500\) is empty; give LOW ≤ HIGH",
+        ),
+        (["--stream", "--random-dose", "0", "500"], r"argument --random-dose: .* use values > 0"),
+        (
+            ["--random-psf-sigma", "0.5", "1"],
+            r"argument --random-\*: randomise: domain ranges \(psf_sigma 0.5–1\) need stream",
+        ),
     ],
 )
 def test_bad_options_name_option_value_and_what_is_allowed(argv, message, tiny_data, artifacts, capsys):

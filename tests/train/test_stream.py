@@ -12,6 +12,7 @@ from ebsdlib.data.format import EBSDDataset, write_dataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.phases import NI, Phase
 from ebsdlib.runs import RunDir
+from ebsdlib.simulate.orientations import random_quaternions
 from ebsdlib.train.loop import resume, train
 
 #: A toy phase far from Ni: the same fcc crystal at twice the lattice parameter (bands half as wide).
@@ -115,3 +116,52 @@ def test_streaming_from_data_that_is_not_simulated_is_refused(tiny_config, tmp_p
 def test_an_epoch_smaller_than_a_batch_is_refused(tiny_config, toy_data):
     with pytest.raises(ValueError, match=r"stream_patterns=4 is not allowed; use 0 .* or at least batch_size \(32\)"):
         tiny_config(data=str(toy_data), stream=True, stream_patterns=4, batch_size=32)
+
+
+def test_domain_ranges_reach_the_streamed_patterns_and_the_run(tiny_config, toy_data, artifacts):
+    from ebsdlib.simulate.randomise import DomainRanges
+    from ebsdlib.train.stream import StreamFeeder, stream_settings
+
+    with EBSDDataset(toy_data) as ds:
+        settings = stream_settings(ds)
+    plain = StreamFeeder(settings, 64, "cpu")
+    empty = StreamFeeder(settings, 64, "cpu", ranges=DomainRanges())
+    a, b = (list(f.batches(32, np.random.default_rng([3, 0]))) for f in (plain, empty))
+    assert all(x[1].equal(y[1]) for x, y in zip(a, b, strict=True))  # no ranges: the data set's own draws
+
+    def noise(feeder) -> float:  # pixel-to-pixel σ relative to the brightness: the shot noise
+        raw = next(feeder.batches(32, np.random.default_rng([3, 0])))[1]
+        return float((raw[:, 1:, :] - raw[:, :-1, :]).std() / raw.mean())
+
+    dim = StreamFeeder(settings, 64, "cpu", ranges=DomainRanges(dose=(200, 200)))
+    bright = StreamFeeder(settings, 64, "cpu", ranges=DomainRanges(dose=(50000, 50000)))
+    assert noise(dim) > 3 * noise(bright)  # the dose range sets the noise (σ ∝ 1/√dose)
+    run = train(
+        _config(tiny_config, toy_data, epochs=1, randomise={"dose": [2000, 40000], "psf_sigma": [0.3, 1.0]}),
+        progress=False,
+    )
+    assert run.config()["randomise"]["dose"] == [2000.0, 40000.0] and run.read_status().state == "completed"
+
+
+def test_a_kinematical_dynamical_mix_renders_each_pattern_with_its_own_masters():
+    import torch
+
+    from ebsdlib.simulate.config import AcquisitionSettings
+    from ebsdlib.simulate.randomise import DomainRanges
+    from ebsdlib.train.stream import StreamFeeder
+
+    feeder = StreamFeeder(AcquisitionSettings(), 64, "cpu", ranges=DomainRanges(dynamical_fraction=0.5))
+    assert set(feeder.renderers) == {"kinematical", "dynamical"}
+    rng = np.random.default_rng(7)
+    labels, q = rng.integers(3, size=8), random_quaternions(8, rng)
+    pcs = np.tile(AcquisitionSettings().detector.pc, (8, 1))
+    dynamical = np.array([True, False] * 4)
+    mixed = feeder._clean(labels, q, pcs, None, dynamical)
+    for model, sel in (("dynamical", dynamical), ("kinematical", ~dynamical)):
+        own = feeder.renderers[model].clean(
+            torch.as_tensor(labels[sel]), torch.as_tensor(q[sel]), torch.as_tensor(pcs[sel])
+        )
+        assert torch.equal(mixed[torch.as_tensor(sel)], own)
+    kin = feeder.renderers["kinematical"].clean(torch.as_tensor(labels), torch.as_tensor(q), torch.as_tensor(pcs))
+    dyn = feeder.renderers["dynamical"].clean(torch.as_tensor(labels), torch.as_tensor(q), torch.as_tensor(pcs))
+    assert not torch.allclose(kin, dyn, atol=1e-2)  # the two forward models do differ
