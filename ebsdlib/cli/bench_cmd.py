@@ -1,16 +1,17 @@
-"""``python -m ebsdlib index`` and ``python -m ebsdlib bench dose|speed|dictionary``.
+"""``python -m ebsdlib index`` and ``python -m ebsdlib bench dose|speed|robustness|dictionary``.
 
 ``index`` (also ``bench dictionary``) runs a conventional baseline — dictionary indexing, or with
 ``--method hough`` Hough/Radon indexing (PyEBSDIndex) — on a data set's test split and stores it
 as a run (optionally mapping scans); ``index --run RUN --scan FILE`` maps more scans with an
-existing one. ``bench dose`` and ``bench speed`` write ``artifacts/bench/dose.json``
-(+ ``dose.csv``) and ``speed.json``.
+existing one. ``bench dose``, ``bench speed`` and ``bench robustness`` write
+``artifacts/bench/dose.json`` (+ ``dose.csv``), ``speed.json`` and ``robustness.json`` (+ ``.csv``).
 """
 
 from __future__ import annotations
 
 import argparse
 
+from ebsdlib.bench.robustness import TESTS, TRAININGS
 from ebsdlib.methods import method_keys
 
 
@@ -123,6 +124,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _common_bench(s)
     s.set_defaults(func=run_speed)
+
+    r = sub.add_parser(
+        "robustness",
+        help="trained on one forward model or range of conditions, tested on another",
+        description="Train stream networks on dynamical, kinematical and randomised (mixed forward "
+        "model, PC, tilt, dose) patterns, test each on stored dynamical and kinematical test sets of "
+        "the same orientations, and write artifacts/bench/robustness.json and robustness.csv.",
+    )
+    r.add_argument("--trainings", nargs="+", choices=TRAININGS, help="training domains (default all)")
+    r.add_argument("--tests", nargs="+", choices=TESTS, help="forward models of the test sets (default both)")
+    r.add_argument("--dose", type=float, help="electrons per pixel (default 16 × the simulator's default)")
+    r.add_argument("--n-per-phase", type=int, help="stored patterns per phase of each test set (default 300)")
+    r.add_argument("--pattern-size", type=int, help="pattern size in pixels (default 64)")
+    r.add_argument("--model", help="timm model (default lcnet_050; efficientnet_b0 on a GPU)")
+    r.add_argument("--epochs", type=int, help="training epochs (default 10)")
+    r.add_argument("--stream-patterns", type=int, help="fresh patterns per epoch (default 2400)")
+    r.add_argument("--batch-size", type=int, help="training batch size (default 32)")
+    r.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
+    r.add_argument("--mixed-fraction", type=float, help="dynamical share of the randomised domain (default 0.5)")
+    _common_bench(r)
+    r.set_defaults(func=run_robustness)
 
     di = sub.add_parser(
         "dictionary",
@@ -384,6 +406,22 @@ def run_dose(args: argparse.Namespace) -> int:
     doc = run_dose_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)
     print(summary_table(doc))
     print(f"\n{doc['seconds']:.0f} s on {doc['environment']['device']}; written to {_out(args)}/dose.json and dose.csv")
+    return 0
+
+
+def run_robustness(args: argparse.Namespace) -> int:
+    """``bench robustness``: run, write the JSON/CSV, print the table."""
+    from ebsdlib.bench.robustness import RobustnessBenchConfig, run_robustness_bench, summary_table
+
+    names = ["trainings", "tests", "dose", "n_per_phase", "pattern_size", "model", "epochs", "stream_patterns"]
+    given = _given(args, [*names, "batch_size", "lr", "mixed_fraction", "device", "seed"])
+    config = RobustnessBenchConfig.quick(**given) if args.quick else RobustnessBenchConfig(**given)
+    doc = run_robustness_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)
+    print(summary_table(doc))
+    print(
+        f"\n{doc['seconds']:.0f} s on {doc['environment']['device']}; written to "
+        f"{_out(args)}/robustness.json and robustness.csv"
+    )
     return 0
 
 

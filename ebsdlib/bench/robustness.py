@@ -1,0 +1,339 @@
+"""Robustness: trained on one forward model or range of conditions, tested on another.
+
+A network that learned kinematical patterns may not read dynamical ones, and the reverse; a real
+scan is neither. This benchmark trains stream networks (:mod:`ebsdlib.train.stream`) on
+
+``dynamical``
+    patterns streamed with the dynamical (de-ebsd) masters;
+``kinematical``
+    patterns streamed with the kinematical masters;
+``randomised``
+    a kinematical/dynamical mix (``mixed_fraction`` dynamical) with the other conditions drawn
+    from :data:`ebsdlib.simulate.randomise.SUGGESTED` (PC, camera tilt) around the benchmark's dose;
+
+and tests every one on stored test patterns of each forward model, simulated with the same
+orientations, pattern centres and dose (the same seed), so that a row differs from another only
+in what the network was trained on. Each row records accuracy with its 95 % interval, each
+phase's recall (``recall_Ni`` is "the share of Ni patterns called Ni"), the Ni/Ni₃Fe pair
+accuracy and how many patterns the network saw.
+
+Output: ``artifacts/bench/robustness.json`` (config, environment, rows; ``complete`` false until
+the last training is tested) and ``robustness.csv``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ebsdlib.simulate.config import DEFAULT_DOSE
+
+#: Training domains the benchmark knows.
+TRAININGS = ("dynamical", "kinematical", "randomised")
+#: Forward models of the stored test sets.
+TESTS = ("dynamical", "kinematical")
+
+
+@dataclass(frozen=True)
+class RobustnessBenchConfig:
+    """Sizes and settings of the robustness benchmark.
+
+    Parameters
+    ----------
+    trainings
+        Training domains, from :data:`TRAININGS`.
+    tests
+        Forward models of the test sets, from :data:`TESTS`.
+    dose
+        Mean electrons per pixel of the test sets and of the streamed patterns (default 16 × the
+        simulator's: high, so that the rows measure the forward model rather than the noise).
+    n_per_phase
+        Stored patterns per phase of each test set (its validation split calibrates the networks).
+    split_fractions
+        Train, validation and test fractions of the stored sets (streamed runs calibrate on val and
+        report on test; train only has to hold every phase).
+    pattern_size
+        Detector size in pixels.
+    model, epochs, batch_size, lr, stream_patterns
+        Network training: ``stream_patterns`` fresh patterns per epoch.
+    mixed_fraction
+        Share of dynamical patterns in the ``randomised`` domain.
+    master_half_size
+        Kinematical master-pattern size.
+    seed, device
+        Reproducibility and hardware.
+    """
+
+    trainings: tuple[str, ...] = TRAININGS
+    tests: tuple[str, ...] = TESTS
+    dose: float = DEFAULT_DOSE * 16
+    n_per_phase: int = 300
+    split_fractions: tuple[float, float, float] = (0.1, 0.3, 0.6)
+    pattern_size: int = 64
+    model: str = "lcnet_050"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 3e-3
+    stream_patterns: int = 2400
+    mixed_fraction: float = 0.5
+    master_half_size: int = 250
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trainings", tuple(self.trainings))
+        object.__setattr__(self, "tests", tuple(self.tests))
+        object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
+        for name, value, known in (("trainings", self.trainings, TRAININGS), ("tests", self.tests, TESTS)):
+            if not value or any(v not in known for v in value):
+                raise ValueError(f"{name} {list(value)!r} are not allowed; choose one or more of {list(known)}")
+        if not (np.isfinite(self.dose) and self.dose > 0):
+            raise ValueError(f"dose {self.dose!r} must be a positive number of electrons per pixel")
+        if not isinstance(self.n_per_phase, int) or self.n_per_phase < 4:
+            raise ValueError(f"n_per_phase {self.n_per_phase!r} must be an integer of at least 4")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs {self.epochs!r} must be a positive integer")
+        if not isinstance(self.stream_patterns, int) or self.stream_patterns < self.batch_size:
+            raise ValueError(
+                f"stream_patterns {self.stream_patterns!r} must be an integer of at least "
+                f"batch_size ({self.batch_size})"
+            )
+        if not 0 <= self.mixed_fraction <= 1:
+            raise ValueError(f"mixed_fraction {self.mixed_fraction!r} must be a share from 0 to 1")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("trainings", "tests", "split_fractions"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def quick(cls, **changes) -> RobustnessBenchConfig:
+        """A tiny benchmark for tests: few patterns, 32×32, a test model, small kinematical masters."""
+        base = dict(
+            n_per_phase=8,
+            split_fractions=(0.25, 0.25, 0.5),
+            pattern_size=32,
+            model="test_efficientnet",
+            epochs=1,
+            batch_size=8,
+            stream_patterns=16,
+            master_half_size=40,
+            device="cpu",
+        )
+        known = {f.name for f in fields(cls)}
+        return cls(**{**base, **{k: v for k, v in changes.items() if k in known}})
+
+
+def run_robustness_bench(
+    config: RobustnessBenchConfig | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    work_dir: str | Path | None = None,
+    keep: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Train each domain's stream network, test it on every test set, write the results.
+
+    Parameters
+    ----------
+    config
+        Sizes and settings; defaults when ``None``.
+    out_dir
+        Result folder; default ``<artifacts>/bench``.
+    work_dir
+        Where the test sets and the runs go; default a temporary folder under ``<artifacts>/scratch``.
+    keep
+        Keep ``work_dir`` instead of deleting it at the end.
+    progress
+        Show a tqdm bar over the steps.
+
+    Returns
+    -------
+    dict
+        The document written to ``robustness.json``.
+    """
+    from tqdm.auto import tqdm
+
+    from ebsdlib.bench.report import bench_root, environment, write_results
+    from ebsdlib.paths import artifacts_root
+    from ebsdlib.train.device import resolve_device
+
+    config = config or RobustnessBenchConfig()
+    out = Path(out_dir) if out_dir is not None else bench_root()
+    out.mkdir(parents=True, exist_ok=True)
+    if work_dir is None:
+        scratch = artifacts_root() / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="bench-robustness-", dir=scratch))
+    else:
+        work = Path(work_dir)
+        work.mkdir(parents=True, exist_ok=True)
+    env = environment(str(resolve_device(config.device)))
+    t_start = time.perf_counter()
+    rows: list[dict] = []
+
+    def save(complete: bool) -> dict:
+        doc = {
+            "kind": "robustness",
+            "complete": complete,
+            "config": config.to_dict(),
+            "environment": env,
+            "rows": rows,
+            "seconds": time.perf_counter() - t_start,
+            "work_dir": str(work) if keep else None,
+        }
+        write_results(doc, out / "robustness.json", rows, out / "robustness.csv")
+        return doc
+
+    try:
+        models = sorted(set(config.tests) | {_stream_model(t) for t in config.trainings})
+        steps = len(models) + len(config.trainings) * (1 + len(config.tests))
+        with tqdm(total=steps, desc="robustness benchmark", unit="step", disable=not progress) as bar:
+            data = {}
+            for model in models:
+                bar.set_postfix(step=f"simulate {model}")
+                data[model] = simulate_test_set(config, model, work)
+                bar.update(1)
+            for training in config.trainings:
+                bar.set_postfix(step=f"train {training}")
+                t0 = time.perf_counter()
+                run = train_domain(config, training, data[_stream_model(training)], work)
+                seconds = time.perf_counter() - t0
+                bar.update(1)
+                for test in config.tests:
+                    bar.set_postfix(step=f"{training} on {test}")
+                    rows.append(evaluation_row(config, training, test, run, data[test], seconds, work))
+                    bar.update(1)
+                save(complete=False)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return save(complete=True)
+
+
+def _stream_model(training: str) -> str:
+    """The forward model whose stored set a domain streams from (the mix starts from the dynamical one)."""
+    return "kinematical" if training == "kinematical" else "dynamical"
+
+
+def simulate_test_set(config: RobustnessBenchConfig, forward_model: str, work: Path) -> Path:
+    """The stored set of one forward model: the same seed (orientations, PCs, noise draws) for each."""
+    from ebsdlib.simulate import SimulationConfig, simulate_dataset
+
+    sim = SimulationConfig(
+        dose=float(config.dose),
+        n_per_phase=config.n_per_phase,
+        pattern_size=config.pattern_size,
+        patterns_per_grain=1,
+        split_fractions=config.split_fractions,
+        forward_model=forward_model,
+        master_half_size=config.master_half_size,
+        seed=config.seed,
+    )
+    return simulate_dataset(sim, work / f"{forward_model}.h5", progress=False)
+
+
+def domain_ranges(config: RobustnessBenchConfig, training: str):
+    """The :class:`~ebsdlib.simulate.randomise.DomainRanges` of a training domain (empty but for ``randomised``)."""
+    from ebsdlib.simulate.randomise import SUGGESTED, DomainRanges
+
+    if training != "randomised":
+        return DomainRanges()
+    return DomainRanges(
+        pc_sigma=SUGGESTED.pc_sigma,
+        dose=(config.dose / 4, config.dose * 4),
+        camera_tilt=SUGGESTED.camera_tilt,
+        dynamical_fraction=config.mixed_fraction,
+    )
+
+
+def train_domain(config: RobustnessBenchConfig, training: str, data: Path, work: Path):
+    """Train the stream network of one domain (validation split calibrates, test split reports)."""
+    from ebsdlib.data.format import EBSDDataset
+    from ebsdlib.data.preprocess import PreprocessConfig
+    from ebsdlib.train.config import TrainConfig
+    from ebsdlib.train.loop import train
+
+    with EBSDDataset(data) as ds:
+        preprocess = PreprocessConfig.from_dict(ds.preprocessing)
+    cfg = TrainConfig(
+        data=str(data),
+        model=config.model,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        warmup_epochs=min(1, config.epochs - 1),
+        stream=True,
+        stream_patterns=config.stream_patterns,
+        randomise=domain_ranges(config, training),
+        umap=False,
+        seed=config.seed,
+        device=config.device,
+        preprocess=preprocess,
+        name=f"robustness {training}",
+    )
+    run = train(cfg, progress=False, root=work)
+    if run.metrics() is None:
+        raise RuntimeError(f"run {run.run_id!r} of domain {training!r} finished without metrics.json")
+    return run
+
+
+def evaluation_row(
+    config: RobustnessBenchConfig, training: str, test: str, run, data: Path, seconds: float, work: Path
+) -> dict:
+    """Evaluate one trained run on one forward model's test split."""
+    from ebsdlib.bench.dose import pair_accuracy
+    from ebsdlib.train.cross_eval import evaluate_on
+
+    metrics = evaluate_on(run, data, "test", device=config.device, progress=False, root=work)
+    cm = np.asarray(metrics["confusion_matrix"], dtype=float)
+    names = list(metrics["phase_names"])
+    recall = {f"recall_{n}": float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i, n in enumerate(names)}
+    low, high = metrics.get("accuracy_ci95") or (None, None)
+    return {
+        "training": training,
+        "test": test,
+        "accuracy": metrics["accuracy"],
+        "accuracy_low": low,
+        "accuracy_high": high,
+        **recall,
+        "pair_accuracy": pair_accuracy(cm, names),
+        "ece": metrics.get("ece"),
+        "n_test": metrics.get("n"),
+        "patterns_seen": config.epochs * config.stream_patterns,
+        "ranges": domain_ranges(config, training).describe(),
+        "train_seconds": seconds,
+    }
+
+
+def summary_table(doc: dict) -> str:
+    """The benchmark as a text table: one line per training domain and test set."""
+    from ebsdlib.bench.report import text_table
+
+    rows = [
+        {
+            **r,
+            "ci": f"{r['accuracy_low']:.2f}–{r['accuracy_high']:.2f}" if r.get("accuracy_low") is not None else None,
+        }
+        for r in doc["rows"]
+    ]
+    recalls = sorted({k for r in rows for k in r if k.startswith("recall_")})
+    return text_table(
+        rows,
+        [
+            ("training", "trained on", ""),
+            ("test", "tested on", ""),
+            ("accuracy", "accuracy", ".3f"),
+            ("ci", "95% CI", ""),
+            *((k, k.removeprefix("recall_") + " recall", ".3f") for k in recalls),
+            ("pair_accuracy", "Ni/Ni3Fe pair acc", ".3f"),
+            ("n_test", "n", "d"),
+        ],
+    )
