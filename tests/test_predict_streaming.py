@@ -75,7 +75,7 @@ def test_predict_reads_every_pattern_once_and_never_more_than_a_batch(untrained_
     reads: list[int] = []
     original = EBSDDataset.patterns
     monkeypatch.setattr(EBSDDataset, "patterns", property(lambda self: CountingPatterns(original.fget(self), reads)))
-    folder = predict_scan(untrained_run, scan, batch_size=batch, device="cpu", progress=False)
+    folder = predict_scan(untrained_run, scan, batch_size=batch, device="cpu", progress=False, orientations="none")
     assert (folder / "phasemap.npz").exists()
     assert sum(reads) == n  # each pattern once
     assert max(reads) <= batch  # never more than one batch at a time

@@ -12,7 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classify every pattern of a scan and write its phase map into the run folder",
         description="Classify every pattern of a scan (streamed in batches) with a run's best "
         "checkpoint and write runs/<run>/phasemaps/<name>/: phasemap.npz, .png, .csv, "
-        "crystalmap.h5 (orix), crystalmap.ang (MTEX) and fractions.json. Under torchrun "
+        "crystalmap.h5 (orix), crystalmap.ang (MTEX), crystalmap.ctf (AZtec) and fractions.json, "
+        "with each point's orientation from --orientations. A labelled set without scan "
+        "positions gets predictions, fractions and accuracy but no map image. Under torchrun "
         "every process classifies a share of the patterns and rank 0 writes the map.",
     )
     p.add_argument(
@@ -29,6 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available, else the CPU"
     )
     p.add_argument("--name", default=None, help="phase-map name (default: the data file's stem)")
+    p.add_argument(
+        "--orientations",
+        choices=("auto", "file", "hough", "dictionary", "none"),
+        default="auto",
+        help="where each point's orientation comes from: file (the data set's stored ones; for a "
+        "simulated scan the simulator's true orientations), hough (the hybrid map: the network's phase "
+        "with PyEBSDIndex's orientation of that phase; a point is not indexed only when its confidence "
+        "is below the threshold and Hough fails), dictionary (dictionary indexing of the predicted "
+        "phase), none (identity); auto (default): file when stored, else hough when every phase has a "
+        "band list and the scan records its detector geometry (vendor scan, simulation), else none",
+    )
     p.add_argument(
         "--threshold",
         type=float,
@@ -56,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         scan_name=args.name,
         root=args.root,
+        orientations=args.orientations,
     )
     is_main = current().is_main
     teardown()
@@ -63,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     phasemap = load_phasemap(folder.parent.parent, folder.name)
     rows, cols = phasemap.scan_shape
-    print(f"phase map of {rows}×{cols} points written to {folder}")
+    if phasemap.positions:
+        print(f"phase map of {rows}×{cols} points written to {folder}")
+    else:
+        print(f"predictions of {cols} patterns (no scan positions, so no map image) written to {folder}")
     print(summarize_phasemap(phasemap, args.threshold))
     return 0

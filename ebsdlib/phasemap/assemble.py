@@ -3,6 +3,18 @@
 Every map is an ``(H, W)`` array over the scan grid. Grid points without a pattern have
 index ``-1``, predicted phase ``-1`` and confidence NaN; they count as neither a phase nor
 "not indexed" in the fractions.
+
+Orientations
+    Each point may carry an orientation (unit quaternion, orix convention) with a flag saying
+    whether it is one (``orientation_ok``) and where the orientations come from
+    (``orientation_source``, :data:`ORIENTATION_SOURCES`). In the *hybrid* map — a network's
+    phases with Hough orientations (source ``"hough"``) — a point is "not indexed" only when its
+    confidence is below the threshold **and** its Hough fit failed: a point Hough indexes keeps
+    the network's phase whatever its confidence (:meth:`PhaseMap.indexed`).
+
+Patterns without scan positions
+    A labelled set without a scan shape is laid out as one row of its patterns in file order
+    (``positions`` False): fractions, accuracy and the table export hold, a map image does not.
 """
 
 from __future__ import annotations
@@ -16,6 +28,10 @@ from ebsdlib.phases import Phase, with_colors
 
 #: Name of the row of pixels below the confidence threshold in fraction tables.
 NOT_INDEXED = "not indexed"
+
+#: Where a map's orientations come from: the scan file, Hough or dictionary indexing made for the
+#: network's phases, an indexing run's own solution (``"indexing"``), or nowhere (identity).
+ORIENTATION_SOURCES = ("file", "hough", "dictionary", "indexing", "none")
 
 
 @dataclass
@@ -41,8 +57,21 @@ class PhaseMap:
     step_size
         Scan step in µm, ``None`` when unknown (exports then use 1 per pixel).
     orientations
-        ``(H, W, 4)`` true orientations as unit quaternions, or ``None``; used by the orix export
-        and not stored in ``phasemap.npz``.
+        ``(H, W, 4)`` float32 unit quaternions (orix convention), or ``None`` (identity in the
+        exports). Only points with ``orientation_ok`` hold one.
+    orientation_ok
+        ``(H, W)`` bool: the point has an orientation (a Hough solution, a finite stored one);
+        ``None`` means every measured point with a finite quaternion.
+    orientation_source
+        One of :data:`ORIENTATION_SOURCES`.
+    orientation_fit
+        ``(H, W)`` float32 fit of the orientation, or ``None``: Hough's mean angular deviation of
+        the matched bands (degrees), or dictionary indexing's normalised cross-correlation.
+    orientation_bands
+        ``(H, W)`` int16 bands Hough matched (0 without a solution), or ``None``.
+    positions
+        Whether the grid is the scan's (``False``: a set without scan positions laid out as
+        one row in file order; no map image).
     meta
         Provenance: run id, data path, scan name, creation time.
     """
@@ -56,7 +85,18 @@ class PhaseMap:
     quality: np.ndarray | None = None
     step_size: float | None = None
     orientations: np.ndarray | None = None
+    orientation_ok: np.ndarray | None = None
+    orientation_source: str = "none"
+    orientation_fit: np.ndarray | None = None
+    orientation_bands: np.ndarray | None = None
+    positions: bool = True
     meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.orientation_source not in ORIENTATION_SOURCES:
+            raise ValueError(
+                f"orientation_source {self.orientation_source!r} is not allowed; use one of {ORIENTATION_SOURCES}"
+            )
 
     @property
     def scan_shape(self) -> tuple[int, int]:
@@ -95,15 +135,44 @@ class PhaseMap:
             return None
         return float((err == 0).sum() / (err >= 0).sum())
 
+    @property
+    def has_orientations(self) -> bool:
+        """Whether any measured point has an orientation."""
+        return self.orientations is not None and bool((self.oriented & self.measured).any())
+
+    @property
+    def oriented(self) -> np.ndarray:
+        """``(H, W)`` bool: points with an orientation (``orientation_ok``, else a finite quaternion)."""
+        if self.orientations is None:
+            return np.zeros(self.pred.shape, dtype=bool)
+        finite = np.isfinite(self.orientations).all(axis=-1) & (np.abs(self.orientations).sum(axis=-1) > 0)
+        ok = finite if self.orientation_ok is None else finite & self.orientation_ok.astype(bool)
+        return ok & self.measured
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether this is the hybrid map: a network's phases with Hough orientations."""
+        return self.orientation_source == "hough" and self.orientation_ok is not None
+
+    @property
+    def rescued(self) -> np.ndarray | None:
+        """``(H, W)`` bool points indexed whatever their confidence (the hybrid map's Hough solutions), or ``None``."""
+        return self.oriented if self.hybrid else None
+
     def indexed(self, threshold: float = 0.0) -> np.ndarray:
-        """``(H, W)`` bool: measured points whose confidence reaches ``threshold``."""
+        """``(H, W)`` bool: measured points whose confidence reaches ``threshold`` (in the hybrid
+        map, also those whose Hough fit succeeded)."""
         _check_unit("threshold", threshold)
         with np.errstate(invalid="ignore"):
-            return self.measured & (self.confidence >= threshold)
+            ok = self.measured & (self.confidence >= threshold)
+        rescued = self.rescued
+        return ok if rescued is None else ok | (self.measured & rescued)
 
     def fractions(self, threshold: float = 0.0) -> dict:
-        """Predicted phase fractions; see :func:`phase_fractions`."""
-        return phase_fractions(self.pred, self.confidence, self.phase_names, threshold, measured=self.measured)
+        """Predicted phase fractions; see :func:`phase_fractions` (the hybrid map's rule included)."""
+        return phase_fractions(
+            self.pred, self.confidence, self.phase_names, threshold, measured=self.measured, rescued=self.rescued
+        )
 
     def true_fractions(self) -> dict | None:
         """Fractions of the true phases (unknown truth as "not indexed"), or ``None``."""
@@ -128,19 +197,31 @@ class PhaseMap:
             "confidence": None if pred < 0 else float(self.confidence[row, col]),
             "proba": {n: float(self.proba[row, col, c]) for c, n in enumerate(self.phase_names)},
             "quality": None if self.quality is None else float(self.quality[row, col]),
+            "orientation": ([float(v) for v in self.orientations[row, col]] if self.oriented[row, col] else None),
+            "orientation_source": self.orientation_source,
+            "orientation_fit": (
+                None
+                if self.orientation_fit is None or not self.oriented[row, col]
+                else float(self.orientation_fit[row, col])
+            ),
+            "orientation_bands": None if self.orientation_bands is None else int(self.orientation_bands[row, col]),
         }
 
 
 def build_phasemap(
     proba: np.ndarray,
-    row: np.ndarray,
-    col: np.ndarray,
-    scan_shape: tuple[int, int],
+    row: np.ndarray | None,
+    col: np.ndarray | None,
+    scan_shape: tuple[int, int] | None,
     phases: Sequence[Phase],
     *,
     true: np.ndarray | None = None,
     quality: np.ndarray | None = None,
     orientations: np.ndarray | None = None,
+    orientation_ok: np.ndarray | None = None,
+    orientation_source: str | None = None,
+    orientation_fit: np.ndarray | None = None,
+    orientation_bands: np.ndarray | None = None,
     step_size: float | None = None,
     index: np.ndarray | None = None,
     meta: dict | None = None,
@@ -152,9 +233,10 @@ def build_phasemap(
     proba
         ``(n, C)`` class probabilities of the ``n`` patterns.
     row, col
-        ``(n,)`` scan position of each pattern.
+        ``(n,)`` scan position of each pattern; ``None`` (with ``scan_shape`` ``None``) for a
+        set without scan positions, laid out as one row in file order (``positions`` False).
     scan_shape
-        ``(rows, cols)`` of the grid.
+        ``(rows, cols)`` of the grid, or ``None`` without positions.
     phases
         The ``C`` phases of the model, in label order.
     true
@@ -162,7 +244,13 @@ def build_phasemap(
     quality
         ``(n,)`` pattern quality, or ``None``.
     orientations
-        ``(n, 4)`` unit quaternions, or ``None``.
+        ``(n, 4)`` unit quaternions (orix convention), or ``None``.
+    orientation_ok
+        ``(n,)`` bool: which patterns have an orientation; ``None``: those with a finite one.
+    orientation_source
+        One of :data:`ORIENTATION_SOURCES`; default ``"indexing"`` with orientations, else ``"none"``.
+    orientation_fit, orientation_bands
+        ``(n,)`` fit of each orientation and Hough's matched bands, or ``None``.
     step_size
         Scan step in µm.
     index
@@ -175,6 +263,13 @@ def build_phasemap(
     n = proba.shape[0] if proba.ndim == 2 else -1
     if proba.ndim != 2 or proba.shape[1] != len(phases):
         raise ValueError(f"proba has shape {proba.shape!r}; expected (n_patterns, {len(phases)}) for the phases given")
+    positions = scan_shape is not None
+    if not positions:
+        if row is not None or col is not None:
+            raise ValueError("row and col were given without a scan_shape; give the scan's (rows, cols) too")
+        if n < 1:
+            raise ValueError("there are no patterns to lay out; a set without scan positions needs at least one")
+        scan_shape, row, col = (1, n), np.zeros(n, np.int64), np.arange(n)
     rows, cols = (int(s) for s in scan_shape)
     if rows < 1 or cols < 1:
         raise ValueError(f"scan_shape {tuple(scan_shape)!r} must have positive rows and columns")
@@ -188,6 +283,9 @@ def build_phasemap(
         ("true", true),
         ("quality", quality),
         ("orientations", orientations),
+        ("orientation_ok", orientation_ok),
+        ("orientation_fit", orientation_fit),
+        ("orientation_bands", orientation_bands),
     ):
         if arr is not None and len(arr) != n:
             raise ValueError(f"{name} has {len(arr)} entries but proba has {n} rows; they must match")
@@ -222,6 +320,11 @@ def build_phasemap(
         quality=None if quality is None else grid(quality, np.nan, np.float32),
         step_size=None if step_size is None else float(step_size),
         orientations=None if orientations is None else grid(orientations, np.nan, np.float32),
+        orientation_ok=None if orientation_ok is None else grid(np.asarray(orientation_ok, bool), False, bool),
+        orientation_source=orientation_source or ("none" if orientations is None else "indexing"),
+        orientation_fit=None if orientation_fit is None else grid(orientation_fit, np.nan, np.float32),
+        orientation_bands=None if orientation_bands is None else grid(orientation_bands, 0, np.int16),
+        positions=positions,
         meta=dict(meta or {}),
     )
 
@@ -232,11 +335,13 @@ def phase_fractions(
     phase_names: Sequence[str],
     threshold: float = 0.0,
     measured: np.ndarray | None = None,
+    rescued: np.ndarray | None = None,
 ) -> dict:
     """Counts and percentages of each phase, with low-confidence points as "not indexed".
 
     A measured point counts as its predicted phase when its confidence is at least
-    ``threshold``, else as "not indexed". Percentages are of all measured points.
+    ``threshold`` (or it is ``rescued``), else as "not indexed". Percentages are of all
+    measured points.
 
     Parameters
     ----------
@@ -250,6 +355,9 @@ def phase_fractions(
         Confidence threshold in [0, 1].
     measured
         Bool mask of points that have a pattern; ``pred >= 0`` by default.
+    rescued
+        Bool mask of points indexed whatever their confidence (the hybrid map's Hough
+        solutions), or ``None``.
 
     Returns
     -------
@@ -264,7 +372,10 @@ def phase_fractions(
         raise ValueError(f"pred has shape {pred.shape!r} but confidence has {confidence.shape!r}")
     measured = (pred >= 0) if measured is None else np.asarray(measured, dtype=bool)
     with np.errstate(invalid="ignore"):
-        ok = measured & (pred >= 0) & (confidence >= threshold)
+        confident = confidence >= threshold
+    if rescued is not None:
+        confident = confident | np.asarray(rescued, dtype=bool)
+    ok = measured & (pred >= 0) & confident
     n_classes = len(phase_names)
     counts = np.bincount(pred[ok].astype(np.int64).ravel(), minlength=n_classes)[:n_classes]
     total = int(measured.sum())

@@ -47,11 +47,15 @@ def orix_phase_list(phases: Sequence[Phase]):
 def to_crystal_map(phasemap: PhaseMap, threshold: float = 0.0):
     """The phase map as an orix ``CrystalMap`` over the whole scan grid.
 
-    Points with no pattern or a confidence below ``threshold`` get phase id ``-1`` (orix's
-    "not_indexed"). x and y are column and row times the step size (1 when unknown), in µm.
-    Rotations are the scan's true orientations where known, identity elsewhere (the classifier
-    predicts phases, not orientations). Properties: ``confidence``, ``prob_<phase>`` per phase
-    and ``quality`` when the scan has it.
+    Points with no pattern or that are not indexed at ``threshold``
+    (:meth:`~ebsdlib.phasemap.PhaseMap.indexed`) get phase id ``-1`` (orix's "not_indexed").
+    x and y are column and row times the step size (1 when unknown), in µm. Rotations are the
+    map's orientations (:attr:`~ebsdlib.phasemap.PhaseMap.orientation_source`: the file's, Hough's
+    or dictionary indexing's) where a point has one, identity elsewhere. Properties:
+    ``confidence``, ``prob_<phase>`` per phase, ``orientation_ok`` (1 where the point has an
+    orientation), ``quality`` when the scan has it, ``fit`` (Hough's mean angular deviation in
+    degrees, or the dictionary's cross-correlation) and ``bands`` (Hough's matched bands) when
+    the map has them.
 
     Parameters
     ----------
@@ -70,19 +74,28 @@ def to_crystal_map(phasemap: PhaseMap, threshold: float = 0.0):
     c = np.tile(np.arange(cols), rows)
     phase_id = np.where(phasemap.indexed(threshold), phasemap.pred, -1).ravel().astype(np.int32)
 
+    if not phasemap.positions:
+        raise ValueError(
+            f"the phase map of {phasemap.meta.get('scan', 'this set')!r} has no scan positions, so it "
+            "cannot be a CrystalMap; store the scan shape and positions with the data set to export one"
+        )
     quats = np.zeros((n, 4), dtype=np.float64)
     quats[:, 0] = 1.0
+    oriented = phasemap.oriented.ravel()
     if phasemap.orientations is not None:
         q = phasemap.orientations.reshape(n, 4).astype(np.float64)
-        norm = np.linalg.norm(q, axis=1)
-        good = np.isfinite(q).all(axis=1) & (norm > 0)
-        quats[good] = q[good] / norm[good, None]
+        quats[oriented] = q[oriented] / np.linalg.norm(q[oriented], axis=1, keepdims=True)
 
     prop = {"confidence": np.nan_to_num(phasemap.confidence.ravel(), nan=0.0).astype(np.float32)}
     for k, name in enumerate(phasemap.phase_names):
         prop[f"prob_{name}"] = phasemap.proba[..., k].ravel().astype(np.float32)
+    prop["orientation_ok"] = oriented.astype(np.int32)
     if phasemap.quality is not None:
         prop["quality"] = np.nan_to_num(phasemap.quality.ravel(), nan=0.0).astype(np.float32)
+    if phasemap.orientation_fit is not None:
+        prop["fit"] = np.nan_to_num(phasemap.orientation_fit.ravel(), nan=0.0).astype(np.float32)
+    if phasemap.orientation_bands is not None:
+        prop["bands"] = phasemap.orientation_bands.ravel().astype(np.int32)
 
     return CrystalMap(
         rotations=Rotation(quats),
@@ -134,6 +147,8 @@ def write_crystal_map(
             kwargs = {"confidence_index_prop": "confidence"}
             if "quality" in xmap.prop:
                 kwargs["image_quality_prop"] = "quality"
+            if "fit" in xmap.prop:
+                kwargs["pattern_fit_prop"] = "fit"
         io.save(tmp, xmap, overwrite=True, **kwargs)
         os.replace(tmp, path)
     finally:

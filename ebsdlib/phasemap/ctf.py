@@ -9,7 +9,8 @@ Conventions: phases are numbered from 1 (0 = not indexed, with ``Error`` 3, "no 
 Euler angles are Bunge ZXZ in degrees, written as orix's ``Rotation.to_euler`` gives them, so
 ``orix.io.load`` reads back the same rotations (the test pins this); ``BC`` holds the pattern
 quality scaled to 0–255 and ``BS`` the classifier's confidence scaled to 0–255 (the format has
-no confidence column; ``MAD`` is 0: no band fit).
+no confidence column). ``Bands`` and ``MAD`` are Hough's matched bands and mean angular
+deviation (degrees) where the orientations come from Hough indexing, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ def laue_id(space_group: int) -> int:
 
 
 def writable(phasemap: PhaseMap) -> bool:
-    """Whether every phase has what a ``.ctf`` phase line needs: a cubic space group and a lattice parameter."""
-    return all(195 <= int(p.space_group) <= 230 and float(p.lattice_a) > 0 for p in phasemap.phases)
+    """Whether the map can be a ``.ctf``: it has scan positions and every phase has what a phase
+    line needs, a cubic space group and a lattice parameter."""
+    return phasemap.positions and all(
+        195 <= int(p.space_group) <= 230 and float(p.lattice_a) > 0 for p in phasemap.phases
+    )
 
 
 def write_ctf(
@@ -70,6 +74,9 @@ def write_ctf(
     euler = np.rad2deg(xmap.rotations.to_euler()) % 360.0
     confidence = np.asarray(xmap.prop["confidence"], dtype=np.float64)
     quality = np.asarray(xmap.prop.get("quality", np.zeros(len(phase_id))), dtype=np.float64)
+    hough = phasemap.orientation_source == "hough" and "bands" in xmap.prop
+    bands = np.asarray(xmap.prop["bands"] if hough else np.zeros(len(phase_id)), dtype=np.int64)
+    mad = np.asarray(xmap.prop["fit"] if hough and "fit" in xmap.prop else np.zeros(len(phase_id)), np.float64)
     q_max = float(quality.max()) if quality.size and quality.max() > 0 else 1.0
     lines = [
         "Channel Text File",
@@ -97,8 +104,8 @@ def write_ctf(
     for i in range(len(phase_id)):
         indexed = phase_id[i] >= 0
         lines.append(
-            f"{phase_id[i] + 1 if indexed else 0}\t{x[i]:.4f}\t{y[i]:.4f}\t0\t{0 if indexed else 3}\t"
-            f"{euler[i, 0]:.4f}\t{euler[i, 1]:.4f}\t{euler[i, 2]:.4f}\t0\t"
+            f"{phase_id[i] + 1 if indexed else 0}\t{x[i]:.4f}\t{y[i]:.4f}\t{bands[i]}\t{0 if indexed else 3}\t"
+            f"{euler[i, 0]:.4f}\t{euler[i, 1]:.4f}\t{euler[i, 2]:.4f}\t{mad[i]:.4f}\t"
             f"{round(255 * quality[i] / q_max)}\t{round(255 * confidence[i])}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,13 @@ from ebsdlib.phasemap.assemble import NOT_INDEXED, PhaseMap
 def to_dataframe(phasemap: PhaseMap, threshold: float = 0.0):
     """One row per measured point: ``row, col, x, y, phase, confidence, prob_<phase>…``.
 
-    ``x`` and ``y`` are column and row times the step size (µm; 1 per pixel when unknown).
-    ``phase`` is the predicted phase name, or ``"not indexed"`` below ``threshold``. Scans with
-    true phases get a ``true`` column (empty where unknown) and ``index`` is the pattern's
-    index in the scan file.
+    ``x`` and ``y`` are column and row times the step size (µm; 1 per pixel when unknown); a
+    set without scan positions has neither them nor ``row``/``col``. ``phase`` is the predicted
+    phase name, or ``"not indexed"`` where the point is not indexed at ``threshold``
+    (:meth:`~ebsdlib.phasemap.PhaseMap.indexed`). Scans with true phases get a ``true`` column
+    (empty where unknown) and ``index`` is the pattern's index in the scan file. A map with
+    orientations gets ``qa, qb, qc, qd`` (unit quaternion, orix convention; empty where the
+    point has none) and ``orientation_ok``.
 
     Parameters
     ----------
@@ -34,20 +37,22 @@ def to_dataframe(phasemap: PhaseMap, threshold: float = 0.0):
     names = np.asarray([*phasemap.phase_names, NOT_INDEXED], dtype=object)
     indexed = phasemap.indexed(threshold)[measured]
     pred = phasemap.pred[measured].astype(np.int64)
-    data = {
-        "index": phasemap.index[measured],
-        "row": rows,
-        "col": cols,
-        "x": cols * step,
-        "y": rows * step,
-        "phase": names[np.where(indexed, pred, len(names) - 1)],
-        "confidence": phasemap.confidence[measured],
-    }
+    data = {"index": phasemap.index[measured]}
+    if phasemap.positions:
+        data.update({"row": rows, "col": cols, "x": cols * step, "y": rows * step})
+    data["phase"] = names[np.where(indexed, pred, len(names) - 1)]
+    data["confidence"] = phasemap.confidence[measured]
     for k, name in enumerate(phasemap.phase_names):
         data[f"prob_{name}"] = phasemap.proba[..., k][measured].astype(np.float32)
     if phasemap.true is not None:
         true = phasemap.true[measured].astype(np.int64)
         data["true"] = np.where(true >= 0, names[np.clip(true, 0, None)], "")
+    if phasemap.orientations is not None:
+        ok = phasemap.oriented[measured]
+        q = np.where(ok[:, None], phasemap.orientations[measured], np.nan)
+        for k, axis in enumerate("abcd"):
+            data[f"q{axis}"] = q[:, k].astype(np.float32)
+        data["orientation_ok"] = ok
     return pd.DataFrame(data)
 
 

@@ -64,6 +64,7 @@ def render_rgb(
     phases: Sequence[Phase],
     threshold: float = 0.0,
     opacity: float = 1.0,
+    rescued: np.ndarray | None = None,
 ) -> np.ndarray:
     """The predicted phase map in the phase colours, overlaid on the grey quality map.
 
@@ -86,6 +87,9 @@ def render_rgb(
         Confidence below which a pixel shows as not indexed, in [0, 1].
     opacity
         Weight of the phase colours over the quality map, in [0, 1].
+    rescued
+        ``(H, W)`` bool pixels shown in their phase colour whatever their confidence (the hybrid
+        map's Hough solutions, :attr:`ebsdlib.phasemap.PhaseMap.rescued`), or ``None``.
 
     Returns
     -------
@@ -98,13 +102,18 @@ def render_rgb(
         raise ValueError(f"pred {pred.shape!r} and confidence {confidence.shape!r} must be the same (H, W) shape")
     if quality is not None and np.shape(quality) != pred.shape:
         raise ValueError(f"quality has shape {np.shape(quality)!r}, expected {pred.shape!r}")
+    if rescued is not None and np.shape(rescued) != pred.shape:
+        raise ValueError(f"rescued has shape {np.shape(rescued)!r}, expected {pred.shape!r}")
     for name, value in (("threshold", threshold), ("opacity", opacity)):
         if not (0.0 <= float(value) <= 1.0):
             raise ValueError(f"{name} {value!r} must lie in [0, 1]")
     lut = phase_lut(phases)
     n_classes = len(lut) - 1
     with np.errstate(invalid="ignore"):
-        ok = (pred >= 0) & (pred < n_classes) & (confidence >= threshold)
+        confident = confidence >= threshold
+    if rescued is not None:
+        confident = confident | np.asarray(rescued, dtype=bool)
+    ok = (pred >= 0) & (pred < n_classes) & confident
     cls = np.where(ok, pred, n_classes).astype(np.intp)
     color = lut[cls]
     if opacity >= 1.0:
@@ -112,6 +121,14 @@ def render_rgb(
     grey = quality_to_grey(quality, pred.shape) * np.float32(255.0 * (1.0 - opacity))
     out = color.astype(np.float32) * np.float32(opacity) + grey[..., None]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def render_phasemap(phasemap, threshold: float = 0.0, opacity: float = 1.0) -> np.ndarray:
+    """:func:`render_rgb` of a :class:`~ebsdlib.phasemap.PhaseMap` with its own not-indexed rule
+    (the hybrid map keeps its Hough solutions below the threshold)."""
+    return render_rgb(
+        phasemap.pred, phasemap.confidence, phasemap.quality, phasemap.phases, threshold, opacity, phasemap.rescued
+    )
 
 
 def render_labels(labels: np.ndarray, phases: Sequence[Phase]) -> np.ndarray:

@@ -5,9 +5,14 @@ Folder ``runs/<run_id>/phasemaps/<scan>/``
 =====================  ===============================================================
 ``phasemap.npz``       ``index`` (H, W) int64, ``pred`` (H, W) int16, ``proba`` (H, W, C)
                        float16, ``confidence`` (H, W) float32, ``scan_shape`` (2,), and when
-                       known ``true`` (H, W) int16, ``error`` (H, W) int8 and ``quality``
-                       (H, W) float32; ``meta``: JSON string with the phases, step size,
-                       run id, data path and scan name
+                       known ``true`` (H, W) int16, ``error`` (H, W) int8, ``quality``
+                       (H, W) float32, ``orientations`` (H, W, 4) float32 (unit quaternions,
+                       orix convention) with ``orientation_ok`` (H, W) bool, and
+                       ``orientation_fit`` (H, W) float32 and ``orientation_bands`` (H, W)
+                       int16; ``meta``: JSON string with the phases, step size, orientation
+                       source, whether the grid holds scan positions, run id, data path and
+                       scan name. Files written before orientations were stored load with
+                       none (identity in the exports, source ``"none"``)
 ``phasemap.png``       predicted phases in the phase colours (no threshold, full opacity)
 ``phasemap.csv``       one row per measured point (:func:`ebsdlib.phasemap.export.to_dataframe`)
 ``crystalmap.h5``      orix CrystalMap (``orix.io.load`` reads it)
@@ -19,13 +24,22 @@ Folder ``runs/<run_id>/phasemaps/<scan>/``
                        with known truth (only when the scan has true phases)
 =====================  ===============================================================
 
-Each file is written atomically, ``phasemap.npz`` last, so a folder that lists as a phase
-map (:meth:`ebsdlib.runs.RunDir.phasemap_scans`) is complete.
+A set without scan positions gets ``phasemap.npz`` (one row of its patterns in file order),
+``phasemap.csv`` (no positions), ``fractions.json`` and ``metrics.json``: no image and no
+CrystalMap, ``.ang`` or ``.ctf``, which need a grid.
+
+Nothing is half-written: every file but ``phasemap.npz`` is written into a hidden folder beside
+the target, which then replaces the target folder, and ``phasemap.npz`` is written last, so a
+folder that lists as a phase map (:meth:`ebsdlib.runs.RunDir.phasemap_scans`) is complete and a
+failure leaves the previous map, or none, never a mix.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +53,7 @@ from ebsdlib.phasemap import ctf
 from ebsdlib.phasemap.assemble import PhaseMap, build_phasemap
 from ebsdlib.phasemap.crystalmap import to_crystal_map, write_crystal_map
 from ebsdlib.phasemap.export import write_csv, write_png
-from ebsdlib.phasemap.render import render_rgb
+from ebsdlib.phasemap.render import render_phasemap
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir, resolve_run
 
@@ -62,22 +76,45 @@ def save_phasemap(phasemap: PhaseMap, folder: str | Path) -> dict[str, Path]:
         Artifact name → path.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    rgb = render_rgb(phasemap.pred, phasemap.confidence, phasemap.quality, phasemap.phases)
-    paths["png"] = write_png(rgb, folder / "phasemap.png")
-    paths["csv"] = write_csv(phasemap, folder / "phasemap.csv")
-    xmap = to_crystal_map(phasemap)
-    paths["crystalmap"] = write_crystal_map(phasemap, folder / "crystalmap.h5", xmap=xmap)
-    paths["ang"] = write_crystal_map(phasemap, folder / "crystalmap.ang", xmap=xmap)
-    if ctf.writable(phasemap):  # phases without crystallography (image folders) have no .ctf phase line
-        paths["ctf"] = ctf.write_ctf(phasemap, folder / "crystalmap.ctf")
-    summary = fractions_summary(phasemap)
-    paths["fractions"] = write_json(folder / "fractions.json", summary)
-    if phasemap.has_truth:
-        paths["metrics"] = write_json(folder / "metrics.json", scan_metrics(phasemap))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        names = _write_artifacts(phasemap, staging)
+        _replace_folder(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    paths = {key: folder / name for key, name in names.items()}
     paths["npz"] = _write_npz(phasemap, folder / NPZ_NAME)
     return paths
+
+
+def _write_artifacts(phasemap: PhaseMap, folder: Path) -> dict[str, str]:
+    """Every artifact but ``phasemap.npz`` into ``folder``; artifact name → file name."""
+    paths: dict[str, Path] = {}
+    if phasemap.positions:
+        paths["png"] = write_png(render_phasemap(phasemap), folder / "phasemap.png")
+    paths["csv"] = write_csv(phasemap, folder / "phasemap.csv")
+    if phasemap.positions:
+        xmap = to_crystal_map(phasemap)
+        paths["crystalmap"] = write_crystal_map(phasemap, folder / "crystalmap.h5", xmap=xmap)
+        paths["ang"] = write_crystal_map(phasemap, folder / "crystalmap.ang", xmap=xmap)
+    if ctf.writable(phasemap):  # phases without crystallography (image folders) have no .ctf phase line
+        paths["ctf"] = ctf.write_ctf(phasemap, folder / "crystalmap.ctf")
+    paths["fractions"] = write_json(folder / "fractions.json", fractions_summary(phasemap))
+    if phasemap.has_truth:
+        paths["metrics"] = write_json(folder / "metrics.json", scan_metrics(phasemap))
+    return {key: path.name for key, path in paths.items()}
+
+
+def _replace_folder(new: Path, folder: Path) -> None:
+    """Put the finished folder ``new`` in the place of ``folder`` (whose old content goes)."""
+    old = None
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+        os.replace(folder, old / folder.name)
+    os.replace(new, folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def save_scan_phasemap(
@@ -88,15 +125,29 @@ def save_scan_phasemap(
     phases: Sequence[Phase],
     meta: dict,
     orientations: np.ndarray | None = None,
+    *,
+    orientation_source: str | None = None,
+    orientation_ok: np.ndarray | None = None,
+    orientation_fit: np.ndarray | None = None,
+    orientation_bands: np.ndarray | None = None,
 ) -> Path:
     """Lay the ``(n, C)`` probabilities of a scan's patterns out as its phase map and save it.
 
     Reads only the scan's per-pattern fields (positions, labels, quality, orientations),
-    never its patterns; orientations default to the ones the file stores. ``meta`` gets the
-    creation time. Returns ``runs/<run_id>/phasemaps/<name>/``.
+    never its patterns. Without ``orientations`` the map takes the ones the file stores
+    (source ``"file"``), else none; given ``orientations`` without a source are an indexing
+    run's own solution (``"indexing"``). A set without a scan shape is laid out without
+    positions (:func:`~ebsdlib.phasemap.build_phasemap`). ``meta`` gets the creation time.
+    Returns ``runs/<run_id>/phasemaps/<name>/``.
     """
     folder = run.phasemap_dir(name)
-    row, col, scan_shape = scan_positions(dataset)
+    if dataset.scan_shape is None:
+        row = col = scan_shape = None
+    else:
+        row, col, scan_shape = scan_positions(dataset)
+    if orientations is None and orientation_source is None:
+        orientations = dataset.optional("orientations")
+        orientation_source = "none" if orientations is None else "file"
     phasemap = build_phasemap(
         proba,
         row,
@@ -105,7 +156,11 @@ def save_scan_phasemap(
         phases,
         true=true_labels(dataset, phases),
         quality=dataset.optional("quality"),
-        orientations=dataset.optional("orientations") if orientations is None else orientations,
+        orientations=orientations,
+        orientation_ok=orientation_ok,
+        orientation_source=orientation_source,
+        orientation_fit=orientation_fit,
+        orientation_bands=orientation_bands,
         step_size=dataset.step_size,
         meta={**meta, "created": datetime.now(UTC).isoformat(timespec="seconds")},
     )
@@ -124,6 +179,9 @@ def fractions_summary(phasemap: PhaseMap) -> dict:
         "accuracy": phasemap.accuracy,
         "n_wrong": None if err is None else int((err == 1).sum()),
         "n_known": None if err is None else int((err >= 0).sum()),
+        "positions": phasemap.positions,
+        "orientation_source": phasemap.orientation_source,
+        "oriented": int(phasemap.oriented.sum()),
     }
 
 
@@ -160,6 +218,8 @@ def load_phasemap(run_dir: RunDir | str | Path, scan: str) -> PhaseMap:
         phases = tuple(Phase.from_dict(d) for d in meta.pop("phases"))
     except (KeyError, ValueError) as e:
         raise ValueError(f"{path}: 'meta' is missing or unreadable ({e}); re-run predict") from e
+    orientations = arrays.get("orientations")
+    source = meta.pop("orientation_source", "none")
     return PhaseMap(
         phases=phases,
         index=arrays["index"],
@@ -169,12 +229,24 @@ def load_phasemap(run_dir: RunDir | str | Path, scan: str) -> PhaseMap:
         true=arrays.get("true"),
         quality=arrays.get("quality"),
         step_size=meta.pop("step_size", None),
+        orientations=orientations,
+        orientation_ok=arrays.get("orientation_ok"),
+        orientation_source=source if orientations is not None else "none",
+        orientation_fit=arrays.get("orientation_fit"),
+        orientation_bands=arrays.get("orientation_bands"),
+        positions=bool(meta.pop("positions", True)),
         meta=meta,
     )
 
 
 def _write_npz(phasemap: PhaseMap, path: Path) -> Path:
-    meta = {**phasemap.meta, "phases": [p.to_dict() for p in phasemap.phases], "step_size": phasemap.step_size}
+    meta = {
+        **phasemap.meta,
+        "phases": [p.to_dict() for p in phasemap.phases],
+        "step_size": phasemap.step_size,
+        "orientation_source": phasemap.orientation_source,
+        "positions": phasemap.positions,
+    }
     arrays = {
         "index": phasemap.index,
         "pred": phasemap.pred,
@@ -188,6 +260,12 @@ def _write_npz(phasemap: PhaseMap, path: Path) -> Path:
         arrays["error"] = phasemap.error
     if phasemap.quality is not None:
         arrays["quality"] = phasemap.quality.astype(np.float32)
+    if phasemap.orientations is not None:
+        arrays["orientations"] = phasemap.orientations.astype(np.float32)
+        arrays["orientation_ok"] = phasemap.oriented
+    for key in ("orientation_fit", "orientation_bands"):
+        if getattr(phasemap, key) is not None:
+            arrays[key] = getattr(phasemap, key)
 
     def _w(p: Path) -> None:
         with open(p, "wb") as fh:

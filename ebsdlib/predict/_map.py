@@ -7,6 +7,7 @@ from typing import Literal
 
 from ebsdlib.data.scan import scan_positions
 from ebsdlib.phasemap import PhaseMap
+from ebsdlib.predict._orientations import OrientationRequest
 from ebsdlib.predict._target import prediction_target, write_scan_map
 from ebsdlib.predict._torchrun import predict_scan_distributed
 from ebsdlib.runs import RunDir
@@ -21,6 +22,8 @@ def predict_scan(
     scan_name: str | None = None,
     *,
     root: str | Path | None = None,
+    orientations: OrientationRequest = "auto",
+    orientation_options: object = None,
 ) -> Path:
     """Classify every pattern of a scan and write its phase map into the run folder.
 
@@ -31,7 +34,9 @@ def predict_scan(
     data_path
         The scan: an ebsdlib HDF5 file with ``scan_shape`` (and ``scan/row``, ``scan/col``
         unless the patterns are stored row by row), or any input :func:`ebsdlib.data.load`
-        converts.
+        converts. A data set without ``scan_shape`` (a labelled set) is classified too: its
+        map has no positions, so no image or CrystalMap, but predictions, fractions and
+        accuracy (:mod:`ebsdlib.phasemap.store`).
     batch_size
         Patterns per forward pass (use thousands on a GPU).
     device
@@ -42,6 +47,17 @@ def predict_scan(
         Folder name under ``phasemaps/``; default: the data file's stem.
     root
         Artifacts folder for a run id (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
+    orientations
+        Where the map's orientations come from (:mod:`ebsdlib.predict._orientations`):
+        ``"file"`` (the data set's stored ones: for a simulated scan, the simulator's true
+        orientations), ``"hough"`` (the hybrid map: network phase, PyEBSDIndex orientation of
+        that phase), ``"dictionary"``, ``"none"``, or ``"auto"``: ``file`` when stored, else
+        ``hough`` when every phase has a band list and the scan records its detector
+        geometry, else ``none``. An indexing run uses its
+        own solutions and takes only ``"auto"``.
+    orientation_options
+        :class:`~ebsdlib.baseline.hough_config.HoughConfig` or
+        :class:`~ebsdlib.baseline.config.DictionaryConfig` for the indexer; defaults when ``None``.
 
     Returns
     -------
@@ -55,27 +71,49 @@ def predict_scan(
     FileNotFoundError
         The run, its best checkpoint or the scan file does not exist.
     ValueError
-        The scan has no scan geometry, the scan name is not a safe folder name, or
-        ``batch_size`` is not positive.
+        The scan's positions do not fit its scan shape, the scan name is not a safe folder
+        name, ``batch_size`` is not positive, or the orientation source cannot be used for this
+        scan or run (checked before any pattern is classified; nothing is written on failure).
     """
     from ebsdlib.baseline.hough_run import hough_scan, is_hough_run
     from ebsdlib.baseline.run import index_scan
     from ebsdlib.data import load
     from ebsdlib.distributed import setup
+    from ebsdlib.predict._orientations import ORIENTATION_REQUESTS, resolve_orientation_source, scan_orientations
     from ebsdlib.train.inference import load_model, predict_dataset
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} is not allowed; use a positive integer")
+    if orientations not in ORIENTATION_REQUESTS:
+        raise ValueError(f"orientations {orientations!r} is not allowed; use one of {', '.join(ORIENTATION_REQUESTS)}")
     ctx = setup()
     if ctx.enabled:
-        return predict_scan_distributed(run_id_or_dir, data_path, batch_size, device, progress, scan_name, root, ctx)
+        return predict_scan_distributed(
+            run_id_or_dir,
+            data_path,
+            batch_size,
+            device,
+            progress,
+            scan_name,
+            root,
+            ctx,
+            orientations,
+            orientation_options,
+        )
     run, name, indexing = prediction_target(run_id_or_dir, data_path, scan_name, root)
     if indexing:  # a conventional baseline maps itself
+        if orientations != "auto":
+            raise ValueError(
+                f"run {run.run_id!r} is an indexing baseline, whose maps carry its own orientations; "
+                f"drop --orientations {orientations} (it is for network runs)"
+            )
         index = hough_scan if is_hough_run(run.config()) else index_scan
         return index(run, data_path, scan_name=scan_name, progress=progress)
     with load(data_path, progress=progress) as dataset:
-        scan_positions(dataset)  # a scan without geometry is refused before it is classified
+        if dataset.scan_shape is not None:
+            scan_positions(dataset)  # positions that do not fit the scan are refused before classifying
         model, config, phases = load_model(run.best_checkpoint, device)
+        source = resolve_orientation_source(orientations, dataset, phases)
         proba, _ = predict_dataset(
             model,
             dataset,
@@ -87,7 +125,10 @@ def predict_scan(
             embeddings=False,
             progress=progress,
         )
-        return write_scan_map(run, name, dataset, data_path, proba, config, phases)
+        found = scan_orientations(
+            source, dataset, phases, proba.argmax(axis=1), options=orientation_options, progress=progress
+        )
+        return write_scan_map(run, name, dataset, data_path, proba, config, phases, found)
 
 
 def summarize_phasemap(phasemap: PhaseMap, threshold: float = 0.0) -> str:
@@ -95,6 +136,14 @@ def summarize_phasemap(phasemap: PhaseMap, threshold: float = 0.0) -> str:
     lines = [f"{'phase':<12} {'count':>9} {'percent':>8}"]
     for r in phasemap.fractions(threshold)["rows"]:
         lines.append(f"{r['phase']:<12} {r['count']:>9d} {r['percent']:>7.2f}%")
+    if phasemap.orientation_source != "none":
+        n = int(phasemap.measured.sum())
+        lines.append(
+            f"orientations from {phasemap.orientation_source}: {int(phasemap.oriented.sum())} of {n} points"
+            + (" (hybrid map: network phase, Hough orientation)" if phasemap.hybrid else "")
+        )
+    if not phasemap.positions:
+        lines.append("the data set has no scan positions: no map image or CrystalMap, only the table")
     if phasemap.accuracy is not None:
         err = phasemap.error
         lines.append(

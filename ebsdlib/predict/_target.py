@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ebsdlib.data.fingerprint import data_entry
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.scan import scan_name_from_path
 from ebsdlib.methods import method_of_network
-from ebsdlib.paths import portable_path
 from ebsdlib.phasemap.store import save_scan_phasemap
 from ebsdlib.phases import Phase
+from ebsdlib.predict._orientations import ScanOrientations
 from ebsdlib.runs import RunDir, resolve_run
 from ebsdlib.train.config import TrainConfig
 
@@ -47,14 +48,18 @@ def write_scan_map(
     proba: np.ndarray,
     config: TrainConfig,
     phases: Sequence[Phase],
+    found: ScanOrientations,
 ) -> Path:
-    """Save the ``(n, C)`` probabilities of a scan's patterns as its phase map; returns its folder."""
+    """Save the ``(n, C)`` probabilities of a scan's patterns with their orientations as its phase
+    map; returns its folder. Called only once everything is computed, so a failure writes nothing."""
     meta = {
         "run_id": run.run_id,
         "scan": name,
-        "data": portable_path(data_path, run.path.parent.parent),
+        **data_entry(data_path, run.path.parent.parent),
         "model": config.model,
         "loss": config.loss,
         "method": method_of_network(config.loss).key,
+        **found.detail,
+        "orientation_seconds": found.seconds,
     }
-    return save_scan_phasemap(run, name, dataset, proba, phases, meta)
+    return save_scan_phasemap(run, name, dataset, proba, phases, meta, **found.save_kwargs())

@@ -25,16 +25,22 @@ def predict_scan_distributed(
     scan_name: str | None,
     root: str | Path | None,
     ctx: Context,
+    orientations: str = "auto",
+    orientation_options: object = None,
 ) -> Path:
     """:func:`ebsdlib.predict.predict_scan` with every rank; returns the phase-map folder on every rank.
 
     An indexing baseline run (dictionary or Hough) is refused: it maps a scan in one process.
+    The orientation source is checked on rank 0 before classifying; rank 0 computes the
+    orientations (Hough or dictionary indexing, one process) after gathering the probabilities.
     """
     from ebsdlib.data import load
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.scan import scan_positions
+    from ebsdlib.predict._orientations import resolve_orientation_source, scan_orientations
     from ebsdlib.predict._target import prediction_target, write_scan_map
     from ebsdlib.train._ddp_inference import predict_sharded, shared_model
+    from ebsdlib.train.checkpoint import checkpoint_phases, load_checkpoint
     from ebsdlib.train.device import resolve_device
 
     def prepare() -> tuple[str, str, str]:
@@ -46,10 +52,13 @@ def predict_scan_distributed(
                 "torchrun"
             )
         with load(data_path, progress=progress) as dataset:  # converts a vendor scan once
-            scan_positions(dataset)
-            return str(run.path), name, str(dataset.path)
+            if dataset.scan_shape is not None:
+                scan_positions(dataset)
+            phases = checkpoint_phases(load_checkpoint(run.best_checkpoint))
+            source = resolve_orientation_source(orientations, dataset, phases)
+            return str(run.path), name, str(dataset.path), source
 
-    run_path, name, scan_file = ctx.main_only(prepare)
+    run_path, name, scan_file, source = ctx.main_only(prepare)
     run = RunDir(run_path)
     dev = ctx.device(resolve_device(device))
     model, config, phases = shared_model(run.best_checkpoint, ctx, dev)
@@ -74,6 +83,9 @@ def predict_scan_distributed(
 
     def write() -> str:
         with EBSDDataset(scan_file) as dataset:
-            return str(write_scan_map(run, name, dataset, data_path, proba, config, phases))
+            found = scan_orientations(
+                source, dataset, phases, proba.argmax(axis=1), options=orientation_options, progress=progress
+            )
+            return str(write_scan_map(run, name, dataset, data_path, proba, config, phases, found))
 
     return Path(ctx.main_only(write))

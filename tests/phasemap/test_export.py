@@ -29,6 +29,11 @@ def test_csv_rows(phasemap, tmp_path):
         "prob_Ni3Al",
         "prob_Ni3Fe",
         "true",
+        "qa",
+        "qb",
+        "qc",
+        "qd",
+        "orientation_ok",
     ]
     assert len(df) == 29  # the unmeasured point is left out
     r = df[(df["row"] == 2) & (df["col"] == 3)].iloc[0]
