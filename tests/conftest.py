@@ -49,6 +49,14 @@ def dose_doc(bench_artifacts) -> dict:
 
 
 @pytest.fixture(scope="session")
+def robustness_doc(bench_artifacts) -> dict:
+    """``bench robustness --quick`` for two training domains into ``<artifacts>/bench``."""
+    argv = ["bench", "robustness", "--quick", "--no-progress", "--trainings", "kinematical", "randomised"]
+    assert run_cli(argv, bench_artifacts) == 0
+    return json.loads((bench_artifacts / "bench" / "robustness.json").read_text())
+
+
+@pytest.fixture(scope="session")
 def speed_doc(bench_artifacts) -> dict:
     """``bench speed --quick`` into ``<artifacts>/bench``."""
     assert run_cli(["bench", "speed", "--quick", "--no-progress"], bench_artifacts) == 0

@@ -1,20 +1,10 @@
 """``python -m ebsdlib bench robustness`` at a tiny size: every training domain on every test set."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from ebsdlib.bench.robustness import RobustnessBenchConfig, domain_ranges, summary_table
-from tests.conftest import run_cli
-
-
-@pytest.fixture(scope="module")
-def robustness_doc(bench_artifacts) -> dict:
-    argv = ["bench", "robustness", "--quick", "--no-progress", "--trainings", "kinematical", "randomised"]
-    assert run_cli(argv, bench_artifacts) == 0
-    return json.loads((bench_artifacts / "bench" / "robustness.json").read_text())
 
 
 def test_every_training_domain_is_tested_on_every_forward_model(robustness_doc, bench_artifacts):
