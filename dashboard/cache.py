@@ -88,6 +88,9 @@ class RunData:
     #: one of :attr:`evaluations` (another data set or split, ``evaluations/<name>/``).
     evaluated_on: str | None = None
     evaluations: list[str] = field(default_factory=list)
+    #: Fingerprint of the data set ``config["data"]`` names, as the run stored it (``None`` for runs
+    #: made before fingerprints): the galleries check the file they find against it.
+    data_fingerprint: dict | None = None
 
     @property
     def phase_names(self) -> list[str]:
@@ -121,6 +124,8 @@ def run_data(base: str, run_id: str, mtime: float, evaluation: str | None = None
             data.metrics = json.loads((folder / "metrics.json").read_text())
             preds = pd.read_csv(folder / "predictions.csv") if (folder / "predictions.csv").exists() else None
             data.config = {**data.config, "data": data.metrics.get("data", data.config.get("data"))}
+        own = data.config.get("data_fingerprint") if evaluation is None else None  # dictionary runs: in config.json
+        data.data_fingerprint = (data.metrics or {}).get("data_fingerprint", own)
         if data.metrics is not None or preds is not None:
             names = phase_names_of(data.metrics, preds)
             data.phases = phases_from_names(names)
@@ -198,11 +203,18 @@ def patterns(
     return gallery.load_patterns(data_path, list(indices), processed, json.loads(preprocess_json) or None)
 
 
-def load_patterns(config_data: str, indices, processed: bool, preprocess: dict | None) -> np.ndarray:
-    """Patterns of a run's data set as display images (raises ``FileNotFoundError`` if it is gone)."""
+def load_patterns(
+    config_data: str, indices, processed: bool, preprocess: dict | None, fingerprint: dict | None = None
+) -> np.ndarray:
+    """Patterns of a run's data set as display images.
+
+    Raises ``FileNotFoundError`` if it is gone, and
+    :class:`ebsdlib.data.fingerprint.DataSetMismatchError` when the file found there is not the data
+    set of ``fingerprint`` (what the run stored next to ``config_data``).
+    """
     import json
 
-    path = gallery.resolve_data_path(config_data, root())
+    path = gallery.resolve_data_path(config_data, root(), fingerprint)
     return patterns(
         str(path),
         tuple(int(i) for i in indices),

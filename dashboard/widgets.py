@@ -113,15 +113,25 @@ def legend(phases: Sequence[Phase], not_indexed: bool = False) -> None:
     st.markdown(markup, unsafe_allow_html=True)
 
 
-def gallery(items: list[GalleryItem], data_path: str, preprocess: dict | None, key: str, columns: int = 6) -> None:
-    """A grid of patterns with what the model said about each."""
+def gallery(
+    items: list[GalleryItem],
+    data_path: str,
+    preprocess: dict | None,
+    key: str,
+    columns: int = 6,
+    fingerprint: dict | None = None,
+) -> None:
+    """A grid of patterns with what the model said about each; ``fingerprint`` is the one the run
+    stored for ``data_path`` (a file found there that is another data set is named, not shown)."""
+    from ebsdlib.data.fingerprint import DataSetMismatchError
+
     if not items:
         st.caption("No patterns in this selection.")
         return
     processed = st.toggle("Background-corrected (as the model sees them)", True, key=f"{key}_proc")
     try:
-        images = cache.load_patterns(data_path, [it.index for it in items], processed, preprocess)
-    except FileNotFoundError as e:
+        images = cache.load_patterns(data_path, [it.index for it in items], processed, preprocess, fingerprint)
+    except (FileNotFoundError, DataSetMismatchError) as e:
         st.warning(f"Patterns cannot be shown: {e}")
         return
     except Exception as e:  # noqa: BLE001 - a data set that changed or cannot be read: say so, keep the page

@@ -43,13 +43,42 @@ def cache_root(root: str | Path | None = None) -> Path:
 def portable_path(path: str | Path, root: str | Path | None = None) -> str:
     """``path`` as it is stored in a run folder: relative to the artifacts folder's parent
     (``artifacts/datasets/x.h5``) when it lies inside the artifacts folder ``root``, so that a
-    clone in any other folder finds it; else absolute.
+    clone in any other folder finds it; else absolute. :func:`data_candidates` reads it back.
     """
     base = artifacts_root(root).resolve()
     resolved = Path(path).resolve()
     if base in resolved.parents:
         return (Path(base.name) / resolved.relative_to(base)).as_posix()
     return str(resolved)
+
+
+def data_candidates(stored: str | os.PathLike, root: str | Path | None = None) -> list[Path]:
+    """Where a stored data path may point, most likely first (the inverse of :func:`portable_path`).
+
+    A relative path ``artifacts/datasets/x.h5`` is looked for inside the artifacts folder ``root``
+    wherever it now lies and whatever it is now called: first without its first part (the
+    artifacts folder's name when it was stored), then as written inside it, then, unless it starts
+    with the folder's name, from the working folder (old runs stored such paths). A sibling of
+    ``root`` is never a candidate, so a copy beside the original reads its own data sets. An
+    absolute path (a data set outside the artifacts, or an old run) is looked for as written.
+    Either way ``<root>/datasets/<file name>`` comes last (a run copied from another machine).
+    :func:`ebsdlib.data.fingerprint.resolve_data` picks among them and checks the fingerprint.
+    """
+    base = artifacts_root(root).resolve()
+    p = Path(stored)
+    if p.is_absolute():
+        out = [p]
+    else:
+        out = [base.joinpath(*p.parts[1:])] if len(p.parts) > 1 else []
+        out.append(base / p)
+        if p.parts[0] != base.name:
+            out.append(Path.cwd() / p)
+    out.append(base / "datasets" / p.name)
+    unique: list[Path] = []
+    for c in out:
+        if c not in unique:
+            unique.append(c)
+    return unique
 
 
 def check_name(name: str, kind: NameKind = "run id") -> str:

@@ -144,4 +144,5 @@ widgets.gallery(
     source.config.get("data", ""),
     source.config.get("preprocess"),
     key="cm_gallery",
+    fingerprint=source.data_fingerprint,
 )

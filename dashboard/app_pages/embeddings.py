@@ -96,4 +96,5 @@ for run_id, (data, emb, rows) in picked:
             data.config.get("data", ""),
             data.config.get("preprocess"),
             key=f"emb_gallery_{run_id}",
+            fingerprint=data.data_fingerprint,
         )

@@ -39,11 +39,12 @@ import numpy as np
 from ebsdlib.baseline.config import DictionaryConfig
 from ebsdlib.baseline.hough import HoughIndexer, HoughResult
 from ebsdlib.baseline.hough_config import DEFAULT_HOUGH_TEMPERATURE, HoughConfig
+from ebsdlib.data.fingerprint import data_entry
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.io import write_json
 from ebsdlib.methods import method_of_run, run_method_label
-from ebsdlib.paths import portable_path, runs_root
+from ebsdlib.paths import runs_root
 from ebsdlib.runs import RunDir, check_run_id, new_run_id
 
 #: The :mod:`ebsdlib.methods` key of the runs :func:`hough_run` makes.
@@ -132,7 +133,7 @@ def hough_run(
         geometry = geometry_for(ds, geometry_options(config))
         indexer = build_indexer(ds.phases, geometry.detector, ds.pattern_shape, config)
         run = _new_run(root, run_id)
-        write_json(run.config_path, run_config(config, data, split, name, preprocess, geometry))
+        write_json(run.config_path, run_config(config, data, split, name, preprocess, geometry, run.path.parent.parent))
         run.update_status(
             state="running", epoch=0, epochs=0, pid=os.getpid(), started=time.time(), message="indexing", error=None
         )
@@ -227,7 +228,7 @@ def hough_scan(
         meta = {
             "run_id": run.run_id,
             "scan": name,
-            "data": portable_path(scan, run.path.parent.parent),
+            **data_entry(scan, run.path.parent.parent),
             "model": cfg.get("model"),
             "method": HOUGH_METHOD,
             "orientations": "Hough solution of the chosen phase",
@@ -239,13 +240,21 @@ def hough_scan(
 
 
 def run_config(
-    config: HoughConfig, data: str | Path, split: str, name: str, preprocess: PreprocessConfig, geometry
+    config: HoughConfig,
+    data: str | Path,
+    split: str,
+    name: str,
+    preprocess: PreprocessConfig,
+    geometry,
+    root: str | Path | None = None,
 ) -> dict:
-    """The run's ``config.json`` (keys the runs table reads, plus the method's own)."""
+    """The run's ``config.json`` (keys the runs table reads, plus the method's own); ``data`` is
+    stored relative to the artifacts folder ``root``, with its fingerprint
+    (:func:`ebsdlib.data.fingerprint.data_entry`)."""
     return {
         "method": HOUGH_METHOD,
         "model": model_label(config),
-        "data": str(data),
+        **data_entry(data, root),
         "validation": split == "val",
         "split": split,
         "epochs": 0,

@@ -40,11 +40,12 @@ from ebsdlib.baseline.config import DEFAULT_TEMPERATURE, DictionaryConfig
 from ebsdlib.baseline.dictionary import Dictionary
 from ebsdlib.baseline.geometry import Geometry
 from ebsdlib.baseline.index import IndexResult
+from ebsdlib.data.fingerprint import data_entry
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.io import write_json
 from ebsdlib.methods import method_label, method_of_run
-from ebsdlib.paths import portable_path, runs_root
+from ebsdlib.paths import runs_root
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir, check_run_id, new_run_id
 
@@ -133,7 +134,7 @@ def index_run(
         preprocess = config.preprocess or PreprocessConfig.from_dict(ds.preprocessing)
         geometry = geometry_for(ds, config)
         run = _new_run(config, root, run_id)
-        write_json(run.config_path, run_config(config, data, split, name, preprocess, geometry))
+        write_json(run.config_path, run_config(config, data, split, name, preprocess, geometry, run.path.parent.parent))
         run.update_status(
             state="running",
             epoch=0,
@@ -238,7 +239,7 @@ def index_scan(
         meta = {
             "run_id": run.run_id,
             "scan": name,
-            "data": portable_path(scan, run.path.parent.parent),
+            **data_entry(scan, run.path.parent.parent),
             "model": cfg.get("model"),
             "method": method_key(config),
             "orientations": "best dictionary match",
@@ -251,13 +252,21 @@ def index_scan(
 
 
 def run_config(
-    config: DictionaryConfig, data: str | Path, split: str, name: str, preprocess: PreprocessConfig, geometry: Geometry
+    config: DictionaryConfig,
+    data: str | Path,
+    split: str,
+    name: str,
+    preprocess: PreprocessConfig,
+    geometry: Geometry,
+    root: str | Path | None = None,
 ) -> dict:
-    """The run's ``config.json`` (keys the runs table reads, plus the method's own)."""
+    """The run's ``config.json`` (keys the runs table reads, plus the method's own); ``data`` is
+    stored relative to the artifacts folder ``root``, with its fingerprint
+    (:func:`ebsdlib.data.fingerprint.data_entry`)."""
     return {
         "method": method_key(config),
         "model": model_label(config),
-        "data": str(data),
+        **data_entry(data, root),
         "validation": split == "val",
         "split": split,
         "epochs": 0,

@@ -623,7 +623,22 @@ def profile_call(stage, top: int = 25) -> str:
         prof.disable()
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(top)
-    return buf.getvalue()
+    return relative_files(buf.getvalue())
+
+
+def relative_files(text: str) -> str:
+    """A profile's file names from where they are imported (``timm/layers/norm_act.py``, not
+    ``/home/…/site-packages/timm/layers/norm_act.py``): the report holds no path of the machine
+    that made it."""
+    import os
+    import sys
+
+    import ebsdlib
+
+    roots = {str(Path(ebsdlib.__file__).resolve().parents[1])} | {p for p in sys.path if os.path.isabs(p)}
+    for root in sorted(roots, key=len, reverse=True):
+        text = text.replace(root.rstrip("/") + "/", "")
+    return text
 
 
 def summary_table(doc: dict) -> str:

@@ -96,8 +96,8 @@ def evaluate_on(
         As for :func:`ebsdlib.train.evaluate.evaluate_run`.
     """
     from ebsdlib.data import load
+    from ebsdlib.data.fingerprint import data_entry
     from ebsdlib.metrics import compute_metrics, expected_calibration_error
-    from ebsdlib.paths import portable_path
     from ebsdlib.train.checkpoint import load_checkpoint
     from ebsdlib.train.evaluate import write_predictions
     from ebsdlib.train.inference import load_model, predict_dataset
@@ -135,7 +135,7 @@ def evaluate_on(
         metrics.update(
             {
                 "split": split or "all",
-                "data": portable_path(ds.path, run.path.parent.parent),
+                **data_entry(ds.path, run.path.parent.parent),
                 "data_phases": ds.phase_names,
                 "evaluated_on": name,
                 "run_data": config.data,

@@ -187,6 +187,7 @@ def evaluate_run(
     root
         Artifacts folder (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
     """
+    from ebsdlib.data.fingerprint import data_entry, resolve_data
     from ebsdlib.train.inference import check_phases, load_model, predict_dataset
     from ebsdlib.train.status import as_run_dir
 
@@ -209,7 +210,10 @@ def evaluate_run(
     model, config, phases = load_model(run.best_checkpoint, device)
     split = split or config.eval_split
     out_dir = run.path if split == config.eval_split else run.path / "evaluations" / split
-    with EBSDDataset(config.data) as ds:
+    base = run.path.parent.parent  # the artifacts folder: where the stored data path is resolved from
+    own = run.metrics() if run.metrics_path.exists() else None
+    used = resolve_data(config.data, base, (own or {}).get("data_fingerprint"))
+    with EBSDDataset(used) as ds:
         check_phases(phases, ds)
         reference = None
         if config.metric_learning:
@@ -244,6 +248,7 @@ def evaluate_run(
             )
             if previous and k in previous
         }
+        keep.update(data_entry(ds.path, base))
         return evaluate_model(
             model,
             config,

@@ -32,13 +32,15 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ebsdlib._process import pid_alive
+from ebsdlib.data.fingerprint import resolve_data
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.distributed import Context, setup
 from ebsdlib.io import write_json
-from ebsdlib.paths import runs_root
+from ebsdlib.paths import portable_path, runs_root
 from ebsdlib.runs import RunDir, check_run_id, new_run_id
 from ebsdlib.train.config import TrainConfig
 from ebsdlib.train.status import StatusReporter, as_run_dir
@@ -93,10 +95,12 @@ def train(
                 f"run folder {str(run.path)!r} already holds a trained run; "
                 f"`python -m ebsdlib resume {run.run_id}` continues it, or choose a new run id"
             )
-        write_json(run.config_path, config.to_dict())
-        return str(run.path)
+        stored = replace(config, data=portable_path(config.data, run.path.parent.parent))
+        write_json(run.config_path, stored.to_dict())
+        return str(run.path), stored.to_dict()
 
-    return _execute(RunDir(ctx.main_only(prepare)), config, None, progress, on_epoch_end, ctx)
+    path, stored = ctx.main_only(prepare)
+    return _execute(RunDir(path), TrainConfig.from_dict(stored), None, progress, on_epoch_end, ctx)
 
 
 def resume(
@@ -188,7 +192,7 @@ def _execute(
     )
     trainer = None
     try:
-        with EBSDDataset(config.data) as dataset:
+        with EBSDDataset(resolve_data(config.data, run.path.parent.parent)) as dataset:
             trainer = Trainer(config, run, dataset, reporter, progress and ctx.is_main, on_epoch_end, dist=ctx)
             if ckpt is not None:
                 trainer.load_state(ckpt)

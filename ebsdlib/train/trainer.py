@@ -470,6 +470,7 @@ class Trainer:
         """Select the weights, fit the SupCon probe, write ``checkpoint_best.pt``, evaluate."""
         import torch
 
+        from ebsdlib.data.fingerprint import data_entry
         from ebsdlib.train.checkpoint import load_checkpoint, save_checkpoint
         from ebsdlib.train.evaluate import evaluate_model, labelled_indices
         from ebsdlib.train.inference import predict_dataset
@@ -536,6 +537,7 @@ class Trainer:
             "out_of_memory_halvings": [list(h) for h in self.backoff.halvings],
             **calibration,
             **self._launch(),
+            **data_entry(self.dataset.path, self.run.path.parent.parent),
         }
         return evaluate_model(
             self.model,

@@ -164,25 +164,30 @@ def gallery_items(rows: pd.DataFrame, phases: Sequence[Phase], limit: int = 24) 
     return items
 
 
-def resolve_data_path(data: str | os.PathLike, artifacts: str | Path) -> Path:
-    """Locate a run's data set: as written (absolute or from the working folder), else relative to
-    the artifacts folder's parent (runs made as ``artifacts/datasets/x.h5``) or the artifacts folder.
+def resolve_data_path(data: str | os.PathLike, artifacts: str | Path, fingerprint: Mapping | None = None) -> Path:
+    """Locate a run's data set from its stored ``data`` entry and check it is the one the run used.
+
+    See :func:`ebsdlib.data.fingerprint.resolve_data` (the one resolver every reader uses).
+
+    Parameters
+    ----------
+    data
+        The ``data`` entry of a run's config or metrics, or of a phase map's meta.
+    artifacts
+        The artifacts folder the run lies in.
+    fingerprint
+        The ``data_fingerprint`` stored next to it; ``None`` for artifacts older than fingerprints.
 
     Raises
     ------
     FileNotFoundError
         Naming the places looked at.
+    ebsdlib.data.fingerprint.DataSetMismatchError
+        When the file found is another data set than the run's (both are named).
     """
-    p = Path(data)
-    here = Path(artifacts) / "datasets" / p.name  # an absolute path written by a clone elsewhere
-    candidates = [p, here] if p.is_absolute() else [p, Path(artifacts).parent / p, Path(artifacts) / p, here]
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise FileNotFoundError(
-        f"the run's data set {str(data)!r} was not found (looked at "
-        f"{[str(c) for c in candidates]}); patterns cannot be shown without it"
-    )
+    from ebsdlib.data.fingerprint import resolve_data
+
+    return resolve_data(data, artifacts, fingerprint)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
