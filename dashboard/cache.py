@@ -177,11 +177,11 @@ def map_image(
     base: str, run_id: str, scan: str, mtime: float, kind: str, threshold: float, opacity: float
 ) -> np.ndarray:
     """A rendered map: ``overlay`` (predicted over quality), ``true`` or ``error``."""
-    from ebsdlib.phasemap import render_error, render_labels, render_rgb
+    from ebsdlib.phasemap import render_error, render_labels, render_phasemap
 
     pm = phasemap(base, run_id, scan, mtime)
     if kind == "overlay":
-        return render_rgb(pm.pred, pm.confidence, pm.quality, pm.phases, threshold, opacity)
+        return render_phasemap(pm, threshold, opacity)
     if kind == "true":
         return render_labels(pm.true, pm.phases)
     if kind == "error":
@@ -192,6 +192,33 @@ def map_image(
 def render_map(run_id: str, scan: str, kind: str, threshold: float = 0.0, opacity: float = 1.0) -> np.ndarray:
     base = root()
     return map_image(str(base), run_id, scan, open_run(run_id, base).mtime(), kind, float(threshold), float(opacity))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def orientation_images(
+    base: str,
+    run_id: str,
+    scan: str,
+    mtime: float,
+    direction: str,
+    angle: float,
+    threshold: float,
+    opacity: float,
+    boundaries: bool,
+):
+    """The phase map and the IPF map with boundaries (:func:`ebsdlib.views.orientation.orientation_views`)."""
+    from ebsdlib.views.orientation import orientation_views
+
+    pm = phasemap(base, run_id, scan, mtime)
+    return orientation_views(pm, direction, float(angle), float(threshold), float(opacity), bool(boundaries))
+
+
+def render_orientations(
+    run_id: str, scan: str, direction: str, angle: float, threshold: float, opacity: float, boundaries: bool
+):
+    base = root()
+    mtime = open_run(run_id, base).mtime()
+    return orientation_images(str(base), run_id, scan, mtime, direction, angle, threshold, opacity, boundaries)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -1,5 +1,6 @@
 """Phase maps: the predicted map over the pattern-quality map, confidence threshold, true and
-error maps, phase fractions, a clicked pixel's pattern and probabilities, and downloads."""
+error maps, phase fractions, a clicked pixel's pattern and probabilities, the IPF orientation map
+beside the phase map with grain boundaries over both, and downloads."""
 
 import cache
 import sidebar
@@ -9,6 +10,7 @@ import widgets
 from ebsdlib.runs import open_run
 from ebsdlib.views.figures import map_figure, probability_figure
 from ebsdlib.views.mapview import click_grid, fractions_frame, grid_hover, pixel_from_point, pixel_table
+from ebsdlib.views.orientation import ipf_key_png, orientation_caption, pixel_orientation_text
 from ebsdlib.views.phases import NOT_INDEXED, display_names
 
 st.title("Phase maps")
@@ -44,6 +46,49 @@ except (FileNotFoundError, ValueError) as e:
     st.stop()
 h, w = pm.scan_shape
 widgets.legend(pm.phases, not_indexed=True)
+
+
+def _fractions_table() -> None:
+    st.markdown("**Phase fractions**")
+    frac = fractions_frame(pm.fractions(threshold), pm.phases)
+    st.dataframe(
+        frac[["label", "count", "percent"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "label": "Phase",
+            "count": "Pixels",
+            "percent": st.column_config.NumberColumn("%", format="%.1f"),
+        },
+    )
+    n_not = int(frac.loc[frac["phase"] == NOT_INDEXED, "count"].sum())
+    st.caption(f"At threshold {threshold:.2f}: {n_not} of {int(frac['count'].sum())} pixels not indexed.")
+    if pm.has_truth:
+        acc = pm.accuracy
+        st.caption(
+            f"Against the true phases: {100 * acc:.1f}% of the pixels are right (no threshold)."
+            if acc is not None
+            else ""
+        )
+
+
+if not pm.positions:
+    st.info(
+        f"This data set has no scan positions (no scan shape), so there is no map to draw: its {w} patterns "
+        "were classified, and their predictions, fractions and accuracy are below and in the CSV."
+    )
+    _fractions_table()
+    path = open_run(data.run_id, cache.root()).phasemap_dir(scan) / "phasemap.csv"
+    if path.exists():
+        st.download_button(
+            "CSV (all patterns)",
+            path.read_bytes,
+            file_name=f"{data.run_id}_{scan}_phasemap.csv",
+            mime="text/csv",
+            key="dl_phasemap.csv",
+            on_click="ignore",
+        )
+    st.stop()
 
 # a click on the map (or typed numbers) chooses the pixel shown on the right
 rows, cols, step = click_grid((h, w))
@@ -88,27 +133,7 @@ with left:
         + "."
     )
 with right:
-    st.markdown("**Phase fractions**")
-    frac = fractions_frame(pm.fractions(threshold), pm.phases)
-    st.dataframe(
-        frac[["label", "count", "percent"]],
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "label": "Phase",
-            "count": "Pixels",
-            "percent": st.column_config.NumberColumn("%", format="%.1f"),
-        },
-    )
-    n_not = int(frac.loc[frac["phase"] == NOT_INDEXED, "count"].sum())
-    st.caption(f"At threshold {threshold:.2f}: {n_not} of {int(frac['count'].sum())} pixels not indexed.")
-    if pm.has_truth:
-        acc = pm.accuracy
-        st.caption(
-            f"Against the true phases: {100 * acc:.1f}% of the pixels are right (no threshold)."
-            if acc is not None
-            else ""
-        )
+    _fractions_table()
     st.markdown("**Pixel**")
     r1, r2 = st.columns(2)
     r1.number_input("Row", 0, h - 1, key="pm_row")
@@ -124,6 +149,8 @@ with right:
             + (f"; true **{pretty.get(info['true'], info['true'])}**" if info["true"] else "")
             + f" · pattern #{info['index']}"
         )
+        if pm.orientation_source != "none":
+            st.caption(f"Orientation: {pixel_orientation_text(info)}")
         p1, p2 = st.columns([1, 1])
         with p1:
             try:
@@ -138,6 +165,58 @@ with right:
                 key="pm_proba",
                 config={"displayModeBar": False},
             )
+
+st.subheader("Orientations")
+if pm.has_orientations:
+    o1, o2, o3 = st.columns([1, 2, 1])
+    direction = o1.selectbox(
+        "IPF direction",
+        ("z", "x", "y"),
+        key="pm_ipf_direction",
+        help="Sample direction coloured by where it lies in the crystal (orix's TSL colour key); "
+        "z is the surface normal.",
+    )
+    angle = o2.slider(
+        "Grain-boundary angle (°)",
+        0.5,
+        30.0,
+        5.0,
+        0.5,
+        key="pm_gb_angle",
+        help="Neighbours of one phase misoriented by more than this (symmetry-aware) are in different grains; "
+        "neighbours of different phases are always on a boundary.",
+    )
+    draw = o3.checkbox("Draw boundaries", value=True, key="pm_gb_draw")
+    views = cache.render_orientations(data.run_id, scan, direction, angle, threshold, opacity, draw)
+    g1, g2 = st.columns(2)
+    with g1:
+        st.plotly_chart(
+            map_figure(views.phase, title="Phases with boundaries", height=420),
+            width="stretch",
+            key="pm_phase_gb",
+            config={"displaylogo": False},
+        )
+    with g2:
+        st.plotly_chart(
+            map_figure(views.ipf, title=f"IPF-{direction.upper()} orientations with boundaries", height=420),
+            width="stretch",
+            key="pm_ipf",
+            config={"displaylogo": False},
+        )
+    st.caption(orientation_caption(pm, views))
+    present = sorted({int(k) for k in pm.pred[pm.oriented]})
+    keys = st.columns(max(1, len(present)))
+    for col, k in zip(keys, present, strict=False):
+        try:
+            col.image(ipf_key_png(pm, k, direction), caption=f"IPF key: {pm.phases[k].display_name}")
+        except ValueError as e:  # a phase without space group has no colour key: say so, keep the page
+            col.caption(str(e))
+else:
+    st.info(
+        "This map has no orientations, so there is no IPF map or grain boundaries. Map the scan again with "
+        f"`python -m ebsdlib predict --run {data.run_id} --data SCAN.h5 --orientations hough` (the hybrid map: "
+        "network phase, Hough orientation) or `--orientations file` when the scan stores them."
+    )
 
 if pm.true is not None:
     t1, t2 = st.columns(2)
