@@ -4,11 +4,12 @@ One run measures, interleaved (each round runs every stage once, so a change of 
 load hits all stages alike): the model alone on random tensors, the project's end-to-end
 inference (HDF5 scan → phase map) and training (HDF5 → updated model), a naive script on
 PNG files (:mod:`ebsdlib.bench.naive`), dictionary indexing, Hough indexing (PyEBSDIndex, one
-process) and the simulator's pattern generation for each forward model
-(:mod:`ebsdlib.bench.stages` describes each), and, once, the build time of one dynamical master
-pattern (``master_build``). The first round warms up and records memory (with
-:mod:`tracemalloc`; for Hough indexing it also compiles PyEBSDIndex's numba kernels); the
-``repeats`` rounds after it are timed, and each figure is the median of its rounds.
+process), the hybrid map (network phase + Hough orientation, HDF5 → map, one process) and the
+simulator's pattern generation for each forward model (:mod:`ebsdlib.bench.stages` describes
+each), and, once, the build time of one dynamical master pattern (``master_build``). The first
+round warms up and records memory (with :mod:`tracemalloc`; for Hough indexing it also compiles
+PyEBSDIndex's numba kernels); the ``repeats`` rounds after it are timed, and each figure is the
+median of its rounds.
 
 Ratios (same run, same device, paired round by round, see :func:`ratios`): end-to-end ÷ model
 alone — goals at least :data:`INFERENCE_GOAL` for inference and :data:`TRAINING_GOAL` for
@@ -67,7 +68,8 @@ class SpeedBenchConfig:
         Timed rounds after the warm-up round.
     naive, dictionary, hough
         Include the naive script, dictionary indexing and Hough indexing (PyEBSDIndex in this one
-        process, its numba kernels on numba's threads; the warm-up round compiles them).
+        process, its numba kernels on numba's threads; the warm-up round compiles them); ``hough``
+        also times the hybrid map (end-to-end network inference with Hough orientations).
     simulation, simulation_patterns
         Include the simulator's pattern generation (dynamical and kinematical masters), this
         many patterns per round.
@@ -455,6 +457,8 @@ def build_stages(config: SpeedBenchConfig, prepared: Prepared, device, work: Pat
         out.append(S.DictionaryInference(prepared.scan, prepared.dictionary, prepared.preprocess, 256))
     if config.hough:
         out.append(S.HoughInference(prepared.scan, prepared.hough, prepared.hough_preprocess))
+        fp32 = next(t for t in out if isinstance(t, S.PipelineTraining) and t.precision == "fp32")
+        out.append(S.HybridInference(fp32, prepared.scan, prepared.n_scan, config.inference_batch_size, device))
     for forward_model, (settings, masters) in prepared.simulators.items():
         out.append(S.PatternSimulation(forward_model, settings, masters, config.simulation_patterns))
     return out

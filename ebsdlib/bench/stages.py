@@ -21,6 +21,12 @@ processed; everything it needs (models, files, the dictionary) is made before ti
     and PyEBSDIndex's Radon transform and triplet voting for every candidate phase, in this one
     process (numba's threads; no ray). The indexer is made before timing; the warm-up round
     compiles its numba kernels (or loads them from numba's cache).
+``hybrid map (network + Hough, 1 process)``
+    :func:`ebsdlib.predict.predict_scan` with ``orientations="hough"``: HDF5 scan to the saved
+    hybrid phase map — the end-to-end network inference plus PyEBSDIndex's orientation of each
+    point's predicted phase (a second pass over the patterns, Hough in this one process, its
+    indexer made in each call) and the exports with the orientations. Its patterns/s is the rate
+    of the whole map, both passes.
 ``simulation``
     New labelled patterns in memory, as the simulator makes them (random phases and
     orientations, projection of the master patterns already loaded, the detector's blur and
@@ -206,6 +212,28 @@ class PipelineInference(Stage):
             device=str(self.device),
             progress=False,
             scan_name="speed",
+        )
+        return self.n
+
+
+class HybridInference(PipelineInference):
+    """HDF5 scan → hybrid phase map (network phase, Hough orientation) with :func:`ebsdlib.predict.predict_scan`."""
+
+    kind, pipeline = "inference", "hybrid map (network + Hough, 1 process)"
+
+    def __call__(self) -> int:
+        from ebsdlib.predict import predict_scan
+
+        if self.training.run is None:
+            raise RuntimeError("the end-to-end training stage must run before the hybrid map")
+        predict_scan(
+            self.training.run,
+            self.scan,
+            batch_size=self.batch_size,
+            device=str(self.device),
+            progress=False,
+            scan_name="speed-hybrid",
+            orientations="hough",
         )
         return self.n
 

@@ -19,6 +19,7 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
         ("inference", "naive", "fp32"),
         ("inference", "dictionary indexing", "fp32"),
         ("inference", "Hough indexing (PyEBSDIndex, 1 process)", "fp32"),
+        ("inference", "hybrid map (network + Hough, 1 process)", "fp32"),
         ("simulation", "dynamical patterns", "fp32"),
         ("simulation", "kinematical patterns", "fp32"),
     }
@@ -44,6 +45,7 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
         assert r["meets_goal_cpu"] == (r["end_to_end_over_model_cpu"] >= r["goal"])
     assert speed_doc["data"]["dictionary"]["size"] > 0
     assert rows[("inference", "Hough indexing (PyEBSDIndex, 1 process)", "fp32")]["patterns"] == 36
+    assert rows[("inference", "hybrid map (network + Hough, 1 process)", "fp32")]["patterns"] == 36
     assert speed_doc["data"]["hough"]["processes"] == 1 and speed_doc["data"]["hough"]["vendor"] == "KIKUCHIPY"
     assert not list((bench_artifacts / "scratch").glob("bench-speed-*"))
     assert "e2e ÷ model (CPU time)" in summary_table(speed_doc)
