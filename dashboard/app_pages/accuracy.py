@@ -7,6 +7,7 @@ import streamlit as st
 import widgets
 
 from ebsdlib.methods import run_method_label
+from ebsdlib.report import build_report, report_html
 from ebsdlib.views.calibration import calibration_table, reliability_figure, reliability_frame
 from ebsdlib.views.classes import compare_per_class, headline, per_class_long, same_split
 from ebsdlib.views.curves import curves_frame
@@ -62,6 +63,32 @@ if not runs:
 ok, why = same_split({label: d.config for label, d in runs.items()})
 if not ok:
     st.warning(why, icon=":material/warning:")
+
+# the meeting report of these runs: one HTML file that opens offline (ebsdlib.report)
+report_runs = (tuple(d.run_id for d in runs.values()), evaluation)
+r1, r2, r3 = st.columns([1, 1, 2], vertical_alignment="center")
+if r1.button(
+    "Build meeting report",
+    key="acc_report_build",
+    help="Configs, accuracy, confusion matrices, UMAPs, phase maps and the physical limit of these runs",
+):
+    with st.spinner("Building the meeting report…"):
+        try:
+            report = report_html(build_report(report_runs[0], cache.root(), evaluation=evaluation))
+            st.session_state["acc_report"] = (report_runs, report.encode("utf-8"))
+        except (FileNotFoundError, ValueError) as e:  # a run deleted meanwhile: say so, keep the page
+            st.error(f"The meeting report cannot be built: {e}")
+ready = st.session_state.get("acc_report")
+if ready is not None and ready[0] == report_runs:  # built for the runs shown now
+    r2.download_button(
+        "Download meeting report (HTML)",
+        ready[1],
+        file_name="meeting_report.html",
+        mime="text/html",
+        key="acc_report_download",
+        on_click="ignore",
+    )
+    r3.caption(f"{len(ready[1]) / 1e6:.1f} MB, self-contained: it opens offline.")
 
 rows = []
 for label, d in runs.items():

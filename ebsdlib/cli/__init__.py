@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "predict_cmd",  # predict
     "demo_cmd",  # demo
     "bench_cmd",  # bench
+    "report_cmd",  # report
 )
 
 
