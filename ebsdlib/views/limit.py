@@ -58,6 +58,7 @@ def limit_figure(frame: pd.DataFrame, height: int = 380):
                     y=np.r_[part["high"], part["low"][::-1]],
                     fill="toself",
                     fillcolor=f"rgba({r},{g},{b},0.12)",
+                    mode="lines",  # without it plotly marks the band's corners with stray dots
                     line=dict(width=0),
                     hoverinfo="skip",
                     showlegend=False,

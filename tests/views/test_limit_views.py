@@ -70,6 +70,8 @@ def test_figure_has_a_panel_per_sigma_and_a_line_and_band_per_cue():
     fig = limit_figure(limit_frame(_doc()))
     lines = [t for t in fig.data if t.mode == "lines+markers"]
     assert len(lines) == 6 and len(fig.data) == 12  # 3 cues × 2 σ, each with its band
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert len(bands) == 6 and all(t.mode == "lines" for t in bands)  # a band draws no stray markers
     assert {a.text for a in fig.layout.annotations} >= {"PC known exactly", "PC known to ±0.01"}
     assert sum(t.showlegend is not False for t in lines) == 3
     assert fig.layout.xaxis.type == "log" and pytest.approx(list(lines[0].x)) == list(DOSES)
