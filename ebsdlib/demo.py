@@ -1,8 +1,11 @@
 """The first five minutes: the demo that a fresh clone shows, built by the project itself.
 
 ``python -m ebsdlib demo`` builds, deterministically and from nothing, the default simulated data
-set and scan, one cross-entropy and one supervised-contrastive ``efficientnet_b0`` run, their
-evaluation, embeddings and UMAP, and the phase map of the scan for each.
+set and scan, three ``efficientnet_b0`` runs (cross-entropy, supervised contrastive and the
+seed's contrastive loss with batch-hard mining), their evaluation, embeddings and UMAP, the two
+conventional baselines (dictionary and Hough/Radon indexing) on the same test split, and the
+phase map of the scan for each. ``python -m ebsdlib demo --only contrastive hough`` adds runs
+to a committed demo without redoing the others.
 
 The runs' results (config, metrics, predictions, embeddings, UMAP, phase maps and a compact
 half-precision best checkpoint) are committed under ``artifacts/runs/demo-*``; the two data sets
@@ -31,9 +34,9 @@ DEMO_MANIFEST = "demo.json"
 DATASET_FILE = "datasets/default.h5"
 SCAN_FILE = "datasets/default_scan.h5"
 REBUILD_STATUS = "cache/demo-data.json"
-#: The demo's runs, one per method (keys of :mod:`ebsdlib.methods`): the two networks of
-#: :func:`train_configs` and dictionary indexing.
-DEMO_METHODS = ("ce", "supcon", "dictionary")
+#: The demo's runs, one per method (keys of :mod:`ebsdlib.methods`): the three networks of
+#: :func:`train_configs`, dictionary indexing and Hough/Radon indexing.
+DEMO_METHODS = ("ce", "supcon", "contrastive", "dictionary", "hough")
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,14 @@ class DemoConfig:
     n_grains
         Grains in the scan.
     model
-        timm model of both runs.
-    ce_epochs, supcon_epochs
-        Training epochs of the cross-entropy and the contrastive run. Contrastive training
-        needs them: after 6 epochs SupCon's loss had not left its collapsed value (probe at
-        chance), after 30 it separates Ni₃Al (see the README's demo numbers).
+        timm model of the three networks.
+    ce_epochs, supcon_epochs, contrastive_epochs
+        Training epochs of the cross-entropy, the SupCon and the contrastive (batch-hard
+        mining) run. Contrastive training needs them: after 6 epochs SupCon's loss had not
+        left its collapsed value (probe at chance), after 30 it separates Ni₃Al (see the
+        README's demo numbers); the contrastive run has SupCon's settings.
     stream
-        Train both networks on fresh patterns simulated every step like the data set's own
+        Train the networks on fresh patterns simulated every step like the data set's own
         (:mod:`ebsdlib.train.stream`; an epoch is as many patterns as train+val) instead of on
         the stored patterns. Off for the committed demo: on the CPU, 16 streamed epochs of
         efficientnet_b0 (81 000 patterns) left the cross-entropy loss at 1.092, next to chance's
@@ -68,7 +72,7 @@ class DemoConfig:
         CPU), ``"cpu"`` or ``"cuda"``. Training is in fp32 on either, so a CPU rebuild of a
         demo made on a GPU differs only by floating-point rounding and cuDNN's kernel choice.
     batch_size, lr
-        Optimiser settings shared by both runs.
+        Optimiser settings shared by the networks.
     seed
         Seed of the simulation and of training.
     forward_model
@@ -85,6 +89,7 @@ class DemoConfig:
     model: str = "efficientnet_b0"
     ce_epochs: int = 30
     supcon_epochs: int = 30
+    contrastive_epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
@@ -104,6 +109,7 @@ class DemoConfig:
             model="test_efficientnet",
             ce_epochs=2,
             supcon_epochs=2,
+            contrastive_epochs=2,
             batch_size=16,
             master_half_size=40,
             device="cpu",
@@ -120,6 +126,8 @@ class DemoConfig:
         d["scan_shape"] = tuple(d.get("scan_shape", (100, 100)))
         d.setdefault("forward_model", "kinematical")  # manifests written before the choice
         d.setdefault("stream", False)
+        # manifests written before the contrastive run: it gets SupCon's epochs, as it is built
+        d.setdefault("contrastive_epochs", d.get("supcon_epochs", cls.contrastive_epochs))
         return cls(**d)
 
 
@@ -145,7 +153,7 @@ def simulation_configs(config: DemoConfig, root: Path):
 
 
 def train_configs(config: DemoConfig, root: Path) -> dict:
-    """Method key → :class:`~ebsdlib.train.config.TrainConfig` of the two demo networks."""
+    """Method key → :class:`~ebsdlib.train.config.TrainConfig` of the three demo networks."""
     from ebsdlib.train.config import TrainConfig
 
     base = TrainConfig(
@@ -162,6 +170,12 @@ def train_configs(config: DemoConfig, root: Path) -> dict:
     return {
         "ce": replace(base, loss="ce", epochs=config.ce_epochs, name="demo: cross-entropy"),
         "supcon": replace(base, loss="supcon", epochs=config.supcon_epochs, name="demo: supervised contrastive"),
+        "contrastive": replace(
+            base,
+            loss="contrastive",
+            epochs=config.contrastive_epochs,
+            name="demo: contrastive (batch-hard mining)",
+        ),
     }
 
 
@@ -283,7 +297,7 @@ def build_demo(
     progress: bool = True,
     methods: tuple[str, ...] = DEMO_METHODS,
 ) -> list[RunDir]:
-    """Build the whole demo from nothing: data, both runs, evaluation, UMAP and phase maps.
+    """Build the demo: data, the networks, the indexing baselines, evaluation, UMAP and phase maps.
 
     Parameters
     ----------
@@ -292,9 +306,22 @@ def build_demo(
     root
         Artifacts folder (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
     force
-        Rebuild the data sets and replace existing demo runs.
+        Rebuild the data sets (when every network is rebuilt) and replace the named runs.
     methods
-        Which runs to (re)build (of :data:`DEMO_METHODS`); the others are kept.
+        Which runs to build (of :data:`DEMO_METHODS`); the others are kept as they are. Added
+        to a demo that has a ``demo.json`` (``python -m ebsdlib demo --only contrastive hough``),
+        they need its config, are made on data checked against its fingerprints, and the
+        manifest keeps its runs and fingerprints and gains the new runs.
+
+    Raises
+    ------
+    ValueError
+        For a method outside :data:`DEMO_METHODS`, or for a part of a demo whose ``demo.json``
+        records another config; both before anything is built.
+    FileExistsError
+        For a run that exists, without ``force``.
+    RuntimeError
+        When a rebuilt data set differs from the fingerprint in ``demo.json``.
     """
     from ebsdlib.predict import predict_scan
     from ebsdlib.train.loop import train
@@ -304,26 +331,60 @@ def build_demo(
         raise ValueError(f"methods {unknown!r} are not in the demo; choose from {list(DEMO_METHODS)}")
     config = config or DemoConfig()
     base = artifacts_root(root)
+    manifest = _compatible_manifest(config, base, force=force, methods=methods)
     networks = {m.key for m in network_methods()} & set(DEMO_METHODS)
-    prints = build_data(config, base, force=force and networks <= set(methods), progress=progress)
+    rebuild_data = force and networks <= set(methods)
+    expected = None if manifest is None or rebuild_data else manifest.get("fingerprints")
+    prints = build_data(config, base, force=rebuild_data, progress=progress, expected=expected)
+    ids = run_ids(config)
+    trained = train_configs(config, base)
     runs = []
-    for method, train_config in train_configs(config, base).items():  # the two networks
-        if method not in methods:
+    for method in (m for m in DEMO_METHODS if m in methods):
+        if not get_method(method).is_network:
+            build = build_hough_run if method == "hough" else build_dictionary_run
+            runs.append(build(config, base, force=force, progress=progress))
             continue
-        run_id = run_ids(config)[method]
-        path = runs_root(base) / run_id
-        if path.exists():
-            if not force:
-                raise FileExistsError(f"{path} exists; pass --force to rebuild the demo runs")
-            shutil.rmtree(path)
-        run = train(train_config, run_id, progress=progress, root=base)
+        path = runs_root(base) / ids[method]
+        _clear(path, force)
+        run = train(trained[method], ids[method], progress=progress, root=base)
         predict_scan(run, base / SCAN_FILE, device=config.device, progress=progress, scan_name="default_scan")
         compact_checkpoint(run)
         runs.append(run)
-    if "dictionary" in methods:
-        runs.append(build_dictionary_run(config, base, force=force, progress=progress))
-    write_json(base / DEMO_MANIFEST, {"config": config.to_dict(), "fingerprints": prints, "runs": run_ids(config)})
+    kept = manifest.get("runs", {}) if manifest else {}
+    recorded = {m: ids[m] for m in DEMO_METHODS if m in methods or m in kept}
+    write_json(
+        base / DEMO_MANIFEST,
+        {"config": config.to_dict(), "fingerprints": expected or prints, "runs": recorded},
+    )
     return runs
+
+
+def _compatible_manifest(config: DemoConfig, root: Path, *, force: bool, methods: tuple[str, ...]) -> dict | None:
+    """The ``demo.json`` under ``root`` that ``methods`` are added to, or ``None`` (none there,
+    or all of it is rebuilt). A manifest of another config is refused unless the whole demo is
+    rebuilt with ``force``: the kept runs would not match the new ones."""
+    manifest = read_manifest(root)
+    if manifest is None:
+        return None
+    recorded = DemoConfig.from_dict(manifest["config"])
+    if recorded == config:
+        return manifest
+    if force and set(DEMO_METHODS) <= set(methods):
+        return None
+    differs = {k: (v, getattr(config, k)) for k, v in vars(recorded).items() if v != getattr(config, k)}
+    raise ValueError(
+        f"{root / DEMO_MANIFEST}: the demo there was built with other settings ({differs!r}, recorded → asked), "
+        f"so runs {list(methods)!r} would not fit its other runs; build them with the recorded settings, into "
+        "another folder (--artifacts), or rebuild the whole demo with `python -m ebsdlib demo --force`"
+    )
+
+
+def _clear(path: Path, force: bool) -> None:
+    """Make way for a demo run folder: remove it with ``force``, refuse it without."""
+    if path.exists():
+        if not force:
+            raise FileExistsError(f"{path} exists; pass --force to rebuild it, or --only the missing runs to keep it")
+        shutil.rmtree(path)
 
 
 def build_dictionary_run(config: DemoConfig, root: Path, *, force: bool = False, progress: bool = True) -> RunDir:
@@ -332,16 +393,31 @@ def build_dictionary_run(config: DemoConfig, root: Path, *, force: bool = False,
     from ebsdlib.baseline.run import index_run
 
     run_id = run_ids(config)["dictionary"]
-    path = runs_root(root) / run_id
-    if path.exists():
-        if not force:
-            raise FileExistsError(f"{path} exists; pass --force to rebuild the demo runs")
-        shutil.rmtree(path)
+    _clear(runs_root(root) / run_id, force)
     return index_run(
         root / DATASET_FILE,
         split="test",
         scans=[root / SCAN_FILE],
         name="demo: dictionary indexing",
+        run_id=run_id,
+        root=root,
+        progress=progress,
+    )
+
+
+def build_hough_run(config: DemoConfig, root: Path, *, force: bool = False, progress: bool = True) -> RunDir:
+    """The second conventional baseline: Hough/Radon indexing (PyEBSDIndex) of the same test
+    split and scan (:func:`ebsdlib.baseline.hough_run.hough_run`, default
+    :class:`~ebsdlib.baseline.hough_config.HoughConfig`)."""
+    from ebsdlib.baseline.hough_run import hough_run
+
+    run_id = run_ids(config)["hough"]
+    _clear(runs_root(root) / run_id, force)
+    return hough_run(
+        root / DATASET_FILE,
+        split="test",
+        scans=[root / SCAN_FILE],
+        name="demo: Hough/Radon indexing",
         run_id=run_id,
         root=root,
         progress=progress,
