@@ -319,3 +319,38 @@ def test_an_old_phasemap_without_orientation_fields_loads_with_none(run, scan):
 
     xmap = to_crystal_map(pm)
     np.testing.assert_allclose(xmap.rotations.data, np.tile([1.0, 0, 0, 0], (pm.pred.size, 1)))
+
+
+def test_dictionary_orientations_are_the_best_match_of_the_networks_phase(run, scan):
+    from ebsdlib.baseline.config import DictionaryConfig
+    from ebsdlib.baseline.geometry import geometry_for
+    from ebsdlib.baseline.run import ensure_dictionary, index_split
+
+    config = DictionaryConfig(resolution=30.0, device="cpu")
+    with EBSDDataset(scan) as ds:
+        proba = chosen_proba(ds.labels.astype(np.int64))
+        row, col = ds.optional("scan/row"), ds.optional("scan/col")
+        preprocess = PreprocessConfig.from_dict(ds.preprocessing)
+        geometry = geometry_for(ds, config)
+        dictionary = ensure_dictionary(None, DEFAULT_PHASES, geometry, ds.pattern_shape, preprocess, config, False)
+        direct = index_split(ds, dictionary, geometry, preprocess, config, None, False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ebsdlib.train.inference.predict_dataset", lambda *a, **k: (proba, None))
+        predict_scan(
+            run,
+            scan,
+            device="cpu",
+            progress=False,
+            orientations="dictionary",
+            orientation_options=config,
+            scan_name="d",
+        )
+    pm = load_phasemap(run, "d")
+    pred = proba.argmax(axis=1)
+    rows = np.arange(len(pred))
+    assert pm.orientation_source == "dictionary" and not pm.hybrid and pm.oriented.all()
+    assert rotation_angle(pm.orientations[row, col].astype(np.float64), direct.rotations[rows, pred]).max() < 0.01
+    np.testing.assert_allclose(pm.orientation_fit[row, col], direct.scores[rows, pred], atol=1e-4)  # batch order
+    assert pm.meta["orientations"] == "best dictionary match (30°) of the network's predicted phase"
+    # not the hybrid rule: below the threshold a point is not indexed, orientation or not
+    assert not pm.indexed(0.95).any()

@@ -43,7 +43,7 @@ def predict_scan_distributed(
     from ebsdlib.train.checkpoint import checkpoint_phases, load_checkpoint
     from ebsdlib.train.device import resolve_device
 
-    def prepare() -> tuple[str, str, str]:
+    def prepare() -> tuple[str, str, str, str]:
         run, name, indexing = prediction_target(run_id_or_dir, data_path, scan_name, root)
         if indexing:
             raise ValueError(
