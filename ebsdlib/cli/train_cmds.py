@@ -279,6 +279,8 @@ def run_train(args: argparse.Namespace) -> int:
                 f"argument --data: data set {config.data!r} not found; build one with "
                 "`python -m ebsdlib simulate` or `python -m ebsdlib import`"
             )
+        if config.pretrained:
+            _check_pretrained(config.pretrained, root)
     except ValueError as e:
         if ctx.is_main and run is not None and run.path.is_dir():
             run.update_status(state="failed", error=str(e), message="bad training options")
@@ -286,6 +288,17 @@ def run_train(args: argparse.Namespace) -> int:
     if run is None:
         run = RunDir(ctx.main_only(lambda: str(runs_root(root) / new_run_id(config.loss, config.model, root))))
     return _drive(run, lambda: _train(config, run, root, args.quiet), ctx)
+
+
+def _check_pretrained(stored: str, root) -> None:
+    """Refuse a ``--pretrained`` file that does not exist before a run folder is made."""
+    from ebsdlib.paths import artifacts_root
+    from ebsdlib.train.models import pretrained_file
+
+    try:
+        pretrained_file(stored, artifacts_root(root))
+    except FileNotFoundError as e:
+        raise ValueError(f"argument --pretrained: {e}") from e
 
 
 def _train(config, run, root, quiet):

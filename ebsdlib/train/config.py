@@ -93,7 +93,8 @@ FIELD_HELP: dict[str, str] = {
     "loss": "cross-entropy (ce); supervised contrastive (supcon) or the seed's contrastive loss with batch-hard "
     "mining (contrastive), each then a linear probe",
     "model": "any timm model name, trained from scratch",
-    "pretrained": "path of weights already on disk to start from; none trains from scratch",
+    "pretrained": "weights file on disk to start the encoder from (a timm state dict .pth/.safetensors of the same "
+    "--model, or a run's checkpoint_best.pt; nothing is downloaded); none trains from scratch",
     "epochs": "passes over the training patterns",
     "batch_size": "patterns per optimiser step",
     "lr": "peak learning rate of AdamW",
@@ -142,7 +143,9 @@ class TrainConfig:
     model
         Any ``timm`` model name; ``efficientnet_b0`` by default.
     pretrained
-        Path of weights already on disk to start from; ``None`` trains from scratch.
+        Weights file on disk to start the encoder from, loaded by timm
+        (:func:`ebsdlib.train.models.build_model`): a timm state dict of the same ``model`` or an
+        ebsdlib ``checkpoint_best.pt``; nothing is downloaded. ``None`` trains from scratch.
     epochs, batch_size, lr, weight_decay, schedule, warmup_epochs
         Optimiser (AdamW) and learning-rate schedule.
     temperature

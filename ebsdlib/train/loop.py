@@ -95,7 +95,9 @@ def train(
                 f"run folder {str(run.path)!r} already holds a trained run; "
                 f"`python -m ebsdlib resume {run.run_id}` continues it, or choose a new run id"
             )
-        stored = replace(config, data=portable_path(config.data, run.path.parent.parent))
+        base = run.path.parent.parent  # the artifacts folder: stored paths are relative to it when inside
+        weights = portable_path(config.pretrained, base) if config.pretrained else None
+        stored = replace(config, data=portable_path(config.data, base), pretrained=weights)
         write_json(run.config_path, stored.to_dict())
         return str(run.path), stored.to_dict()
 

@@ -117,7 +117,7 @@ class Trainer:
             enabled=not self.dist.enabled,
         )
         torch.manual_seed(config.seed)
-        self.model = build_model(config, len(self.phases))
+        self.model = build_model(config, len(self.phases), root=run.path.parent.parent)
         self.model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         self.train_forward = training_forward(self.model, config.loss, self.dist, self.device)
         self.optimizer = torch.optim.AdamW(param_groups_weight_decay(self.model, config.weight_decay), lr=config.lr)
