@@ -18,6 +18,7 @@ from ebsdlib.views.bench import (
     throughput_table,
 )
 from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
+from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
 
 st.title("Benchmarks")
 st.caption(
@@ -99,6 +100,31 @@ else:
                 key="bench_limit_table",
                 column_config={c: pct for c in ("pair_accuracy", "low", "high")},
             )
+
+st.subheader("Robustness: trained on one forward model, tested on another")
+robust_doc, problem = load_bench("robustness", base)
+if problem:
+    st.error(problem, icon=":material/broken_image:")
+elif robust_doc is None or not robust_doc["rows"]:
+    st.info(
+        f"No robustness benchmark yet. Run `{COMMANDS['robustness']}` (minutes on the CPU with a small model; "
+        f"`{COMMANDS['robustness']} --quick` takes seconds) and reload this page.",
+        icon=":material/info:",
+    )
+else:
+    robust = robustness_frame(robust_doc)
+    st.dataframe(robustness_table(robust), hide_index=True, width="stretch", key="bench_robustness")
+    for line in robustness_findings(robust):
+        st.markdown(f"- {line}")
+    rcfg = robust_doc.get("config", {})
+    dose_text = f"{rcfg['dose']:g}" if isinstance(rcfg.get("dose"), (int, float)) else "?"
+    st.caption(
+        "Each network is stream-trained on fresh patterns of one kind and tested on stored test patterns of "
+        "each forward model with the same orientations, pattern centres and dose, so a row differs from "
+        f"another only in what it was trained on. Dose {dose_text} electrons per pixel; "
+        f"{rcfg.get('model', '?')}, {rcfg.get('epochs', '?')} epochs of {rcfg.get('stream_patterns', '?')} "
+        "patterns; accuracy with bootstrap 95 % intervals. " + environment_line(robust_doc) + "."
+    )
 
 st.subheader("Throughput")
 speed_doc, problem = load_bench("speed", base)

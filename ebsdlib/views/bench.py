@@ -1,7 +1,7 @@
 """The Benchmarks page's tables and figures: accuracy against dose, throughput, baseline vs networks.
 
-Reads what ``python -m ebsdlib bench dose|speed`` wrote (``<artifacts>/bench/dose.json``,
-``speed.json``) and the runs table; plotly is imported inside the figure functions.
+Reads what ``python -m ebsdlib bench dose|speed|robustness`` wrote (``<artifacts>/bench/dose.json``,
+``speed.json``, ``robustness.json``) and the runs table; plotly is imported inside the figure functions.
 """
 
 from __future__ import annotations
@@ -23,9 +23,13 @@ OTHER_COLOR = "#1f77b4"
 ORACLE_LABEL = "oracle (true orientation known)"
 
 #: The command that makes each benchmark file, for empty states.
-COMMANDS = {"dose": "python -m ebsdlib bench dose", "speed": "python -m ebsdlib bench speed"}
+COMMANDS = {
+    "dose": "python -m ebsdlib bench dose",
+    "speed": "python -m ebsdlib bench speed",
+    "robustness": "python -m ebsdlib bench robustness",
+}
 
-Bench = Literal["dose", "speed"]
+Bench = Literal["dose", "speed", "robustness"]
 
 
 def bench_path(name: Bench, root: str | Path | None = None) -> Path:

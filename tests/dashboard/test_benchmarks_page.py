@@ -13,10 +13,10 @@ PAGE = "app_pages/benchmarks.py"
 
 
 @pytest.fixture(scope="module")
-def bench_root(tmp_path_factory, bench_artifacts, dose_doc, speed_doc) -> Path:
-    """An artifacts folder with the session's ``bench dose --quick`` and ``bench speed --quick``
-    results (tests/conftest.py), a tiny dictionary-indexing run (with a scan's phase map) and a
-    tiny cross-entropy run of the same data."""
+def bench_root(tmp_path_factory, bench_artifacts, dose_doc, speed_doc, robustness_doc) -> Path:
+    """An artifacts folder with the session's ``bench dose --quick``, ``bench speed --quick`` and
+    ``bench robustness --quick`` results (tests/conftest.py), a tiny dictionary-indexing run (with
+    a scan's phase map) and a tiny cross-entropy run of the same data."""
     import shutil
 
     from ebsdlib.baseline import DictionaryConfig, index_run
@@ -102,6 +102,10 @@ def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc
     assert "The physical limit, taken apart" in text and "**Which cue:**" in text and "**From which dose**" in text
     limit = next(t for t in tables if "cue" in t.columns)
     assert set(limit["cue"]) == {"real", "order", "lattice"} and len(limit) == len(dose_doc["limit"])
+    robust = next(t for t in tables if "trained on" in t.columns)
+    assert list(robust["trained on"]) == ["kinematical", "randomised"]
+    assert {"accuracy on dynamical", "Ni called Ni, kinematical"} <= set(robust.columns)
+    assert "Robustness: trained on one forward model, tested on another" in text and "Ni patterns Ni" in text
 
 
 def test_a_dose_benchmark_without_limit_curves_says_how_to_get_them(bench_root, tmp_path, monkeypatch):
@@ -121,6 +125,7 @@ def test_page_says_which_command_makes_each_part(tmp_path, monkeypatch):
     at = open_page(tmp_path, monkeypatch)
     text = shown(at)
     assert "python -m ebsdlib bench dose" in text and "python -m ebsdlib bench speed" in text
+    assert "python -m ebsdlib bench robustness" in text
     assert "python -m ebsdlib index --data" in text
     assert not list(at.get("plotly_chart"))
 

@@ -1,0 +1,70 @@
+"""The Benchmarks page's robustness table: trained on one forward model or range, tested on another.
+
+Reads ``<artifacts>/bench/robustness.json`` (``python -m ebsdlib bench robustness``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Shares of Ni patterns called Ni a network should reach across forward models (issue target).
+TRANSFER_TARGET = 0.95
+#: Words of each training domain.
+DOMAIN_WORDS = {
+    "dynamical": "dynamical patterns",
+    "kinematical": "kinematical patterns",
+    "randomised": "a randomised mix (forward model, pattern centre, camera tilt, dose)",
+}
+
+
+def robustness_frame(doc: dict) -> pd.DataFrame:
+    """One row per training domain and test set, as the benchmark wrote them."""
+    frame = pd.DataFrame(doc.get("rows", []))
+    return frame if len(frame) else pd.DataFrame(columns=["training", "test", "accuracy"])
+
+
+def robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Trained on (rows) × tested on (columns): accuracy with its 95 % interval and the Ni recall."""
+    out = []
+    for training, group in frame.groupby("training", sort=False):
+        row = {"trained on": training}
+        for r in group.itertuples():
+            interval = (
+                f" [{r.accuracy_low:.2f}, {r.accuracy_high:.2f}]" if pd.notna(getattr(r, "accuracy_low", None)) else ""
+            )
+            row[f"accuracy on {r.test}"] = f"{r.accuracy:.3f}{interval}"
+            if pd.notna(getattr(r, "recall_Ni", None)):
+                row[f"Ni called Ni, {r.test}"] = round(float(r.recall_Ni), 3)
+        row["patterns seen"] = int(group["patterns_seen"].iloc[0]) if "patterns_seen" in group else None
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def robustness_findings(frame: pd.DataFrame) -> list[str]:
+    """Plain sentences: how well each domain's network reads the other forward model's Ni patterns,
+    against :data:`TRANSFER_TARGET`, and whether it tells the phases apart at all."""
+    lines = []
+    for training, group in frame.groupby("training", sort=False):
+        tests = {r.test: r for r in group.itertuples()}
+        own = tests.get(training)
+        others = [r for t, r in tests.items() if t != training]
+        words = DOMAIN_WORDS.get(training, training)
+        for r in others if others else tests.values():
+            ni = getattr(r, "recall_Ni", None)
+            if ni is None or pd.isna(ni):
+                continue
+            verdict = "meets" if ni >= TRANSFER_TARGET else "misses"
+            lines.append(
+                f"Trained on {words}, the network calls {ni:.0%} of {r.test} Ni patterns Ni ({verdict} the "
+                f"{TRANSFER_TARGET:.0%} target); its accuracy on {r.test} patterns is {r.accuracy:.2f}"
+                + (f" against {own.accuracy:.2f} on its own kind." if own is not None else ".")
+            )
+        chance = 1 / max(1, sum(1 for c in frame.columns if c.startswith("recall_")))
+        if all(r.accuracy_low <= chance for r in group.itertuples() if pd.notna(r.accuracy_low)):
+            lines.append(
+                f"The {training} network is not above chance ({chance:.2f}) on any test set (every 95 % "
+                "interval reaches it): a Ni recall from it says "
+                "which phase it prefers, not that it reads Ni; train longer or larger (a GPU) before reading "
+                "transfer from it."
+            )
+    return lines

@@ -1,0 +1,53 @@
+"""The robustness table and its plain-words findings on the Benchmarks page."""
+
+import pandas as pd
+
+from ebsdlib.views.robustness import TRANSFER_TARGET, robustness_findings, robustness_frame, robustness_table
+
+
+def _row(training, test, accuracy, low, high, ni):
+    return dict(
+        training=training,
+        test=test,
+        accuracy=accuracy,
+        accuracy_low=low,
+        accuracy_high=high,
+        recall_Ni=ni,
+        recall_Ni3Al=accuracy,
+        recall_Ni3Fe=accuracy,
+        patterns_seen=24000,
+    )
+
+
+DOC = {
+    "rows": [
+        _row("dynamical", "dynamical", 0.90, 0.85, 0.94, 0.97),
+        _row("dynamical", "kinematical", 0.60, 0.52, 0.67, 0.96),
+        _row("kinematical", "dynamical", 0.40, 0.33, 0.47, 0.50),
+        _row("kinematical", "kinematical", 0.36, 0.30, 0.42, 0.40),
+    ]
+}
+
+
+def test_the_table_puts_training_in_rows_and_test_sets_in_columns():
+    table = robustness_table(robustness_frame(DOC))
+    assert list(table["trained on"]) == ["dynamical", "kinematical"]
+    assert table.loc[0, "accuracy on kinematical"] == "0.600 [0.52, 0.67]"
+    assert table.loc[1, "Ni called Ni, dynamical"] == 0.5 and table.loc[0, "patterns seen"] == 24000
+
+
+def test_findings_judge_the_transfer_target_and_flag_a_network_at_chance():
+    lines = robustness_findings(robustness_frame(DOC))
+    transfer = [line for line in lines if "Ni patterns Ni" in line]
+    assert len(transfer) == 2  # each network on the other forward model
+    assert "calls 96% of kinematical Ni patterns Ni (meets the 95% target)" in transfer[0]
+    assert "against 0.90 on its own kind" in transfer[0]
+    assert "calls 50% of dynamical Ni patterns Ni (misses the 95% target)" in transfer[1]
+    chance = [line for line in lines if "not above chance" in line]
+    assert len(chance) == 1 and chance[0].startswith("The kinematical network")  # 0.30–0.47 reaches 1/3
+    assert TRANSFER_TARGET == 0.95
+
+
+def test_an_empty_document_gives_an_empty_table():
+    frame = robustness_frame({"rows": []})
+    assert isinstance(frame, pd.DataFrame) and robustness_findings(frame) == []
