@@ -367,6 +367,8 @@ def test_the_fingerprint_is_the_content_not_the_file(tmp_path):
     print_ = fingerprint(tmp_path / "images")
     assert print_["kind"] == "folder" and print_["n_files"] == 1 and print_["size"] == 3
     assert differences(print_, fingerprint(a)) == ["kind 'ebsdlib-hdf5' → 'folder'"]
+    (folder / "Ni_0002.png").write_bytes(b"png")  # a new image in a sub-folder changes it
+    assert fingerprint(tmp_path / "images")["n_files"] == 2
     with pytest.raises(FileNotFoundError, match=r"'.*gone\.h5': no data set to fingerprint"):
         fingerprint(tmp_path / "gone.h5")
 

@@ -52,15 +52,15 @@ def fingerprint(path: str | Path) -> dict:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{str(p)!r}: no data set to fingerprint; give the path of an existing file or folder")
+    if p.is_dir():  # walked each time: a folder's time stamp misses changes in its sub-folders
+        return _folder(p)
     st = p.stat()
-    return json.loads(_cached(str(p.resolve()), st.st_size, st.st_mtime_ns, p.is_dir()))
+    return json.loads(_cached(str(p.resolve()), st.st_size, st.st_mtime_ns))
 
 
 @lru_cache(maxsize=256)
-def _cached(path: str, size: int, mtime_ns: int, is_dir: bool) -> str:
-    """:func:`fingerprint` as JSON, by (path, size, mtime): a file is read once while it is unchanged."""
-    if is_dir:
-        return json.dumps(_folder(Path(path)))
+def _cached(path: str, size: int, mtime_ns: int) -> str:
+    """:func:`fingerprint` of a file as JSON, by (path, size, mtime): read once while it is unchanged."""
     project = _project_hdf5(Path(path))
     if project is not None:
         return json.dumps(project)
