@@ -225,19 +225,24 @@ def _stream_model(training: str) -> str:
 
 def simulate_test_set(config: RobustnessBenchConfig, forward_model: str, work: Path) -> Path:
     """The stored set of one forward model: the same seed (orientations, PCs, noise draws) for each."""
-    from ebsdlib.simulate import SimulationConfig, simulate_dataset
-
-    sim = SimulationConfig(
-        dose=float(config.dose),
-        n_per_phase=config.n_per_phase,
-        pattern_size=config.pattern_size,
-        patterns_per_grain=1,
-        split_fractions=config.split_fractions,
+    return simulate_stored_set(
+        work / f"{forward_model}.h5",
         forward_model=forward_model,
+        dose=config.dose,
+        n_per_phase=config.n_per_phase,
+        split_fractions=config.split_fractions,
+        pattern_size=config.pattern_size,
         master_half_size=config.master_half_size,
         seed=config.seed,
     )
-    return simulate_dataset(sim, work / f"{forward_model}.h5", progress=False)
+
+
+def simulate_stored_set(path: Path, **settings) -> Path:
+    """A stored data set for stream runs: one orientation per pattern, ``settings`` of
+    :class:`~ebsdlib.simulate.SimulationConfig` (dose, sizes, split, forward model, seed)."""
+    from ebsdlib.simulate import SimulationConfig, simulate_dataset
+
+    return simulate_dataset(SimulationConfig(patterns_per_grain=1, **settings), path, progress=False)
 
 
 def domain_ranges(config: RobustnessBenchConfig, training: str):
@@ -256,6 +261,24 @@ def domain_ranges(config: RobustnessBenchConfig, training: str):
 
 def train_domain(config: RobustnessBenchConfig, training: str, data: Path, work: Path):
     """Train the stream network of one domain (validation split calibrates, test split reports)."""
+    return stream_train(
+        data,
+        work,
+        model=config.model,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        stream_patterns=config.stream_patterns,
+        randomise=domain_ranges(config, training),
+        seed=config.seed,
+        device=config.device,
+        name=f"robustness {training}",
+    )
+
+
+def stream_train(data: Path, work: Path, **settings):
+    """A cross-entropy stream run on ``data``'s simulator settings (its val split calibrates, its
+    test split reports), ``settings`` of :class:`~ebsdlib.train.config.TrainConfig`; returns the run."""
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.train.config import TrainConfig
@@ -263,25 +286,18 @@ def train_domain(config: RobustnessBenchConfig, training: str, data: Path, work:
 
     with EBSDDataset(data) as ds:
         preprocess = PreprocessConfig.from_dict(ds.preprocessing)
+    epochs = settings["epochs"]
     cfg = TrainConfig(
         data=str(data),
-        model=config.model,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        warmup_epochs=min(1, config.epochs - 1),
+        warmup_epochs=min(1, epochs - 1),
         stream=True,
-        stream_patterns=config.stream_patterns,
-        randomise=domain_ranges(config, training),
         umap=False,
-        seed=config.seed,
-        device=config.device,
         preprocess=preprocess,
-        name=f"robustness {training}",
+        **settings,
     )
     run = train(cfg, progress=False, root=work)
     if run.metrics() is None:
-        raise RuntimeError(f"run {run.run_id!r} of domain {training!r} finished without metrics.json")
+        raise RuntimeError(f"run {run.run_id!r} ({cfg.name}) finished without metrics.json")
     return run
 
 
@@ -289,17 +305,28 @@ def evaluation_row(
     config: RobustnessBenchConfig, training: str, test: str, run, data: Path, seconds: float, work: Path
 ) -> dict:
     """Evaluate one trained run on one forward model's test split."""
-    from ebsdlib.bench.dose import pair_accuracy
     from ebsdlib.train.cross_eval import evaluate_on
 
     metrics = evaluate_on(run, data, "test", device=config.device, progress=False, root=work)
+    return {
+        "training": training,
+        "test": test,
+        **accuracy_fields(metrics),
+        "patterns_seen": config.epochs * config.stream_patterns,
+        "ranges": domain_ranges(config, training).describe(),
+        "train_seconds": seconds,
+    }
+
+
+def accuracy_fields(metrics: dict) -> dict:
+    """Accuracy with its interval, each phase's recall, the Ni/Ni₃Fe pair accuracy, ECE and n."""
+    from ebsdlib.bench.dose import pair_accuracy
+
     cm = np.asarray(metrics["confusion_matrix"], dtype=float)
     names = list(metrics["phase_names"])
     recall = {f"recall_{n}": float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i, n in enumerate(names)}
     low, high = metrics.get("accuracy_ci95") or (None, None)
     return {
-        "training": training,
-        "test": test,
         "accuracy": metrics["accuracy"],
         "accuracy_low": low,
         "accuracy_high": high,
@@ -307,9 +334,6 @@ def evaluation_row(
         "pair_accuracy": pair_accuracy(cm, names),
         "ece": metrics.get("ece"),
         "n_test": metrics.get("n"),
-        "patterns_seen": config.epochs * config.stream_patterns,
-        "ranges": domain_ranges(config, training).describe(),
-        "train_seconds": seconds,
     }
 
 

@@ -52,6 +52,10 @@ GOOD = {
     "stream": st.booleans(),
     "stream_patterns": st.just(0) | st.integers(65536, 10**9),  # 0, or at least any batch size
     "calibrate": st.booleans(),
+    # inactive ranges only: active ones need stream=True (tests/train/test_cli.py round-trips them)
+    "randomise": st.none()
+    | st.just({})
+    | st.fixed_dictionaries({}, optional={"pc_sigma": st.none(), "dose": st.none()}),
     "name": st.text(max_size=20),
     "preprocess": st.fixed_dictionaries(
         {},
@@ -86,8 +90,8 @@ def config_dicts(draw) -> dict:
 
 
 def _named_key(message: str, d: dict) -> str:
-    """The key a refusal names: the message starts with ``key=`` or ``preprocess: ``."""
-    m = re.match(r"^(preprocess): |^(\w+)=", message)
+    """The key a refusal names: the message starts with ``key=``, ``preprocess: `` or ``randomise: ``."""
+    m = re.match(r"^(preprocess|randomise): |^(\w+)=", message)
     assert m, f"the message does not start with the key: {message!r}"
     return m.group(1) or m.group(2)
 
