@@ -57,6 +57,13 @@ def robustness_doc(bench_artifacts) -> dict:
 
 
 @pytest.fixture(scope="session")
+def scaling_doc(bench_artifacts) -> dict:
+    """``bench scaling --quick`` (one test model, two budgets) into ``<artifacts>/bench``."""
+    assert run_cli(["bench", "scaling", "--quick", "--no-progress"], bench_artifacts) == 0
+    return json.loads((bench_artifacts / "bench" / "scaling.json").read_text())
+
+
+@pytest.fixture(scope="session")
 def speed_doc(bench_artifacts) -> dict:
     """``bench speed --quick`` into ``<artifacts>/bench``."""
     assert run_cli(["bench", "speed", "--quick", "--no-progress"], bench_artifacts) == 0

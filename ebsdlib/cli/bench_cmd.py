@@ -1,10 +1,11 @@
-"""``python -m ebsdlib index`` and ``python -m ebsdlib bench dose|speed|robustness|dictionary``.
+"""``python -m ebsdlib index`` and ``python -m ebsdlib bench dose|speed|robustness|scaling|dictionary``.
 
 ``index`` (also ``bench dictionary``) runs a conventional baseline — dictionary indexing, or with
 ``--method hough`` Hough/Radon indexing (PyEBSDIndex) — on a data set's test split and stores it
 as a run (optionally mapping scans); ``index --run RUN --scan FILE`` maps more scans with an
-existing one. ``bench dose``, ``bench speed`` and ``bench robustness`` write
-``artifacts/bench/dose.json`` (+ ``dose.csv``), ``speed.json`` and ``robustness.json`` (+ ``.csv``).
+existing one. ``bench dose``, ``bench speed``, ``bench robustness`` and ``bench scaling`` write
+``artifacts/bench/dose.json`` (+ ``dose.csv``), ``speed.json``, ``robustness.json`` and
+``scaling.json`` (+ ``.csv``).
 """
 
 from __future__ import annotations
@@ -145,6 +146,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--mixed-fraction", type=float, help="dynamical share of the randomised domain (default 0.5)")
     _common_bench(r)
     r.set_defaults(func=run_robustness)
+
+    sc = sub.add_parser(
+        "scaling",
+        help="how the networks' accuracy grows with patterns seen (stream training) and model size",
+        description="Stream-train one cross-entropy network per model and budget of patterns seen, test "
+        "each on a stored test split, run the ideal matcher at the same dose, and write "
+        "artifacts/bench/scaling.json and scaling.csv.",
+    )
+    sc.add_argument("--models", nargs="+", metavar="MODEL", help="timm models (default lcnet_050 lcnet_100)")
+    sc.add_argument(
+        "--patterns-seen", nargs="+", type=int, metavar="N", help="budgets of streamed patterns (default 1e4 3e4 1e5)"
+    )
+    sc.add_argument("--dose", type=float, help="electrons per pixel (default: the simulator's default)")
+    sc.add_argument("--n-per-phase", type=int, help="stored patterns per phase (default 300)")
+    sc.add_argument("--pattern-size", type=int, help="pattern size in pixels (default 64)")
+    sc.add_argument("--forward-model", choices=("dynamical", "kinematical"), help="master patterns (default dynamical)")
+    sc.add_argument("--stream-patterns", type=int, help="most patterns per epoch (default 5000)")
+    sc.add_argument("--batch-size", type=int, help="training batch size (default 32)")
+    sc.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
+    _common_bench(sc)
+    sc.set_defaults(func=run_scaling)
 
     di = sub.add_parser(
         "dictionary",
@@ -421,6 +443,22 @@ def run_robustness(args: argparse.Namespace) -> int:
     print(
         f"\n{doc['seconds']:.0f} s on {doc['environment']['device']}; written to "
         f"{_out(args)}/robustness.json and robustness.csv"
+    )
+    return 0
+
+
+def run_scaling(args: argparse.Namespace) -> int:
+    """``bench scaling``: run, write the JSON/CSV, print the table."""
+    from ebsdlib.bench.scaling import ScalingBenchConfig, run_scaling_bench, summary_table
+
+    names = ["models", "patterns_seen", "dose", "n_per_phase", "pattern_size", "forward_model", "stream_patterns"]
+    given = _given(args, [*names, "batch_size", "lr", "device", "seed"])
+    config = ScalingBenchConfig.quick(**given) if args.quick else ScalingBenchConfig(**given)
+    doc = run_scaling_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)
+    print(summary_table(doc))
+    print(
+        f"\n{doc['seconds']:.0f} s on {doc['environment']['device']}; written to "
+        f"{_out(args)}/scaling.json and scaling.csv"
     )
     return 0
 

@@ -1,0 +1,55 @@
+"""``python -m ebsdlib bench scaling`` at a tiny size, and its pieces."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ebsdlib.bench.scaling import ScalingBenchConfig, log_slope, summary_table
+
+
+def test_every_model_and_budget_is_trained_and_tested(scaling_doc, bench_artifacts):
+    cfg = ScalingBenchConfig.quick()
+    rows = pd.DataFrame(scaling_doc["rows"])
+    assert scaling_doc["complete"] and scaling_doc["kind"] == "scaling"
+    assert list(zip(rows["model"], rows["patterns_seen"], strict=True)) == [
+        ("test_efficientnet", 16),
+        ("test_efficientnet", 48),
+    ]
+    assert list(rows["epochs"]) == [1, 3]  # budgets in whole epochs of at most stream_patterns
+    assert (rows["n_test"] == 12).all() and (rows["parameters"] > 1000).all()
+    assert (rows["train_patterns_per_second"] > 0).all()
+    recall = rows[["recall_Ni", "recall_Ni3Al", "recall_Ni3Fe"]].mean(axis=1)
+    assert np.allclose(recall, rows["accuracy"])  # balanced test split
+    (oracle,) = scaling_doc["oracle"]
+    assert oracle["dose"] == cfg.dose and 0 <= oracle["oracle_Ni_vs_Ni3Fe"] <= 1
+    assert (bench_artifacts / "bench" / "scaling.csv").is_file()
+    assert "per tenfold more patterns seen" in summary_table(scaling_doc)
+
+
+def test_budgets_become_whole_epochs_of_whole_batches():
+    cfg = ScalingBenchConfig(stream_patterns=5000, batch_size=32)
+    assert cfg.epochs_for(10_000) == (2, 4992) and cfg.epochs_for(100_000) == (20, 4992)
+    assert cfg.epochs_for(3_000) == (1, 3008)
+
+
+def test_the_slope_is_the_change_per_tenfold_budget():
+    rows = [
+        {"model": "a", "patterns_seen": 1_000, "accuracy": 0.4},
+        {"model": "a", "patterns_seen": 10_000, "accuracy": 0.5},
+        {"model": "a", "patterns_seen": 100_000, "accuracy": 0.6},
+        {"model": "b", "patterns_seen": 1_000, "accuracy": 0.4},
+    ]
+    assert log_slope(rows, "a") == pytest.approx(0.1) and log_slope(rows, "b") is None
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"models": ()}, r"models \[\] must be one or more timm model names"),
+        ({"patterns_seen": (10,)}, r"patterns_seen \[10\] must be one or more budgets of at least batch_size \(32\)"),
+        ({"dose": -1.0}, r"dose -1.0 must be a positive number"),
+    ],
+)
+def test_bad_settings_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        ScalingBenchConfig(**changes)
