@@ -154,7 +154,13 @@ with right:
         p1, p2 = st.columns([1, 1])
         with p1:
             try:
-                img = cache.load_patterns(pm.meta.get("data", ""), [info["index"]], True, data.config.get("preprocess"))
+                img = cache.load_patterns(
+                    pm.meta.get("data", ""),
+                    [info["index"]],
+                    True,
+                    data.config.get("preprocess"),
+                    pm.meta.get("data_fingerprint"),  # a different file at that path is named, not shown
+                )
                 st.image(img[0], caption="background-corrected pattern", width="stretch")
             except Exception as e:  # noqa: BLE001 - the scan file moved: say so, keep the page
                 st.caption(f"Pattern not available: {e}")
