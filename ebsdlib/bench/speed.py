@@ -73,6 +73,9 @@ class SpeedBenchConfig:
     simulation, simulation_patterns
         Include the simulator's pattern generation (dynamical and kinematical masters), this
         many patterns per round.
+    stream
+        Include stream training end to end (each batch simulated on the device; ratio
+        ``training (stream)`` against the model alone, goal :data:`TRAINING_GOAL`).
     master_build_npx
         Time one build of the dynamical Ni master at this ``npx`` (default dmin and Monte
         Carlo electrons) on the benchmark's device; ``None`` skips it. The default 280 takes
@@ -104,6 +107,7 @@ class SpeedBenchConfig:
     dictionary: bool = True
     hough: bool = True
     simulation: bool = True
+    stream: bool = True
     simulation_patterns: int = 2000
     master_build_npx: int | None = 100
     resolution: float = 5.0
@@ -439,6 +443,9 @@ def build_stages(config: SpeedBenchConfig, prepared: Prepared, device, work: Pat
             ),
             S.PipelineInference(training, prepared.scan, prepared.n_scan, config.inference_batch_size, device),
         ]
+        if config.stream:
+            streamed = replace(cfg, stream=True, stream_patterns=steps // config.epochs * config.batch_size)
+            out.append(S.StreamTraining(streamed, work / "runs-stream", prec))
     if config.naive:
         cfg = prepared.train_config
         out += [
@@ -520,10 +527,12 @@ def ratios(rows: list[dict]) -> list[dict]:
     by = {(r["kind"], r["pipeline"], r["precision"]): r for r in rows}
     out = []
     for (kind, pipeline, prec), e2e in by.items():
-        if pipeline != "end-to-end":
+        if pipeline not in ("end-to-end", "stream end-to-end"):
             continue
         model, naive = by.get((kind, "model alone", prec)), by.get((kind, "naive", "fp32"))
         goal = INFERENCE_GOAL if kind == "inference" else TRAINING_GOAL
+        if pipeline == "stream end-to-end":
+            kind, naive = "training (stream)", None  # the naive script reads PNGs: no streamed twin
         wall = paired_ratio(e2e, model, "rounds_patterns_per_second")
         cpu = paired_ratio(e2e, model, "rounds_patterns_per_cpu_second")
         out.append(

@@ -1,4 +1,4 @@
-"""The stages the speed benchmark times: model alone, end-to-end, naive, dictionary and Hough indexing.
+"""The stages the speed benchmark times: model alone, end-to-end (stored and streamed), naive, dictionary, Hough.
 
 Each stage is a callable that does its work once and returns the number of patterns it
 processed; everything it needs (models, files, the dictionary) is made before timing.
@@ -12,6 +12,10 @@ processed; everything it needs (models, files, the dictionary) is made before ti
     (model loading, streaming, preprocessing, assembly and exports included). Training: a
     :class:`ebsdlib.train.loop.Trainer` reads the HDF5 data set and trains for the epochs
     (checkpoints included; the final evaluation is not).
+``stream end-to-end``
+    Training with ``stream=True``: the same trainer and steps, each batch simulated fresh on the
+    training device from the data set's simulator settings (projection, detector noise) instead
+    of read from the HDF5 file.
 ``naive``
     :mod:`ebsdlib.bench.naive` on PNG copies of the same patterns.
 ``dictionary indexing``
@@ -187,6 +191,19 @@ class PipelineTraining(Stage):
             self.trainer.finish()
             self.run.update_status(state="completed")
         finally:
+            self.trainer.dataset.close()
+            self.trainer = None
+
+
+class StreamTraining(PipelineTraining):
+    """Stream training end to end: the trainer draws every batch fresh from the simulator on the
+    training device (:mod:`ebsdlib.train.stream`) for as many steps as the stored pipeline."""
+
+    kind, pipeline = "training", "stream end-to-end"
+
+    def after_first(self) -> None:
+        """Nothing to keep: inference maps with the stored pipeline's run."""
+        if self.trainer is not None:
             self.trainer.dataset.close()
             self.trainer = None
 

@@ -115,6 +115,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--no-hough", dest="hough", action="store_false", default=None, help="skip Hough indexing (PyEBSDIndex)"
     )
+    s.add_argument(
+        "--no-stream", dest="stream", action="store_false", default=None, help="skip stream training end to end"
+    )
     s.add_argument("--resolution", type=float, help="dictionary orientation sampling in degrees (default 5)")
     s.add_argument("--precision", choices=("auto", "bf16", "fp16"), help="mixed precision measured on CUDA")
     s.add_argument(
@@ -480,6 +483,7 @@ def run_speed(args: argparse.Namespace) -> int:
             "naive",
             "dictionary",
             "hough",
+            "stream",
             "resolution",
             "precision",
             "profile",

@@ -13,6 +13,7 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
     expected = {
         ("training", "model alone", "fp32"),
         ("training", "end-to-end", "fp32"),
+        ("training", "stream end-to-end", "fp32"),
         ("training", "naive", "fp32"),
         ("inference", "model alone", "fp32"),
         ("inference", "end-to-end", "fp32"),
@@ -36,11 +37,19 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
     build = speed_doc["master_build"]  # one dynamical master built, timed, nothing cached
     assert build["phase"] == "Ni" and build["npx"] == 16 and build["seconds"] > 0 and build["device"] == "cpu"
     assert "dynamical master build: Ni at npx 16" in summary_table(speed_doc)
+    # the streamed epoch has the stored one's steps
+    streamed, stored = rows[("training", "stream end-to-end", "fp32")], rows[("training", "end-to-end", "fp32")]
+    assert streamed["patterns"] == stored["patterns"]
     kinds = {r["kind"]: r for r in speed_doc["ratios"]}
-    assert set(kinds) == {"inference", "training"}
+    assert set(kinds) == {"inference", "training", "training (stream)"}
     assert kinds["inference"]["goal"] == INFERENCE_GOAL and kinds["training"]["goal"] == TRAINING_GOAL
+    assert (
+        kinds["training (stream)"]["goal"] == TRAINING_GOAL
+        and kinds["training (stream)"]["end_to_end_over_naive"] is None
+    )
     for r in kinds.values():
-        assert r["end_to_end_over_model"] > 0 and r["end_to_end_over_naive"] > 0 and r["end_to_end_over_model_cpu"] > 0
+        assert r["end_to_end_over_model"] > 0 and r["end_to_end_over_model_cpu"] > 0
+        assert r["kind"] == "training (stream)" or r["end_to_end_over_naive"] > 0
         assert r["meets_goal"] == (r["end_to_end_over_model"] >= r["goal"])
         assert r["meets_goal_cpu"] == (r["end_to_end_over_model_cpu"] >= r["goal"])
     assert speed_doc["data"]["dictionary"]["size"] > 0

@@ -91,7 +91,7 @@ def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc
     assert set(dose["label"]) == labels and len(dose) == len(labels) * len(dose_doc["config"]["doses"])
     assert "oracle_pair_accuracy" in dose.columns
     ratios = next(t for t in tables if "end-to-end ÷ model alone" in t.columns)
-    assert set(ratios["stage"]) == {"inference", "training"}
+    assert set(ratios["stage"]) == {"inference", "training", "training (stream)"}
     assert set(ratios["verdict"]) <= {"meets the goal", "below the goal"}
     throughput = next(t for t in tables if "patterns/s" in t.columns and "pipeline" in t.columns)
     assert "dictionary indexing" in set(throughput["pipeline"]) and (throughput["patterns/s"] > 0).all()
