@@ -28,14 +28,21 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from ebsdlib.baseline._driver import (
+    failing_run,
+    finished_indexing_run,
+    map_scans_and_finish,
+    mark_running,
+    new_indexing_run,
+    reported_indices,
+    scan_meta,
+)
 from ebsdlib.baseline.config import DictionaryConfig
 from ebsdlib.baseline.hough import HoughIndexer, HoughResult
 from ebsdlib.baseline.hough_config import DEFAULT_HOUGH_TEMPERATURE, HoughConfig
@@ -44,8 +51,7 @@ from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.io import write_json
 from ebsdlib.methods import method_of_run, run_method_label
-from ebsdlib.paths import runs_root
-from ebsdlib.runs import RunDir, check_run_id, new_run_id
+from ebsdlib.runs import RunDir
 
 #: The :mod:`ebsdlib.methods` key of the runs :func:`hough_run` makes.
 HOUGH_METHOD = "hough"
@@ -117,27 +123,17 @@ def hough_run(
     from ebsdlib.train.evaluate import write_predictions
 
     config = config or HoughConfig()
-    if split not in ("val", "test"):
-        raise ValueError(
-            f"split {split!r} is not allowed; report on 'test' or 'val' (the training split fits the temperature)"
-        )
     with load(data, progress=progress) as ds:
         for p in ds.phases:
             check_hough_phase(p, str(ds.path))
-        indices = ds.indices(split)
-        if len(indices) == 0:
-            raise ValueError(
-                f"{ds.path}: split {split!r} has no patterns to index; choose another split ('test' or 'val')"
-            )
+        indices = reported_indices(ds, split)
         preprocess = hough_preprocess(config, ds.preprocessing)
         geometry = geometry_for(ds, geometry_options(config))
         indexer = build_indexer(ds.phases, geometry.detector, ds.pattern_shape, config)
-        run = _new_run(root, run_id)
+        run = new_indexing_run(root, run_id, HOUGH_METHOD, "pyebsdindex")
         write_json(run.config_path, run_config(config, data, split, name, preprocess, geometry, run.path.parent.parent))
-        run.update_status(
-            state="running", epoch=0, epochs=0, pid=os.getpid(), started=time.time(), message="indexing", error=None
-        )
-        try:
+        mark_running(run, "indexing")
+        with failing_run(run):
             run.update_status(message="fitting the softmax temperature")
             temperature, source = choose_temperature(ds, indexer, preprocess, config, progress)
             run.update_status(message=f"indexing split {split!r}")
@@ -147,18 +143,7 @@ def hough_run(
             names = [p.name for p in indexer.phases]
             write_predictions(run.predictions_path, result.indices, split, ds.labels[result.indices], proba, names)
             write_json(run.metrics_path, metrics)
-        except BaseException as e:
-            run.update_status(state="failed", error=f"{type(e).__name__}: {e}", message="failed; see error")
-            raise
-    try:
-        for scan in scans:
-            run.update_status(message=f"mapping {Path(scan).name}")
-            hough_scan(run, scan, indexer=indexer, progress=progress)
-    except BaseException as e:
-        run.update_status(state="failed", error=f"{type(e).__name__}: {e}", message="failed while mapping a scan")
-        raise
-    run.update_status(state="completed", message="done", eta_seconds=0.0)
-    return run
+    return map_scans_and_finish(run, scans, lambda scan: hough_scan(run, scan, indexer=indexer, progress=progress))
 
 
 def hough_scan(
@@ -197,22 +182,18 @@ def hough_scan(
     from ebsdlib.data.scan import scan_name_from_path, scan_positions
     from ebsdlib.phasemap.store import save_scan_phasemap
     from ebsdlib.phases import Phase
-    from ebsdlib.runs import resolve_run
     from ebsdlib.train.inference import check_phases
 
-    run = resolve_run(run, root)
-    cfg = run.config()
-    if not is_hough_run(cfg):
-        raise ValueError(
+    run, cfg, metrics = finished_indexing_run(
+        run,
+        root,
+        is_hough_run,
+        lambda run, cfg: (
             f"run {run.run_id!r} is a {run_method_label(cfg) or '?'} run, not Hough indexing; map its scans with "
             f"`python -m ebsdlib predict --run {run.run_id} --data SCAN.h5`"
-        )
-    metrics = run.metrics()
-    if metrics is None:
-        raise FileNotFoundError(
-            f"{run.metrics_path}: run {run.run_id!r} has not finished indexing its split; "
-            "wait for it, or start a new one with `python -m ebsdlib index --method hough`"
-        )
+        ),
+        "python -m ebsdlib index --method hough",
+    )
     config = HoughConfig.from_dict(cfg["hough"])
     preprocess = PreprocessConfig.from_dict(cfg["preprocess"])
     phases = tuple(Phase.from_dict(p) for p in metrics["phases"])
@@ -225,16 +206,16 @@ def hough_scan(
         if indexer is None or indexer.detector != geometry.detector or indexer.pattern_shape != ds.pattern_shape:
             indexer = build_indexer(phases, geometry.detector, ds.pattern_shape, config)
         result = index_split(ds, indexer, preprocess, config, None, progress)
-        meta = {
-            "run_id": run.run_id,
-            "scan": name,
-            **data_entry(scan, run.path.parent.parent),
-            "model": cfg.get("model"),
-            "method": HOUGH_METHOD,
-            "orientations": "Hough solution of the chosen phase",
-            "geometry": geometry.to_dict(),
-            "patterns_per_second": result.patterns_per_second,
-        }
+        meta = scan_meta(
+            run,
+            name,
+            scan,
+            cfg,
+            HOUGH_METHOD,
+            "Hough solution of the chosen phase",
+            geometry,
+            result.patterns_per_second,
+        )
         best = result.rotations[np.arange(len(result)), result.scores.argmax(axis=1)]
         return save_scan_phasemap(run, name, ds, _proba(result, float(metrics["temperature"])), phases, meta, best)
 
@@ -349,13 +330,3 @@ def _proba(result: HoughResult, temperature: float) -> np.ndarray:
     from ebsdlib.baseline.proba import scores_to_proba
 
     return scores_to_proba(result.scores, temperature)
-
-
-def _new_run(root: str | Path | None, run_id: str | None) -> RunDir:
-    if run_id is None:
-        return RunDir(runs_root(root) / new_run_id(HOUGH_METHOD, "pyebsdindex", root))
-    run = RunDir(runs_root(root) / check_run_id(run_id))
-    run.path.mkdir(parents=True, exist_ok=True)
-    if run.metrics_path.exists() or run.predictions_path.exists():
-        raise ValueError(f"run folder {str(run.path)!r} already holds results; choose a new run id")
-    return run

@@ -28,14 +28,21 @@ There are no checkpoints, embeddings or UMAP: nothing is learnt.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from ebsdlib.baseline._driver import (
+    failing_run,
+    finished_indexing_run,
+    map_scans_and_finish,
+    mark_running,
+    new_indexing_run,
+    reported_indices,
+    scan_meta,
+)
 from ebsdlib.baseline.config import DEFAULT_TEMPERATURE, DictionaryConfig
 from ebsdlib.baseline.dictionary import Dictionary
 from ebsdlib.baseline.geometry import Geometry
@@ -45,9 +52,8 @@ from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.io import write_json
 from ebsdlib.methods import method_label, method_of_run
-from ebsdlib.paths import runs_root
 from ebsdlib.phases import Phase
-from ebsdlib.runs import RunDir, check_run_id, new_run_id
+from ebsdlib.runs import RunDir
 
 #: The :mod:`ebsdlib.methods` keys of the runs :func:`index_run` makes.
 DICTIONARY_METHODS = ("dictionary", "dictionary_refined")
@@ -120,31 +126,14 @@ def index_run(
     from ebsdlib.train.evaluate import write_predictions
 
     config = config or DictionaryConfig()
-    if split not in ("val", "test"):
-        raise ValueError(
-            f"split {split!r} is not allowed; report on 'test' or 'val' (the training split "
-            "fits the softmax temperature)"
-        )
     with load(data, progress=progress) as ds:
-        indices = ds.indices(split)
-        if len(indices) == 0:
-            raise ValueError(
-                f"{ds.path}: split {split!r} has no patterns to index; choose another split ('test' or 'val')"
-            )
+        indices = reported_indices(ds, split)
         preprocess = config.preprocess or PreprocessConfig.from_dict(ds.preprocessing)
         geometry = geometry_for(ds, config)
-        run = _new_run(config, root, run_id)
+        run = new_indexing_run(root, run_id, DICTIONARY_METHODS[0], f"ncc-{config.resolution:g}deg")
         write_json(run.config_path, run_config(config, data, split, name, preprocess, geometry, run.path.parent.parent))
-        run.update_status(
-            state="running",
-            epoch=0,
-            epochs=0,
-            pid=os.getpid(),
-            started=time.time(),
-            message="building the dictionary",
-            error=None,
-        )
-        try:
+        mark_running(run, "building the dictionary")
+        with failing_run(run):
             dictionary = ensure_dictionary(
                 dictionary, ds.phases, geometry, ds.pattern_shape, preprocess, config, progress
             )
@@ -157,18 +146,9 @@ def index_run(
             proba = _proba(result, temperature)
             write_predictions(run.predictions_path, result.indices, split, ds.labels[result.indices], proba, names)
             write_json(run.metrics_path, metrics)
-        except BaseException as e:
-            run.update_status(state="failed", error=f"{type(e).__name__}: {e}", message="failed; see error")
-            raise
-    try:
-        for scan in scans:
-            run.update_status(message=f"mapping {Path(scan).name}")
-            index_scan(run, scan, dictionary=dictionary, progress=progress)
-    except BaseException as e:
-        run.update_status(state="failed", error=f"{type(e).__name__}: {e}", message="failed while mapping a scan")
-        raise
-    run.update_status(state="completed", message="done", eta_seconds=0.0)
-    return run
+    return map_scans_and_finish(
+        run, scans, lambda scan: index_scan(run, scan, dictionary=dictionary, progress=progress)
+    )
 
 
 def index_scan(
@@ -207,23 +187,19 @@ def index_scan(
     from ebsdlib.data import load
     from ebsdlib.data.scan import scan_name_from_path, scan_positions
     from ebsdlib.phasemap.store import save_scan_phasemap
-    from ebsdlib.runs import resolve_run
     from ebsdlib.train.inference import check_phases
 
-    run = resolve_run(run, root)
-    cfg = run.config()
-    if not is_dictionary_run(cfg):
-        raise ValueError(
+    run, cfg, metrics = finished_indexing_run(
+        run,
+        root,
+        is_dictionary_run,
+        lambda run, cfg: (
             f"run {run.run_id!r} is a {method_label(cfg.get('method') or cfg.get('loss', '?'))} run, "
             "not dictionary indexing; "
             f"map scans of trained runs with `python -m ebsdlib predict --run {run.run_id}`"
-        )
-    metrics = run.metrics()
-    if metrics is None:
-        raise FileNotFoundError(
-            f"{run.metrics_path}: run {run.run_id!r} has not finished indexing its split; "
-            "wait for it, or start a new one with `python -m ebsdlib index`"
-        )
+        ),
+        "python -m ebsdlib index",
+    )
     config = DictionaryConfig.from_dict(cfg["dictionary"])
     run_geometry = Geometry.from_dict(cfg["geometry"])
     preprocess = PreprocessConfig.from_dict(cfg["preprocess"])
@@ -236,16 +212,9 @@ def index_scan(
         geometry = scan_geometry(run_geometry, ds, config)
         dictionary = ensure_dictionary(dictionary, phases, geometry, ds.pattern_shape, preprocess, config, progress)
         result = index_split(ds, dictionary, geometry, preprocess, config, None, progress)
-        meta = {
-            "run_id": run.run_id,
-            "scan": name,
-            **data_entry(scan, run.path.parent.parent),
-            "model": cfg.get("model"),
-            "method": method_key(config),
-            "orientations": "best dictionary match",
-            "geometry": geometry.to_dict(),
-            "patterns_per_second": result.patterns_per_second,
-        }
+        meta = scan_meta(
+            run, name, scan, cfg, method_key(config), "best dictionary match", geometry, result.patterns_per_second
+        )
         return save_scan_phasemap(
             run, name, ds, _proba(result, float(metrics["temperature"])), phases, meta, result.best_rotations()
         )
@@ -424,13 +393,3 @@ def _proba(result: IndexResult, temperature: float) -> np.ndarray:
     from ebsdlib.baseline.proba import scores_to_proba
 
     return scores_to_proba(result.scores, temperature)
-
-
-def _new_run(config: DictionaryConfig, root: str | Path | None, run_id: str | None) -> RunDir:
-    if run_id is None:
-        return RunDir(runs_root(root) / new_run_id(DICTIONARY_METHODS[0], f"ncc-{config.resolution:g}deg", root))
-    run = RunDir(runs_root(root) / check_run_id(run_id))
-    run.path.mkdir(parents=True, exist_ok=True)
-    if run.metrics_path.exists() or run.predictions_path.exists():
-        raise ValueError(f"run folder {str(run.path)!r} already holds results; choose a new run id")
-    return run
