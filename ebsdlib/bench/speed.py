@@ -355,6 +355,7 @@ def prepare(config: SpeedBenchConfig, work: Path, device, progress: bool) -> Pre
         preprocess=preprocess,
         eval_batch_size=config.inference_batch_size,
         seed=config.seed,
+        calibration_holdout=0.0,  # timing only: train on every stored train+val pattern
     )
     with EBSDDataset(scan) as ds:
         scan_patterns = ds.read(slice(None))

@@ -77,6 +77,7 @@ BOUNDS: dict[str, Bounds] = {
     "eval_batch_size": Bounds(1, 1 << 20),
     "seed": Bounds(0, 2**32 - 1),
     "stream_patterns": Bounds(0, 10**9),
+    "calibration_holdout": Bounds(0, 0.9, integer=False),
 }
 #: Range of the preprocessing's image size (``PreprocessConfig.size``, the CLI's ``--image-size``).
 IMAGE_SIZE_BOUNDS = Bounds(*SIZE_RANGE)
@@ -118,6 +119,8 @@ FIELD_HELP: dict[str, str] = {
     "eval_batch_size": "patterns per forward pass when evaluating",
     "umap": "compute the 2-D UMAP of the evaluated embeddings",
     "calibrate": "fit a temperature on the validation split so the probabilities mean what they say",
+    "calibration_holdout": "in train+validation mode, the share of the validation split kept out of training to "
+    "fit the temperature on (0: fit it on patterns the run trained on)",
     "name": "free-text label of the run",
 }
 IMAGE_SIZE_HELP = "model input size in pixels (square), the patterns are resized to it"
@@ -125,6 +128,11 @@ IMAGE_SIZE_HELP = "model input size in pixels (square), the patterns are resized
 #: with why. ``num_workers`` was stored but read by nothing: a split is fed from RAM or streamed by
 #: one prefetch thread (:mod:`ebsdlib.train.data`), and preprocessing runs on the device.
 REMOVED_FIELDS: dict[str, str] = {"num_workers": "read by nothing (patterns are fed by one prefetch thread)"}
+#: Fields added after runs were stored, with the value that reproduces such a run: a stored config
+#: (one with the ``method`` key :meth:`TrainConfig.to_dict` writes) that lacks one gets this value,
+#: not the new default. Runs before the calibration hold-out fitted their temperature on the
+#: trained-on validation split.
+ADDED_FIELDS: dict[str, object] = {"calibration_holdout": 0.0}
 
 
 @dataclass
@@ -174,6 +182,10 @@ class TrainConfig:
     calibrate
         Fit a softmax temperature on the validation split after training and fold it into the
         classifier (:mod:`ebsdlib.train.temperature`): calibrated probabilities everywhere.
+    calibration_holdout
+        In train+validation mode, the share of the validation split kept out of training (and
+        of the probe) to fit the temperature on (:mod:`ebsdlib.train.holdout`); 0 fits it on
+        patterns the run trained on.
     seed, device, precision, eval_batch_size
         Reproducibility and hardware.
 
@@ -207,6 +219,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     umap: bool = True
     calibrate: bool = True
+    calibration_holdout: float = 0.5
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -266,7 +279,12 @@ class TrainConfig:
             ("model", isinstance(self.model, str) and bool(self.model), "a timm model name"),
             (
                 "stream_patterns",
-                not (self.stream and _int(self.stream_patterns) and 0 < self.stream_patterns < self.batch_size),
+                not (
+                    self.stream
+                    and _int(self.stream_patterns)
+                    and _int(self.batch_size)  # a bad batch size is reported by its own check
+                    and 0 < self.stream_patterns < self.batch_size
+                ),
                 f"0 (as many as the training split) or at least batch_size ({self.batch_size}) patterns per epoch",
             ),
         ]
@@ -288,6 +306,7 @@ class TrainConfig:
 
         ``method`` (written by :meth:`to_dict`) may be present; it must name a network method and
         is otherwise ignored: the method follows ``loss`` (a ``--loss`` override wins).
+        A stored config lacking a key of :data:`ADDED_FIELDS` gets the value its run ran with.
         Keys of :data:`REMOVED_FIELDS` (fields older versions stored) are dropped, so the
         ``config.json`` of an old run still opens.
 
@@ -303,6 +322,8 @@ class TrainConfig:
                 f"({_short(d)}); use a run's config.json or TrainConfig().to_dict()"
             )
         d = {k: v for k, v in d.items() if k not in REMOVED_FIELDS}
+        if "method" in d:  # a stored run's config: what it lacks, it ran without
+            d = {**{k: v for k, v in ADDED_FIELDS.items() if k not in d}, **d}
         known = {f.name for f in fields(cls)}
         unknown = [k for k in d if k not in known and k != "method"]
         if unknown:
@@ -339,10 +360,17 @@ class TrainConfig:
         return ("train",) if self.stream else self.train_splits
 
     @property
+    def calibration_held_out_by_holdout(self) -> bool:
+        """Whether a share of the validation split is kept out of training for calibration (train+val
+        mode with ``calibrate`` and a ``calibration_holdout`` above 0)."""
+        return not (self.validation or self.stream) and self.calibrate and self.calibration_holdout > 0
+
+    @property
     def calibration_held_out(self) -> bool:
-        """Whether the validation split, which the temperature is fitted on, was left out of every
-        fit (training, probe): with ``validation`` or ``stream``; in train+val mode it was trained on."""
-        return self.validation or self.stream
+        """Whether the patterns the temperature is fitted on were left out of every fit (training,
+        probe): the validation split with ``validation`` or ``stream``, the hold-out share of it in
+        train+val mode; ``False`` when the temperature is fitted on the trained-on validation split."""
+        return self.validation or self.stream or self.calibration_held_out_by_holdout
 
 
 def _int(value: object) -> bool:

@@ -217,7 +217,9 @@ def evaluate_run(
         check_phases(phases, ds)
         reference = None
         if config.metric_learning:
-            train_idx = labelled_indices(ds, config.probe_splits)
+            from ebsdlib.train.holdout import fitted_indices
+
+            train_idx = fitted_indices(ds, config, config.probe_splits)
             _, feats = predict_dataset(
                 model,
                 ds,

@@ -71,6 +71,7 @@ class Trainer:
         from ebsdlib.train.data import background_tensor
         from ebsdlib.train.device import resolve_device, resolve_precision
         from ebsdlib.train.evaluate import labelled_indices
+        from ebsdlib.train.holdout import fitted_indices
         from ebsdlib.train.memory import Backoff
         from ebsdlib.train.models import build_model
         from ebsdlib.train.schedule import build_scheduler
@@ -84,7 +85,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.phases = dataset.phases
-        self.train_idx = labelled_indices(dataset, config.train_splits)
+        self.train_idx = fitted_indices(dataset, config, config.train_splits)  # without the calibration hold-out
         self._check_training_data()
         self.val_idx = labelled_indices(dataset, ("val",)) if config.validation else None
         if len(labelled_indices(dataset, (config.eval_split,))) == 0:
@@ -434,11 +435,11 @@ class Trainer:
     def _calibrate(self) -> dict:
         """Fit the softmax temperature on the validation split and fold it into the classifier;
         returns what ``metrics.json`` records of it (``temperature`` ``None`` without a validation split)."""
-        from ebsdlib.train.evaluate import labelled_indices
+        from ebsdlib.train.holdout import calibration_indices
         from ebsdlib.train.inference import predict_dataset
         from ebsdlib.train.temperature import fit_temperature, fold_into_classifier, negative_log_likelihood, rescale
 
-        idx = labelled_indices(self.dataset, ("val",))
+        idx = calibration_indices(self.dataset, self.config)
         if len(idx) < 2:
             return {"temperature": None, "calibration_note": f"{self.dataset.path.name} has no validation split"}
         self.reporter.update(force=True, message="fitting the softmax temperature on the validation split")
@@ -457,7 +458,11 @@ class Trainer:
         fold_into_classifier(self.model, t)
         return {
             "temperature": t,
-            "calibration_split": "val",
+            "calibration_split": (
+                f"val, a {self.config.calibration_holdout:g} share held out of training"
+                if self.config.calibration_held_out_by_holdout
+                else "val"
+            ),
             "calibration_patterns": len(idx),
             "calibration_held_out": self.config.calibration_held_out,
             "calibration_nll": [
@@ -472,7 +477,8 @@ class Trainer:
 
         from ebsdlib.data.fingerprint import data_entry
         from ebsdlib.train.checkpoint import load_checkpoint, save_checkpoint
-        from ebsdlib.train.evaluate import evaluate_model, labelled_indices
+        from ebsdlib.train.evaluate import evaluate_model
+        from ebsdlib.train.holdout import fitted_indices
         from ebsdlib.train.inference import predict_dataset
         from ebsdlib.train.probe import fit_linear_probe
 
@@ -489,7 +495,7 @@ class Trainer:
         reference = None
         if cfg.metric_learning:
             self.reporter.update(force=True, message="fitting the linear probe on frozen embeddings")
-            probe_idx = labelled_indices(self.dataset, cfg.probe_splits)
+            probe_idx = fitted_indices(self.dataset, cfg, cfg.probe_splits)
             _, feats = predict_dataset(
                 self.model,
                 self.dataset,

@@ -98,3 +98,15 @@ def test_the_committed_demo_runs_configs_open():
         config = TrainConfig.from_dict(open_run(name, root).config())
         kept = {k: v for k, v in d.items() if k != "num_workers"}
         assert {k: config.to_dict()[k] for k in kept} == kept, name
+
+
+def test_a_stored_config_without_a_later_field_reads_as_its_run_ran():
+    from ebsdlib.train.config import ADDED_FIELDS
+
+    stored = {k: v for k, v in TrainConfig(epochs=3).to_dict().items() if k not in ADDED_FIELDS}
+    assert TrainConfig.from_dict(stored).calibration_holdout == 0.0  # trained before the hold-out existed
+    partial = {"epochs": 3}  # a hand-written partial config (no ``method``) gets today's default
+    assert TrainConfig.from_dict(partial).calibration_holdout == TrainConfig().calibration_holdout == 0.5
+    demo = read_json(REPO / "artifacts" / "runs" / "demo-ce-efficientnet_b0" / "config.json")
+    assert "calibration_holdout" not in demo and not TrainConfig.from_dict(demo).calibration_held_out
+
