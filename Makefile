@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q
 PORT ?= 8501
 
-.PHONY: run test lint setup setup-dev browser demo-data demo clean-cache
+.PHONY: run test lint setup setup-dev browser demo-data demo clean-cache device-check
 
 # requirements*.txt hold the exact pins of a reproducible install; pyproject.toml the package
 # with its compatible ranges. ebsdlib is installed editable, so `ebsdlib …` and
@@ -52,6 +52,12 @@ test: lint browser
 # Rebuild the whole demo (data sets, both runs, evaluation, UMAP, phase maps) from nothing.
 demo: setup
 	$(VENV)/bin/ebsdlib demo --force
+
+# On a GPU machine: the CUDA tests, bench speed --device cuda and a short stream-training run,
+# under 8 minutes; logs, JSON and summary.json/summary.md under $(DEVICE_CHECK_OUT).
+DEVICE_CHECK_OUT ?= artifacts/device-check
+device-check: setup-dev
+	$(PY) -m ebsdlib.device_check --out $(DEVICE_CHECK_OUT) --budget-s 480
 
 clean-cache:
 	rm -rf artifacts/cache

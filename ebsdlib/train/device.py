@@ -69,3 +69,11 @@ def to_device(array, device: torch.device) -> torch.Tensor:
     if device.type == "cuda":
         return t.pin_memory().to(device, non_blocking=True)
     return t
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on a CUDA ``device`` (timing); nothing on the CPU."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

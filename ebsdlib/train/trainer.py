@@ -28,6 +28,11 @@ KNN_REFERENCE_SIZE = 2048
 #: ``on_epoch_end(epoch, history_row)``, called after each epoch's checkpoint is written.
 EpochCallback = Callable[[int, dict], None]
 
+#: Training steps at the start of a session (a new or resumed run) left out of the recorded
+#: throughput: they pay one-time costs — cuDNN autotuning (``cudnn.benchmark``), the CUDA caching
+#: allocator's growth, lazy kernel loading, the first prefetch fill — that a long run does not.
+WARMUP_STEPS = 5
+
 
 class Cancelled(Exception):
     """Raised inside the loop when the run's cancel file appears."""
@@ -35,13 +40,63 @@ class Cancelled(Exception):
 
 @dataclass
 class _Clock:
-    """Time spent in training steps this session, for throughput and the ETA."""
+    """Time spent in training steps this session: all of it for the ETA, the steady state (after
+    :data:`WARMUP_STEPS` steps) for the recorded throughput."""
 
     step_seconds: float = 0.0
     steps: int = 0
     patterns: int = 0
     val_seconds: float = 0.0
     val_count: int = 0
+    steady_seconds: float = 0.0
+    steady_patterns: int = 0
+
+    def add_step(self, seconds: float, patterns: int) -> None:
+        """Count one training step of ``seconds`` (batch wait included) and ``patterns`` patterns."""
+        self.step_seconds += seconds
+        self.steps += 1
+        self.patterns += patterns
+        if self.steps > WARMUP_STEPS:
+            self.steady_seconds += seconds
+            self.steady_patterns += patterns
+
+    def add_tail(self, seconds: float) -> None:
+        """Add the device work still queued after an epoch's last step to that step."""
+        self.step_seconds += seconds
+        if self.steps > WARMUP_STEPS:
+            self.steady_seconds += seconds
+
+    def throughput(self, world_size: int) -> dict:
+        """What ``metrics.json`` records of the training rate.
+
+        ``train_patterns_per_second``: patterns (all processes) ÷ seconds of the training steps
+        after the first :data:`WARMUP_STEPS` of the session, each step timed from the end of the
+        previous one (waiting for the batch included; on CUDA synchronised where the steady state
+        starts and at each epoch's end); over every step when the session had no more than the
+        warm-up. ``train_patterns_timed``: the patterns that rate counts. ``warmup_batches_excluded``:
+        the steps left out (0 when none could be). ``throughput_note``: the same in words.
+        """
+        steady = self.steady_patterns > 0 and self.steady_seconds > 0
+        seconds, patterns = (
+            (self.steady_seconds, self.steady_patterns) if steady else (self.step_seconds, self.patterns)
+        )
+        excluded = min(self.steps, WARMUP_STEPS) if steady else 0
+        if steady:
+            note = (
+                f"steady state: the first {excluded} training steps of the session (warm-up) are excluded; "
+                f"{patterns} patterns per process in {self.steps - excluded} steps, batch wait included"
+            )
+        else:
+            note = (
+                f"warm-up not excluded: the session ran {self.steps} training steps, not more than "
+                f"the {WARMUP_STEPS} warm-up steps; all of them are timed"
+            )
+        return {
+            "train_patterns_per_second": patterns * world_size / seconds if seconds else None,
+            "train_patterns_timed": patterns * world_size,
+            "warmup_batches_excluded": excluded,
+            "throughput_note": note,
+        }
 
 
 class Trainer:
@@ -106,6 +161,7 @@ class Trainer:
             self.feeder = make_feeder(
                 dataset, self.train_idx, self.dist.rank, self.dist.world_size, self.dist.local_world_size
             )
+            self.feeder.place(self.device)  # CUDA: the split goes to the device once when it fits
         self.steps_per_epoch = self.feeder.steps(config.batch_size)
         # out of memory: batches run as micro-batches of half the size (one process only: under
         # torchrun one rank cannot retry alone, so it fails with the message instead)
@@ -290,7 +346,7 @@ class Trainer:
 
         from ebsdlib.train._ddp_model import metric_loss
         from ebsdlib.train.data import prepare_batch
-        from ebsdlib.train.device import autocast
+        from ebsdlib.train.device import autocast, synchronize
 
         cfg, model, dev = self.config, self.model, self.device
         seeds = np.random.SeedSequence([cfg.seed, self.epoch])
@@ -344,16 +400,18 @@ class Trainer:
             self.scheduler.step()
             loss_sum += loss
             steps += 1
+            if self.clock.steps + 1 == WARMUP_STEPS:  # the steady state starts with no warm-up work queued
+                synchronize(dev)
             now = time.perf_counter()
-            self.clock.step_seconds += now - t0
+            self.clock.add_step(now - t0, len(raw))
             t0 = now
-            self.clock.steps += 1
-            self.clock.patterns += len(raw)
             bar.update(1)
             if self.reporter.due():
                 mean = float(loss_sum) / steps
                 bar.set_postfix(epoch=self.epoch + 1, loss=f"{mean:.4f}")
                 self.reporter.update(step=steps, train_loss=mean, eta_seconds=self._eta(steps))
+        synchronize(dev)  # the last steps' queued device work belongs to the training time
+        self.clock.add_tail(time.perf_counter() - t0)
         mean = self.dist.mean(float(loss_sum) / max(steps, 1))
         if not np.isfinite(mean):
             raise FloatingPointError(
@@ -531,9 +589,8 @@ class Trainer:
         c = self.clock
         extra = {
             "training_seconds": self.training_seconds,
-            "train_patterns_per_second": (
-                c.patterns * self.dist.world_size / c.step_seconds if c.step_seconds else None
-            ),
+            **c.throughput(self.dist.world_size),
+            "feeder": "stream" if cfg.stream else self.feeder.kind,
             "selected_epoch": self.best["epoch"],
             "selected_on": self.best["selected_on"],
             "device": str(self.device),

@@ -49,7 +49,16 @@ FAULTS = {
 #: resumed with ``python -m ebsdlib resume`` in a process of its own (the others through the
 #: same command-line entry point in this process, which saves a Python start-up each)
 RESUMED_AS_PROCESS = "evaluation-before-metrics"
-TIMING_KEYS = ("training_seconds", "train_patterns_per_second", "inference_seconds", "inference_patterns_per_second")
+#: Figures of the session's clock: a resumed run's last session differs from an uninterrupted run.
+TIMING_KEYS = (
+    "training_seconds",
+    "train_patterns_per_second",
+    "train_patterns_timed",
+    "warmup_batches_excluded",
+    "throughput_note",
+    "inference_seconds",
+    "inference_patterns_per_second",
+)
 
 
 def stable(metrics: dict) -> dict:

@@ -15,7 +15,16 @@ from ebsdlib.train.loop import resume, train
 from ebsdlib.train.status import HISTORY_COLUMNS
 
 #: metrics.json entries that measure time and so differ between two identical runs.
-TIMING_KEYS = ("training_seconds", "train_patterns_per_second", "inference_seconds", "inference_patterns_per_second")
+#: Figures of the session's clock: a resumed run's last session differs from an uninterrupted run.
+TIMING_KEYS = (
+    "training_seconds",
+    "train_patterns_per_second",
+    "train_patterns_timed",
+    "warmup_batches_excluded",
+    "throughput_note",
+    "inference_seconds",
+    "inference_patterns_per_second",
+)
 
 
 def stable(metrics: dict) -> dict:
