@@ -11,11 +11,21 @@ dictionary is dynamical (:data:`~ebsdlib.simulate.master.DEFAULT_FORWARD_MODEL`)
 real patterns follow. Other data (image folders) get the simulator's default detector. The
 options of :class:`~ebsdlib.baseline.config.DictionaryConfig` override any of it; the
 geometry's ``source`` says where each part came from.
+
+Pattern-centre refinement (:mod:`ebsdlib.baseline.refine`) starts each pattern at its own PC
+when the vendor file stores a per-point PC map (kikuchipy's ``EBSDDetector.pc`` of the scan's
+navigation shape, :func:`refinement_start_pcs`); the dictionary itself stays at the mean PC.
+The true PC of simulated patterns (:func:`true_pcs`) is known only where the simulator drew
+no PC variation (``pc_spread`` 0): it does not store per-pattern PCs.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
 
 from ebsdlib.baseline.config import DictionaryConfig
 from ebsdlib.data.format import EBSDDataset
@@ -154,7 +164,8 @@ def recorded_geometry(dataset: EBSDDataset) -> Geometry | None:
 def vendor_geometry(dataset: EBSDDataset) -> Geometry:
     """The detector a vendor scan's file records (:func:`ebsdlib.data.vendor.convert_vendor`):
     mean pattern centre, sample and camera tilt, beam energy; the rest of the simulator's
-    default detector."""
+    default detector. A per-point PC map of the file is averaged here (one dictionary for the
+    scan); PC refinement starts from the per-point PCs (:func:`refinement_start_pcs`)."""
     info = dataset.provenance
     det = info["detector"]
     values = {}
@@ -207,3 +218,141 @@ def apply_overrides(geometry: Geometry, config: DictionaryConfig) -> Geometry:
         **master,
         source=f"{geometry.source}; {changed} from the options",
     )
+
+
+def point_pcs(pc: np.ndarray, scan_shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+    """The PC of each scan point ``(rows[i], cols[i])`` from a kikuchipy detector's ``pc``.
+
+    Parameters
+    ----------
+    pc
+        :attr:`kikuchipy.detectors.EBSDDetector.pc`: ``(3,)`` or ``(1, 3)`` for one PC, or the
+        scan's navigation shape + ``(3,)`` (``(rows, cols, 3)``; a line scan ``(n, 3)``), Bruker
+        convention.
+    scan_shape
+        ``(rows, cols)`` of the scan.
+    rows, cols
+        Scan positions of the patterns wanted.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n, 3)`` float64 PCs, or ``None`` when ``pc`` holds a single PC (all points equal).
+
+    Raises
+    ------
+    ValueError
+        ``pc`` is not one PC or one per scan point, holds values outside (0, 2), or a position
+        lies outside the scan.
+    """
+    pc = np.asarray(pc, dtype=np.float64)
+    n_points = int(scan_shape[0]) * int(scan_shape[1])
+    if pc.ndim == 0 or pc.shape[-1] != 3 or pc.size // 3 not in (1, n_points):
+        raise ValueError(
+            f"detector PC array of shape {pc.shape} is neither one PC (3,) nor one per point of the "
+            f"{scan_shape[0]}×{scan_shape[1]} scan ({scan_shape[0]}, {scan_shape[1]}, 3); "
+            "store the PC map with the scan's navigation shape"
+        )
+    flat = pc.reshape(-1, 3)
+    if not np.isfinite(flat).all() or (flat <= 0).any() or (flat >= 2).any():
+        bad = flat[~(np.isfinite(flat) & (flat > 0) & (flat < 2)).all(axis=1)][0]
+        shown = [round(float(v), 6) for v in bad]
+        raise ValueError(
+            f"detector PC {shown!r} has a coordinate outside (0, 2) (Bruker convention); fix the file's PC map"
+        )
+    if len(flat) == 1 or np.ptp(flat, axis=0).max() == 0:
+        return None
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    outside = (rows < 0) | (rows >= scan_shape[0]) | (cols < 0) | (cols >= scan_shape[1])
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"scan position (row {rows[i]}, col {cols[i]}) lies outside the {scan_shape[0]}×{scan_shape[1]} "
+            "scan of the PC map; the data set's scan/row and scan/col must index the vendor scan"
+        )
+    return flat.reshape(int(scan_shape[0]), int(scan_shape[1]), 3)[rows, cols]
+
+
+def vendor_point_pcs(dataset: EBSDDataset) -> np.ndarray | None:
+    """``(N, 3)`` per-point PCs of every pattern of a converted vendor scan, or ``None``.
+
+    The converted file keeps only the mean PC (``provenance["detector"]["pc_mean"]``); the map
+    is read again from the vendor file the provenance names (``source``, lazily, through
+    :func:`ebsdlib.data.vendor.read_signal`). ``None`` when the data set is not a vendor scan,
+    the file holds one PC, or the file is gone or changed (its mean PC is not the recorded
+    one) — the last two with a warning that names the file.
+    """
+    info = dataset.provenance
+    det = info.get("detector")
+    source = info.get("source")
+    if info.get("reader") != "vendor" or not isinstance(det, dict) or not isinstance(source, str):
+        return None
+    rows, cols, shape = dataset.optional("scan/row"), dataset.optional("scan/col"), dataset.scan_shape
+    if rows is None or cols is None or shape is None:
+        return None
+    from ebsdlib.data.checks import DataFormatError
+    from ebsdlib.data.vendor import read_signal
+
+    if not Path(source).exists():
+        warnings.warn(
+            f"{dataset.path}: the vendor file {source} it was converted from is gone; PC refinement "
+            "starts every pattern at the mean PC (convert the scan again to use its per-point PCs)",
+            stacklevel=2,
+        )
+        return None
+    try:
+        pc = np.asarray(read_signal(source).detector.pc, dtype=np.float64)
+    except DataFormatError as e:
+        warnings.warn(f"{dataset.path}: {e}; PC refinement starts every pattern at the mean PC", stacklevel=2)
+        return None
+    mean = det.get("pc_mean")
+    if mean is not None and not np.allclose(pc.reshape(-1, 3).mean(axis=0), mean, rtol=0, atol=1e-6):
+        warnings.warn(
+            f"{dataset.path}: the mean PC of {source} ({pc.reshape(-1, 3).mean(axis=0).tolist()}) is not the "
+            f"recorded {mean}; the file changed since it was converted, so PC refinement starts every "
+            "pattern at the mean PC (convert the scan again)",
+            stacklevel=2,
+        )
+        return None
+    return point_pcs(pc, shape, rows, cols)
+
+
+def refinement_start_pcs(dataset: EBSDDataset, indices: np.ndarray, geometry: Geometry) -> tuple[np.ndarray, str]:
+    """Where PC refinement starts each pattern at ``indices``, and where that comes from.
+
+    A vendor scan with a per-point PC map (:func:`vendor_point_pcs`) starts each pattern at its
+    own PC when the dictionary's PC is the file's mean (the dictionary stays at the mean; a PC
+    given in the options replaces the map); everything else starts at the dictionary's PC.
+
+    Returns
+    -------
+    tuple
+        ``(n, 3)`` float64 PCs and a phrase for the run's record.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    own = np.asarray(geometry.detector.pc, dtype=np.float64)
+    mean = (dataset.provenance.get("detector") or {}).get("pc_mean")
+    if mean is not None and np.allclose(own, mean, rtol=0, atol=1e-9):
+        per_point = vendor_point_pcs(dataset)
+        if per_point is not None:
+            return per_point[indices], f"per-point PC map of {Path(dataset.provenance['source']).name}"
+    return np.tile(own, (len(indices), 1)), "the dictionary's PC"
+
+
+def true_pcs(dataset: EBSDDataset) -> tuple[np.ndarray | None, str]:
+    """``(N, 3)`` true PCs of a simulated data set's patterns, or ``None``, with the reason.
+
+    Known only when the simulation record's detector has ``pc_spread`` 0: every pattern was
+    then made at the recorded PC. With a spread the simulator drew each pattern's PC but does
+    not store it; real scans have no true PC.
+    """
+    info = dataset.provenance
+    record = info.get("config") if info.get("source") == "simulation" else None
+    if not isinstance(record, dict) or not isinstance(record.get("detector"), dict):
+        return None, "not simulated: no true PC"
+    detector = DetectorModel.from_dict(record["detector"])
+    if detector.pc_spread > 0:
+        return None, (
+            f"simulated with pc_spread {detector.pc_spread:g}: the per-pattern PCs were drawn but are not stored"
+        )
+    return np.tile(np.asarray(detector.pc, dtype=np.float64), (len(dataset), 1)), "the simulation record's PC"

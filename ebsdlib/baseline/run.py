@@ -75,8 +75,9 @@ def is_dictionary_run(config: dict) -> bool:
 
 
 def model_label(config: DictionaryConfig) -> str:
-    """The ``model`` entry of the run: ``"NCC dictionary 5°"`` (``+ refinement``)."""
-    return f"NCC dictionary {config.resolution:g}°" + (" + refinement" if config.refine else "")
+    """The ``model`` entry of the run: ``"NCC dictionary 5°"`` (``+ refinement``, or ``+ refinement of
+    orientation and PC``)."""
+    return f"NCC dictionary {config.resolution:g}°" + config.refinement_label
 
 
 def index_run(
@@ -297,6 +298,8 @@ def index_split(
             geometry,
             preprocess,
             trust_region=config.refine_trust_region,
+            refine_pc=config.refine_pc,
+            pc_trust_region=config.refine_pc_trust_region,
             progress=progress,
         )
     return result
@@ -336,6 +339,8 @@ def run_metrics(
     compute_metrics,
 ) -> dict:
     """``metrics.json`` of the run (see the module docstring)."""
+    from ebsdlib.baseline.refine import refinement_metrics
+
     names = [p.name for p in dictionary.phases]
     y = ds.labels[result.indices]
     metrics = compute_metrics(y, _proba(result, temperature), names, n_boot=1000, seed=0)
@@ -360,6 +365,7 @@ def run_metrics(
                 if true_q is not None and len(result)
                 else None
             ),
+            **refinement_metrics(result, ds),
         }
     )
     return metrics

@@ -232,6 +232,12 @@ def _index_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--resolution", type=float, help="orientation sampling in degrees (default 5)")
     d.add_argument("--refine", action="store_true", help="refine each phase's best match (kikuchipy; slower)")
     d.add_argument("--trust-region", type=float, help="refinement half-width in degrees (default 2)")
+    d.add_argument(
+        "--refine-pc",
+        action="store_true",
+        help="refine the pattern centre with the orientation, per pattern and phase (implies --refine)",
+    )
+    d.add_argument("--pc-trust-region", type=float, help="PC refinement half-width per coordinate (default 0.02)")
     d.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
     d.add_argument("--voltage", type=float, help="accelerating voltage in kV (default from the data set, or 20)")
     d.add_argument("--master-half-size", type=int, help="master-pattern half size (default from the data set)")
@@ -262,6 +268,8 @@ DICTIONARY_ONLY = {
     "resolution": "--resolution",
     "refine": "--refine",
     "trust_region": "--trust-region",
+    "refine_pc": "--refine-pc",
+    "pc_trust_region": "--pc-trust-region",
     "device": "--device",
     "voltage": "--voltage",
     "master_half_size": "--master-half-size",
@@ -322,6 +330,8 @@ def dictionary_index(args: argparse.Namespace, progress: bool):
         resolution=args.resolution if args.resolution is not None else 5.0,
         refine=args.refine,
         refine_trust_region=args.trust_region if args.trust_region is not None else 2.0,
+        refine_pc=args.refine_pc,
+        refine_pc_trust_region=args.pc_trust_region if args.pc_trust_region is not None else 0.02,
         temperature=args.temperature,
         calibration_patterns=args.calibration_patterns,
         batch_size=args.batch_size or 256,
