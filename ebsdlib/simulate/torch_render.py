@@ -176,25 +176,12 @@ class TorchRenderer:
 
     def detector_to_sample_matrices(self, camera_tilts: np.ndarray) -> torch.Tensor:
         """``(B, 3, 3)`` detector-to-sample rotations at per-pattern camera tilts (degrees), each
-        kikuchipy's for the detector with that tilt (one call per distinct tilt)."""
-        import dataclasses
-
+        kikuchipy's for the detector with that tilt rounded to 0.01° (cached: a run's draws reuse them)."""
         import torch
 
-        tilts = np.asarray(camera_tilts, dtype=np.float64).reshape(-1)
+        tilts = np.round(np.asarray(camera_tilts, dtype=np.float64).reshape(-1), 2)
         distinct, inverse = np.unique(tilts, return_inverse=True)
-        mats = np.stack(
-            [
-                np.asarray(
-                    (
-                        ~dataclasses.replace(self.detector, camera_tilt=float(t))
-                        .kikuchipy_detector(self.shape)
-                        .sample_to_detector
-                    ).to_matrix()
-                ).reshape(3, 3)
-                for t in distinct
-            ]
-        )
+        mats = np.stack([_detector_to_sample(self.detector, self.shape, float(t)) for t in distinct])
         return torch.as_tensor(mats[inverse], dtype=torch.float32, device=self.device)
 
     def _directions(
@@ -303,6 +290,15 @@ class TorchRenderer:
         import torch
 
         return torch.as_tensor(np.asarray(values, dtype=np.float32), device=self.device)
+
+
+@functools.lru_cache(maxsize=8192)
+def _detector_to_sample(detector: DetectorModel, shape: tuple[int, int], camera_tilt: float) -> np.ndarray:
+    """kikuchipy's ``(3, 3)`` detector-to-sample rotation of ``detector`` at ``camera_tilt`` degrees."""
+    import dataclasses
+
+    tilted = dataclasses.replace(detector, camera_tilt=camera_tilt).kikuchipy_detector(shape)
+    return np.asarray((~tilted.sample_to_detector).to_matrix()).reshape(3, 3)
 
 
 def blur_each(frames: torch.Tensor, sigmas: np.ndarray) -> torch.Tensor:
