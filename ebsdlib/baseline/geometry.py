@@ -342,10 +342,13 @@ def refinement_start_pcs(dataset: EBSDDataset, indices: np.ndarray, geometry: Ge
 def true_pcs(dataset: EBSDDataset) -> tuple[np.ndarray | None, str]:
     """``(N, 3)`` true PCs of a simulated data set's patterns, or ``None``, with the reason.
 
-    Known only when the simulation record's detector has ``pc_spread`` 0: every pattern was
-    then made at the recorded PC. With a spread the simulator drew each pattern's PC but does
-    not store it; real scans have no true PC.
+    The file's ``/pc`` (each pattern's PC, which the simulator stores); for files simulated
+    before it did, the recorded PC when the detector's ``pc_spread`` is 0 (every pattern was made
+    there). Real scans have no true PC.
     """
+    stored = dataset.optional("pc")
+    if stored is not None and np.isfinite(stored).all():
+        return np.asarray(stored, dtype=np.float64), "each pattern's PC stored by the simulator"
     info = dataset.provenance
     record = info.get("config") if info.get("source") == "simulation" else None
     if not isinstance(record, dict) or not isinstance(record.get("detector"), dict):

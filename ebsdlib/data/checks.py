@@ -43,6 +43,7 @@ OPTIONAL_FIELDS: dict[str, tuple[tuple[int, ...], type, float]] = {
     "scan/col": ((), np.int32, -1),
     "quality": ((), np.float32, np.nan),
     "orientations": ((4,), np.float32, np.nan),
+    "pc": ((3,), np.float32, np.nan),
     "grain_id": ((), np.int32, -1),
 }
 

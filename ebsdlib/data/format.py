@@ -15,6 +15,8 @@ path                       shape / dtype    meaning
 ``/scan/col``     (opt.)   (N,) int32       scan column of each pattern
 ``/quality``      (opt.)   (N,) float32     pattern-quality value (image quality)
 ``/orientations`` (opt.)   (N, 4) float32   true orientation as unit quaternion (a, b, c, d)
+``/pc``           (opt.)   (N, 3) float32   pattern centre each pattern was made at (Bruker
+                                            PCx, PCy, PCz; simulated data)
 ``/grain_id``     (opt.)   (N,) int32       grain of each pattern
 ``/static_background``     (H, W) float32   mean raw pattern, for static background
                   (opt.)                    correction (computed on write if absent)
@@ -269,6 +271,7 @@ def write_dataset(
     quality: np.ndarray | None = None,
     orientations: np.ndarray | None = None,
     grain_id: np.ndarray | None = None,
+    pc: np.ndarray | None = None,
 ) -> Path:
     """Write an in-memory data set atomically and return its path.
 
@@ -298,6 +301,7 @@ def write_dataset(
         "quality": quality,
         "orientations": orientations,
         "grain_id": grain_id,
+        "pc": pc,
     }
     phases = list(phases)
     given = {k: check_field(k, v, n, len(phases), str(path)) for k, v in fields.items() if v is not None}

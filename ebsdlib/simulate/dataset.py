@@ -184,7 +184,7 @@ def simulate_dataset(
             phases,
             provenance=provenance("dataset", config.to_dict(), master_info),
             preprocessing=PreprocessConfig().to_dict(),
-            optional=("split", "quality", "orientations", "grain_id"),
+            optional=("split", "quality", "orientations", "grain_id", "pc"),
             split_rule=rule,
             seed=config.seed,
         ) as writer,
@@ -204,6 +204,7 @@ def simulate_dataset(
                 quality=image_quality(raw),
                 orientations=plan.orientations[idx].astype(np.float32),
                 grain_id=plan.grain_id[idx],
+                pc=plan.pcs[idx].astype(np.float32),
             )
             bar.update(len(idx))
     return Path(out_path)

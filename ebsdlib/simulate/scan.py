@@ -224,7 +224,7 @@ def simulate_scan(
             phases,
             provenance=provenance("scan", config.to_dict(), master_info),
             preprocessing=PreprocessConfig().to_dict(),
-            optional=("split", "scan/row", "scan/col", "quality", "orientations", "grain_id"),
+            optional=("split", "scan/row", "scan/col", "quality", "orientations", "grain_id", "pc"),
             split_rule=rule,
             seed=config.seed,
             scan_shape=config.shape,
@@ -263,6 +263,7 @@ def simulate_scan(
                 quality=image_quality(raw),
                 orientations=plan.orientations[idx].astype(np.float32),
                 grain_id=plan.grain_id[idx],
+                pc=plan.pcs[idx].astype(np.float32),
             )
             bar.update(len(idx))
     return Path(out_path)

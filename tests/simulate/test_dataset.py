@@ -25,6 +25,10 @@ def test_file_holds_labels_orientations_grains_quality_split(tiny_file, tiny_con
         assert np.all(np.isfinite(quality)) and np.all(quality < 1)
         grains = ds.optional("grain_id")
         assert len(np.unique(grains)) == 12  # 36 patterns, 3 per grain
+        pc = ds.optional("pc")  # each pattern's own PC, drawn around the detector's
+        spread = tiny_config.detector.pc_spread
+        assert pc.shape == (36, 3) and np.abs(pc - np.asarray(tiny_config.detector.pc)).max() < 6 * spread + 1e-6
+        assert spread == 0 or pc.std(axis=0).min() > 0
         assert ds.split is not None and set(np.unique(ds.split)) <= {0, 1, 2}
         assert ds.preprocessing == PreprocessConfig().to_dict()
         prov = ds.provenance
