@@ -323,7 +323,7 @@ def prepare(config: SpeedBenchConfig, work: Path, device, progress: bool) -> Pre
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.simulate import ScanConfig, SimulationConfig, simulate_dataset, simulate_scan
     from ebsdlib.train.config import TrainConfig
-    from ebsdlib.train.evaluate import labelled_indices
+    from ebsdlib.train.holdout import labelled_indices
 
     common = dict(
         pattern_size=config.pattern_size, dose=config.dose, master_half_size=config.master_half_size, seed=config.seed

@@ -31,17 +31,12 @@ from ebsdlib.methods import method_of_run
 from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir
 from ebsdlib.train.config import TrainConfig
+from ebsdlib.train.holdout import fitted_indices
 
 if TYPE_CHECKING:
     import torch
 
     from ebsdlib.train.models import EBSDNet
-
-
-def labelled_indices(dataset: EBSDDataset, splits: tuple[str, ...] | list[str]) -> np.ndarray:
-    """Sorted indices of the patterns in ``splits`` whose label is known."""
-    idx = np.sort(np.concatenate([dataset.indices(s) for s in splits]))
-    return idx[dataset.labels[idx] >= 0]
 
 
 def evaluate_model(
@@ -217,8 +212,6 @@ def evaluate_run(
         check_phases(phases, ds)
         reference = None
         if config.metric_learning:
-            from ebsdlib.train.holdout import fitted_indices
-
             train_idx = fitted_indices(ds, config, config.probe_splits)
             _, feats = predict_dataset(
                 model,

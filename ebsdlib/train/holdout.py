@@ -14,10 +14,15 @@ import numpy as np
 
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.train.config import TrainConfig
-from ebsdlib.train.evaluate import labelled_indices
 
 #: Offset of the hold-out's random stream from the run's seed (its shuffles and flips use the seed).
 HOLDOUT_STREAM = 7
+
+
+def labelled_indices(dataset: EBSDDataset, splits: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Sorted indices of the patterns in ``splits`` whose label is known."""
+    idx = np.sort(np.concatenate([dataset.indices(s) for s in splits]))
+    return idx[dataset.labels[idx] >= 0]
 
 
 def calibration_indices(dataset: EBSDDataset, config: TrainConfig) -> np.ndarray:

@@ -125,8 +125,7 @@ class Trainer:
         from ebsdlib.train._ddp_sampler import make_feeder
         from ebsdlib.train.data import background_tensor
         from ebsdlib.train.device import resolve_device, resolve_precision
-        from ebsdlib.train.evaluate import labelled_indices
-        from ebsdlib.train.holdout import fitted_indices
+        from ebsdlib.train.holdout import fitted_indices, labelled_indices
         from ebsdlib.train.memory import Backoff
         from ebsdlib.train.models import build_model
         from ebsdlib.train.schedule import build_scheduler

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from ebsdlib.data.format import EBSDDataset
-from ebsdlib.train.evaluate import labelled_indices
-from ebsdlib.train.holdout import calibration_indices, fitted_indices, held_out_share
+from ebsdlib.train.holdout import calibration_indices, fitted_indices, held_out_share, labelled_indices
 from ebsdlib.train.loop import train
 
 

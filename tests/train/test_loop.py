@@ -162,8 +162,8 @@ def test_status_goes_from_queued_through_running_to_completed(tiny_config, artif
         )
 
     train(tiny_config(epochs=2), run, progress=False, on_epoch_end=record)
-    # train+val hold 24 + 12 patterns: 36 // batch 8 = 4 steps per epoch
-    assert seen == [("running", 1, 2, 4, True), ("running", 2, 2, 4, True)]
+    # train+val hold 24 + 12 patterns, half of val (2 per phase) calibrates: 30 // batch 8 = 3 steps per epoch
+    assert seen == [("running", 1, 2, 3, True), ("running", 2, 2, 3, True)]
     final = run.read_status()
     assert final.state == "completed" and final.epoch == 2 and final.error is None
     assert final.pid is not None and final.started is not None and final.eta_seconds == 0.0
