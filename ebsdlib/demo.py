@@ -73,6 +73,11 @@ class DemoConfig:
         demo made on a GPU differs only by floating-point rounding and cuDNN's kernel choice.
     batch_size, lr
         Optimiser settings shared by the networks.
+    calibration_holdout
+        ``TrainConfig.calibration_holdout`` of the networks: the share of the validation split
+        kept out of training to fit the temperature on. 0 for the committed demo, whose runs
+        were trained before the hold-out existed (their calibration is not held out,
+        ``calibration_held_out: false``); a rebuild with ``0.5`` holds it out.
     seed
         Seed of the simulation and of training.
     forward_model
@@ -92,6 +97,7 @@ class DemoConfig:
     contrastive_epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
+    calibration_holdout: float = 0.0
     seed: int = 0
     forward_model: str = "dynamical"
     master_half_size: int = 250
@@ -126,6 +132,7 @@ class DemoConfig:
         d["scan_shape"] = tuple(d.get("scan_shape", (100, 100)))
         d.setdefault("forward_model", "kinematical")  # manifests written before the choice
         d.setdefault("stream", False)
+        d.setdefault("calibration_holdout", 0.0)  # manifests written before the hold-out
         # manifests written before the contrastive run: it gets SupCon's epochs, as it is built
         d.setdefault("contrastive_epochs", d.get("supcon_epochs", cls.contrastive_epochs))
         return cls(**d)
@@ -166,6 +173,7 @@ def train_configs(config: DemoConfig, root: Path) -> dict:
         precision="fp32",
         validation=False,
         stream=config.stream,
+        calibration_holdout=config.calibration_holdout,
     )
     return {
         "ce": replace(base, loss="ce", epochs=config.ce_epochs, name="demo: cross-entropy"),

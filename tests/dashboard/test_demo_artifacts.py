@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ebsdlib.demo import DemoConfig, build_demo, fingerprints_match, read_manifest, train_configs
+from ebsdlib.demo import DEMO_METHODS, DemoConfig, build_demo, fingerprints_match, read_manifest, train_configs
 from ebsdlib.runs import open_run
 from ebsdlib.train.config import TrainConfig
 
@@ -33,13 +33,14 @@ def manifest() -> dict:
 
 def test_committed_demo_config_is_what_the_code_builds(manifest):
     assert DemoConfig.from_dict(manifest["config"]) == DemoConfig()
-    assert set(manifest["runs"]) == {"ce", "supcon", "dictionary"}
+    assert list(manifest["runs"]) == list(DEMO_METHODS)  # three losses, dictionary and Hough indexing
     assert set(manifest["fingerprints"]) == {"dataset", "scan"}
 
 
 def test_committed_runs_written_before_methods_map_to_theirs(manifest):
-    """The committed demo predates ``config.json["method"]`` for networks and has the dictionary
-    run's old ``loss: "dictionary"``, ``method: "dictionary_indexing"``; it opens as those methods."""
+    """The first three committed runs predate ``config.json["method"]`` for networks and have the
+    dictionary run's old ``loss: "dictionary"``, ``method: "dictionary_indexing"``; they open as
+    those methods, beside the contrastive and Hough runs added later, which record theirs."""
     from ebsdlib.baseline.run import is_dictionary_run
     from ebsdlib.methods import method_of_run
     from ebsdlib.runs import list_runs
@@ -52,16 +53,40 @@ def test_committed_runs_written_before_methods_map_to_theirs(manifest):
     table = runs_table(list_runs(DEMO_ROOT)).set_index("run_id")
     shown = table.loc[list(manifest["runs"].values())]
     assert list(shown["method"]) == list(manifest["runs"]) and (shown["state"] == "completed").all()
-    assert list(best_runs(shown.reset_index())) == ["ce", "supcon", "dictionary"]
+    assert list(best_runs(shown.reset_index())) == list(DEMO_METHODS)
 
 
-def test_demo_dictionary_run_is_complete(manifest):
-    run = open_run(manifest["runs"]["dictionary"], DEMO_ROOT)
+@pytest.mark.parametrize("method", ["dictionary", "hough"])
+def test_demo_indexing_run_is_complete(manifest, method):
+    """Its confusion matrix and accuracy follow from its stored predictions (the ``pred`` column:
+    Hough's Ni₃Al and Ni₃Fe probabilities tie to the CSV's six decimals where their fits are equal)."""
+    from sklearn.metrics import confusion_matrix
+
+    run = open_run(manifest["runs"][method], DEMO_ROOT)
     assert run.read_status().state == "completed"
     assert run.phasemap_scans() == ["default_scan"]
+    metrics = run.metrics()
+    assert metrics["split"] == "test" and metrics["n"] == 900
+    predictions = run.predictions()
+    true, pred = predictions["true"].to_numpy(), predictions["pred"].to_numpy()
+    labels = range(len(metrics["phase_names"]))
+    assert confusion_matrix(true, pred, labels=labels).tolist() == metrics["confusion_matrix"]
+    assert (true == pred).mean() == pytest.approx(metrics["accuracy"], abs=1e-9)
 
 
-@pytest.mark.parametrize("loss", ["ce", "supcon"])
+def test_demo_hough_run_records_its_indexing(manifest):
+    """The Hough run's own numbers: PyEBSDIndex's version and bands, the fit and matched bands of
+    the chosen phase, the share not indexed and the orientation error against the simulator's."""
+    config = open_run(manifest["runs"]["hough"], DEMO_ROOT).config()
+    assert config["method"] == "hough" and config["model"].startswith("PyEBSDIndex ")
+    metrics = open_run(manifest["runs"]["hough"], DEMO_ROOT).metrics()
+    assert metrics["method"] == "hough" and metrics["hough"]["pyebsdindex"] and metrics["hough"]["families"]
+    assert 0.0 <= metrics["not_indexed"] <= 1.0
+    assert metrics["mean_fit_deg"] > 0 and metrics["mean_matched_bands"] > 0
+    assert set(metrics["orientation_error_deg"]) >= {"median", "p90", "n"}
+
+
+@pytest.mark.parametrize("loss", ["ce", "supcon", "contrastive"])
 def test_demo_run_numbers_follow_from_its_config_and_predictions(manifest, loss):
     from ebsdlib.metrics import compute_metrics
     from ebsdlib.phasemap import load_phasemap
@@ -91,6 +116,8 @@ def test_demo_run_numbers_follow_from_its_config_and_predictions(manifest, loss)
     assert phasemap.scan_shape == tuple(DemoConfig().scan_shape)
     _model, loaded_config, phases = load_model(run.best_checkpoint, "cpu")
     assert [p.name for p in phases] == names and loaded_config == config
+    if loss == "contrastive":  # the seed's score: 1-NN Precision@1 against the training embeddings
+        assert 0.0 <= metrics["precision_at_1"] <= 1.0
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +131,7 @@ def demo_copy(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_on_the_demo(app, demo_copy, page):
-    """All three demo runs (two networks and the dictionary baseline) on every page."""
+    """All five demo runs (three networks, the dictionary and the Hough baseline) on every page."""
     at = app(page, root=demo_copy)
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -132,8 +159,10 @@ def test_a_tiny_rebuild_reproduces_itself(tmp_path):
 
 
 def test_the_demo_builds_only_its_methods(tmp_path):
-    with pytest.raises(ValueError, match=r"methods \['hough'\] are not in the demo; choose from \['ce', 'supcon'"):
-        build_demo(DemoConfig.tiny(), tmp_path, progress=False, methods=("ce", "hough"))
+    with pytest.raises(
+        ValueError, match=r"methods \['dictionary_refined'\] are not in the demo; choose from \['ce', 'supcon'"
+    ):
+        build_demo(DemoConfig.tiny(), tmp_path, progress=False, methods=("ce", "dictionary_refined"))
     assert not (tmp_path / "datasets").exists()  # refused before anything is built
 
 
@@ -157,15 +186,34 @@ def test_fingerprints_tolerate_a_rounding_flip_but_not_a_change():
             ),
         ),
         "supcon",
+        pytest.param(
+            "contrastive",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="measured 2026-12-02: the contrastive (batch-hard) demo network maps 1 of the 9 real Ni "
+                "patterns Ni3Al (and 6 Ni3Fe, 2 Ni); strict, so a demo that fixes it fails here",
+            ),
+        ),
+        pytest.param(
+            "hough",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="measured 2026-12-02: the demo's Hough indexer maps 5 of the 9 real Ni patterns Ni3Al "
+                "(4 Ni): the L1_2 superlattice band families fit a Ni pattern's bands too; strict, so a fix "
+                "fails here",
+            ),
+        ),
     ],
 )
-def test_no_demo_network_calls_kikuchipys_real_ni_scan_ni3al(manifest, tmp_path, method):
+def test_no_demo_method_calls_kikuchipys_real_ni_scan_ni3al(manifest, tmp_path, method):
     """kikuchipy's real 3×3 Ni scan, mapped with the committed demo networks (trained on the
-    dynamical simulations only): no pattern may come out Ni₃Al, which the kinematical masters
-    of an earlier demo did for all nine."""
+    dynamical simulations only) and the demo's Hough indexer (the scan's own detector): no
+    pattern may come out Ni₃Al, which the kinematical masters of an earlier demo did for all nine."""
     import importlib.util
 
+    from ebsdlib.baseline.hough_run import hough_scan
     from ebsdlib.data.readers import load
+    from ebsdlib.methods import get_method
     from ebsdlib.phasemap import load_phasemap
     from ebsdlib.predict import predict_scan
 
@@ -175,7 +223,10 @@ def test_no_demo_network_calls_kikuchipys_real_ni_scan_ni3al(manifest, tmp_path,
         pass
     run_id = manifest["runs"][method]
     shutil.copytree(DEMO_ROOT / "runs" / run_id, tmp_path / "runs" / run_id, ignore=shutil.ignore_patterns("phasemaps"))
-    predict_scan(run_id, scan, device="cpu", progress=False, root=tmp_path)
+    if get_method(method).is_network:
+        predict_scan(run_id, scan, device="cpu", progress=False, root=tmp_path)
+    else:
+        hough_scan(run_id, scan, root=tmp_path, progress=False)
     pm = load_phasemap(tmp_path / "runs" / run_id, "nickel_ebsd_small")
     names = [p.name for p in pm.phases]
     assert pm.scan_shape == (3, 3)
