@@ -19,6 +19,7 @@ from ebsdlib.views.bench import (
 )
 from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
 from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
+from ebsdlib.views.scaling import scaling_findings, scaling_table
 
 st.title("Benchmarks")
 st.caption(
@@ -124,6 +125,37 @@ else:
         f"another only in what it was trained on. Dose {dose_text} electrons per pixel; "
         f"{rcfg.get('model', '?')}, {rcfg.get('epochs', '?')} epochs of {rcfg.get('stream_patterns', '?')} "
         "patterns; accuracy with bootstrap 95 % intervals. " + environment_line(robust_doc) + "."
+    )
+
+st.subheader("Scaling: patterns seen and model size")
+scaling_doc, problem = load_bench("scaling", base)
+if problem:
+    st.error(problem, icon=":material/broken_image:")
+elif scaling_doc is None or not scaling_doc["rows"]:
+    st.info(
+        f"No scaling benchmark yet. Run `{COMMANDS['scaling']}` (tens of minutes on the CPU; a GPU reaches "
+        f"10⁶ patterns) and reload this page.",
+        icon=":material/info:",
+    )
+else:
+    st.dataframe(
+        scaling_table(scaling_doc),
+        hide_index=True,
+        width="stretch",
+        key="bench_scaling",
+        column_config={
+            "Ni/Ni₃Fe pair accuracy": st.column_config.NumberColumn(format="%.3f"),
+            "ideal matcher's pair accuracy": st.column_config.NumberColumn(format="%.3f"),
+            "training patterns/s": st.column_config.NumberColumn(format="%.0f"),
+        },
+    )
+    for line in scaling_findings(scaling_doc):
+        st.markdown(f"- {line}")
+    scfg = scaling_doc.get("config", {})
+    st.caption(
+        "Cross-entropy networks stream-trained on fresh patterns (each seen once) of the "
+        f"{scfg.get('forward_model', '?')} default, tested on a stored split of the same settings; accuracy with "
+        "bootstrap 95 % intervals. " + environment_line(scaling_doc) + "."
     )
 
 st.subheader("Throughput")

@@ -27,9 +27,10 @@ COMMANDS = {
     "dose": "python -m ebsdlib bench dose",
     "speed": "python -m ebsdlib bench speed",
     "robustness": "python -m ebsdlib bench robustness",
+    "scaling": "python -m ebsdlib bench scaling",
 }
 
-Bench = Literal["dose", "speed", "robustness"]
+Bench = Literal["dose", "speed", "robustness", "scaling"]
 
 
 def bench_path(name: Bench, root: str | Path | None = None) -> Path:

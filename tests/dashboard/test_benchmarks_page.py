@@ -13,7 +13,7 @@ PAGE = "app_pages/benchmarks.py"
 
 
 @pytest.fixture(scope="module")
-def bench_root(tmp_path_factory, bench_artifacts, dose_doc, speed_doc, robustness_doc) -> Path:
+def bench_root(tmp_path_factory, bench_artifacts, dose_doc, speed_doc, robustness_doc, scaling_doc) -> Path:
     """An artifacts folder with the session's ``bench dose --quick``, ``bench speed --quick`` and
     ``bench robustness --quick`` results (tests/conftest.py), a tiny dictionary-indexing run (with
     a scan's phase map) and a tiny cross-entropy run of the same data."""
@@ -106,6 +106,8 @@ def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc
     assert list(robust["trained on"]) == ["kinematical", "randomised"]
     assert {"accuracy on dynamical", "Ni called Ni, kinematical"} <= set(robust.columns)
     assert "Robustness: trained on one forward model, tested on another" in text and "Ni patterns Ni" in text
+    scaling = next(t for t in tables if "patterns seen" in t.columns and "parameters" in t.columns)
+    assert list(scaling["patterns seen"]) == [16, 48] and "per tenfold more patterns" in text
 
 
 def test_a_dose_benchmark_without_limit_curves_says_how_to_get_them(bench_root, tmp_path, monkeypatch):
@@ -125,7 +127,7 @@ def test_page_says_which_command_makes_each_part(tmp_path, monkeypatch):
     at = open_page(tmp_path, monkeypatch)
     text = shown(at)
     assert "python -m ebsdlib bench dose" in text and "python -m ebsdlib bench speed" in text
-    assert "python -m ebsdlib bench robustness" in text
+    assert "python -m ebsdlib bench robustness" in text and "python -m ebsdlib bench scaling" in text
     assert "python -m ebsdlib index --data" in text
     assert not list(at.get("plotly_chart"))
 
