@@ -1,4 +1,4 @@
-"""``train``, ``resume``, ``evaluate`` and ``runs``: thin commands over :mod:`ebsdlib.train`.
+"""``train``, ``resume``, ``evaluate``, ``calibrate`` and ``runs``: thin commands over :mod:`ebsdlib.train`.
 
 The ``train`` flags are generated from :class:`ebsdlib.train.config.TrainConfig` (and the
 preprocessing fields of :class:`~ebsdlib.data.preprocess.PreprocessConfig`; ``size`` is
@@ -29,7 +29,7 @@ PREPROCESS_FLAGS = {"size": "image-size"}
 
 
 def register(subparsers) -> None:
-    """Add ``train``, ``resume``, ``evaluate`` and ``runs``."""
+    """Add ``train``, ``resume``, ``evaluate``, ``calibrate`` and ``runs``."""
     p = subparsers.add_parser(
         "train",
         help=f"train a network ({' or '.join(m.label for m in network_methods())})",
@@ -73,6 +73,20 @@ def register(subparsers) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     _add_common(p)
     p.set_defaults(func=run_evaluate, _parser=p)
+
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit a run's temperature again on labelled patterns it never saw, and re-evaluate it",
+        description="Undo the run's softmax temperature, fit a new one on another labelled data set (freshly "
+        "simulated patterns with another seed, or a few labelled patterns of your own), fold it into "
+        "checkpoint_best.pt and re-evaluate the run: metrics.json records the ECE before and after.",
+    )
+    p.add_argument("run", metavar="RUN", help="run id (see `runs`) or run folder")
+    p.add_argument("--data", metavar="FILE", required=True, help="labelled data set the run never saw")
+    p.add_argument("--split", choices=("train", "val", "test"), help="one split of it (default: all its patterns)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_common(p)
+    p.set_defaults(func=run_calibrate, _parser=p)
 
     p = subparsers.add_parser("runs", help="list the runs with their main figures, or delete one")
     p.add_argument("--delete", metavar="RUN", help="delete this run folder (refused while it runs)")
@@ -362,6 +376,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(format_metrics(metrics))
         return 0
     metrics = evaluate_run(args.run, args.split, device=args.device, progress=not args.quiet, root=args.artifacts)
+    print(format_metrics(metrics))
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    """``python -m ebsdlib calibrate RUN --data FILE [--split S]``."""
+    from ebsdlib.train.recalibrate import recalibrate
+
+    metrics = recalibrate(
+        args.run, args.data, args.split, device=args.device, progress=not args.quiet, root=args.artifacts
+    )
+    print(
+        f"temperature {metrics['replaced_temperature']:.4g} → {metrics['temperature']:.4g} fitted on "
+        f"{metrics['calibration_patterns']} patterns of {metrics['calibration_split']}; ECE "
+        f"{metrics.get('ece_uncalibrated', float('nan')):.3f} uncalibrated, {metrics['ece']:.3f} now"
+    )
     print(format_metrics(metrics))
     return 0
 
