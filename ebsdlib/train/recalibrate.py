@@ -104,7 +104,11 @@ def recalibrate(
     }
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     like = checkpoint["model"]
-    checkpoint["model"] = {k: v.to(like[k].dtype) if k in like else v for k, v in state_dict.items()}
+    # a compacted (fp16) checkpoint keeps its dtypes, but the classifier stays float32: a large
+    # temperature divides its weights into fp16's subnormal range, where ties would flip arg-maxes
+    checkpoint["model"] = {
+        k: v if k.startswith("classifier.") or k not in like else v.to(like[k].dtype) for k, v in state_dict.items()
+    }
     checkpoint["temperature"] = temperature
     checkpoint["calibration"] = calibration
     save_checkpoint(run.best_checkpoint, checkpoint)

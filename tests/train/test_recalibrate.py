@@ -44,3 +44,18 @@ def test_the_runs_own_data_or_too_few_patterns_are_refused(trained, tiny_data, t
         recalibrate(trained, tiny_data, progress=False)
     with pytest.raises(ValueError, match=r"split 'everything' is not allowed"):
         recalibrate(trained, write_tiny(tmp_path / "x.h5", seed=9), "everything", progress=False)
+
+
+def test_a_compacted_checkpoint_keeps_its_arg_max_and_a_float32_classifier(trained, tmp_path):
+    import torch
+
+    from ebsdlib.demo import compact_checkpoint
+
+    compact_checkpoint(trained)  # the committed demo's fp16 checkpoints
+    before = evaluate_run(trained, progress=False)
+    predicted = trained.predictions()["pred"].tolist()
+    metrics = recalibrate(trained, write_tiny(tmp_path / "unseen.h5", n=60, seed=5), progress=False)
+    weights = load_checkpoint(trained.best_checkpoint)["model"]
+    assert weights["classifier.weight"].dtype == torch.float32
+    assert any(v.dtype == torch.float16 for k, v in weights.items() if not k.startswith("classifier."))
+    assert metrics["accuracy"] == before["accuracy"] and trained.predictions()["pred"].tolist() == predicted
