@@ -32,6 +32,8 @@ from ebsdlib.runs import RunDir
 
 DEMO_MANIFEST = "demo.json"
 DATASET_FILE = "datasets/default.h5"
+#: Freshly simulated patterns the networks are calibrated on (:func:`calibration_data`).
+CALIBRATION_FILE = "datasets/calibration.h5"
 SCAN_FILE = "datasets/default_scan.h5"
 REBUILD_STATUS = "cache/demo-data.json"
 #: The demo's runs, one per method (keys of :mod:`ebsdlib.methods`): the three networks of
@@ -78,6 +80,11 @@ class DemoConfig:
         kept out of training to fit the temperature on. 0 for the committed demo, whose runs
         were trained before the hold-out existed (their calibration is not held out,
         ``calibration_held_out: false``); a rebuild with ``0.5`` holds it out.
+    calibration_per_phase, calibration_seed
+        After training (and compacting), each network is calibrated again
+        (:func:`ebsdlib.train.recalibrate.recalibrate`) on this many freshly simulated patterns per
+        phase of the data set's settings with this seed (``datasets/calibration.h5``), patterns it
+        never saw; 0 keeps the temperature fitted on the validation split.
     seed
         Seed of the simulation and of training.
     forward_model
@@ -98,6 +105,8 @@ class DemoConfig:
     batch_size: int = 64
     lr: float = 2e-3
     calibration_holdout: float = 0.0
+    calibration_per_phase: int = 300
+    calibration_seed: int = 1
     seed: int = 0
     forward_model: str = "dynamical"
     master_half_size: int = 250
@@ -117,6 +126,7 @@ class DemoConfig:
             supcon_epochs=2,
             contrastive_epochs=2,
             batch_size=16,
+            calibration_per_phase=6,
             master_half_size=40,
             device="cpu",
         )
@@ -133,6 +143,8 @@ class DemoConfig:
         d.setdefault("forward_model", "kinematical")  # manifests written before the choice
         d.setdefault("stream", False)
         d.setdefault("calibration_holdout", 0.0)  # manifests written before the hold-out
+        d.setdefault("calibration_per_phase", 0)  # manifests written before the recalibration step
+        d.setdefault("calibration_seed", 1)
         # manifests written before the contrastive run: it gets SupCon's epochs, as it is built
         d.setdefault("contrastive_epochs", d.get("supcon_epochs", cls.contrastive_epochs))
         return cls(**d)
@@ -333,6 +345,7 @@ def build_demo(
     """
     from ebsdlib.predict import predict_scan
     from ebsdlib.train.loop import train
+    from ebsdlib.train.recalibrate import recalibrate
 
     unknown = [m for m in methods if m not in DEMO_METHODS]
     if unknown:
@@ -355,8 +368,10 @@ def build_demo(
         path = runs_root(base) / ids[method]
         _clear(path, force)
         run = train(trained[method], ids[method], progress=progress, root=base)
-        predict_scan(run, base / SCAN_FILE, device=config.device, progress=progress, scan_name="default_scan")
         compact_checkpoint(run)
+        if config.calibration_per_phase:
+            recalibrate(run, calibration_data(config, base), device=config.device, progress=progress)
+        predict_scan(run, base / SCAN_FILE, device=config.device, progress=progress, scan_name="default_scan")
         runs.append(run)
     kept = manifest.get("runs", {}) if manifest else {}
     recorded = {m: ids[m] for m in DEMO_METHODS if m in methods or m in kept}
@@ -365,6 +380,22 @@ def build_demo(
         {"config": config.to_dict(), "fingerprints": expected or prints, "runs": recorded},
     )
     return runs
+
+
+def calibration_data(config: DemoConfig, root: Path) -> Path:
+    """``datasets/calibration.h5``: ``calibration_per_phase`` patterns per phase of the demo data set's
+    settings with ``calibration_seed`` (built when missing; the same as ``python -m ebsdlib simulate
+    --what dataset --seed S --n-per-phase N --out artifacts/datasets/calibration.h5``)."""
+    from dataclasses import replace
+
+    from ebsdlib.simulate import simulate_dataset
+
+    path = root / CALIBRATION_FILE
+    if not path.exists():
+        dataset_cfg, _ = simulation_configs(config, root)
+        cfg = replace(dataset_cfg, seed=config.calibration_seed, n_per_phase=config.calibration_per_phase)
+        simulate_dataset(cfg, path, progress=False)
+    return path
 
 
 def _compatible_manifest(config: DemoConfig, root: Path, *, force: bool, methods: tuple[str, ...]) -> dict | None:

@@ -33,6 +33,14 @@ def test_the_demo_has_three_losses_and_both_conventional_methods():
     assert all(get_method(m).is_network == (m in trained) for m in DEMO_METHODS)
 
 
+def test_a_manifest_from_before_the_recalibration_step_reads_as_not_recalibrated():
+    stored = {k: v for k, v in DemoConfig().to_dict().items() if not k.startswith("calibration_")}
+    config = DemoConfig.from_dict(stored)
+    assert config.calibration_per_phase == 0 and config.calibration_holdout == 0.0
+    committed = DemoConfig.from_dict(read_manifest(Path(__file__).resolve().parents[1] / "artifacts")["config"])
+    assert committed == DemoConfig() and committed.calibration_per_phase == 300  # the demo as committed
+
+
 def test_a_manifest_without_the_contrastive_run_reads_with_supcons_epochs():
     d = DemoConfig(supcon_epochs=7, contrastive_epochs=7).to_dict()
     del d["contrastive_epochs"]
@@ -79,6 +87,10 @@ def test_the_added_contrastive_run_is_a_scored_network(tiny_demo):
     assert 0.0 <= metrics["precision_at_1"] <= 1.0
     assert run.phasemap_scans() == ["default_scan"]
     assert run.best_checkpoint.exists() and not run.last_checkpoint.exists()  # compacted
+    # calibrated again on fresh patterns it never saw, after compaction, before the scan was mapped
+    assert metrics["calibration_split"] == "calibration.h5" and metrics["calibration_held_out"] is True
+    assert metrics["calibration_patterns"] == 3 * DemoConfig.tiny().calibration_per_phase
+    assert (tiny_demo.root / "datasets" / "calibration.h5").is_file()
 
 
 def test_the_added_hough_run_indexes_the_test_split_and_maps_the_scan(tiny_demo):
