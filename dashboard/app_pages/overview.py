@@ -25,8 +25,14 @@ else:
     st.subheader("Best run of each method")
     if not best:
         st.info("No run has finished its evaluation yet; the best runs appear here when one does.")
-    cols = st.columns(max(len(best), 1))
-    for col, (method, row) in zip(cols, best.items(), strict=True):
+    per_row = 3  # wider cards than this would truncate their figures
+    items = list(best.items())
+    cards = [
+        col
+        for start in range(0, len(items), per_row)
+        for col in st.columns(per_row)[: len(items[start : start + per_row])]
+    ]
+    for col, (method, row) in zip(cards, items, strict=True):
         with col.container(border=True):
             st.markdown(f"**{method_label(method)}**  \n{run_label(row)}")
             c1, c2, c3 = st.columns(3)

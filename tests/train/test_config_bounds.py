@@ -109,4 +109,3 @@ def test_a_stored_config_without_a_later_field_reads_as_its_run_ran():
     assert TrainConfig.from_dict(partial).calibration_holdout == TrainConfig().calibration_holdout == 0.5
     demo = read_json(REPO / "artifacts" / "runs" / "demo-ce-efficientnet_b0" / "config.json")
     assert "calibration_holdout" not in demo and not TrainConfig.from_dict(demo).calibration_held_out
-
