@@ -58,7 +58,9 @@ else:
         "pattern's true orientation and pattern centre: where it falls to 0.5 confusion, Ni and Ni₃Fe cannot be "
         "told apart from the pattern at that dose by any method. "
         f"Per dose {cfg.get('n_per_phase', '?')} patterns per phase; networks: {cfg.get('model', '?')}, "
-        f"{cfg.get('epochs', '?')} epochs; dictionary: {cfg.get('resolution', '?')}° sampling. "
+        f"{cfg.get('epochs', '?')} epochs"
+        + (" of freshly streamed patterns" if cfg.get("stream") else " of the stored patterns")
+        + f"; dictionary: {cfg.get('resolution', '?')}° sampling. "
         + environment_line(dose_doc)
         + "."
     )

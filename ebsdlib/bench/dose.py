@@ -92,6 +92,11 @@ class DoseBenchConfig:
     forward_model
         Master patterns of the simulation and the dictionary (``"dynamical"``, the default,
         or ``"kinematical"``).
+    stream, stream_patterns
+        Train the networks on fresh patterns streamed from each dose's simulator settings
+        (:mod:`ebsdlib.train.stream`; ``stream_patterns`` per epoch, 0: as many as the stored
+        train+val) instead of on the stored ones; they are then calibrated on the stored
+        validation split, which they never saw.
     master_half_size
         Kinematical master-pattern size.
     seed, device
@@ -115,6 +120,8 @@ class DoseBenchConfig:
     limit_patterns: int = 200
     limit_pc_sigmas: tuple[float, ...] = DEFAULT_PC_SIGMAS
     forward_model: Literal["kinematical", "dynamical"] = DEFAULT_FORWARD_MODEL
+    stream: bool = False
+    stream_patterns: int = 0
     master_half_size: int = 250
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -136,6 +143,13 @@ class DoseBenchConfig:
             )
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs {self.epochs!r} must be a positive integer")
+        if not isinstance(self.stream_patterns, int) or not (
+            self.stream_patterns == 0 or self.stream_patterns >= self.batch_size
+        ):
+            raise ValueError(
+                f"stream_patterns {self.stream_patterns!r} must be 0 (as many as the stored train+val) or at "
+                f"least batch_size ({self.batch_size})"
+            )
         if not isinstance(self.oracle_patterns, int) or self.oracle_patterns < 2:
             raise ValueError(f"oracle_patterns {self.oracle_patterns!r} must be an integer of at least 2")
         if not isinstance(self.limit_patterns, int) or self.limit_patterns < 2:
@@ -358,11 +372,13 @@ def network_row(config: DoseBenchConfig, dose: float, data: Path, loss: str, wor
         lr=config.lr,
         warmup_epochs=min(1, config.epochs - 1),
         validation=False,
+        stream=config.stream,
+        stream_patterns=config.stream_patterns,
         umap=False,
         seed=config.seed,
         device=config.device,
         preprocess=preprocess,
-        name=f"dose {dose:g} {loss}",
+        name=f"dose {dose:g} {loss}" + (" stream" if config.stream else ""),
     )
     t0 = time.perf_counter()
     run = train(cfg, progress=False, root=work)

@@ -91,6 +91,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("dynamical", "kinematical"),
         help="master patterns of the simulation and the dictionary (default dynamical)",
     )
+    d.add_argument(
+        "--stream",
+        action="store_true",
+        default=None,
+        help="stream-train the networks on fresh patterns of each dose (calibrated on the stored validation split)",
+    )
+    d.add_argument("--stream-patterns", type=int, help="fresh patterns per epoch with --stream (default: train+val)")
     _common_bench(d)
     d.set_defaults(func=run_dose)
 
@@ -433,6 +440,8 @@ def run_dose(args: argparse.Namespace) -> int:
             "limit_patterns",
             "limit_pc_sigmas",
             "forward_model",
+            "stream",
+            "stream_patterns",
             "device",
             "seed",
         ],
