@@ -41,6 +41,7 @@ Ni↔Ni₃Fe confusion (``ni_ni3fe_confusion``)
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Literal
@@ -306,3 +307,13 @@ def _check_inputs(y: np.ndarray, proba: np.ndarray, n_classes: int, n_boot: int)
 
 def _num(x: float) -> float | None:
     return None if not np.isfinite(x) else float(x)
+
+
+def log_slope(rows: Sequence[dict], model: str, key: str = "accuracy") -> float | None:
+    """Least-squares change of ``key`` per tenfold more ``patterns_seen`` among ``rows`` of one
+    ``model`` (``None`` with fewer than two budgets)."""
+    points = [(math.log10(r["patterns_seen"]), r[key]) for r in rows if r["model"] == model and r.get(key) is not None]
+    if len(points) < 2:
+        return None
+    x, y = np.asarray(points, dtype=float).T
+    return float(np.polyfit(x, y, 1)[0])

@@ -23,7 +23,7 @@ def test_the_cpu_variant_runs_every_step_and_summarises_its_numbers(tmp_path):
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "ebsdlib.device_check", "--out", str(out), "--allow-cpu", "--budget-s", "300"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, _failure_report(out, done.stderr)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["device"] == "cpu" and summary["mode"] == "cpu (--allow-cpu)"
     assert [s["name"] for s in summary["steps"]] == STEPS
@@ -108,3 +108,13 @@ def test_a_step_past_its_timeout_is_stopped_with_its_children(tmp_path):
             break
         time.sleep(0.1)
     assert not proc.exists() or "State:\tZ" in (proc / "status").read_text()
+
+
+def _failure_report(out: Path, stderr: str) -> str:
+    """What a failed check says: its stderr, the summary and the tail of each step's log."""
+    parts = [stderr[-2000:]]
+    if (out / "summary.md").is_file():
+        parts.append((out / "summary.md").read_text()[:3000])
+    for log in sorted(out.glob("*.log")):
+        parts.append(f"--- {log.name}\n" + log.read_text()[-2000:])
+    return "\n".join(parts)

@@ -256,18 +256,10 @@ def parameter_count(run) -> int | None:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def log_slope(rows: list[dict], model: str, key: str = "accuracy") -> float | None:
-    """Least-squares change of ``key`` per tenfold more patterns seen for one model (``None`` below two budgets)."""
-    points = [(math.log10(r["patterns_seen"]), r[key]) for r in rows if r["model"] == model and r.get(key) is not None]
-    if len(points) < 2:
-        return None
-    x, y = np.asarray(points, dtype=float).T
-    return float(np.polyfit(x, y, 1)[0])
-
-
 def summary_table(doc: dict) -> str:
     """The benchmark as a text table, the ideal matcher's pair accuracy and each model's slope below."""
     from ebsdlib.bench.report import text_table
+    from ebsdlib.metrics import log_slope
 
     rows = [
         {**r, "ci": f"{r['accuracy_low']:.2f}–{r['accuracy_high']:.2f}" if r.get("accuracy_low") is not None else None}

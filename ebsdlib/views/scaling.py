@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ebsdlib.bench.scaling import log_slope
+from ebsdlib.metrics import log_slope
 
 
 def scaling_table(doc: dict) -> pd.DataFrame:

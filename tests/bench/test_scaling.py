@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ebsdlib.bench.scaling import ScalingBenchConfig, log_slope, summary_table
+from ebsdlib.bench.scaling import ScalingBenchConfig, summary_table
+from ebsdlib.metrics import log_slope
 
 
 def test_every_model_and_budget_is_trained_and_tested(scaling_doc, bench_artifacts):

@@ -123,7 +123,7 @@ def test_confidence_threshold_marks_pixels_not_indexed(page, server):
     open_page(page, url, "phase_maps")
     caption = page.get_by_text("pixels not indexed").first
     assert "At threshold 0.00: 0 of 48 pixels not indexed" in caption.inner_text()
-    thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    thumb = page.get_by_role("slider", name="Confidence threshold")  # by name: the sidebar's form has sliders too
     thumb.focus()
     page.keyboard.press("End")  # threshold 1.00: only certain pixels stay
     page.wait_for_function("() => document.body.innerText.includes('At threshold 1.00')")
