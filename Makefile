@@ -43,10 +43,10 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# kikuchipy/orix compile numba functions into a shared cache on first import: do it once, in one
+# kikuchipy/orix/diffsims compile numba gufuncs into a shared cache on first use: do it once, in one
 # process, before tests start processes in parallel.
 test: lint browser
-	$(PY) -c "import kikuchipy, orix.quaternion"
+	$(PY) tests/warm_numba.py
 	$(PY) -m pytest -q
 
 # Rebuild the whole demo (data sets, both runs, evaluation, UMAP, phase maps) from nothing.
