@@ -8,6 +8,16 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the numba gufuncs in the order ``tests/warm_numba.py`` (run by ``make test`` first) wrote
+    their cache, before any test compiles others: a process that loads a cached gufunc after
+    compiling different ones can pair mismatched cache entries and crash (numba issue #10128; seen
+    here as a segmentation fault in orix after PyEBSDIndex's kernels)."""
+    from tests import warm_numba
+
+    warm_numba.main()
+
+
 @pytest.fixture
 def one_torch_thread():
     """Run the test with one torch thread, restoring the count afterwards.
