@@ -16,20 +16,30 @@ from ebsdlib import device_check
 from ebsdlib.device_check import SHARES, Step, main, run_step
 
 STEPS = ["gpu-tests", "bench-speed", "stream-data", "stream-train"]
+#: Seconds for the CPU variant's steps: a cold numba cache costs the first step ~45 s.
+BUDGET = 480
 
 
 def test_the_cpu_variant_runs_every_step_and_summarises_its_numbers(tmp_path):
     out = tmp_path / "check"
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "ebsdlib.device_check", "--out", str(out), "--allow-cpu", "--budget-s", "300"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400, check=False)
+    # its own numba cache: in a full test session every step once died of SIGSEGV at start-up, loading
+    # gufunc cache entries other processes had written in another compile order (numba issue #10128)
+    env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
+    }
+    cmd = [sys.executable, "-m", "ebsdlib.device_check", "--out", str(out), "--allow-cpu", "--budget-s", str(BUDGET)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BUDGET + 120, check=False)
     assert done.returncode == 0, _failure_report(out, done.stderr)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["device"] == "cpu" and summary["mode"] == "cpu (--allow-cpu)"
     assert [s["name"] for s in summary["steps"]] == STEPS
     for s in summary["steps"]:
         assert s["exit_code"] == 0 and not s["timed_out"] and s["skipped"] is None, s
-        assert 0 < s["seconds"] <= s["timeout_s"] <= 300
+        assert 0 < s["seconds"] <= s["timeout_s"] <= BUDGET
         assert Path(s["log"]).is_file() and Path(s["log"]).parent == out
     tests = summary["steps"][0]["details"]
     assert tests["tests"] >= 1 and tests["skipped"] == tests["tests"]  # the CUDA tests skip on the CPU
