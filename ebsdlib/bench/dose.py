@@ -34,7 +34,6 @@ false until the last dose is done — the file is rewritten after every dose) an
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -259,20 +258,13 @@ def run_dose_bench(
     """
     from tqdm.auto import tqdm
 
-    from ebsdlib.bench.report import bench_root, environment, write_results
-    from ebsdlib.paths import artifacts_root
+    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
     from ebsdlib.train.device import resolve_device
 
     config = config or DoseBenchConfig()
     out = Path(out_dir) if out_dir is not None else bench_root()
     device = resolve_device(config.device)
-    if work_dir is None:
-        scratch = artifacts_root() / "scratch"
-        scratch.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="bench-dose-", dir=scratch))
-    else:
-        work = Path(work_dir)
-        work.mkdir(parents=True, exist_ok=True)
+    work = work_folder("dose", work_dir)
     env = environment(str(device))
     t_start = time.perf_counter()
     rows: list[dict] = []

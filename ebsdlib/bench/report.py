@@ -18,6 +18,22 @@ def bench_root(root: str | Path | None = None) -> Path:
     return artifacts_root(root) / "bench"
 
 
+def work_folder(name: str, work_dir: str | Path | None = None) -> Path:
+    """A benchmark's work folder: ``work_dir`` (made if missing), or a fresh temporary folder
+    ``<artifacts>/scratch/bench-<name>-…``."""
+    import tempfile
+
+    from ebsdlib.paths import artifacts_root
+
+    if work_dir is not None:
+        work = Path(work_dir)
+        work.mkdir(parents=True, exist_ok=True)
+        return work
+    scratch = artifacts_root() / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=scratch))
+
+
 def environment(device: str = "cpu") -> dict:
     """What the numbers were measured on: device, CPU, threads, load, versions, time."""
     import torch

@@ -24,7 +24,6 @@ the last training is tested) and ``robustness.csv``.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -161,20 +160,13 @@ def run_robustness_bench(
     """
     from tqdm.auto import tqdm
 
-    from ebsdlib.bench.report import bench_root, environment, write_results
-    from ebsdlib.paths import artifacts_root
+    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
     from ebsdlib.train.device import resolve_device
 
     config = config or RobustnessBenchConfig()
     out = Path(out_dir) if out_dir is not None else bench_root()
     out.mkdir(parents=True, exist_ok=True)
-    if work_dir is None:
-        scratch = artifacts_root() / "scratch"
-        scratch.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="bench-robustness-", dir=scratch))
-    else:
-        work = Path(work_dir)
-        work.mkdir(parents=True, exist_ok=True)
+    work = work_folder("robustness", work_dir)
     env = environment(str(resolve_device(config.device)))
     t_start = time.perf_counter()
     rows: list[dict] = []

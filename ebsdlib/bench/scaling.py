@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -153,21 +152,14 @@ def run_scaling_bench(
     """
     from tqdm.auto import tqdm
 
-    from ebsdlib.bench.report import bench_root, environment, write_results
+    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
     from ebsdlib.bench.robustness import accuracy_fields, simulate_stored_set, stream_train
-    from ebsdlib.paths import artifacts_root
     from ebsdlib.train.device import resolve_device
 
     config = config or ScalingBenchConfig()
     out = Path(out_dir) if out_dir is not None else bench_root()
     out.mkdir(parents=True, exist_ok=True)
-    if work_dir is None:
-        scratch = artifacts_root() / "scratch"
-        scratch.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="bench-scaling-", dir=scratch))
-    else:
-        work = Path(work_dir)
-        work.mkdir(parents=True, exist_ok=True)
+    work = work_folder("scaling", work_dir)
     env = environment(str(resolve_device(config.device)))
     t_start = time.perf_counter()
     rows: list[dict] = []

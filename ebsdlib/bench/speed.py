@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -228,20 +227,13 @@ def run_speed_bench(
     from tqdm.auto import tqdm
 
     from ebsdlib.bench.measure import measure
-    from ebsdlib.bench.report import bench_root, environment, write_results
-    from ebsdlib.paths import artifacts_root
+    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
     from ebsdlib.train.device import resolve_device
 
     config = config or SpeedBenchConfig()
     device = resolve_device(config.device)
     out = Path(out_dir) if out_dir is not None else bench_root()
-    if work_dir is None:
-        scratch = artifacts_root() / "scratch"
-        scratch.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="bench-speed-", dir=scratch))
-    else:
-        work = Path(work_dir)
-        work.mkdir(parents=True, exist_ok=True)
+    work = work_folder("speed", work_dir)
     env = environment(str(device))
     t_start = time.perf_counter()
     try:
