@@ -9,7 +9,7 @@ import widgets
 from ebsdlib.methods import run_method_label
 from ebsdlib.report import build_report, report_html
 from ebsdlib.views.calibration import calibration_table, reliability_figure, reliability_frame
-from ebsdlib.views.classes import compare_per_class, headline, per_class_long, same_split
+from ebsdlib.views.classes import compare_per_class, headline, per_class_long, same_band_notes, same_split
 from ebsdlib.views.curves import curves_frame
 from ebsdlib.views.figures import curves_figure, per_class_figure
 from ebsdlib.views.runs import run_label, short_labels
@@ -128,6 +128,8 @@ st.caption(
     "Contrastive runs classify with a linear probe on frozen embeddings; the k-NN vote is shown "
     "beside it. ECE: expected calibration error (15 bins)."
 )
+for note in same_band_notes({label: d.metrics for label, d in runs.items()}):
+    st.info(note, icon=":material/info:")
 
 st.subheader("Calibration")
 run_metrics = {label: d.metrics for label, d in runs.items()}

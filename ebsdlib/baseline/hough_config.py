@@ -34,6 +34,13 @@ class HoughConfig:
     max_family_index
         Band families of a phase: every ``{hkl}`` its lattice centring allows with
         ``h² + k² + l² ≤`` this (11: fcc {111} {200} {220} {311}, PyEBSDIndex's own list).
+    min_band_intensity
+        Of those, the families bright enough to be among the bands a Radon transform finds:
+        kinematical electron intensity ``|F_hkl|²`` at least this share of the phase's
+        strongest family (:func:`ebsdlib.baseline.hough_families.band_families`). 0.05 drops
+        the L1₂ superlattice families (1 % of {111} in Ni₃Al, 0.02 % in Ni₃Fe) and keeps fcc
+        {311} (27 %). 0 keeps every family the lattice allows (runs stored before the option
+        existed read 0).
     temperature
         Softmax temperature of the phase probabilities; ``None`` fits it on labelled training
         patterns (temperature scaling, as dictionary indexing does).
@@ -60,6 +67,7 @@ class HoughConfig:
     rho_mask_fraction: float = 0.15
     angle_tolerance: float = 2.0
     max_family_index: int = 11
+    min_band_intensity: float = 0.05
     temperature: float | None = None
     calibration_patterns: int = 300
     batch_size: int = 512
@@ -94,6 +102,11 @@ class HoughConfig:
                 "max_family_index",
                 _integer(self.max_family_index) and 3 <= self.max_family_index <= 40,
                 "an integer h²+k²+l² from 3 to 40",
+            ),
+            (
+                "min_band_intensity",
+                _number(self.min_band_intensity) and 0 <= self.min_band_intensity < 1,
+                "a share of the strongest family's |F|² in [0, 1), e.g. 0.05",
             ),
             (
                 "temperature",
@@ -136,16 +149,21 @@ class HoughConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> HoughConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error that names them."""
+        """Inverse of :meth:`to_dict`; unknown keys are an error that names them. An option
+        added since a run was stored reads as what that run did (:data:`ADDED_OPTIONS`)."""
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown Hough indexing options {sorted(unknown)}; known are {sorted(known)}")
-        return cls(**d)
+        return cls(**{**ADDED_OPTIONS, **d})
 
     def replace(self, **changes: Any) -> HoughConfig:
         """A copy with some options changed (validated again)."""
         return replace(self, **changes)
+
+
+#: Options added after runs were first stored, with the value that reproduces those runs.
+ADDED_OPTIONS = {"min_band_intensity": 0.0}
 
 
 def _number(v: object) -> bool:

@@ -116,3 +116,25 @@ def same_split(configs: Mapping[str, dict]) -> tuple[bool, str]:
     return False, "These runs were evaluated on different data: " + "; ".join(
         parts
     ) + ". Compare runs of the same data set and evaluation mode for a fair comparison."
+
+
+def same_band_notes(metrics_by_label: dict[str, dict]) -> list[str]:
+    """Plain-words notes on Hough runs whose candidate phases share their band families.
+
+    Hough indexing sees only band geometry, so phases with the same bright band families
+    (``metrics["hough"]["same_bands"]``, :func:`ebsdlib.baseline.hough_families.same_band_groups`)
+    get the same solution and score on every pattern; the run names the first of them.
+    """
+    notes = []
+    for label, metrics in metrics_by_label.items():
+        hough = (metrics or {}).get("hough") or {}
+        for group in hough.get("same_bands") or []:
+            families = " ".join("{" + "".join(str(i) for i in f) + "}" for f in hough["families"][group[0]])
+            notes.append(
+                f"{label}: Hough indexing cannot tell {', '.join(group)} apart. Their bright band families are "
+                f"the same ({families}; fainter ones are below {hough.get('min_band_intensity', 0):.0%} of the "
+                f"strongest band's intensity and are not detected), and band positions depend on neither the "
+                f"chemistry nor the lattice parameter of a cubic phase. Every pattern gets the first of them, "
+                f"{group[0]}, with equal probabilities."
+            )
+    return notes

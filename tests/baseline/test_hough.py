@@ -107,30 +107,69 @@ def test_the_naive_conventions_are_far_off(indexed, patterns):
     assert np.degrees(turned.angle_with(Rotation(result.rotations[solved]))).max() < 1e-3
 
 
-def test_band_geometry_cannot_tell_ni3al_from_ni3fe(indexed):
-    """Both are L1₂ (Pm-3m) with the same band families; a cubic phase's interplanar angles do not
-    depend on the lattice parameter, so their solutions and scores are the same for every pattern."""
+FCC = [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]]  # PyEBSDIndex's FCC list
+
+
+def test_band_geometry_cannot_tell_the_default_phases_apart(indexed, patterns):
+    """Their bright band families are the fcc ones (the L1₂ superlattice bands are 1 % of {111}
+    or less), and a cubic phase's interplanar angles do not depend on the lattice parameter: one
+    PyEBSDIndex phase, the same solution and score for every pattern, and the run says so."""
+    from ebsdlib.data.format import EBSDDataset
+
     indexer, result, _, _ = indexed
-    assert indexer.families[1] == indexer.families[2]
-    np.testing.assert_array_equal(result.scores[:, 1], result.scores[:, 2])
+    assert indexer.families == [FCC, FCC, FCC] and indexer.library_of == (0, 0, 0)
+    assert indexer.summary()["same_bands"] == [["Ni", "Ni3Al", "Ni3Fe"]]
+    for p in (1, 2):
+        np.testing.assert_array_equal(result.scores[:, p], result.scores[:, 0])
+        np.testing.assert_array_equal(result.rotations[:, p], result.rotations[:, 0])
     assert result.indexed.all(axis=1).mean() > 0.9 and np.all(result.scores <= 1.0)
+    with EBSDDataset(patterns) as ds:  # indexed once: the same as an indexer of Ni alone
+        alone = build_indexer(ds.phases[:1], DETECTOR, ds.pattern_shape, HoughConfig())
+        ni = hough_patterns(ds, alone, None, hough_preprocess(HoughConfig(), ds.preprocessing))
+    np.testing.assert_array_equal(ni.scores[:, 0], result.scores[:, 0])
 
 
 def test_band_families_follow_the_lattice_centring():
-    ni, ni3al, _ = DEFAULT_PHASES
-    assert band_families(ni) == [(1, 1, 1), (2, 0, 0), (2, 2, 0), (3, 1, 1)]  # PyEBSDIndex's FCC list
+    ni, ni3al, ni3fe = DEFAULT_PHASES
+    assert band_families(ni) == [tuple(f) for f in FCC]
     bcc = Phase("Fe", 229, 2.87, "#000000")
     assert band_families(bcc) == [(1, 1, 0), (2, 0, 0), (2, 1, 1), (2, 2, 0), (3, 1, 0)]
-    l12 = band_families(ni3al)
+    l12 = band_families(ni3al)  # every family the primitive lattice allows
     assert {(1, 0, 0), (1, 1, 0), (2, 1, 0), (2, 1, 1)} <= set(l12) and set(band_families(ni)) <= set(l12)
     assert [lattice_centring(s) for s in (225, 229, 221, 227, 230, 195)] == ["F", "I", "P", "F", "I", "P"]
 
 
-def test_parallel_families_are_kept_once(indexed):
-    indexer, *_ = indexed
-    assert indexer.families[0] == [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]]
+def test_only_bright_families_are_listed():
+    """|F|² of the L1₂ superlattice families is about 1 % of {111} in Ni₃Al and 0.02 % in Ni₃Fe; a
+    strongly ordered B2 phase (CsCl: Cs and Cl differ by 38 electrons) keeps its {100}."""
+    ni, ni3al, ni3fe = DEFAULT_PHASES
+    for phase in (ni3al, ni3fe):
+        assert band_families(phase, min_intensity=0.05) == [tuple(f) for f in FCC]
+    assert (1, 0, 0) in band_families(ni3al, min_intensity=0.005)  # Ni₃Al's superlattice is above 0.5 %
+    assert (1, 0, 0) not in band_families(ni3fe, min_intensity=0.005)  # Ni₃Fe's is not
+    cscl = Phase("CsCl", 221, 4.12, "#000000", atoms=(("Cs", 0, 0, 0), ("Cl", 0.5, 0.5, 0.5)))
+    assert (1, 0, 0) in band_families(cscl, min_intensity=0.05)
+    bare = Phase("X", 221, 3.6, "#000000")  # no atoms: no structure factors, every allowed family
+    assert band_families(bare, min_intensity=0.05) == band_families(bare)
+
+
+def test_parallel_families_are_kept_once(patterns):
+    from ebsdlib.data.format import EBSDDataset
+
+    with EBSDDataset(patterns) as ds:
+        indexer = build_indexer(ds.phases, DETECTOR, ds.pattern_shape, HoughConfig(min_band_intensity=0))
+    assert indexer.families[0] == FCC and indexer.library_of == (0, 1, 1)
     kept = {tuple(f) for f in indexer.families[1]}
     assert (1, 0, 0) in kept and (2, 0, 0) not in kept  # {100} ∥ {200}: one plane normal
+
+
+def test_runs_stored_before_the_intensity_cut_read_as_they_ran():
+    stored = HoughConfig().to_dict()
+    del stored["min_band_intensity"]
+    assert HoughConfig.from_dict(stored).min_band_intensity == 0.0
+    assert HoughConfig.from_dict(HoughConfig().to_dict()).min_band_intensity == 0.05
+    with pytest.raises(ValueError, match=r"min_band_intensity=1\.5 is not allowed; use a share"):
+        HoughConfig(min_band_intensity=1.5)
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +196,7 @@ def test_run_folder_is_a_completed_evaluated_run(run):
     assert m["inference_patterns_per_second"] > 0 and 0 < m["temperature"] <= 1
     assert m["temperature_source"] == "fitted on 45 training patterns"
     assert m["hough"]["processes"] == 1 and m["hough"]["vendor"] == "KIKUCHIPY"
-    assert m["hough"]["families"]["Ni"] == [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]]
+    assert m["hough"]["families"]["Ni"] == FCC and m["hough"]["same_bands"] == [["Ni", "Ni3Al", "Ni3Fe"]]
     assert m["orientation_error_deg"]["median"] <= 1.0 and m["orientation_error_deg"]["n"] == 45
     assert m["not_indexed"] < 0.1 and m["mean_matched_bands"] > 3
     json.dumps(m)

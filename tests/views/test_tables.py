@@ -101,3 +101,18 @@ def test_phase_names_and_colours(metrics, predictions):
     colors = color_lookup(ph)
     assert colors["Ni"] == "#1f77b4" and colors["Ni₃Fe"] == colors["Ni3Fe"] == "#d62728"
     assert colors["Cu"] not in ("#1f77b4", "#d62728") and colors["not indexed"] == "#000000"
+
+
+def test_same_band_notes_name_the_phases_hough_cannot_separate():
+    from ebsdlib.views.classes import same_band_notes
+
+    fcc = [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]]
+    hough = {
+        "families": {"Ni": fcc, "Ni3Al": fcc, "Fe": [[1, 1, 0]]},
+        "min_band_intensity": 0.05,
+        "same_bands": [["Ni", "Ni3Al"]],
+    }
+    (note,) = same_band_notes({"hough A": {"hough": hough}, "ce": {"accuracy": 0.5}, "broken": None})
+    assert note.startswith("hough A: Hough indexing cannot tell Ni, Ni3Al apart")
+    assert "({111} {200} {220} {311}; fainter ones are below 5%" in note and "the first of them, Ni," in note
+    assert same_band_notes({"old hough": {"hough": {"families": {"Ni": fcc}}}}) == []  # stored before the groups
