@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ebsdlib.train.device import COMPILE_MODES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` command."""
@@ -48,6 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.0,
         help="confidence below which the printed fractions count a point as not indexed",
     )
+    p.add_argument(
+        "--compile",
+        choices=COMPILE_MODES,
+        default="none",
+        help="torch.compile the forward pass: default, reduce-overhead (CUDA graphs on a GPU) or "
+        "max-autotune; the first batches compile (seconds to minutes), so it pays on large scans "
+        "(default none: eager)",
+    )
     p.add_argument("--root", default=None, help="artifacts folder (default $EBSDLIB_ARTIFACTS or ./artifacts)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -70,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         scan_name=args.name,
         root=args.root,
         orientations=args.orientations,
+        compile_mode=args.compile,
     )
     is_main = current().is_main
     teardown()
@@ -81,5 +92,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"phase map of {rows}×{cols} points written to {folder}")
     else:
         print(f"predictions of {cols} patterns (no scan positions, so no map image) written to {folder}")
+    rate = phasemap.meta.get("inference_patterns_per_second")
+    if rate:
+        print(f"classified at {rate:,.0f} patterns/s ({phasemap.meta['inference_throughput']})")
     print(summarize_phasemap(phasemap, args.threshold))
     return 0

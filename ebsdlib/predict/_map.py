@@ -24,6 +24,7 @@ def predict_scan(
     root: str | Path | None = None,
     orientations: OrientationRequest = "auto",
     orientation_options: object = None,
+    compile_mode: str = "none",
 ) -> Path:
     """Classify every pattern of a scan and write its phase map into the run folder.
 
@@ -58,6 +59,10 @@ def predict_scan(
     orientation_options
         :class:`~ebsdlib.baseline.hough_config.HoughConfig` or
         :class:`~ebsdlib.baseline.config.DictionaryConfig` for the indexer; defaults when ``None``.
+    compile_mode
+        ``torch.compile`` mode of the forward pass (:data:`ebsdlib.train.device.COMPILE_MODES`;
+        ``"reduce-overhead"`` replays CUDA graphs); ``"none"`` runs eagerly. The map's
+        ``inference_patterns_per_second`` is the steady state, without the first batch.
 
     Returns
     -------
@@ -80,8 +85,10 @@ def predict_scan(
     from ebsdlib.data import load
     from ebsdlib.distributed import setup
     from ebsdlib.predict._orientations import ORIENTATION_REQUESTS, resolve_orientation_source, scan_orientations
-    from ebsdlib.train.inference import load_model, predict_dataset
+    from ebsdlib.train.device import check_compile_mode
+    from ebsdlib.train.inference import InferenceClock, load_model, predict_dataset
 
+    check_compile_mode(compile_mode)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} is not allowed; use a positive integer")
     if orientations not in ORIENTATION_REQUESTS:
@@ -99,6 +106,7 @@ def predict_scan(
             ctx,
             orientations,
             orientation_options,
+            compile_mode,
         )
     run, name, indexing = prediction_target(run_id_or_dir, data_path, scan_name, root)
     if indexing:  # a conventional baseline maps itself
@@ -114,6 +122,7 @@ def predict_scan(
             scan_positions(dataset)  # positions that do not fit the scan are refused before classifying
         model, config, phases = load_model(run.best_checkpoint, device)
         source = resolve_orientation_source(orientations, dataset, phases)
+        clock = InferenceClock()
         proba, _ = predict_dataset(
             model,
             dataset,
@@ -124,11 +133,13 @@ def predict_scan(
             precision=config.precision,
             embeddings=False,
             progress=progress,
+            compile_mode=compile_mode,
+            clock=clock,
         )
         found = scan_orientations(
             source, dataset, phases, proba.argmax(axis=1), options=orientation_options, progress=progress
         )
-        return write_scan_map(run, name, dataset, data_path, proba, config, phases, found)
+        return write_scan_map(run, name, dataset, data_path, proba, config, phases, found, clock.metrics())
 
 
 def summarize_phasemap(phasemap: PhaseMap, threshold: float = 0.0) -> str:

@@ -49,9 +49,12 @@ def write_scan_map(
     config: TrainConfig,
     phases: Sequence[Phase],
     found: ScanOrientations,
+    inference: dict | None = None,
 ) -> Path:
     """Save the ``(n, C)`` probabilities of a scan's patterns with their orientations as its phase
-    map; returns its folder. Called only once everything is computed, so a failure writes nothing."""
+    map; returns its folder. Called only once everything is computed, so a failure writes nothing.
+    ``inference``: the classification's timing (:meth:`~ebsdlib.train.inference.InferenceClock.metrics`),
+    kept in the map's metadata."""
     meta = {
         "run_id": run.run_id,
         "scan": name,
@@ -61,5 +64,6 @@ def write_scan_map(
         "method": method_of_network(config.loss).key,
         **found.detail,
         "orientation_seconds": found.seconds,
+        **(inference or {}),
     }
     return save_scan_phasemap(run, name, dataset, proba, phases, meta, **found.save_kwargs())

@@ -27,6 +27,7 @@ def predict_scan_distributed(
     ctx: Context,
     orientations: str = "auto",
     orientation_options: object = None,
+    compile_mode: str = "none",
 ) -> Path:
     """:func:`ebsdlib.predict.predict_scan` with every rank; returns the phase-map folder on every rank.
 
@@ -76,6 +77,7 @@ def predict_scan_distributed(
                 embeddings=False,
                 progress=progress and ctx.is_main,
                 to="main",
+                compile_mode=compile_mode,
             )
     except Exception as e:  # the other ranks stop too instead of waiting for this one's share
         ctx.fail(e)

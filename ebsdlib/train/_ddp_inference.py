@@ -47,12 +47,13 @@ def predict_sharded(
     embeddings: bool = True,
     progress: bool = False,
     to: Literal["all", "main"] = "all",
+    compile_mode: str = "none",
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """:func:`~ebsdlib.train.inference.predict_dataset` split over the ranks.
 
     Parameters
     ----------
-    model, dataset, preprocess, batch_size, precision, embeddings, progress
+    model, dataset, preprocess, batch_size, precision, embeddings, progress, compile_mode
         As for ``predict_dataset``.
     indices
         Pattern indices (``None``: all), the same on every rank; output row ``i`` belongs to
@@ -84,6 +85,7 @@ def predict_sharded(
         precision=precision,
         embeddings=embeddings,
         progress=progress,
+        compile_mode=compile_mode,
     )
     if not ctx.enabled:
         return part

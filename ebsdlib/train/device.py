@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Literal
+
+import numpy as np
 
 if TYPE_CHECKING:
     import torch
@@ -62,13 +65,36 @@ def autocast(precision: Literal["fp32", "bf16", "fp16"], device: torch.device):
 
 
 def to_device(array, device: torch.device) -> torch.Tensor:
-    """Numpy batch → tensor on ``device``: pinned memory and a non-blocking copy on CUDA."""
+    """Numpy batch (or host tensor) → tensor on ``device``: pinned memory and a non-blocking copy on CUDA.
+
+    A batch already pinned by :func:`pinned_batches` (in the reader thread) is only copied.
+    """
     import torch
 
-    t = torch.from_numpy(array)
+    t = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
     if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
+        return (t if t.is_pinned() else t.pin_memory()).to(device, non_blocking=True)
     return t
+
+
+def pinned_batches(batches: Iterator[tuple], device: torch.device, position: int = 1) -> Iterator[tuple]:
+    """``batches`` with the array at ``position`` of each item copied into page-locked host memory
+    when ``device`` is CUDA; unchanged on the CPU.
+
+    Meant to run in the reader thread (``prefetch(pinned_batches(...))``): the copy into pinned
+    memory then overlaps the model, and the main thread's host-to-device copy of the batch is
+    asynchronous. With ``prefetch``'s two batches ahead the reader fills one buffer while the
+    device reads the other (double buffering); the buffers come from PyTorch's caching host
+    allocator, which reuses a block only after the copies queued from it have finished.
+    """
+    import torch
+
+    if device.type != "cuda":
+        yield from batches
+        return
+    for item in batches:
+        array = np.ascontiguousarray(item[position])
+        yield (*item[:position], torch.from_numpy(array).pin_memory(), *item[position + 1 :])
 
 
 def synchronize(device: torch.device) -> None:
@@ -77,3 +103,21 @@ def synchronize(device: torch.device) -> None:
 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+#: ``torch.compile`` modes of the inference forward pass (``"none"``: eager).
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+
+
+def check_compile_mode(mode: str) -> None:
+    """Refuse an unknown compile mode, naming the allowed ones."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile mode {mode!r} is not allowed; use one of {', '.join(COMPILE_MODES)}")
+
+
+def compiled(function, mode: str):
+    """``function`` itself for ``"none"``, else ``torch.compile(function, mode=mode, dynamic=False)``."""
+    import torch
+
+    check_compile_mode(mode)
+    return function if mode == "none" else torch.compile(function, mode=mode, dynamic=False)

@@ -5,8 +5,10 @@ other than the run's own): ``predictions.csv``, ``metrics.json``, ``embeddings.n
 (float16) and, when the config asks for it, ``umap.npy``.
 
 ``metrics.json`` holds :func:`ebsdlib.metrics.compute_metrics`'s dictionary plus
-``split``, ``loss``, ``model``, ``phases`` (the phase table), ``inference_seconds``,
-``inference_patterns_per_second`` and, for SupCon, ``probe_accuracy`` (the linear probe,
+``split``, ``loss``, ``model``, ``phases`` (the phase table), ``inference_seconds`` (the whole
+pass), ``inference_patterns_per_second`` (steady state: the first batch, the warm-up, excluded
+when there are two or more; ``inference_throughput`` says which,
+:class:`~ebsdlib.train.inference.InferenceClock`) and, for SupCon, ``probe_accuracy`` (the linear probe,
 used for the predictions) and ``knn_accuracy`` (k-NN vote on the embeddings); for a calibrated
 model (:mod:`ebsdlib.train.temperature`) ``temperature``, ``calibration_split``,
 ``calibration_held_out``, ``calibration_nll`` (before, after) and ``ece_uncalibrated`` /
@@ -19,7 +21,6 @@ trainer adds its own figures (``training_seconds``, ``train_patterns_per_second`
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,7 +75,7 @@ def evaluate_model(
         Show a tqdm bar.
     """
     from ebsdlib.metrics import compute_metrics
-    from ebsdlib.train.inference import predict_dataset
+    from ebsdlib.train.inference import InferenceClock, predict_dataset
 
     out_dir = Path(out_dir)
     indices = dataset.indices(split)
@@ -82,11 +83,18 @@ def evaluate_model(
         raise ValueError(
             f"{dataset.path}: split {split!r} has no patterns to evaluate; choose another split (train, val, test)"
         )
-    t0 = time.perf_counter()
+    clock = InferenceClock()
     proba, emb = predict_dataset(
-        model, dataset, indices, config.preprocess, device, config.eval_batch_size, config.precision, progress=progress
+        model,
+        dataset,
+        indices,
+        config.preprocess,
+        device,
+        config.eval_batch_size,
+        config.precision,
+        progress=progress,
+        clock=clock,
     )
-    seconds = time.perf_counter() - t0
     y = dataset.labels[indices]
     names = [p.name for p in phases]
     metrics = compute_metrics(y, proba, names, n_boot=1000, seed=0)
@@ -96,8 +104,7 @@ def evaluate_model(
             "loss": config.loss,
             "model": config.model,
             "phases": [p.to_dict() for p in phases],
-            "inference_seconds": seconds,
-            "inference_patterns_per_second": len(indices) / max(seconds, 1e-9),
+            **clock.metrics(),
         }
     )
     if config.metric_learning:

@@ -7,6 +7,7 @@ on the device, exactly as in training.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -35,11 +36,14 @@ def predict_dataset(
     *,
     embeddings: bool = True,
     progress: bool = False,
+    compile_mode: str = "none",
+    clock: InferenceClock | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities and embeddings of the patterns at ``indices``.
 
     The file is read in batches (a background thread reads the next one while the model
-    runs), under ``torch.inference_mode()``, with autocast for bf16/fp16 and channels-last
+    runs and, on CUDA, copies it into pinned memory: double-buffered, asynchronous host-to-device
+    copies), under ``torch.inference_mode()``, with autocast for bf16/fp16 and channels-last
     on CUDA. Memory is bounded by the batch and the two outputs.
 
     Parameters
@@ -65,6 +69,15 @@ def predict_dataset(
         ``False`` skips collecting embeddings (large scans); an ``(n, 0)`` array is returned.
     progress
         Show a tqdm bar.
+    compile_mode
+        ``"none"``, or a ``torch.compile`` mode for the forward pass: ``"default"``,
+        ``"reduce-overhead"`` (CUDA graphs on CUDA) or ``"max-autotune"``
+        (:data:`ebsdlib.train.device.COMPILE_MODES`). Compiled passes have one fixed shape: a last, shorter slice is
+        padded with zeros and its padding dropped, so the predictions are those of the same
+        patterns. The first passes compile (seconds to minutes); worth it for large scans.
+    clock
+        Filled with the call's timing (:class:`InferenceClock`), the steady state without the
+        first batch.
 
     Returns
     -------
@@ -77,9 +90,19 @@ def predict_dataset(
     from tqdm.auto import tqdm
 
     from ebsdlib.train.data import background_tensor, prefetch, prepare_batch
-    from ebsdlib.train.device import autocast, resolve_device, resolve_precision
+    from ebsdlib.train.device import (
+        autocast,
+        check_compile_mode,
+        compiled,
+        pinned_batches,
+        resolve_device,
+        resolve_precision,
+    )
     from ebsdlib.train.memory import Backoff
 
+    check_compile_mode(compile_mode)
+    clock = clock if clock is not None else InferenceClock()
+    clock.start()
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
     channels_last = dev.type == "cuda"
@@ -101,12 +124,18 @@ def predict_dataset(
         advice="--eval-batch-size (predict: --batch-size)",
     )
 
+    embed_and_logits = compiled(model.embed_and_logits, compile_mode)
+
     def forward(part: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n_part = len(part)
+        if compile_mode != "none" and n_part < backoff.size:  # one shape for the compiled graph
+            part = torch.cat([part, part.new_zeros((backoff.size - n_part, *part.shape[1:]))])
         with autocast(prec, dev):
-            return model.embed_and_logits(part)
+            features, logits = embed_and_logits(part)
+        return features[:n_part], logits[:n_part]
 
     with torch.inference_mode():
-        for _, raw in prefetch(dataset.iter_batches(batch_size, idx[order])):
+        for _, raw in prefetch(pinned_batches(dataset.iter_batches(batch_size, idx[order]), dev)):
             x = prepare_batch(raw, dev, preprocess, bg, channels_last=channels_last)
             start = 0
             while start < len(x):
@@ -122,8 +151,52 @@ def predict_dataset(
                 done += len(features)
                 start += len(features)
             bar.update(len(raw))
+            clock.batch_done(len(raw))  # the outputs were copied back: the device is done with it
     bar.close()
     return proba, emb
+
+
+class InferenceClock:
+    """Wall time of one :func:`predict_dataset` call, with its steady state.
+
+    The first read batch is the warm-up (CUDA context and cuDNN's kernel choice, a compiled
+    graph's compilation, the reader thread's start), so the steady state is timed from its end
+    to the end of the last batch; with a single batch nothing can be excluded and all of it is
+    timed (said in :meth:`metrics`). Batch ends are taken after the outputs were copied back
+    to the host, so on CUDA they are synchronised.
+    """
+
+    def __init__(self) -> None:
+        self.t0 = self.t_first = self.t_end = None
+        self.patterns = self.first_patterns = 0
+
+    def start(self) -> None:
+        self.t0, self.t_first, self.patterns = time.perf_counter(), None, 0
+
+    def batch_done(self, n: int) -> None:
+        self.t_end = time.perf_counter()
+        self.patterns += n
+        if self.t_first is None:
+            self.t_first, self.first_patterns = self.t_end, n
+
+    @property
+    def seconds(self) -> float:
+        return (self.t_end or self.t0) - self.t0 if self.t0 is not None else 0.0
+
+    def metrics(self) -> dict:
+        """``inference_patterns_per_second`` (steady state when there were two batches or more),
+        ``inference_seconds`` (the whole call) and ``inference_throughput`` (what was timed)."""
+        steady = self.t_first is not None and self.patterns > self.first_patterns and self.t_end > self.t_first
+        if steady:
+            rate = (self.patterns - self.first_patterns) / (self.t_end - self.t_first)
+            note = (
+                f"steady state: the first batch ({self.first_patterns} patterns, warm-up) is excluded; "
+                f"{self.patterns - self.first_patterns} patterns timed"
+            )
+        else:
+            rate = self.patterns / self.seconds if self.seconds > 0 else None
+            note = f"warm-up not excluded: one batch of {self.patterns} patterns, all of it timed"
+        return {"inference_patterns_per_second": rate, "inference_seconds": self.seconds, "inference_throughput": note}
 
 
 #: Largest forward pass on the CPU. Bigger ones are slower per pattern there (the activations no
