@@ -12,6 +12,11 @@ its own timeout and log under ``DIR``:
 ``stream-data``, ``stream-train``
     A small simulated data set, then ``python -m ebsdlib train --stream`` on it (run folder under
     ``DIR/artifacts/runs``, its ``metrics.json`` read into the summary).
+``predict-eager``, ``predict-compiled``
+    ``python -m ebsdlib predict`` of the benchmark's scan with its trained run (kept under
+    ``DIR/bench-work``), eagerly and with ``--compile reduce-overhead`` (torch.compile with CUDA
+    graphs): the steady-state rates the maps record, their ratio and whether the two maps agree
+    point for point. The CPU variant has no compiled step (compiling takes minutes on two cores).
 
 Each step's timeout is its share of what is left of ``--budget-s`` (:data:`SHARES`: time an
 earlier step leaves unused goes to the later ones); a failing or timed-out step is recorded and
@@ -39,7 +44,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 #: Share of the remaining budget each step may take (unused time rolls over to later steps).
-SHARES = {"gpu-tests": 0.25, "bench-speed": 0.5, "stream-data": 0.05, "stream-train": 0.2}
+SHARES = {
+    "gpu-tests": 0.2,
+    "bench-speed": 0.45,
+    "stream-data": 0.05,
+    "stream-train": 0.15,
+    "predict-eager": 0.05,
+    "predict-compiled": 0.1,
+}
 #: Default budget in seconds: under 8 minutes on one GPU, with room for the start and transfers.
 DEFAULT_BUDGET_S = 480.0
 
@@ -77,6 +89,11 @@ STREAM_TRAIN = {
 
 #: Run id of the stream-training run (under ``DIR/artifacts/runs``).
 STREAM_RUN_ID = "device-check-stream"
+#: The benchmark's kept run that the predict steps map its scan with (mixed precision on CUDA).
+PREDICT_RUN = {"cuda": "speed-{precision}-1", "cpu": "speed-fp32-1"}
+#: Patterns per forward pass of the predict steps, and the compile mode measured on CUDA.
+PREDICT_BATCH = {"cuda": "4096", "cpu": "64"}
+COMPILE_MODE = "reduce-overhead"
 
 #: Issue 17's goals on one H100/H200, efficientnet_b0, 64 × 64 (patterns/s; the ratio is inference
 #: end to end ÷ the model alone).
@@ -187,6 +204,28 @@ def stream_headline(artifacts: Path, run_id: str) -> dict:
     return {"metrics": str(path), **{k: m.get(k) for k in (*keys, "device", "precision")}}
 
 
+def predict_headline(out: Path, device: str, bench: dict) -> dict:
+    """Steady-state rates of the eager and the compiled map, their ratio and their agreement."""
+    from ebsdlib.phasemap import load_phasemap
+
+    run = out / "bench-work" / "runs" / PREDICT_RUN[device].format(precision=bench.get("precision") or "fp32")
+    found = {}
+    for name in ("eager", "compiled"):
+        try:
+            found[name] = load_phasemap(run, name)
+        except (FileNotFoundError, ValueError):
+            continue
+    doc = {f"{k}_patterns_per_second": pm.meta.get("inference_patterns_per_second") for k, pm in found.items()}
+    doc.update({f"{k}_throughput": pm.meta.get("inference_throughput") for k, pm in found.items()})
+    if len(found) == 2:
+        eager, fast = found["eager"], found["compiled"]
+        if doc["eager_patterns_per_second"] and doc["compiled_patterns_per_second"]:
+            doc["compiled_over_eager"] = doc["compiled_patterns_per_second"] / doc["eager_patterns_per_second"]
+        doc["compile_mode"] = COMPILE_MODE
+        doc["same_phase_share"] = float((eager.pred == fast.pred).mean())
+    return doc
+
+
 def against_targets(bench: dict) -> dict:
     """Each issue target with the measured value and whether it is met (``None``: not measured)."""
     sims = [v for v in (bench.get("simulation_patterns_per_second") or {}).values() if v is not None]
@@ -223,7 +262,12 @@ def write_summary(out: Path, doc: dict) -> None:
         limit = "" if s["timeout_s"] is None else f"{s['timeout_s']:.0f}"
         lines.append(f"| {s['name']} | {code} | {secs} | {limit} | {Path(s['log']).name} |")
     lines += ["", "## Headline numbers", ""]
-    for k, v in {**doc["bench"], **{f"stream run {k}": v for k, v in doc["stream"].items()}}.items():
+    headline = {
+        **doc["bench"],
+        **{f"stream run {k}": v for k, v in doc["stream"].items()},
+        **{f"predict {k}": v for k, v in doc.get("predict", {}).items()},
+    }
+    for k, v in headline.items():
         lines.append(f"- {k}: {json.dumps(v) if isinstance(v, dict) else v}")
     lines += ["", "## Issue targets", ""]
     for k, v in doc["targets"].items():
@@ -239,6 +283,7 @@ def plan(out: Path, device: str, repo: Path) -> list[Step]:
     no_tests = f"no test files with the gpu marker under {repo / 'tests'} (run from a checkout)"
     pytest = [py, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", f"--junitxml={out / 'gpu-tests.xml'}"]
     bench = [py, "-m", "ebsdlib", "bench", "speed", "--device", device, "--out", str(out / "bench"), "--no-progress"]
+    bench += ["--work-dir", str(out / "bench-work"), "--keep"]  # the predict steps map its scan with its run
     simulate = [py, "-m", "ebsdlib", "simulate", "--what", "dataset", "--out", str(data), "--no-progress"]
     train = [py, "-m", "ebsdlib", "train", "--data", str(data), "--stream", "--device", device, "--no-umap", "--quiet"]
     artifacts = ["--artifacts", str(out / "artifacts"), "--run-id", STREAM_RUN_ID]
@@ -247,7 +292,19 @@ def plan(out: Path, device: str, repo: Path) -> list[Step]:
         Step("bench-speed", [*bench, *(CUDA_BENCH if device == "cuda" else CPU_BENCH)], str(out / "bench-speed.log")),
         Step("stream-data", [*simulate, *STREAM_DATA[device]], str(out / "stream-data.log")),
         Step("stream-train", [*train, *artifacts, *STREAM_TRAIN[device]], str(out / "stream-train.log")),
+        Step("predict-eager", [], str(out / "predict-eager.log")),
+        *([Step("predict-compiled", [], str(out / "predict-compiled.log"))] if device == "cuda" else []),
     ]
+
+
+def predict_command(out: Path, device: str, name: str, precision: str) -> list[str]:
+    """``python -m ebsdlib predict`` of the benchmark's scan into the phase map ``name``."""
+    work = out / "bench-work"
+    run = work / "runs" / PREDICT_RUN[device].format(precision=precision)
+    command = [sys.executable, "-m", "ebsdlib", "predict", "--run", str(run), "--data", str(work / "scan.h5")]
+    command += ["--device", device, "--batch-size", PREDICT_BATCH[device], "--orientations", "none"]
+    command += ["--name", name, "--quiet"]
+    return [*command, "--compile", COMPILE_MODE] if name == "compiled" else command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,12 +343,19 @@ def main(argv: list[str] | None = None) -> int:
         "steps": [asdict(s) for s in steps],
         "bench": {},
         "stream": {},
+        "predict": {},
         "targets": against_targets({}),
     }
     t_start = time.perf_counter()
     for i, step in enumerate(steps):
         if step.skipped is None and step.name == "stream-train" and not steps[i - 1].ok:
             step.skipped = "its data set was not made (stream-data failed)"
+        if step.skipped is None and step.name.startswith("predict-"):
+            bench_ok = next(s for s in steps if s.name == "bench-speed").ok
+            if not bench_ok:
+                step.skipped = "the benchmark's run and scan were not made (bench-speed failed)"
+            name = step.name.removeprefix("predict-")
+            step.command = predict_command(out, device, name, doc["bench"].get("precision") or "fp32")
         if step.skipped is None:
             left = args.budget_s - (time.perf_counter() - t_start)
             share = SHARES[step.name] / sum(SHARES[s.name] for s in steps[i:])
@@ -304,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             doc["targets"] = against_targets(doc["bench"])
         if step.name == "stream-train":
             doc["stream"] = stream_headline(artifacts, STREAM_RUN_ID)
+        if step.name.startswith("predict-"):
+            doc["predict"] = predict_headline(out, device, doc["bench"])
         doc["steps"] = [asdict(s) for s in steps]
         doc["seconds"] = time.perf_counter() - t_start
         write_summary(out, doc)

@@ -15,7 +15,7 @@ import pytest
 from ebsdlib import device_check
 from ebsdlib.device_check import SHARES, Step, main, run_step
 
-STEPS = ["gpu-tests", "bench-speed", "stream-data", "stream-train"]
+STEPS = ["gpu-tests", "bench-speed", "stream-data", "stream-train", "predict-eager"]
 #: Seconds for the CPU variant's steps: a cold numba cache costs the first step ~45 s.
 BUDGET = 480
 
@@ -53,6 +53,9 @@ def test_the_cpu_variant_runs_every_step_and_summarises_its_numbers(tmp_path):
     stream = summary["stream"]
     assert stream["feeder"] == "stream" and stream["train_patterns_per_second"] > 0
     assert "warm-up" in stream["throughput_note"] and stream["device"] == "cpu"
+    predict = summary["predict"]  # the benchmark's scan mapped again with its kept run
+    assert predict["eager_patterns_per_second"] > 0 and "compiled_patterns_per_second" not in predict
+    assert predict["eager_throughput"].startswith(("steady state", "warm-up not excluded"))
     targets = summary["targets"]
     assert set(targets) == set(device_check.TARGETS)
     measured = targets["inference_patterns_per_second"]["measured"]
@@ -89,9 +92,10 @@ def test_a_failing_step_is_recorded_and_the_rest_share_the_budget(tmp_path, monk
     monkeypatch.setattr(device_check, "run_step", fake)
     assert main(["--out", str(tmp_path), "--allow-cpu", "--budget-s", "100"]) == 1
     names = [n for n, _ in ran]
-    assert names == ["gpu-tests", "bench-speed", "stream-data"]  # no stream training without its data
+    assert names == ["gpu-tests", "bench-speed", "stream-data", "predict-eager"]  # no stream training without data
     limits = dict(ran)
-    assert limits["gpu-tests"] == pytest.approx(100 * SHARES["gpu-tests"] / sum(SHARES.values()), rel=0.01)
+    cpu_shares = sum(SHARES[name] for name in STEPS)
+    assert limits["gpu-tests"] == pytest.approx(100 * SHARES["gpu-tests"] / cpu_shares, rel=0.01)
     assert limits["stream-data"] == pytest.approx(100 * 0.05 / 0.25, rel=0.05)  # the unused time rolled over
     summary = json.loads((tmp_path / "summary.json").read_text())
     by = {s["name"]: s for s in summary["steps"]}
