@@ -166,3 +166,19 @@ def evaluation_choice(evaluations: list[str], key: str) -> str | None:
         "or split keeps each evaluation under evaluations/<name>/ in its folder.",
     )
     return None if choice == own else choice
+
+
+def bench_document(kind: str, root, missing: str) -> dict | None:
+    """The stored ``kind`` benchmark (:func:`ebsdlib.views.bench.load_bench`) when it has rows;
+    otherwise ``None``, after showing why: the file's problem as an error, or ``missing`` (what
+    to run) as a note."""
+    from ebsdlib.views.bench import load_bench
+
+    doc, problem = load_bench(kind, root)
+    if problem:
+        st.error(problem, icon=":material/broken_image:")
+        return None
+    if doc is None or not doc["rows"]:
+        st.info(missing, icon=":material/info:")
+        return None
+    return doc

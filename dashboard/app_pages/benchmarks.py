@@ -3,6 +3,7 @@ baselines (dictionary and Hough indexing) beside the networks."""
 
 import cache
 import streamlit as st
+import widgets
 
 from ebsdlib.simulate.config import DEFAULT_DOSE
 from ebsdlib.views.bench import (
@@ -11,7 +12,6 @@ from ebsdlib.views.bench import (
     dose_frame,
     dose_table,
     environment_line,
-    load_bench,
     method_comparison,
     oracle_frame,
     ratio_table,
@@ -31,16 +31,13 @@ base = cache.root()
 pct = st.column_config.NumberColumn(format="%.3f")
 
 st.subheader("Accuracy against dose")
-dose_doc, problem = load_bench("dose", base)
-if problem:
-    st.error(problem, icon=":material/broken_image:")
-elif dose_doc is None or not dose_doc["rows"]:
-    st.info(
-        f"No dose benchmark yet. Run `{COMMANDS['dose']}` (about ten minutes on two idle CPU cores; "
-        f"`{COMMANDS['dose']} --quick` takes seconds) and reload this page.",
-        icon=":material/info:",
-    )
-else:
+dose_doc = widgets.bench_document(
+    "dose",
+    base,
+    f"No dose benchmark yet. Run `{COMMANDS['dose']}` (about ten minutes on two idle CPU cores; "
+    f"`{COMMANDS['dose']} --quick` takes seconds) and reload this page.",
+)
+if dose_doc is not None:
     frame, oracle = dose_frame(dose_doc), oracle_frame(dose_doc)
     if not dose_doc.get("complete", True):
         done, planned = frame["dose"].nunique(), len(dose_doc.get("config", {}).get("doses", []))
@@ -105,16 +102,13 @@ else:
             )
 
 st.subheader("Robustness: trained on one forward model, tested on another")
-robust_doc, problem = load_bench("robustness", base)
-if problem:
-    st.error(problem, icon=":material/broken_image:")
-elif robust_doc is None or not robust_doc["rows"]:
-    st.info(
-        f"No robustness benchmark yet. Run `{COMMANDS['robustness']}` (minutes on the CPU with a small model; "
-        f"`{COMMANDS['robustness']} --quick` takes seconds) and reload this page.",
-        icon=":material/info:",
-    )
-else:
+robust_doc = widgets.bench_document(
+    "robustness",
+    base,
+    f"No robustness benchmark yet. Run `{COMMANDS['robustness']}` (minutes on the CPU with a small model; "
+    f"`{COMMANDS['robustness']} --quick` takes seconds) and reload this page.",
+)
+if robust_doc is not None:
     robust = robustness_frame(robust_doc)
     st.dataframe(robustness_table(robust), hide_index=True, width="stretch", key="bench_robustness")
     for line in robustness_findings(robust):
@@ -130,16 +124,13 @@ else:
     )
 
 st.subheader("Scaling: patterns seen and model size")
-scaling_doc, problem = load_bench("scaling", base)
-if problem:
-    st.error(problem, icon=":material/broken_image:")
-elif scaling_doc is None or not scaling_doc["rows"]:
-    st.info(
-        f"No scaling benchmark yet. Run `{COMMANDS['scaling']}` (tens of minutes on the CPU; a GPU reaches "
-        f"10⁶ patterns) and reload this page.",
-        icon=":material/info:",
-    )
-else:
+scaling_doc = widgets.bench_document(
+    "scaling",
+    base,
+    f"No scaling benchmark yet. Run `{COMMANDS['scaling']}` (tens of minutes on the CPU; a GPU reaches "
+    "10⁶ patterns) and reload this page.",
+)
+if scaling_doc is not None:
     st.dataframe(
         scaling_table(scaling_doc),
         hide_index=True,
@@ -161,16 +152,13 @@ else:
     )
 
 st.subheader("Throughput")
-speed_doc, problem = load_bench("speed", base)
-if problem:
-    st.error(problem, icon=":material/broken_image:")
-elif speed_doc is None or not speed_doc["rows"]:
-    st.info(
-        f"No speed benchmark yet. Run `{COMMANDS['speed']}` on the machine you want numbers for "
-        "(on a GPU it adds mixed-precision figures) and reload this page.",
-        icon=":material/info:",
-    )
-else:
+speed_doc = widgets.bench_document(
+    "speed",
+    base,
+    f"No speed benchmark yet. Run `{COMMANDS['speed']}` on the machine you want numbers for "
+    "(on a GPU it adds mixed-precision figures) and reload this page.",
+)
+if speed_doc is not None:
     ratios = ratio_table(speed_doc)
     numbers = ("end-to-end ÷ model alone", "same, CPU time", "goal", "end-to-end ÷ naive")
     st.dataframe(
