@@ -130,7 +130,7 @@ def test_band_geometry_cannot_tell_the_default_phases_apart(indexed, patterns):
 
 
 def test_band_families_follow_the_lattice_centring():
-    ni, ni3al, ni3fe = DEFAULT_PHASES
+    ni, ni3al, _ = DEFAULT_PHASES
     assert band_families(ni) == [tuple(f) for f in FCC]
     bcc = Phase("Fe", 229, 2.87, "#000000")
     assert band_families(bcc) == [(1, 1, 0), (2, 0, 0), (2, 1, 1), (2, 2, 0), (3, 1, 0)]
@@ -142,7 +142,7 @@ def test_band_families_follow_the_lattice_centring():
 def test_only_bright_families_are_listed():
     """|F|² of the L1₂ superlattice families is about 1 % of {111} in Ni₃Al and 0.02 % in Ni₃Fe; a
     strongly ordered B2 phase (CsCl: Cs and Cl differ by 38 electrons) keeps its {100}."""
-    ni, ni3al, ni3fe = DEFAULT_PHASES
+    _, ni3al, ni3fe = DEFAULT_PHASES
     for phase in (ni3al, ni3fe):
         assert band_families(phase, min_intensity=0.05) == [tuple(f) for f in FCC]
     assert (1, 0, 0) in band_families(ni3al, min_intensity=0.005)  # Ni₃Al's superlattice is above 0.5 %

@@ -46,7 +46,7 @@ def test_pinned_staging_leaves_cpu_batches_alone():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_pinned_staging_pins_cuda_batches():
     raw = np.arange(2 * 9, dtype=np.uint16).reshape(2, 3, 3)[:, ::-1]  # not contiguous
-    ((pos, pinned),) = pinned_batches(iter([(np.arange(2), raw)]), torch.device("cuda"))
+    ((_, pinned),) = pinned_batches(iter([(np.arange(2), raw)]), torch.device("cuda"))
     assert pinned.is_pinned() and pinned.dtype == torch.uint16
     np.testing.assert_array_equal(pinned.numpy(), raw)
 
