@@ -48,7 +48,11 @@ def test_the_cpu_variant_runs_every_step_and_summarises_its_numbers(tmp_path):
     assert bench["precision"] == "fp32" and bench["peak_gpu_memory_mb"] is None
     for key in ("inference_end_to_end", "inference_model_alone", "training_end_to_end", "training_model_alone"):
         assert bench[f"{key}_patterns_per_second"] > 0
-    assert set(bench["simulation_patterns_per_second"]) == {"kinematical patterns", "dynamical patterns"}
+    simulations = {"kinematical patterns", "dynamical patterns", "stream on cpu (torch)"}
+    assert set(bench["simulation_patterns_per_second"]) == simulations
+    stream_rate = bench["stream_simulation_patterns_per_second"]  # the stream trainer's source
+    assert stream_rate == bench["simulation_patterns_per_second"]["stream on cpu (torch)"] > 0
+    assert summary["targets"]["simulation_patterns_per_second"]["measured"] == stream_rate
     assert bench["end_to_end_over_model"]["inference · fp32"] > 0
     stream = summary["stream"]
     assert stream["feeder"] == "stream" and stream["train_patterns_per_second"] > 0

@@ -69,9 +69,10 @@ class SpeedBenchConfig:
         Include the naive script, dictionary indexing and Hough indexing (PyEBSDIndex in this one
         process, its numba kernels on numba's threads; the warm-up round compiles them); ``hough``
         also times the hybrid map (end-to-end network inference with Hough orientations).
-    simulation, simulation_patterns
+    simulation, simulation_patterns, stream_simulation_patterns
         Include the simulator's pattern generation (dynamical and kinematical masters), this
-        many patterns per round.
+        many patterns per round, and the stream trainer's source on the benchmark's device
+        (dynamical, in training batches), that many.
     stream
         Include stream training end to end (each batch simulated on the device; ratio
         ``training (stream)`` against the model alone, goal :data:`TRAINING_GOAL`).
@@ -108,6 +109,7 @@ class SpeedBenchConfig:
     simulation: bool = True
     stream: bool = True
     simulation_patterns: int = 2000
+    stream_simulation_patterns: int = 8192
     master_build_npx: int | None = 100
     resolution: float = 5.0
     dose: float = DEFAULT_DOSE
@@ -148,6 +150,11 @@ class SpeedBenchConfig:
                 "a positive integer",
             ),
             (
+                "stream_simulation_patterns",
+                isinstance(self.stream_simulation_patterns, int) and self.stream_simulation_patterns >= 1,
+                "a positive integer",
+            ),
+            (
                 "master_build_npx",
                 self.master_build_npx is None
                 or (isinstance(self.master_build_npx, int) and 16 <= self.master_build_npx <= 1000),
@@ -185,6 +192,7 @@ class SpeedBenchConfig:
             repeats=1,
             resolution=30.0,
             simulation_patterns=16,
+            stream_simulation_patterns=16,
             master_build_npx=16,
             master_half_size=40,
             device="cpu",
@@ -461,6 +469,9 @@ def build_stages(config: SpeedBenchConfig, prepared: Prepared, device, work: Pat
         out.append(S.HybridInference(fp32, prepared.scan, prepared.n_scan, config.inference_batch_size, device))
     for forward_model, (settings, masters) in prepared.simulators.items():
         out.append(S.PatternSimulation(forward_model, settings, masters, config.simulation_patterns))
+    if "dynamical" in prepared.simulators:  # the stream trainer's default forward model
+        settings = prepared.simulators["dynamical"][0]
+        out.append(S.StreamSimulation(settings, device, config.stream_simulation_patterns, config.batch_size))
     return out
 
 

@@ -34,7 +34,10 @@ processed; everything it needs (models, files, the dictionary) is made before ti
 ``simulation``
     New labelled patterns in memory, as the simulator makes them (random phases and
     orientations, projection of the master patterns already loaded, the detector's blur and
-    noise), for each forward model; writing to HDF5 is not included.
+    noise), for each forward model; writing to HDF5 is not included. ``stream on <device>``:
+    the stream trainer's own source (:class:`~ebsdlib.train.stream.StreamFeeder`: the torch
+    projection and noise on the benchmark's device, batches of the training batch size), the
+    patterns stream training draws — on a GPU, the figure issue 17's simulation target is about.
 """
 
 from __future__ import annotations
@@ -351,6 +354,27 @@ class PatternSimulation(Stage):
         clean = render_clean(self.masters, phases, labels, random_quaternions(self.n, rng), None, s.detector, shape)
         s.detector.expose(standardise(clean), s.pattern_doses(self.n, rng), rng, nominal_dose=s.dose)
         return self.n
+
+
+class StreamSimulation(Stage):
+    """Batches of fresh raw patterns from the stream trainer's source on the device (nothing else)."""
+
+    kind = "simulation"
+
+    def __init__(self, settings, device, n_patterns: int, batch_size: int):
+        from ebsdlib.train.stream import StreamFeeder
+
+        super().__init__("fp32")
+        self.pipeline = f"stream on {device.type} (torch)"
+        self.batch_size = int(batch_size)
+        n = max(self.batch_size, int(n_patterns) // self.batch_size * self.batch_size)
+        self.feeder = StreamFeeder(settings, n, device)
+        self.seed, self.round = int(settings.seed), 0
+
+    def __call__(self) -> int:
+        rng = np.random.default_rng([self.seed, self.round])
+        self.round += 1
+        return sum(len(labels) for _, _, labels in self.feeder.batches(self.batch_size, rng))
 
 
 def steps_for(n_train: int, batch_size: int, epochs: int) -> int:

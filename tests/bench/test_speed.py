@@ -23,6 +23,7 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
         ("inference", "hybrid map (network + Hough, 1 process)", "fp32"),
         ("simulation", "dynamical patterns", "fp32"),
         ("simulation", "kinematical patterns", "fp32"),
+        ("simulation", "stream on cpu (torch)", "fp32"),
     }
     assert set(rows) == expected  # CPU: no mixed-precision rows
     for r in rows.values():
@@ -34,6 +35,8 @@ def test_quick_speed_benchmark_measures_every_stage(speed_doc, bench_artifacts):
     assert (
         rows[("simulation", "dynamical patterns", "fp32")]["patterns"] == SpeedBenchConfig.quick().simulation_patterns
     )
+    # the stream trainer's source: whole training batches (quick: batch 4, 16 patterns)
+    assert rows[("simulation", "stream on cpu (torch)", "fp32")]["patterns"] == 16
     build = speed_doc["master_build"]  # one dynamical master built, timed, nothing cached
     assert build["phase"] == "Ni" and build["npx"] == 16 and build["seconds"] > 0 and build["device"] == "cpu"
     assert "dynamical master build: Ni at npx 16" in summary_table(speed_doc)
