@@ -81,7 +81,8 @@ def index_patterns(
 ) -> IndexResult:
     """Match the patterns at ``indices`` against every phase of ``dictionary``.
 
-    Batches are read in order by a background thread while the previous one is matched;
+    Batches are read in order by a background thread while the previous one is matched (on
+    CUDA it also copies them into pinned memory, :func:`ebsdlib.train.device.pinned_batches`);
     preprocessing and correlations run on the dictionary's device.
 
     Parameters
@@ -104,7 +105,7 @@ def index_patterns(
 
     from ebsdlib.baseline.match import best_matches, prepare
     from ebsdlib.train.data import prefetch
-    from ebsdlib.train.device import to_device
+    from ebsdlib.train.device import pinned_batches, to_device
 
     if tuple(dataset.pattern_shape) != tuple(dictionary.pattern_shape):
         raise ValueError(
@@ -131,9 +132,11 @@ def index_patterns(
     t0 = time.perf_counter()
     done = 0
     with tqdm(total=n, desc="dictionary indexing", unit="pattern", disable=not progress) as bar, torch.inference_mode():
-        for _, raw in prefetch(dataset.iter_batches(batch_size, idx[order])):
+        for _, raw in prefetch(pinned_batches(dataset.iter_batches(batch_size, idx[order]), dev)):
             rows = order[done : done + len(raw)]
-            x = prepare(to_device(np.ascontiguousarray(raw), dev), preprocess, bg)
+            x = prepare(
+                to_device(raw if isinstance(raw, torch.Tensor) else np.ascontiguousarray(raw), dev), preprocess, bg
+            )
             scores[rows], best[rows] = best_matches(x, dictionary.templates)
             done += len(raw)
             bar.update(len(raw))
