@@ -206,11 +206,16 @@ def stream_headline(artifacts: Path, run_id: str) -> dict:
     return {"metrics": str(path), **{k: m.get(k) for k in (*keys, "device", "precision")}}
 
 
+def predict_run(out: Path, device: str, precision: str) -> Path:
+    """The benchmark's kept run (under ``DIR/bench-work``) that the predict steps map with."""
+    return out / "bench-work" / "runs" / PREDICT_RUN[device].format(precision=precision)
+
+
 def predict_headline(out: Path, device: str, bench: dict) -> dict:
     """Steady-state rates of the eager and the compiled map, their ratio and their agreement."""
     from ebsdlib.phasemap import load_phasemap
 
-    run = out / "bench-work" / "runs" / PREDICT_RUN[device].format(precision=bench.get("precision") or "fp32")
+    run = predict_run(out, device, bench.get("precision") or "fp32")
     found = {}
     for name in ("eager", "compiled"):
         try:
@@ -302,9 +307,8 @@ def plan(out: Path, device: str, repo: Path) -> list[Step]:
 
 def predict_command(out: Path, device: str, name: str, precision: str) -> list[str]:
     """``python -m ebsdlib predict`` of the benchmark's scan into the phase map ``name``."""
-    work = out / "bench-work"
-    run = work / "runs" / PREDICT_RUN[device].format(precision=precision)
-    command = [sys.executable, "-m", "ebsdlib", "predict", "--run", str(run), "--data", str(work / "scan.h5")]
+    run, scan = predict_run(out, device, precision), out / "bench-work" / "scan.h5"
+    command = [sys.executable, "-m", "ebsdlib", "predict", "--run", str(run), "--data", str(scan)]
     command += ["--device", device, "--batch-size", PREDICT_BATCH[device], "--orientations", "none"]
     command += ["--name", name, "--quiet"]
     return [*command, "--compile", COMPILE_MODE] if name == "compiled" else command

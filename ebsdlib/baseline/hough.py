@@ -72,7 +72,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ebsdlib.baseline.hough_config import HoughConfig
-from ebsdlib.baseline.hough_families import band_families, check_hough_phase, same_band_groups
+from ebsdlib.baseline.hough_families import band_families, check_hough_phase
 from ebsdlib.baseline.index import IndexResult
 from ebsdlib.data.format import EBSDDataset
 from ebsdlib.data.preprocess import PreprocessConfig
@@ -110,6 +110,15 @@ class HoughIndexer:
     config: HoughConfig
     library_of: tuple[int, ...]
 
+    def same_bands(self) -> list[list[str]]:
+        """Groups (two phases or more) that share one PyEBSDIndex phase: the same band families in
+        the same Laue class, so the same solution and score for every pattern — Hough indexing cannot
+        choose between them (ties go to the first of the phase table)."""
+        groups: dict[int, list[str]] = {}
+        for phase, library in zip(self.phases, self.library_of, strict=True):
+            groups.setdefault(library, []).append(phase.name)
+        return [g for g in groups.values() if len(g) > 1]
+
     def summary(self) -> dict:
         """What ``metrics.json`` records of the indexer."""
         import numba
@@ -120,7 +129,7 @@ class HoughIndexer:
             "vendor": "KIKUCHIPY",
             "families": {p.name: fam for p, fam in zip(self.phases, self.families, strict=True)},
             "min_band_intensity": float(self.config.min_band_intensity),
-            "same_bands": same_band_groups([p.name for p in self.phases], self.families),
+            "same_bands": self.same_bands(),
             "processes": 1,
             "numba_threads": int(numba.get_num_threads()),
         }

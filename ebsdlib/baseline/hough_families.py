@@ -15,7 +15,7 @@ phase's strongest allowed family. Relative to {111} (measured here): Ni {200} 0.
 among the nine bands detected, and listing them only lets an L1₂ phase fit spurious bands (in
 an earlier version, that list called 5 of kikuchipy's 9 real Ni patterns Ni₃Al and put 29 % of
 simulated L1₂ orientations more than 5° off). The three default phases then have the same
-band families — band geometry cannot tell them apart (:func:`same_band_groups`). A phase
+band families — band geometry cannot tell them apart (``HoughIndexer.same_bands``). A phase
 without atoms has no structure factors; it keeps every allowed family. Only cubic phases: the
 phase table stores one lattice parameter.
 """
@@ -103,13 +103,3 @@ def band_families(phase: Phase, max_index: int = 11, min_intensity: float = 0.0)
 
     intensity = np.array([structure_factor(phase, hkl) ** 2 for hkl in allowed])
     return [hkl for hkl, i in zip(allowed, intensity, strict=True) if i >= min_intensity * intensity.max()]
-
-
-def same_band_groups(names: list[str], families: list[list[list[int]]]) -> list[list[str]]:
-    """Groups (two phases or more) of ``names`` whose band ``families`` are the same list:
-    Hough indexing gives such phases the same solution and score for every pattern, so it cannot
-    choose between them (ties go to the first of the phase table)."""
-    groups: dict[tuple, list[str]] = {}
-    for name, fam in zip(names, families, strict=True):
-        groups.setdefault(tuple(map(tuple, fam)), []).append(name)
-    return [g for g in groups.values() if len(g) > 1]

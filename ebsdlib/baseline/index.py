@@ -134,9 +134,7 @@ def index_patterns(
     with tqdm(total=n, desc="dictionary indexing", unit="pattern", disable=not progress) as bar, torch.inference_mode():
         for _, raw in prefetch(pinned_batches(dataset.iter_batches(batch_size, idx[order]), dev)):
             rows = order[done : done + len(raw)]
-            x = prepare(
-                to_device(raw if isinstance(raw, torch.Tensor) else np.ascontiguousarray(raw), dev), preprocess, bg
-            )
+            x = prepare(to_device(raw, dev), preprocess, bg)
             scores[rows], best[rows] = best_matches(x, dictionary.templates)
             done += len(raw)
             bar.update(len(raw))

@@ -344,7 +344,7 @@ def prepare_batch(
     if isinstance(raw, torch.Tensor):  # resident or streamed patterns, already on the device
         raw = raw.to(device, non_blocking=True)
     else:
-        raw = to_device(np.ascontiguousarray(raw), device)
+        raw = to_device(raw, device)
     x = preprocess_batch(raw, preprocess, static_background)
     if flip_generator is not None:
         rank, world = shard or (0, 1)

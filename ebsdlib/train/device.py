@@ -71,7 +71,7 @@ def to_device(array, device: torch.device) -> torch.Tensor:
     """
     import torch
 
-    t = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
+    t = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
     if device.type == "cuda":
         return (t if t.is_pinned() else t.pin_memory()).to(device, non_blocking=True)
     return t

@@ -92,7 +92,6 @@ def predict_dataset(
     from ebsdlib.train.data import background_tensor, prefetch, prepare_batch
     from ebsdlib.train.device import (
         autocast,
-        check_compile_mode,
         compiled,
         pinned_batches,
         resolve_device,
@@ -100,7 +99,7 @@ def predict_dataset(
     )
     from ebsdlib.train.memory import Backoff
 
-    check_compile_mode(compile_mode)
+    embed_and_logits = compiled(model.embed_and_logits, compile_mode)  # refuses an unknown mode
     clock = clock if clock is not None else InferenceClock()
     clock.start()
     dev = resolve_device(device)
@@ -123,8 +122,6 @@ def predict_dataset(
         what="inference forward pass",
         advice="--eval-batch-size (predict: --batch-size)",
     )
-
-    embed_and_logits = compiled(model.embed_and_logits, compile_mode)
 
     def forward(part: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n_part = len(part)
@@ -171,7 +168,9 @@ class InferenceClock:
         self.patterns = self.first_patterns = 0
 
     def start(self) -> None:
-        self.t0, self.t_first, self.patterns = time.perf_counter(), None, 0
+        """Start (again) from now, with nothing timed: a reused clock keeps nothing of its last call."""
+        self.t0, self.t_first, self.t_end = time.perf_counter(), None, None
+        self.patterns = self.first_patterns = 0
 
     def batch_done(self, n: int) -> None:
         self.t_end = time.perf_counter()

@@ -122,7 +122,7 @@ def same_band_notes(metrics_by_label: dict[str, dict]) -> list[str]:
     """Plain-words notes on Hough runs whose candidate phases share their band families.
 
     Hough indexing sees only band geometry, so phases with the same bright band families
-    (``metrics["hough"]["same_bands"]``, :func:`ebsdlib.baseline.hough_families.same_band_groups`)
+    (``metrics["hough"]["same_bands"]``, :meth:`ebsdlib.baseline.hough.HoughIndexer.same_bands`)
     get the same solution and score on every pattern; the run names the first of them.
     """
     notes = []
