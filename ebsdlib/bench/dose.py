@@ -26,16 +26,23 @@ that knows each pattern's true orientation and pattern centre, the physical limi
 on chemical order only and on lattice parameter only, with the pattern centre known exactly or
 to ±σ (``limit`` rows).
 
-Output: ``artifacts/bench/dose.json`` (config, environment, rows, oracle, limit; ``complete`` is
-false until the last dose is done — the file is rewritten after every dose) and ``dose.csv``
-(the rows).
+Output: ``artifacts/bench/dose.json`` (config, environment, rows, oracle, limit, and per dose the
+SHA-256 of the simulated patterns; ``complete`` is false until the last dose is done — the file
+is rewritten after every dose) and ``dose.csv`` (the rows).
+
+:func:`update_dose_bench` (``bench dose --update --methods …``) re-runs some methods of a finished
+benchmark on its own settings and replaces only their rows — after a change to one method, its
+rows are measured again without the twenty minutes of the others. The data sets are simulated
+again from the stored seed and must hash to the stored patterns (a simulator that changed since
+would compare the methods on different data); the oracle and limit rows are kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -167,6 +174,24 @@ class DoseBenchConfig:
         return d
 
     @classmethod
+    def from_dict(cls, data: dict, where: str = "dose benchmark config") -> DoseBenchConfig:
+        """The config stored in a ``dose.json`` (fields it lacks take today's defaults).
+
+        Raises
+        ------
+        ValueError
+            When ``data`` holds a field this version does not know (naming it and ``where``).
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown fields {unknown}; it was written by another version of ebsdlib — "
+                "re-run the whole benchmark (without --update) with this one"
+            )
+        return cls(**data)
+
+    @classmethod
     def quick(cls, **changes) -> DoseBenchConfig:
         """A tiny benchmark for tests: two doses, a few patterns, a test model, a coarse
         kinematical dictionary (its small masters build in a second)."""
@@ -270,6 +295,7 @@ def run_dose_bench(
     rows: list[dict] = []
     oracle: list[dict] = []
     limit: list[dict] = []
+    patterns_sha256: dict[str, str] = {}
     dictionary = None
     out.mkdir(parents=True, exist_ok=True)
 
@@ -283,6 +309,7 @@ def run_dose_bench(
             "oracle": oracle,
             "limit": limit,
             "dictionary": dictionary.summary() if dictionary is not None else None,
+            "patterns_sha256": patterns_sha256,
             "seconds": time.perf_counter() - t_start,
             "work_dir": str(work) if keep else None,
         }
@@ -295,17 +322,11 @@ def run_dose_bench(
             for dose in config.doses:
                 bar.set_postfix(dose=f"{dose:g}", step="simulate")
                 data = simulate_for_dose(config, dose, work)
+                patterns_sha256[dose_key(dose)] = patterns_digest(data)
                 bar.update(1)
                 for method in config.methods:
                     bar.set_postfix(dose=f"{dose:g}", step=method)
-                    if method == "hough":
-                        row = hough_row(config, dose, data)
-                    elif not get_method(method).is_network:
-                        row, dictionary = dictionary_row(
-                            config, dose, data, dictionary, refine=method == "dictionary_refined"
-                        )
-                    else:
-                        row = network_row(config, dose, data, method, work)
+                    row, dictionary = method_row(config, dose, data, method, work, dictionary)
                     rows.append(row)
                     bar.update(1)
                 if config.oracle:
@@ -321,6 +342,141 @@ def run_dose_bench(
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     return save(complete=True)
+
+
+def update_dose_bench(
+    methods: tuple[str, ...] | list[str],
+    out_dir: str | Path | None = None,
+    *,
+    device: str | None = None,
+    work_dir: str | Path | None = None,
+    keep: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Re-run ``methods`` of the finished benchmark in ``out_dir`` and replace their rows.
+
+    Every setting comes from the stored ``dose.json`` (only the device may change). Each dose's
+    data set is simulated again from the stored seed; where the file stores the patterns'
+    SHA-256 (benchmarks written since it does), a different digest stops the update before
+    anything is written. The other methods' rows, the oracle and the limit are kept; the
+    document gains an ``updates`` entry (methods, environment, seconds, whether the data were
+    checked, the digests of the data it measured on). ``dose.json`` and ``dose.csv`` are rewritten once, at the end.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``out_dir`` has no ``dose.json``.
+    ValueError
+        When it is not a finished dose benchmark, a method is unknown, or the data differ.
+    """
+    from tqdm.auto import tqdm
+
+    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
+    from ebsdlib.io import read_json
+    from ebsdlib.train.device import resolve_device
+
+    out = Path(out_dir) if out_dir is not None else bench_root()
+    path = out / "dose.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no dose benchmark to update; run `python -m ebsdlib bench dose` first (without --update)"
+        )
+    doc = read_json(path)
+    if not isinstance(doc, dict) or doc.get("kind") != "dose" or doc.get("complete") is not True:
+        state = doc.get("complete") if isinstance(doc, dict) else None
+        raise ValueError(
+            f"{path} is not a finished dose benchmark (kind {doc.get('kind') if isinstance(doc, dict) else None!r}, "
+            f"complete {state!r}); run the whole benchmark again without --update"
+        )
+    stored = DoseBenchConfig.from_dict(doc["config"], where=str(path))
+    config = replace(stored, methods=tuple(methods), device=device or stored.device, oracle=False, limit=False)
+    digests = doc.get("patterns_sha256") or {}
+    env = environment(str(resolve_device(config.device)))
+    work = work_folder("dose", work_dir)
+    t_start = time.perf_counter()
+    fresh: list[dict] = []
+    made: dict[str, str] = {}
+    dictionary = None
+    try:
+        steps = len(config.doses) * (1 + len(config.methods))
+        with tqdm(total=steps, desc="dose benchmark update", unit="step", disable=not progress) as bar:
+            for dose in config.doses:
+                bar.set_postfix(dose=f"{dose:g}", step="simulate")
+                data = simulate_for_dose(config, dose, work)
+                made[dose_key(dose)] = patterns_digest(data)
+                stored_digest = digests.get(dose_key(dose))
+                if stored_digest is not None and made[dose_key(dose)] != stored_digest:
+                    raise ValueError(
+                        f"{path}: the simulator now makes other patterns at dose {dose:g} than the stored rows "
+                        "were measured on (SHA-256 differs); an update would compare methods on different "
+                        "data — run the whole benchmark again without --update"
+                    )
+                bar.update(1)
+                for method in config.methods:
+                    bar.set_postfix(dose=f"{dose:g}", step=method)
+                    row, dictionary = method_row(config, dose, data, method, work, dictionary)
+                    fresh.append(row)
+                    bar.update(1)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    doc["rows"] = merged_rows(doc["rows"], fresh, config.doses)
+    doc["config"]["methods"] = [m for m in METHODS if m in set(stored.methods) | set(config.methods)]
+    if dictionary is not None:
+        doc["dictionary"] = dictionary.summary()
+    doc.setdefault("updates", []).append(
+        {
+            "methods": list(config.methods),
+            "environment": env,
+            "seconds": time.perf_counter() - t_start,
+            "data_checked": bool(digests),
+            "patterns_sha256": made,
+        }
+    )
+    write_results(doc, path, doc["rows"], out / "dose.csv")
+    return doc
+
+
+def merged_rows(rows: list[dict], fresh: list[dict], doses: tuple[float, ...]) -> list[dict]:
+    """``rows`` with every row of a method in ``fresh`` replaced by ``fresh``'s, ordered by dose
+    (as in ``doses``) and then by method (as in :data:`METHODS`)."""
+    replaced = {r["method"] for r in fresh}
+    kept = [r for r in rows if r["method"] not in replaced]
+    order = {float(d): i for i, d in enumerate(doses)}
+
+    def key(row: dict) -> tuple[int, int]:
+        method = row["method"]
+        return order.get(float(row["dose"]), len(order)), METHODS.index(method) if method in METHODS else len(METHODS)
+
+    return sorted(kept + fresh, key=key)
+
+
+def method_row(config: DoseBenchConfig, dose: float, data: Path, method: str, work: Path, dictionary=None):
+    """Run one method on the data set of one dose; returns its row and the (reused) dictionary."""
+    if method == "hough":
+        return hough_row(config, dose, data), dictionary
+    if not get_method(method).is_network:
+        return dictionary_row(config, dose, data, dictionary, refine=method == "dictionary_refined")
+    return network_row(config, dose, data, method, work), dictionary
+
+
+def dose_key(dose: float) -> str:
+    """A dose as a JSON object key (``f"{dose:g}"``)."""
+    return f"{float(dose):g}"
+
+
+def patterns_digest(path: str | Path) -> str:
+    """SHA-256 of a data set's patterns (their bytes, read in blocks), not of the file: the file
+    also holds its creation date."""
+    import h5py
+
+    digest = hashlib.sha256()
+    with h5py.File(path, "r") as f:
+        patterns = f["patterns"]
+        step = max(1, (64 << 20) // max(1, patterns[0].nbytes))
+        for start in range(0, len(patterns), step):
+            digest.update(np.ascontiguousarray(patterns[start : start + step]).tobytes())
+    return digest.hexdigest()
 
 
 def simulation_config(config: DoseBenchConfig, dose: float):
@@ -436,6 +592,7 @@ def hough_row(config: DoseBenchConfig, dose: float, data: Path) -> dict:
     row = metrics_row(dose, HOUGH_METHOD, metrics, time.perf_counter() - t0)
     row["temperature"] = temperature
     row["processes"] = metrics["hough"]["processes"]
+    row["min_band_intensity"] = hcfg.min_band_intensity
     return row
 
 

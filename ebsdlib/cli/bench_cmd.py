@@ -98,6 +98,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stream-train the networks on fresh patterns of each dose (calibrated on the stored validation split)",
     )
     d.add_argument("--stream-patterns", type=int, help="fresh patterns per epoch with --stream (default: train+val)")
+    d.add_argument(
+        "--update",
+        action="store_true",
+        help="re-run only --methods of the finished benchmark in --out on its stored settings and replace "
+        "their rows (the data sets are simulated again and checked against the stored ones)",
+    )
     _common_bench(d)
     d.set_defaults(func=run_dose)
 
@@ -446,10 +452,43 @@ def run_dose(args: argparse.Namespace) -> int:
             "seed",
         ],
     )
+    if args.update:
+        return _update_dose(args, given)
     config = DoseBenchConfig.quick(**given) if args.quick else DoseBenchConfig(**given)
     doc = run_dose_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)
     print(summary_table(doc))
     print(f"\n{doc['seconds']:.0f} s on {doc['environment']['device']}; written to {_out(args)}/dose.json and dose.csv")
+    return 0
+
+
+def _update_dose(args: argparse.Namespace, given: dict) -> int:
+    """``bench dose --update --methods …``: the stored benchmark's settings, only these methods again."""
+    from ebsdlib.bench.dose import summary_table, update_dose_bench
+
+    settings = sorted(set(given) - {"methods", "device"}) + (["quick"] if args.quick else [])
+    if settings:
+        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
+        raise ValueError(
+            f"--update takes its settings from the stored dose.json; drop {flags} (or run the whole "
+            "benchmark without --update to change them)"
+        )
+    if "methods" not in given:
+        raise ValueError("--update needs --methods: the methods to measure again, e.g. --methods hough")
+    doc = update_dose_bench(
+        given["methods"],
+        args.out,
+        device=given.get("device"),
+        work_dir=args.work_dir,
+        keep=args.keep,
+        progress=not args.no_progress,
+    )
+    print(summary_table(doc))
+    update = doc["updates"][-1]
+    checked = "data checked against the stored patterns" if update["data_checked"] else "no stored digests to check"
+    print(
+        f"\n{', '.join(update['methods'])} measured again in {update['seconds']:.0f} s on "
+        f"{update['environment']['device']} ({checked}); written to {_out(args)}/dose.json and dose.csv"
+    )
     return 0
 
 

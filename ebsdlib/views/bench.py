@@ -288,6 +288,14 @@ def environment_line(doc: dict) -> str:
         parts.append(f"load average {load[0]:.1f} at the start")
     if doc.get("seconds") is not None:
         parts.append(f"took {doc['seconds']:.0f} s")
+    for update in doc.get("updates") or []:  # ``bench dose --update``: some methods measured again later
+        u_env = update.get("environment") or {}
+        names = ", ".join(method_label(m) for m in update.get("methods", []))
+        checked = "" if update.get("data_checked") else ", data not checked against the stored patterns"
+        parts.append(
+            f"{names} measured again {u_env.get('created', '?')} on {u_env.get('device', '?')} "
+            f"(took {update.get('seconds', 0):.0f} s{checked})"
+        )
     return "; ".join(parts)
 
 

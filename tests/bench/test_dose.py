@@ -109,3 +109,97 @@ def test_the_networks_can_be_stream_trained_per_dose(tmp_path, monkeypatch):
     assert config["stream"] is True and config["name"].endswith("stream")
     with pytest.raises(ValueError, match=r"stream_patterns 3 must be 0 .* or at least batch_size \(4\)"):
         DoseBenchConfig.quick(stream=True, stream_patterns=3)
+
+
+@pytest.fixture
+def stored_dose(dose_doc, bench_artifacts, tmp_path, monkeypatch):
+    """A copy of the session's quick benchmark in its own folder, with the caches of the session."""
+    import shutil
+
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(bench_artifacts))
+    out = tmp_path / "bench"
+    out.mkdir()
+    shutil.copy(bench_artifacts / "bench" / "dose.json", out / "dose.json")
+    return out
+
+
+def _write(path, doc):
+    import json
+
+    path.write_text(json.dumps(doc))
+
+
+def test_update_measures_only_the_given_methods_again(stored_dose, dose_doc):
+    import json
+
+    from ebsdlib.bench.dose import update_dose_bench
+
+    tampered = json.loads((stored_dose / "dose.json").read_text())
+    assert set(tampered["patterns_sha256"]) == {f"{d:g}" for d in tampered["config"]["doses"]}
+    for row in tampered["rows"]:
+        row["accuracy"] = -1.0  # what the update must replace for Hough and keep for the others
+    _write(stored_dose / "dose.json", tampered)
+    doc = update_dose_bench(["hough"], stored_dose, work_dir=stored_dose.parent / "work", progress=False)
+    assert [(r["dose"], r["method"]) for r in doc["rows"]] == [(r["dose"], r["method"]) for r in dose_doc["rows"]]
+    before = {(r["dose"], r["method"]): r for r in dose_doc["rows"]}
+    for row in doc["rows"]:
+        if row["method"] == "hough":  # the same data and indexer: the same accuracy as the original run
+            assert row["accuracy"] == before[row["dose"], "hough"]["accuracy"] >= 0
+            assert row["min_band_intensity"] == 0.05
+        else:
+            assert row["accuracy"] == -1.0
+    (update,) = doc["updates"]
+    assert update["methods"] == ["hough"] and update["data_checked"] is True and update["seconds"] > 0
+    assert update["patterns_sha256"] == doc["patterns_sha256"]
+    assert doc["oracle"] == dose_doc["oracle"] and doc["limit"] == dose_doc["limit"]
+    assert json.loads((stored_dose / "dose.json").read_text()) == doc
+    csv = pd.read_csv(stored_dose / "dose.csv")
+    assert len(csv) == len(doc["rows"]) and (csv.loc[csv["method"] != "hough", "accuracy"] == -1).all()
+    assert not (stored_dose.parent / "work").exists()
+
+
+def test_update_refuses_data_the_simulator_no_longer_makes(stored_dose):
+    import json
+
+    from ebsdlib.bench.dose import update_dose_bench
+
+    doc = json.loads((stored_dose / "dose.json").read_text())
+    first = next(iter(doc["patterns_sha256"]))
+    doc["patterns_sha256"][first] = "0" * 64
+    _write(stored_dose / "dose.json", doc)
+    before = (stored_dose / "dose.json").read_bytes()
+    with pytest.raises(ValueError, match=rf"other patterns at dose {first} .* without --update"):
+        update_dose_bench(["hough"], stored_dose, progress=False)
+    assert (stored_dose / "dose.json").read_bytes() == before and not (stored_dose / "dose.csv").exists()
+
+
+def test_update_needs_a_finished_benchmark(stored_dose, tmp_path):
+    import json
+
+    from ebsdlib.bench.dose import update_dose_bench
+
+    with pytest.raises(FileNotFoundError, match=r"no dose benchmark to update; run .* first"):
+        update_dose_bench(["hough"], tmp_path / "empty", progress=False)
+    doc = json.loads((stored_dose / "dose.json").read_text())
+    _write(stored_dose / "dose.json", {**doc, "complete": False})
+    with pytest.raises(ValueError, match=r"not a finished dose benchmark .* complete False"):
+        update_dose_bench(["hough"], stored_dose, progress=False)
+    _write(stored_dose / "dose.json", {**doc, "config": {**doc["config"], "dose_units": "Gy"}})
+    with pytest.raises(ValueError, match=r"unknown fields \['dose_units'\]"):
+        update_dose_bench(["hough"], stored_dose, progress=False)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--methods", "hough", "--n-per-phase", "10"], "drop --n-per-phase"),
+        (["--methods", "hough", "--quick"], "drop --quick"),
+        ([], "--update needs --methods"),
+    ],
+)
+def test_cli_update_takes_its_settings_from_the_stored_file(stored_dose, argv, message, capsys):
+    from ebsdlib.cli import main
+
+    before = (stored_dose / "dose.json").read_bytes()
+    assert main(["bench", "dose", "--update", "--out", str(stored_dose), "--no-progress", *argv]) == 2
+    assert message in capsys.readouterr().err and (stored_dose / "dose.json").read_bytes() == before

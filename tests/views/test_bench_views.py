@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from ebsdlib.methods import get_method
-from ebsdlib.views.bench import OTHER_COLOR, dose_figure, dose_frame, method_comparison
+from ebsdlib.views.bench import OTHER_COLOR, dose_figure, dose_frame, environment_line, method_comparison
 
 
 def _row(dose: float, method: str, acc: float) -> dict:
@@ -55,3 +55,16 @@ def test_method_comparison_labels_runs_and_flags_the_indexing_baselines():
     assert out.loc["n", "method"] == "supervised contrastive (SupCon)" and not out.loc["n", "baseline"]
     assert out.loc["d", "baseline"] and out.loc["r", "baseline"]
     assert out.loc["n", "patterns_per_second"] == 100.0 and np.isnan(out.loc["d", "patterns_per_second"])
+
+
+def test_environment_line_names_the_methods_an_update_measured_again():
+    env = {"created": "2026-12-01T10:00:00+00:00", "device": "cpu", "device_name": "CPU", "cpu_count": 2}
+    doc = {"environment": env, "seconds": 1183.2}
+    assert environment_line(doc).endswith("took 1183 s")
+    update = {"methods": ["hough"], "environment": {**env, "created": "2026-12-02T21:00:00+00:00"}, "seconds": 95.4}
+    line = environment_line({**doc, "updates": [{**update, "data_checked": True}]})
+    assert line.endswith(
+        "took 1183 s; Hough/Radon indexing (PyEBSDIndex) measured again 2026-12-02T21:00:00+00:00 on cpu (took 95 s)"
+    )
+    unchecked = environment_line({**doc, "updates": [{**update, "data_checked": False}]})
+    assert unchecked.endswith("(took 95 s, data not checked against the stored patterns)")
