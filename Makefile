@@ -43,11 +43,12 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# kikuchipy/orix/diffsims compile numba gufuncs into a shared cache on first use: do it once, in one
-# process, before tests start processes in parallel.
+# kikuchipy/orix/diffsims, PyEBSDIndex and UMAP compile numba kernels into a shared cache on first
+# use: do it once, in one process, before pytest starts one worker per core (xdist; each test
+# folder, and the quick benchmarks' tests, run in one worker: see tests/conftest.py).
 test: lint browser
 	$(PY) tests/warm_numba.py
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadgroup
 
 # Rebuild the whole demo (data sets, both runs, evaluation, UMAP, phase maps) from nothing.
 demo: setup

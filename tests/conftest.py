@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,31 @@ def pytest_configure(config: pytest.Config) -> None:
     from tests import warm_numba
 
     warm_numba.main()
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:  # an xdist worker: its share of the cores, so two workers don't spin against each other
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+
+
+#: The session fixtures behind the tiny ``--quick`` benchmarks (below): the tests that use them
+#: share one xdist group, so one worker runs each benchmark once.
+BENCH_DOCS = frozenset({"dose_doc", "robustness_doc", "scaling_doc", "speed_doc"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test in the xdist group (``make test`` runs ``-n auto --dist loadgroup``) of the
+    session fixtures it builds on: the quick benchmarks' tests together, a test folder's tests
+    together (its conftest's session fixtures are built once), a top-level test file's tests
+    together (its module fixtures likewise). Without xdist the marks change nothing."""
+    tests_root = Path(__file__).parent
+    for item in items:
+        if BENCH_DOCS.intersection(getattr(item, "fixturenames", ())):
+            group = "bench"
+        else:
+            relative = item.path.relative_to(tests_root)
+            group = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
