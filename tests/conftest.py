@@ -14,10 +14,12 @@ def pytest_configure(config: pytest.Config) -> None:
     their cache, before any test compiles others: a process that loads a cached gufunc after
     compiling different ones can pair mismatched cache entries and crash (numba issue #10128; seen
     here as a segmentation fault in orix after PyEBSDIndex's kernels)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if getattr(config.option, "numprocesses", None) and not workers:
+        return  # the xdist controller: it runs no test
     from tests import warm_numba
 
     warm_numba.main()
-    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:  # an xdist worker: its share of the cores, so two workers don't spin against each other
         import torch
 

@@ -34,6 +34,10 @@ import numpy as np
 
 from ebsdlib.simulate.config import DEFAULT_DOSE
 
+#: ``torch.compile`` modes of the compiled inference row (``ebsdlib.train.device.COMPILE_MODES``,
+#: which imports torch).
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+
 INFERENCE_GOAL = 0.9
 TRAINING_GOAL = 0.85
 
@@ -87,6 +91,10 @@ class SpeedBenchConfig:
     device, precision
         ``precision`` is the mixed precision measured beside fp32 on CUDA (``"auto"``: bf16
         where supported, else fp16).
+    compile_mode
+        torch.compile mode of one more end-to-end inference row (``"none"`` leaves it out;
+        ``"reduce-overhead"`` adds CUDA graphs on a GPU): the scan mapped by ``predict --compile``,
+        compiled in the warm-up round, so the timed rounds are the steady state.
     profile
         Also profile the end-to-end stages in the warm-up round (cProfile; the top functions
         go into ``speed.json``).
@@ -117,6 +125,7 @@ class SpeedBenchConfig:
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp16"] = "auto"
+    compile_mode: str = "none"
     profile: bool = False
     display_map_shape: tuple[int, int] = (1000, 1000)
     display_points: int = 100_000
@@ -167,6 +176,7 @@ class SpeedBenchConfig:
             ),
             ("display_points", isinstance(self.display_points, int) and self.display_points >= 1, "a positive integer"),
             ("precision", self.precision in ("auto", "bf16", "fp16"), "'auto', 'bf16' or 'fp16'"),
+            ("compile_mode", self.compile_mode in COMPILE_MODES, "one of " + ", ".join(map(repr, COMPILE_MODES))),
         ]
         for name, ok, allowed in checks:
             if not ok:
@@ -447,6 +457,12 @@ def build_stages(config: SpeedBenchConfig, prepared: Prepared, device, work: Pat
         if config.stream:
             streamed = replace(cfg, stream=True, stream_patterns=steps // config.epochs * config.batch_size)
             out.append(S.StreamTraining(streamed, work / "runs-stream", prec))
+        if config.compile_mode != "none":
+            out.append(
+                S.CompiledInference(
+                    training, prepared.scan, prepared.n_scan, config.inference_batch_size, device, config.compile_mode
+                )
+            )
     if config.naive:
         cfg = prepared.train_config
         out += [
@@ -513,6 +529,10 @@ def summarise(stage, warm, timed: list) -> dict:
     }
 
 
+#: How the compiled inference rows' pipeline begins (:class:`ebsdlib.bench.stages.CompiledInference`).
+COMPILED = "end-to-end, torch.compile"
+
+
 def paired_ratio(a: dict | None, b: dict | None, key: str) -> float | None:
     """Median over rounds of ``a``'s rate ÷ ``b``'s rate in the same round (``key``: the rounds' list)."""
     if not a or not b or not a.get(key) or not b.get(key):
@@ -531,12 +551,14 @@ def ratios(rows: list[dict]) -> list[dict]:
     by = {(r["kind"], r["pipeline"], r["precision"]): r for r in rows}
     out = []
     for (kind, pipeline, prec), e2e in by.items():
-        if pipeline not in ("end-to-end", "stream end-to-end"):
+        if pipeline not in ("end-to-end", "stream end-to-end") and not pipeline.startswith(COMPILED):
             continue
         model, naive = by.get((kind, "model alone", prec)), by.get((kind, "naive", "fp32"))
         goal = INFERENCE_GOAL if kind == "inference" else TRAINING_GOAL
         if pipeline == "stream end-to-end":
             kind, naive = "training (stream)", None  # the naive script reads PNGs: no streamed twin
+        elif pipeline.startswith(COMPILED):
+            kind = f"inference ({pipeline.removeprefix('end-to-end, ')})"
         wall = paired_ratio(e2e, model, "rounds_patterns_per_second")
         cpu = paired_ratio(e2e, model, "rounds_patterns_per_cpu_second")
         out.append(

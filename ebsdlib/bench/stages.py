@@ -12,6 +12,10 @@ processed; everything it needs (models, files, the dictionary) is made before ti
     (model loading, streaming, preprocessing, assembly and exports included). Training: a
     :class:`ebsdlib.train.loop.Trainer` reads the HDF5 data set and trains for the epochs
     (checkpoints included; the final evaluation is not).
+``end-to-end, torch.compile <mode>``
+    Inference as ``end-to-end`` with ``predict --compile <mode>`` (``SpeedBenchConfig.compile_mode``;
+    only when one is asked for): the network compiled for one fixed batch shape in the warm-up
+    round, ``reduce-overhead`` replaying it as CUDA graphs on a GPU.
 ``stream end-to-end``
     Training with ``stream=True``: the same trainer and steps, each batch simulated fresh on the
     training device from the data set's simulator settings (projection, detector noise) instead
@@ -254,6 +258,34 @@ class HybridInference(PipelineInference):
             progress=False,
             scan_name="speed-hybrid",
             orientations="hough",
+        )
+        return self.n
+
+
+class CompiledInference(PipelineInference):
+    """HDF5 scan → phase map with ``predict_scan(..., compile_mode=mode)``: the network run by
+    ``torch.compile`` (one fixed batch shape; the warm-up round compiles it)."""
+
+    kind = "inference"
+
+    def __init__(self, training: PipelineTraining, scan: Path, n_patterns: int, batch_size: int, device, mode: str):
+        super().__init__(training, scan, n_patterns, batch_size, device)
+        self.mode = mode
+        self.pipeline = f"end-to-end, torch.compile {mode}"
+
+    def __call__(self) -> int:
+        from ebsdlib.predict import predict_scan
+
+        if self.training.run is None:
+            raise RuntimeError("the end-to-end training stage must run before compiled inference")
+        predict_scan(
+            self.training.run,
+            self.scan,
+            batch_size=self.batch_size,
+            device=str(self.device),
+            progress=False,
+            scan_name="speed-compiled",
+            compile_mode=self.mode,
         )
         return self.n
 

@@ -134,6 +134,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--resolution", type=float, help="dictionary orientation sampling in degrees (default 5)")
     s.add_argument("--precision", choices=("auto", "bf16", "fp16"), help="mixed precision measured on CUDA")
     s.add_argument(
+        "--compile",
+        dest="compile_mode",
+        choices=("none", "default", "reduce-overhead", "max-autotune"),
+        help="also time the scan mapped with torch.compile in this mode (reduce-overhead: CUDA graphs)",
+    )
+    s.add_argument(
         "--profile",
         action="store_true",
         default=None,
@@ -544,6 +550,7 @@ def run_speed(args: argparse.Namespace) -> int:
             "stream",
             "resolution",
             "precision",
+            "compile_mode",
             "profile",
             "device",
             "seed",

@@ -104,6 +104,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--npx-values", type=int, nargs="+", default=None, metavar="N", help="npx values, coarse to fine")
     c.add_argument("--dmin-values", type=float, nargs="+", default=None, metavar="NM", help="dmin values (nm)")
     c.add_argument("--mc-values", type=int, nargs="+", default=None, metavar="N", help="Monte Carlo electron counts")
+    c.add_argument(
+        "--parameters",
+        nargs="+",
+        choices=("npx", "dmin", "mc_electrons"),
+        default=None,
+        metavar="NAME",
+        help="refine only these (npx, dmin, mc_electrons; default all three), e.g. one more npx step",
+    )
     c.add_argument("--npx", type=int, default=None, help="npx while the others are refined (default: the default)")
     c.add_argument("--dmin", type=float, default=None, help="dmin (nm) while the others are refined")
     c.add_argument("--mc-electrons", type=int, default=None, help="electrons while the others are refined")
@@ -257,6 +265,8 @@ def run_convergence(args: argparse.Namespace) -> int:
     for key, values in (("npx", args.npx_values), ("dmin", args.dmin_values), ("mc_electrons", args.mc_values)):
         if values:
             sweeps[key] = tuple(values)
+    if args.parameters:
+        sweeps = {k: v for k, v in sweeps.items() if k in args.parameters}
     base = {k: v for k, v in (("npx", args.npx), ("dmin", args.dmin), ("mc_electrons", args.mc_electrons)) if v}
     progress = not args.no_progress
     common = dict(n_orientations=args.orientations, pattern_size=args.pattern_size, device=args.device)

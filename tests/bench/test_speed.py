@@ -150,3 +150,34 @@ def test_cuda_adds_mixed_precision_rows(tmp_path):
     precisions = {r["precision"] for r in doc["rows"]}
     assert "fp32" in precisions and precisions & {"bf16", "fp16"}
     assert all(r["cuda_peak_mb"] > 0 for r in doc["rows"])
+
+
+def test_a_compiled_inference_row_times_the_scan_mapped_with_torch_compile(tmp_path, monkeypatch):
+    """``compile_mode`` adds the scan mapped by ``predict --compile`` and its ratio to the model
+    alone; dynamo traces with the ``aot_eager`` backend here (inductor's C++ build takes a minute on
+    two cores), the mode still reaching ``torch.compile``."""
+    import torch
+
+    from ebsdlib.bench.speed import run_speed_bench
+
+    modes = []
+    real_compile = torch.compile
+
+    def compile_for_test(fn, mode=None, dynamic=None):
+        modes.append(mode)
+        return real_compile(fn, backend="aot_eager", dynamic=dynamic)
+
+    monkeypatch.setattr(torch, "compile", compile_for_test)
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    off = dict(naive=False, dictionary=False, hough=False, simulation=False, stream=False, master_build_npx=None)
+    config = SpeedBenchConfig.quick(compile_mode="reduce-overhead", **off)
+    doc = run_speed_bench(config, tmp_path / "bench", progress=False)
+    rows = {(r["kind"], r["pipeline"]): r for r in doc["rows"]}
+    compiled = rows[("inference", "end-to-end, torch.compile reduce-overhead")]
+    assert compiled["patterns"] == rows[("inference", "end-to-end")]["patterns"] == 36
+    assert len(compiled["rounds_patterns_per_second"]) == config.repeats and modes and set(modes) == {"reduce-overhead"}
+    kinds = {r["kind"]: r for r in doc["ratios"]}
+    assert kinds["inference (torch.compile reduce-overhead)"]["end_to_end_over_model"] > 0
+    assert doc["config"]["compile_mode"] == "reduce-overhead"
+    with pytest.raises(ValueError, match="compile_mode='fast' is not allowed; use one of 'none'"):
+        SpeedBenchConfig.quick(compile_mode="fast")

@@ -252,3 +252,14 @@ def test_cli_convergence_prints_the_table(capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "median_corr" in out and "mc_electrons" in out and len(out.splitlines()) == 8
+
+
+def test_cli_convergence_refines_only_the_named_parameters(capsys):
+    from ebsdlib.cli import main
+
+    args = ["simulate", "convergence", "--parameters", "npx", "--npx-values", "16", "20", "--dmin", "0.12"]
+    args += ["--mc-electrons", "1000", "--orientations", "4", "--no-progress"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4  # title, header, npx 16 → 20 and the finest npx
+    assert lines[2].split()[:3] == ["npx", "16", "20"] and lines[3].split()[:2] == ["npx", "20"]
