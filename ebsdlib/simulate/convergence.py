@@ -14,7 +14,10 @@ held at npx 200, dmin 0.04 nm, 20 000 electrons) with::
 
     ebsdlib simulate convergence --npx 200 --dmin 0.04 --mc-electrons 20000 --emsoft
 
-(16 minutes on two shared CPU cores, most of it the npx 400 build; ``--emsoft`` adds about a minute).
+(16 minutes on two shared CPU cores, most of it the npx 400 build; ``--emsoft`` adds about a minute),
+and the npx step after it (12 minutes) with::
+
+    ebsdlib simulate convergence --parameters npx --npx-values 280 400 560 --dmin 0.04 --mc-electrons 20000
 """
 
 from __future__ import annotations
@@ -186,7 +189,7 @@ def emsoft_agreement(
 ) -> list[dict]:
     """Median correlation of dynamical Ni patterns with kikuchipy's EMsoft Ni master, per ``npx``.
 
-    The kinematical Ni master (the shipped default) is the first row, for comparison. With
+    The kinematical Ni master (shipped) is the first row, for comparison. With
     ``use_cache`` the masters come from (and go to) the master-pattern cache, so the shipped
     defaults are not rebuilt.
 
@@ -207,7 +210,8 @@ def emsoft_agreement(
     shape = (pattern_size, pattern_size)
     emsoft = kp.data.nickel_ebsd_master_pattern_small(projection="lambert", hemisphere="both")
     ref = project(emsoft, q, detector, shape)
-    kin = project(master_pattern(NI, voltage=detector.voltage * 1e3, use_cache=use_cache), q, detector, shape)
+    kinematical = master_pattern(NI, voltage=detector.voltage * 1e3, use_cache=use_cache, forward_model="kinematical")
+    kin = project(kinematical, q, detector, shape)
     r = correlation(kin, ref)
     median, p05 = float(np.median(r)), float(np.percentile(r, 5))
     rows = [{"forward_model": "kinematical", "npx": None, "median_corr": median, "p05_corr": p05}]
