@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     session fixtures it builds on: the quick benchmarks' tests together, a test folder's tests
     together (its conftest's session fixtures are built once), a top-level test file's tests
     together (its module fixtures likewise); the longest groups first. Without xdist the marks
-    change nothing."""
+    change nothing and only the order differs from pytest's."""
     tests_root = Path(__file__).parent
     groups: dict[pytest.Item, str] = {}
     for item in items:
