@@ -65,8 +65,10 @@ under ``~/.pyebsdindex``).
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +83,29 @@ from ebsdlib.simulate.detector import DetectorModel
 
 #: PyEBSDIndex's phase criterion: ``nmatch · (FIT_CEILING − fit)``, fit in degrees.
 FIT_CEILING = 3.0
+
+
+@contextmanager
+def keeping_numba_cache_dir() -> Iterator[None]:
+    """Run PyEBSDIndex's code with ``$NUMBA_CACHE_DIR`` left as it was.
+
+    PyEBSDIndex 0.3.10's modules set ``os.environ["NUMBA_CACHE_DIR"]`` to
+    ``~/.pyebsdindex/numbacache`` when they are imported. numba in this process reads its cache
+    folder once, at its own import (done here first, so that folder stays this environment's),
+    but every process started afterwards — a training job launched from the dashboard,
+    torchrun's workers — would inherit the variable and compile cold into a second cache beside
+    the one the environment's other processes share.
+    """
+    import numba  # noqa: F401  (reads NUMBA_CACHE_DIR before PyEBSDIndex changes it)
+
+    before = os.environ.get("NUMBA_CACHE_DIR")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("NUMBA_CACHE_DIR", None)
+        else:
+            os.environ["NUMBA_CACHE_DIR"] = before
 
 
 @dataclass
@@ -122,7 +147,9 @@ class HoughIndexer:
     def summary(self) -> dict:
         """What ``metrics.json`` records of the indexer."""
         import numba
-        import pyebsdindex
+
+        with keeping_numba_cache_dir():
+            import pyebsdindex
 
         return {
             "pyebsdindex": pyebsdindex.__version__,
@@ -145,8 +172,9 @@ def build_indexer(
     """
     for p in phases:
         check_hough_phase(p)
-    from pyebsdindex.ebsd_index import EBSDIndexer
-    from pyebsdindex.tripletvote import addphase
+    with keeping_numba_cache_dir():
+        from pyebsdindex.ebsd_index import EBSDIndexer
+        from pyebsdindex.tripletvote import addphase
 
     libraries, keys, library_of, families = [], [], [], []
     for p in phases:
@@ -287,7 +315,8 @@ def hough_patterns(
         for _, raw in prefetch(dataset.iter_batches(batch_size, idx[order])):
             rows = order[done : done + len(raw)]
             x = preprocess_batch(np.ascontiguousarray(raw), preprocess, bg)[:, 0].numpy()
-            data, *_ = indexer.indexer.index_pats(patsin=x, chunksize=len(x))
+            with keeping_numba_cache_dir():  # it may import more of PyEBSDIndex
+                data, *_ = indexer.indexer.index_pats(patsin=x, chunksize=len(x))
             solved = data["nmatch"][columns].T >= 3  # (batch, P)
             fit[rows] = np.where(solved, data["fit"][columns].T, 180.0)
             nmatch[rows] = np.where(solved, data["nmatch"][columns].T, 0)

@@ -310,3 +310,35 @@ def test_an_indexer_of_another_shape_is_refused(indexed, patterns):
     other = build_indexer(indexer.phases, DETECTOR, (48, 48), HoughConfig())
     with EBSDDataset(patterns) as ds, pytest.raises(ValueError, match=r"patterns are 64×64 but the Hough indexer"):
         hough_patterns(ds, other, None, hough_preprocess(HoughConfig(), ds.preprocessing))
+
+
+def test_pyebsdindex_leaves_numba_cache_dir_as_it_was():
+    """PyEBSDIndex sets ``$NUMBA_CACHE_DIR`` when imported; building an indexer must leave it
+    unset, or every process started afterwards compiles into another numba cache. In a
+    fresh process (the modules are imported there for the first time) with the variable unset, so
+    numba's own cache, which ``tests/warm_numba.py`` filled, serves the kernels."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os\n"
+        "from ebsdlib.baseline.hough import build_indexer\n"
+        "from ebsdlib.baseline.hough_config import HoughConfig\n"
+        "from ebsdlib.phases import DEFAULT_PHASES\n"
+        "from ebsdlib.simulate.detector import DetectorModel\n"
+        "indexer = build_indexer(DEFAULT_PHASES[:1], DetectorModel(), (32, 32), HoughConfig())\n"
+        "indexer.summary()\n"
+        "print(os.environ.get('NUMBA_CACHE_DIR'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "None"
