@@ -324,11 +324,7 @@ def run_dose_bench(
                 data = simulate_for_dose(config, dose, work)
                 patterns_sha256[dose_key(dose)] = patterns_digest(data)
                 bar.update(1)
-                for method in config.methods:
-                    bar.set_postfix(dose=f"{dose:g}", step=method)
-                    row, dictionary = method_row(config, dose, data, method, work, dictionary)
-                    rows.append(row)
-                    bar.update(1)
+                dictionary = measure_methods(config, dose, data, work, dictionary, rows, bar)
                 if config.oracle:
                     bar.set_postfix(dose=f"{dose:g}", step="oracle")
                     oracle.extend(oracle_rows(config, [dose]))
@@ -412,11 +408,7 @@ def update_dose_bench(
                         "data — run the whole benchmark again without --update"
                     )
                 bar.update(1)
-                for method in config.methods:
-                    bar.set_postfix(dose=f"{dose:g}", step=method)
-                    row, dictionary = method_row(config, dose, data, method, work, dictionary)
-                    fresh.append(row)
-                    bar.update(1)
+                dictionary = measure_methods(config, dose, data, work, dictionary, fresh, bar)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -449,6 +441,17 @@ def merged_rows(rows: list[dict], fresh: list[dict], doses: tuple[float, ...]) -
         return order.get(float(row["dose"]), len(order)), METHODS.index(method) if method in METHODS else len(METHODS)
 
     return sorted(kept + fresh, key=key)
+
+
+def measure_methods(config: DoseBenchConfig, dose: float, data: Path, work: Path, dictionary, rows: list[dict], bar):
+    """Run every method of ``config`` on the data set of one dose, appending their rows to ``rows``
+    and advancing ``bar`` a step each; returns the (reused) dictionary."""
+    for method in config.methods:
+        bar.set_postfix(dose=f"{dose:g}", step=method)
+        row, dictionary = method_row(config, dose, data, method, work, dictionary)
+        rows.append(row)
+        bar.update(1)
+    return dictionary
 
 
 def method_row(config: DoseBenchConfig, dose: float, data: Path, method: str, work: Path, dictionary=None):

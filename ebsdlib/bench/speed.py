@@ -33,10 +33,7 @@ from typing import Literal
 import numpy as np
 
 from ebsdlib.simulate.config import DEFAULT_DOSE
-
-#: ``torch.compile`` modes of the compiled inference row (``ebsdlib.train.device.COMPILE_MODES``,
-#: which imports torch).
-COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+from ebsdlib.train.device import COMPILE_MODES
 
 INFERENCE_GOAL = 0.9
 TRAINING_GOAL = 0.85

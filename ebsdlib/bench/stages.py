@@ -219,23 +219,30 @@ class PipelineInference(Stage):
     """HDF5 scan → phase map with :func:`ebsdlib.predict.predict_scan`."""
 
     kind, pipeline = "inference", "end-to-end"
+    #: The phase map's name and what the error calls this stage.
+    scan_name, what = "speed", "end-to-end inference"
 
     def __init__(self, training: PipelineTraining, scan: Path, n_patterns: int, batch_size: int, device):
         super().__init__(training.precision)
         self.training, self.scan, self.n, self.batch_size, self.device = training, scan, n_patterns, batch_size, device
 
+    def options(self) -> dict:
+        """``predict_scan`` keywords of this kind of map beyond the common ones."""
+        return {}
+
     def __call__(self) -> int:
         from ebsdlib.predict import predict_scan
 
         if self.training.run is None:
-            raise RuntimeError("the end-to-end training stage must run before end-to-end inference")
+            raise RuntimeError(f"the end-to-end training stage must run before {self.what}")
         predict_scan(
             self.training.run,
             self.scan,
             batch_size=self.batch_size,
             device=str(self.device),
             progress=False,
-            scan_name="speed",
+            scan_name=self.scan_name,
+            **self.options(),
         )
         return self.n
 
@@ -244,50 +251,25 @@ class HybridInference(PipelineInference):
     """HDF5 scan → hybrid phase map (network phase, Hough orientation) with :func:`ebsdlib.predict.predict_scan`."""
 
     kind, pipeline = "inference", "hybrid map (network + Hough, 1 process)"
+    scan_name, what = "speed-hybrid", "the hybrid map"
 
-    def __call__(self) -> int:
-        from ebsdlib.predict import predict_scan
-
-        if self.training.run is None:
-            raise RuntimeError("the end-to-end training stage must run before the hybrid map")
-        predict_scan(
-            self.training.run,
-            self.scan,
-            batch_size=self.batch_size,
-            device=str(self.device),
-            progress=False,
-            scan_name="speed-hybrid",
-            orientations="hough",
-        )
-        return self.n
+    def options(self) -> dict:
+        return {"orientations": "hough"}
 
 
 class CompiledInference(PipelineInference):
     """HDF5 scan → phase map with ``predict_scan(..., compile_mode=mode)``: the network run by
     ``torch.compile`` (one fixed batch shape; the warm-up round compiles it)."""
 
-    kind = "inference"
+    scan_name, what = "speed-compiled", "compiled inference"
 
     def __init__(self, training: PipelineTraining, scan: Path, n_patterns: int, batch_size: int, device, mode: str):
         super().__init__(training, scan, n_patterns, batch_size, device)
         self.mode = mode
         self.pipeline = f"end-to-end, torch.compile {mode}"
 
-    def __call__(self) -> int:
-        from ebsdlib.predict import predict_scan
-
-        if self.training.run is None:
-            raise RuntimeError("the end-to-end training stage must run before compiled inference")
-        predict_scan(
-            self.training.run,
-            self.scan,
-            batch_size=self.batch_size,
-            device=str(self.device),
-            progress=False,
-            scan_name="speed-compiled",
-            compile_mode=self.mode,
-        )
-        return self.n
+    def options(self) -> dict:
+        return {"compile_mode": self.mode}
 
 
 class NaiveInference(Stage):

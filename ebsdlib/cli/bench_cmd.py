@@ -14,6 +14,7 @@ import argparse
 
 from ebsdlib.bench.robustness import TESTS, TRAININGS
 from ebsdlib.methods import method_keys
+from ebsdlib.train.device import COMPILE_MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -136,7 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--compile",
         dest="compile_mode",
-        choices=("none", "default", "reduce-overhead", "max-autotune"),
+        choices=COMPILE_MODES,
         help="also time the scan mapped with torch.compile in this mode (reduce-overhead: CUDA graphs)",
     )
     s.add_argument(
