@@ -218,6 +218,7 @@ def run_scaling_bench(
                     "patterns_seen": seen,
                     "epochs": epochs,
                     **accuracy_fields(metrics),
+                    **stream_losses(run),
                     "train_seconds": seconds,
                     "train_patterns_per_second": seen / seconds if seconds > 0 else None,
                 }
@@ -236,6 +237,20 @@ def oracle_rows(config: ScalingBenchConfig, sim: dict) -> list[dict]:
 
     base = SimulationConfig(patterns_per_grain=1, **sim)
     return calibrate([config.dose], n_per_phase=config.oracle_patterns, base=base, logreg=False)
+
+
+def stream_losses(run) -> dict:
+    """The streamed training loss of a run's first and last epoch. Every streamed pattern is new, so
+    it is a loss on unseen patterns: near ``chance_loss`` (ln of the number of phases) the network
+    has learnt nothing from the stream; below it, it has, whatever the stored test split says."""
+    history = run.history()
+    losses = [] if history is None or "train_loss" not in history else history["train_loss"].dropna().tolist()
+    names = (run.metrics() or {}).get("phase_names") or []
+    return {
+        "train_loss_first": float(losses[0]) if losses else None,
+        "train_loss_last": float(losses[-1]) if losses else None,
+        "chance_loss": math.log(len(names)) if names else None,
+    }
 
 
 def parameter_count(run) -> int | None:
@@ -266,11 +281,15 @@ def summary_table(doc: dict) -> str:
             ("accuracy", "accuracy", ".3f"),
             ("ci", "95% CI", ""),
             ("pair_accuracy", "Ni/Ni3Fe pair acc", ".3f"),
+            ("train_loss_last", "stream loss", ".3f"),
             ("train_patterns_per_second", "train patterns/s", ".0f"),
             ("train_seconds", "seconds", ".0f"),
         ],
     )
     lines = [table]
+    chance = next((r["chance_loss"] for r in doc["rows"] if r.get("chance_loss")), None)
+    if chance is not None:
+        lines.append(f"stream loss: the last epoch's cross-entropy on fresh patterns (learnt nothing: {chance:.3f})")
     for o in doc.get("oracle", []):
         pair = o.get("oracle_Ni_vs_Ni3Fe")
         if pair is not None:

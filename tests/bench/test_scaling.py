@@ -19,12 +19,15 @@ def test_every_model_and_budget_is_trained_and_tested(scaling_doc, bench_artifac
     assert list(rows["epochs"]) == [1, 3]  # budgets in whole epochs of at most stream_patterns
     assert (rows["n_test"] == 12).all() and (rows["parameters"] > 1000).all()
     assert (rows["train_patterns_per_second"] > 0).all()
+    assert np.allclose(rows["chance_loss"], np.log(3)) and (rows["train_loss_last"] > 0).all()
+    assert (rows["train_loss_first"] != rows["train_loss_last"]).iloc[1]  # three epochs: its own last loss
     recall = rows[["recall_Ni", "recall_Ni3Al", "recall_Ni3Fe"]].mean(axis=1)
     assert np.allclose(recall, rows["accuracy"])  # balanced test split
     (oracle,) = scaling_doc["oracle"]
     assert oracle["dose"] == cfg.dose and 0 <= oracle["oracle_Ni_vs_Ni3Fe"] <= 1
     assert (bench_artifacts / "bench" / "scaling.csv").is_file()
     assert "per tenfold more patterns seen" in summary_table(scaling_doc)
+    assert "stream loss" in summary_table(scaling_doc)
 
 
 def test_budgets_become_whole_epochs_of_whole_batches():
