@@ -166,3 +166,44 @@ def physical_limit(
                 }
             )
     return rows
+
+
+def cue_differences(
+    a: Phase = NI,
+    b: Phase = NI3FE,
+    forward_model: str = "dynamical",
+    n: int = 200,
+    shape: tuple[int, int] = (64, 64),
+    seed: int = 1,
+    **master_options,
+) -> dict[str, float]:
+    """How much of the clean pattern each cue of :data:`CUES` changes: for each pair of
+    :func:`cue_pairs`, ``1 − r`` with ``r`` the median correlation of the two candidates' clean
+    patterns at the same ``n`` random orientations and the detector's pattern centre.
+
+    ``1 − r`` of standardised patterns is half their mean squared difference: the difference a
+    matcher or a network has to find, before noise. ``master_options`` go to
+    :func:`ebsdlib.simulate.master.load_masters` (``half_size``, ``cache_dir``, ``dynamical``, …).
+    """
+    from ebsdlib.simulate.dataset import render_clean
+    from ebsdlib.simulate.detector import DetectorModel
+    from ebsdlib.simulate.master import load_masters
+    from ebsdlib.simulate.orientations import random_quaternions
+
+    q = random_quaternions(n, np.random.default_rng(seed))
+    detector = DetectorModel()
+    out = {}
+    for cue, pair in cue_pairs(a, b).items():
+        masters, _ = load_masters(pair, forward_model=forward_model, **master_options)
+        first, second = (
+            render_clean(masters, pair, np.full(n, i), q, None, detector, shape).reshape(n, -1) for i in (0, 1)
+        )
+        out[cue] = float(1 - np.median(_row_correlation(first, second)))
+    return out
+
+
+def _row_correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row of ``x`` with the same row of ``y``."""
+    x = x - x.mean(axis=1, keepdims=True)
+    y = y - y.mean(axis=1, keepdims=True)
+    return (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))

@@ -2,10 +2,10 @@
 
 import pytest
 
-from ebsdlib.phases import NI, NI3FE
+from ebsdlib.phases import NI, NI3AL, NI3FE
 from ebsdlib.simulate.config import AcquisitionSettings
 from ebsdlib.simulate.dynamical import DynamicalSettings
-from ebsdlib.simulate.limit import CUES, cue_pairs, physical_limit, wilson_interval
+from ebsdlib.simulate.limit import CUES, cue_differences, cue_pairs, physical_limit, wilson_interval
 
 N = 24
 
@@ -77,3 +77,13 @@ def test_bad_settings_are_named_before_anything_is_built(kwargs, match, monkeypa
     monkeypatch.setattr(master, "load_masters", lambda *a, **k: pytest.fail("built masters for bad input"))
     with pytest.raises(ValueError, match=match):
         physical_limit(**kwargs)
+
+
+def test_cue_differences_find_the_superlattice_and_nothing_between_equal_phases(tmp_path):
+    small = dict(forward_model="kinematical", n=12, shape=(32, 32), half_size=40, cache_dir=str(tmp_path))
+    al = cue_differences(NI, NI3AL, **small)
+    assert set(al) == set(CUES)
+    # the kinematical superlattice bands of Ni₃Al (|F₁₀₀| ≈ 1.2) outweigh its 1.2 % lattice parameter
+    assert al["order"] > 2 * al["lattice"] > 0 and al["real"] > al["lattice"]
+    same = cue_differences(NI, NI, **small)  # every variant of Ni against Ni is Ni
+    assert max(same.values()) < 1e-6 < al["order"]
