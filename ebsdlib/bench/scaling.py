@@ -218,7 +218,7 @@ def run_scaling_bench(
                     "patterns_seen": seen,
                     "epochs": epochs,
                     **accuracy_fields(metrics),
-                    **stream_losses(run),
+                    **stream_losses(run, metrics),
                     "train_seconds": seconds,
                     "train_patterns_per_second": seen / seconds if seconds > 0 else None,
                 }
@@ -239,13 +239,14 @@ def oracle_rows(config: ScalingBenchConfig, sim: dict) -> list[dict]:
     return calibrate([config.dose], n_per_phase=config.oracle_patterns, base=base, logreg=False)
 
 
-def stream_losses(run) -> dict:
-    """The streamed training loss of a run's first and last epoch. Every streamed pattern is new, so
-    it is a loss on unseen patterns: near ``chance_loss`` (ln of the number of phases) the network
-    has learnt nothing from the stream; below it, it has, whatever the stored test split says."""
+def stream_losses(run, metrics: dict) -> dict:
+    """The streamed training loss of a run's first and last epoch (``metrics``: the run's, already
+    read). Every streamed pattern is new, so it is a loss on unseen patterns: near ``chance_loss``
+    (ln of the number of phases) the network has learnt nothing from the stream; below it, it has,
+    whatever the stored test split says."""
     history = run.history()
     losses = [] if history is None or "train_loss" not in history else history["train_loss"].dropna().tolist()
-    names = (run.metrics() or {}).get("phase_names") or []
+    names = metrics.get("phase_names") or []
     return {
         "train_loss_first": float(losses[0]) if losses else None,
         "train_loss_last": float(losses[-1]) if losses else None,

@@ -29,6 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from ebsdlib.phases import NI, Phase
+from ebsdlib.simulate.calibrate import correlation
 from ebsdlib.simulate.detector import DetectorModel
 from ebsdlib.simulate.dynamical import DynamicalSettings
 
@@ -41,15 +42,6 @@ DEFAULT_SWEEPS = {
 
 #: A change of the median correlation below this counts as converged.
 TOLERANCE = 0.005
-
-
-def correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(n,)`` Pearson correlation of each pair of patterns ``a[i]``, ``b[i]`` (any shape after the first axis)."""
-    a = a.reshape(len(a), -1).astype(np.float64)
-    b = b.reshape(len(b), -1).astype(np.float64)
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
 
 
 def study_orientations(n: int = 100, seed: int = 0) -> np.ndarray:

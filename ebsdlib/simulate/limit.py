@@ -185,25 +185,19 @@ def cue_differences(
     matcher or a network has to find, before noise. ``master_options`` go to
     :func:`ebsdlib.simulate.master.load_masters` (``half_size``, ``cache_dir``, ``dynamical``, …).
     """
+    from ebsdlib.simulate.calibrate import correlation
     from ebsdlib.simulate.dataset import render_clean
     from ebsdlib.simulate.detector import DetectorModel
     from ebsdlib.simulate.master import load_masters
     from ebsdlib.simulate.orientations import random_quaternions
 
+    pairs = cue_pairs(a, b)
+    phases = tuple({p.name: p for pair in pairs.values() for p in pair}.values())
+    masters, _ = load_masters(phases, forward_model=forward_model, **master_options)
     q = random_quaternions(n, np.random.default_rng(seed))
     detector = DetectorModel()
     out = {}
-    for cue, pair in cue_pairs(a, b).items():
-        masters, _ = load_masters(pair, forward_model=forward_model, **master_options)
-        first, second = (
-            render_clean(masters, pair, np.full(n, i), q, None, detector, shape).reshape(n, -1) for i in (0, 1)
-        )
-        out[cue] = float(1 - np.median(_row_correlation(first, second)))
+    for cue, pair in pairs.items():
+        first, second = (render_clean(masters, pair, np.full(n, i), q, None, detector, shape) for i in (0, 1))
+        out[cue] = float(1 - np.median(correlation(first, second)))
     return out
-
-
-def _row_correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row of ``x`` with the same row of ``y``."""
-    x = x - x.mean(axis=1, keepdims=True)
-    y = y - y.mean(axis=1, keepdims=True)
-    return (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
