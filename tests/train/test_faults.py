@@ -114,7 +114,15 @@ def killed(tiny_data, tmp_path_factory):
             wait_for(lambda mark=mark: mark.exists() and mark.read_text(), 120, f"{fault} to reach its fault point")
             os.killpg(jobs.job_info(run)["pid"], signal.SIGKILL)
             mark.unlink()
-        failed = wait_for(lambda: sorted(jobs.poll(root, len(FAULTS)).failed), 30, "the poller to see the deaths")
+        # each poll reports the runs it marked failed in that call; a killed process may take a
+        # poll or two to be seen dead, so collect them until every killed run has been reported
+        seen: set[str] = set()
+
+        def every_death_seen() -> list[str] | None:
+            seen.update(jobs.poll(root, len(FAULTS)).failed)
+            return sorted(seen) if seen >= {run.run_id for run in runs.values()} else None
+
+        failed = wait_for(every_death_seen, 30, "the poller to see every death")
         yield root, runs, reference, failed
     finally:
         torch.set_num_threads(threads)
