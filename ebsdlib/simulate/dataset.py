@@ -183,7 +183,8 @@ def simulate_dataset(
             det.dtype,
             phases,
             provenance=provenance("dataset", config.to_dict(), master_info),
-            preprocessing=PreprocessConfig().to_dict(),
+            # the recommendation keeps the simulated size: a 128-pixel set trains at 128, not 64
+            preprocessing=PreprocessConfig(size=size).to_dict(),
             optional=("split", "quality", "orientations", "grain_id", "pc"),
             split_rule=rule,
             seed=config.seed,

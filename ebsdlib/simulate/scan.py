@@ -223,7 +223,8 @@ def simulate_scan(
             det.dtype,
             phases,
             provenance=provenance("scan", config.to_dict(), master_info),
-            preprocessing=PreprocessConfig().to_dict(),
+            # the recommendation keeps the simulated size: a 128-pixel set trains at 128, not 64
+            preprocessing=PreprocessConfig(size=size).to_dict(),
             optional=("split", "scan/row", "scan/col", "quality", "orientations", "grain_id", "pc"),
             split_rule=rule,
             seed=config.seed,

@@ -30,7 +30,8 @@ def test_file_holds_labels_orientations_grains_quality_split(tiny_file, tiny_con
         assert pc.shape == (36, 3) and np.abs(pc - np.asarray(tiny_config.detector.pc)).max() < 6 * spread + 1e-6
         assert spread == 0 or pc.std(axis=0).min() > 0
         assert ds.split is not None and set(np.unique(ds.split)) <= {0, 1, 2}
-        assert ds.preprocessing == PreprocessConfig().to_dict()
+        # recommended at the simulated size (32), not the library's default input size (64)
+        assert ds.preprocessing == PreprocessConfig(size=32).to_dict() != PreprocessConfig().to_dict()
         prov = ds.provenance
         assert prov["simulator"] == "ebsdlib.simulate.dataset"
         assert prov["config"]["dose"] == tiny_config.dose

@@ -27,6 +27,7 @@ def test_scan_file_has_positions_labels_quality(scan_file, tiny_scan_config):
         assert quality.shape == (120,) and np.all(np.isfinite(quality))
         assert ds.provenance["simulator"] == "ebsdlib.simulate.scan"
         assert ds.provenance["config"]["shape"] == [12, 10]
+        assert ds.preprocessing["size"] == 32  # recommended at the simulated size
 
 
 def test_every_phase_appears_when_grains_allow(tiny_scan_config):
