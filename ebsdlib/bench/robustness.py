@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -268,9 +268,10 @@ def train_domain(config: RobustnessBenchConfig, training: str, data: Path, work:
     )
 
 
-def stream_train(data: Path, work: Path, **settings):
+def stream_train(data: Path, work: Path, *, input_size: int | None = None, **settings):
     """A cross-entropy stream run on ``data``'s simulator settings (its val split calibrates, its
-    test split reports), ``settings`` of :class:`~ebsdlib.train.config.TrainConfig`; returns the run."""
+    test split reports), ``settings`` of :class:`~ebsdlib.train.config.TrainConfig`; returns the run.
+    ``input_size`` overrides the data set's recommended network input size (``None``: keep it)."""
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.train.config import TrainConfig
@@ -278,6 +279,8 @@ def stream_train(data: Path, work: Path, **settings):
 
     with EBSDDataset(data) as ds:
         preprocess = PreprocessConfig.from_dict(ds.preprocessing)
+    if input_size is not None:
+        preprocess = replace(preprocess, size=input_size)
     epochs = settings["epochs"]
     cfg = TrainConfig(
         data=str(data),

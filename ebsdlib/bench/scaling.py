@@ -41,6 +41,10 @@ class ScalingBenchConfig:
         Electrons per pixel of the stored set and the stream (default: the simulator's).
     n_per_phase, split_fractions, pattern_size
         The stored set whose validation split calibrates and whose test split reports.
+    input_size
+        The networks' input size in pixels (patterns are resized to it on the training device);
+        ``None``: the pattern size. Larger than ``pattern_size`` asks whether a network fails for want
+        of information in the pattern or for want of pixels after its strided stem.
     forward_model
         Master patterns of the stored set and the stream.
     stream_patterns, batch_size, lr
@@ -59,6 +63,7 @@ class ScalingBenchConfig:
     n_per_phase: int = 300
     split_fractions: tuple[float, float, float] = (0.1, 0.3, 0.6)
     pattern_size: int = 64
+    input_size: int | None = None
     forward_model: Literal["kinematical", "dynamical"] = "dynamical"
     stream_patterns: int = 5_000
     batch_size: int = 32
@@ -88,6 +93,13 @@ class ScalingBenchConfig:
             raise ValueError(f"dose {self.dose!r} must be a positive number of electrons per pixel")
         if not isinstance(self.n_per_phase, int) or self.n_per_phase < 4:
             raise ValueError(f"n_per_phase {self.n_per_phase!r} must be an integer of at least 4")
+        if self.input_size is not None:
+            from ebsdlib.data.preprocess import PreprocessConfig
+
+            try:
+                PreprocessConfig(size=self.input_size)
+            except ValueError as err:
+                raise ValueError(f"input_size: {err}") from None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -207,6 +219,7 @@ def run_scaling_bench(
                 seed=config.seed,
                 device=config.device,
                 name=f"scaling {model} {budget}",
+                input_size=config.input_size,
             )
             seconds = time.perf_counter() - t0
             metrics = run.metrics()
@@ -217,6 +230,7 @@ def run_scaling_bench(
                     "parameters": metrics.get("parameters") or parameter_count(run),
                     "patterns_seen": seen,
                     "epochs": epochs,
+                    "input_size": run.config()["preprocess"]["size"],
                     **accuracy_fields(metrics),
                     **stream_losses(run, metrics),
                     "train_seconds": seconds,
@@ -288,6 +302,10 @@ def summary_table(doc: dict) -> str:
         ],
     )
     lines = [table]
+    sizes = sorted({r["input_size"] for r in doc["rows"] if r.get("input_size") is not None})
+    if sizes:
+        shown = ", ".join(f"{s} px" for s in sizes)
+        lines.append(f"patterns {doc['config']['pattern_size']} px, network input {shown}")
     chance = next((r["chance_loss"] for r in doc["rows"] if r.get("chance_loss")), None)
     if chance is not None:
         lines.append(f"stream loss: the last epoch's cross-entropy on fresh patterns (learnt nothing: {chance:.3f})")

@@ -184,6 +184,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sc.add_argument("--dose", type=float, help="electrons per pixel (default: the simulator's default)")
     sc.add_argument("--n-per-phase", type=int, help="stored patterns per phase (default 300)")
     sc.add_argument("--pattern-size", type=int, help="pattern size in pixels (default 64)")
+    sc.add_argument(
+        "--input-size",
+        type=int,
+        help="the networks' input size in pixels; patterns are resized to it (default: the pattern size)",
+    )
     sc.add_argument("--forward-model", choices=("dynamical", "kinematical"), help="master patterns (default dynamical)")
     sc.add_argument("--stream-patterns", type=int, help="most patterns per epoch (default 5000)")
     sc.add_argument("--batch-size", type=int, help="training batch size (default 32)")
@@ -519,7 +524,8 @@ def run_scaling(args: argparse.Namespace) -> int:
     """``bench scaling``: run, write the JSON/CSV, print the table."""
     from ebsdlib.bench.scaling import ScalingBenchConfig, run_scaling_bench, summary_table
 
-    names = ["models", "patterns_seen", "dose", "n_per_phase", "pattern_size", "forward_model", "stream_patterns"]
+    names = ["models", "patterns_seen", "dose", "n_per_phase", "pattern_size", "input_size", "forward_model"]
+    names.append("stream_patterns")
     given = _given(args, [*names, "batch_size", "lr", "device", "seed"])
     config = ScalingBenchConfig.quick(**given) if args.quick else ScalingBenchConfig(**given)
     doc = run_scaling_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)

@@ -28,6 +28,20 @@ def test_every_model_and_budget_is_trained_and_tested(scaling_doc, bench_artifac
     assert (bench_artifacts / "bench" / "scaling.csv").is_file()
     assert "per tenfold more patterns seen" in summary_table(scaling_doc)
     assert "stream loss" in summary_table(scaling_doc)
+    assert (rows["input_size"] == cfg.pattern_size).all()  # by default the network sees the stored size
+    assert "patterns 32 px, network input 32 px" in summary_table(scaling_doc)
+
+
+def test_the_network_input_size_can_differ_from_the_pattern_size(tmp_path):
+    from ebsdlib.bench.scaling import run_scaling_bench
+
+    cfg = ScalingBenchConfig.quick(patterns_seen=(16,), input_size=48)
+    doc = run_scaling_bench(cfg, tmp_path / "bench", work_dir=tmp_path / "work", keep=True, progress=False)
+    (row,) = doc["rows"]
+    assert row["input_size"] == 48 and doc["config"]["input_size"] == 48
+    (config,) = [p for p in (tmp_path / "work").rglob("config.json") if "preprocess" in p.read_text()]
+    assert '"size": 48' in config.read_text()
+    assert "patterns 32 px, network input 48 px" in summary_table(doc)
 
 
 def test_budgets_become_whole_epochs_of_whole_batches():
@@ -52,6 +66,7 @@ def test_the_slope_is_the_change_per_tenfold_budget():
         ({"models": ()}, r"models \[\] must be one or more timm model names"),
         ({"patterns_seen": (10,)}, r"patterns_seen \[10\] must be one or more budgets of at least batch_size \(32\)"),
         ({"dose": -1.0}, r"dose -1.0 must be a positive number"),
+        ({"input_size": 4}, r"input_size: size 4 must be between"),
     ],
 )
 def test_bad_settings_are_refused(changes, message):
