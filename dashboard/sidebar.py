@@ -22,7 +22,7 @@ from ebsdlib.simulate.randomise import PC_SIGMA_MAX, RANGE_HELP, SUGGESTED
 from ebsdlib.train.config import BOUNDS, CHOICES, FIELD_HELP, IMAGE_SIZE_BOUNDS, IMAGE_SIZE_HELP, TrainConfig
 from ebsdlib.views.runs import default_pair, list_datasets, run_label
 
-MODELS = ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "test_efficientnet"]
+MODELS = ["lcnet_050", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "test_efficientnet"]
 EVAL_MODES = {False: "test split (train on train + validation)", True: "validation split (train on train)"}
 #: Where the training form's widgets start: the config's own defaults.
 DEFAULTS = TrainConfig()
@@ -94,7 +94,7 @@ def training_form() -> None:
                 max_chars=100,
                 help=f"{_help('model')[:-1]}, e.g. "
                 + ", ".join(MODELS)
-                + " (the last is tiny, for trying things out).",
+                + " (the first is the demo's, quick on a CPU; the last is tiny, for trying things out).",
             )
             c1, c2 = st.columns(2)
             epochs = _number(c1, "Epochs", "epochs", key="tf_epochs")
@@ -118,6 +118,13 @@ def training_form() -> None:
                 schedule = _choice(c2.selectbox, "Schedule", "schedule", key="tf_schedule")
                 temperature = _number(c1, "SupCon temperature", "temperature", key="tf_temp")
                 image_size = _number(c2, "Image size (px)", "size", step=8, key="tf_size")
+                own_size = c2.checkbox(
+                    "Data set's own size",
+                    True,
+                    key="tf_size_own",
+                    help="Use the image size the data set recommends (a simulated set: its pattern size, "
+                    "128 px for the demo's); untick to use the size above.",
+                )
                 seed = _number(c1, "Seed", "seed", key="tf_seed")
                 device = _choice(c2.selectbox, "Device", "device", key="tf_device")
                 augment = st.checkbox(
@@ -148,7 +155,7 @@ def training_form() -> None:
                     stream=bool(stream),
                     randomise=randomise,
                 ),
-                int(image_size),
+                None if own_size else int(image_size),
             )
         if msg := st.session_state.get("tf_message"):
             (st.success if msg[0] == "ok" else st.error)(msg[1])
@@ -223,7 +230,8 @@ def _choice(widget, label: str, name: str, **kwargs):
     return widget(label, options, index=options.index(getattr(DEFAULTS, name)), help=_help(name), **kwargs)
 
 
-def _launch(base: Path, values: dict, image_size: int) -> None:
+def _launch(base: Path, values: dict, image_size: int | None) -> None:
+    """Validate the form's values and start the run; ``image_size`` ``None``: the data set's recommendation."""
     try:
         path = inside(datasets_root(base), values["data"])  # refuse anything outside the data sets
         values["data"] = str(path)
@@ -235,7 +243,8 @@ def _launch(base: Path, values: dict, image_size: int) -> None:
             recommended = dict(getattr(ds, "preprocessing", {}) or {})
         finally:
             getattr(ds, "close", lambda: None)()
-        preprocess = PreprocessConfig.from_dict({**recommended, "size": image_size})
+        chosen = recommended if image_size is None else {**recommended, "size": image_size}
+        preprocess = PreprocessConfig.from_dict(chosen)
         config = TrainConfig(**values, preprocess=preprocess)
         run_id = jobs.launch(config, base)
     except Exception as e:  # noqa: BLE001 - shown inline under the form; nothing was started

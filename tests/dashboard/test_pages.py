@@ -212,6 +212,7 @@ def test_training_form_validates_inline_and_launches(app, artifacts, monkeypatch
     at.sidebar.radio(key="tf_loss").set_value("supcon")
     at.sidebar.text_input(key="tf_model").set_value("test_efficientnet")
     at.sidebar.number_input(key="tf_size").set_value(32)
+    at.sidebar.checkbox(key="tf_size_own").uncheck()
     tiny = str((artifacts["root"] / "datasets" / "tiny.h5").resolve())
     at.sidebar.selectbox(key="tf_data").set_value(tiny)
     next(b for b in at.get("button") if "Validate" in b.proto.label).click()

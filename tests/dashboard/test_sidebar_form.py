@@ -134,3 +134,34 @@ def test_the_forms_domain_randomisation_reaches_the_launched_config(form, monkey
     at.checkbox(key="tf_stream").uncheck()
     at.button[0].click().run()  # ranges without streaming: refused inline, nothing started
     assert len(launched) == 1 and "need stream" in at.error[0].value
+
+
+def test_the_image_size_is_the_data_sets_own_unless_the_user_unticks_it(tmp_path, monkeypatch):
+    """A simulated data set recommends its pattern size (the demo's: 128 px); the form launches at
+    that size by default, so a network is not trained on patterns shrunk to the library default."""
+    from streamlit.testing.v1 import AppTest
+
+    from ebsdlib import jobs
+
+    labels = np.repeat(np.arange(3), 4)
+    patterns = np.random.default_rng(0).integers(0, 255, (len(labels), 40, 40), dtype=np.uint8)
+    write_dataset(
+        tmp_path / "datasets" / "big.h5",
+        patterns,
+        labels,
+        DEFAULT_PHASES,
+        provenance={"made_by": "test"},
+        preprocessing=PreprocessConfig(size=40).to_dict(),
+    )
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path))
+    launched = []
+    monkeypatch.setattr(jobs, "launch", lambda config, base: launched.append(config) or "run-1")
+    at = AppTest.from_function(_form_only, default_timeout=60).run()
+    assert at.checkbox(key="tf_size_own").value is True
+    at.button[0].click().run()
+    at.checkbox(key="tf_size_own").uncheck()
+    at.number_input(key="tf_size").set_value(24)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert [c.preprocess.size for c in launched] == [40, 24]
+    assert PreprocessConfig().size != 40  # the default would have shrunk the patterns
