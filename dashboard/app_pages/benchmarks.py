@@ -19,7 +19,7 @@ from ebsdlib.views.bench import (
 )
 from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
 from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
-from ebsdlib.views.scaling import scaling_findings, scaling_table
+from ebsdlib.views.scaling import conditions_table, load_conditions, scaling_findings, scaling_table
 
 st.title("Benchmarks")
 st.caption(
@@ -149,6 +149,29 @@ if scaling_doc is not None:
         "Cross-entropy networks stream-trained on fresh patterns (each seen once) of the "
         f"{scfg.get('forward_model', '?')} default, tested on a stored split of the same settings; accuracy with "
         "bootstrap 95 % intervals. " + environment_line(scaling_doc) + "."
+    )
+conditions, problems = load_conditions(base)
+for problem in problems:
+    st.error(problem, icon=":material/broken_image:")
+if conditions:
+    st.markdown("**The same measurement under other conditions**: forward model, dose, pattern size and network input")
+    st.dataframe(
+        conditions_table(conditions),
+        hide_index=True,
+        width="stretch",
+        key="bench_scaling_conditions",
+        column_config={
+            "Ni₃Al recall": pct,
+            "Ni/Ni₃Fe pair accuracy": pct,
+            "ideal matcher's pair accuracy": pct,
+        },
+    )
+    st.caption(
+        "Each row a cross-entropy network stream-trained on fresh patterns of those settings "
+        "(`python -m ebsdlib bench scaling --forward-model F --dose D --pattern-size P --input-size I "
+        "--out artifacts/bench/scaling-conditions/NAME`), tested on a stored split of the same settings. Every "
+        "streamed pattern is new, so a stream loss that stays at chance (ln 3 = 1.099) means the network "
+        "learnt nothing that holds on new patterns."
     )
 
 st.subheader("Throughput")

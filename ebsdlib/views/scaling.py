@@ -1,13 +1,22 @@
 """The Benchmarks page's scaling table: accuracy against patterns seen and model size, beside the ideal matcher.
 
-Reads ``<artifacts>/bench/scaling.json`` (``python -m ebsdlib bench scaling``).
+Reads ``<artifacts>/bench/scaling.json`` (``python -m ebsdlib bench scaling``) and the runs of other
+conditions kept one folder each under ``<artifacts>/bench/scaling-conditions/``
+(``bench scaling --out artifacts/bench/scaling-conditions/NAME``).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 
 from ebsdlib.metrics import log_slope
+from ebsdlib.paths import artifacts_root
+
+#: Folder (under the artifacts) of ``bench scaling`` runs made under other conditions, one sub-folder each.
+CONDITIONS_DIR = Path("bench") / "scaling-conditions"
 
 
 def scaling_table(doc: dict) -> pd.DataFrame:
@@ -77,3 +86,57 @@ def _stream_verdict(row: dict) -> str:
         f" Its loss on fresh patterns stayed at {last:.3f} (chance {chance:.3f}): within this budget it "
         "learnt nothing that holds on new patterns."
     )
+
+
+def load_conditions(root: str | Path | None = None) -> tuple[dict[str, dict], list[str]]:
+    """Every ``scaling.json`` under :data:`CONDITIONS_DIR`, by folder name (sorted), and a sentence for
+    each one that cannot be used (unreadable, or without a ``rows`` list)."""
+    docs, problems = {}, []
+    for path in sorted((artifacts_root(root) / CONDITIONS_DIR).glob("*/scaling.json")):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            problems.append(f"{path} cannot be read ({type(e).__name__}: {e}); run that `bench scaling` again")
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
+            problems.append(f"{path} has no 'rows' list; it was not written by `bench scaling` — run it again")
+            continue
+        docs[path.parent.name] = doc
+    return docs, problems
+
+
+def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
+    """One row per network of each condition: what the patterns were (forward model, dose, pattern
+    size, the network's input size), the budget, whether the stream loss left chance, the accuracy
+    [95 % CI], Ni₃Al recall and the Ni/Ni₃Fe pair accuracy beside the ideal matcher's; sorted by
+    forward model, dose, pattern size, input size and patterns seen."""
+    rows = []
+    for name, doc in docs.items():
+        cfg = doc.get("config", {})
+        oracle = next((o.get("oracle_Ni_vs_Ni3Fe") for o in doc.get("oracle", [])), None)
+        size = cfg.get("pattern_size")
+        for r in doc["rows"]:
+            interval = (
+                f" [{r['accuracy_low']:.2f}, {r['accuracy_high']:.2f}]" if r.get("accuracy_low") is not None else ""
+            )
+            rows.append(
+                {
+                    "condition": name,
+                    "forward model": cfg.get("forward_model"),
+                    "dose (e⁻/px)": cfg.get("dose"),
+                    "pattern px": size,
+                    "network input px": r.get("input_size") or cfg.get("input_size") or size,
+                    "model": r["model"],
+                    "patterns seen": r["patterns_seen"],
+                    "stream loss, first → last epoch": _loss_change(r),
+                    "accuracy": f"{r['accuracy']:.3f}{interval}",
+                    "Ni₃Al recall": r.get("recall_Ni3Al"),
+                    "Ni/Ni₃Fe pair accuracy": r.get("pair_accuracy"),
+                    "ideal matcher's pair accuracy": oracle,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if not len(frame):
+        return frame
+    keys = ["forward model", "dose (e⁻/px)", "pattern px", "network input px", "patterns seen"]
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -152,3 +152,20 @@ def test_unreadable_results_are_reported(tmp_path, monkeypatch):
     at = open_page(tmp_path, monkeypatch)
     errors = [e.value for e in at.error]
     assert any("dose.json cannot be read" in e and "bench dose" in e for e in errors)
+
+
+def test_the_committed_scaling_conditions_are_shown_and_a_broken_one_is_named(tmp_path, monkeypatch):
+    import shutil
+
+    from ebsdlib.views.scaling import CONDITIONS_DIR
+
+    committed = Path(__file__).resolve().parents[2] / "artifacts" / CONDITIONS_DIR
+    shutil.copytree(committed, tmp_path / CONDITIONS_DIR)
+    (tmp_path / CONDITIONS_DIR / "cut-short").mkdir()
+    (tmp_path / CONDITIONS_DIR / "cut-short" / "scaling.json").write_text('{"rows": [')
+    at = open_page(tmp_path, monkeypatch)
+    table = next(d.value for d in at.dataframe if "condition" in d.value.columns)
+    assert set(table["condition"]) == {p.name for p in committed.iterdir()}
+    assert {64, 128} <= set(table["pattern px"]) and "dynamical-4000-64px-in128-100k" in set(table["condition"])
+    assert any("cut-short/scaling.json cannot be read" in e.value for e in at.error)
+    assert "The same measurement under other conditions" in shown(at)

@@ -68,3 +68,47 @@ def test_findings_give_the_slope_and_the_gap_to_the_ideal_matcher():
         "budget it learnt nothing that holds on new patterns."
     )
     assert scaling_findings({"rows": []}) == [] and scaling_table({"rows": []}).empty
+
+
+def test_conditions_are_read_per_folder_and_sorted_by_what_the_patterns_were(tmp_path):
+    from ebsdlib.io import write_json
+    from ebsdlib.views.scaling import CONDITIONS_DIR, conditions_table, load_conditions
+
+    folder = tmp_path / CONDITIONS_DIR
+    row = {**DOC["rows"][1], "recall_Ni3Al": 0.98}
+    write_json(
+        folder / "b-128" / "scaling.json",
+        {**DOC, "config": {"forward_model": "dynamical", "dose": 4000.0, "pattern_size": 128}, "rows": [row]},
+    )
+    write_json(
+        folder / "a-64-in128" / "scaling.json",
+        {
+            **DOC,
+            "config": {"forward_model": "dynamical", "dose": 4000.0, "pattern_size": 64, "input_size": 128},
+            "rows": [{**row, "input_size": 128}],
+        },
+    )
+    (folder / "broken").mkdir()
+    (folder / "broken" / "scaling.json").write_text("{not json")
+    docs, problems = load_conditions(tmp_path)
+    assert list(docs) == ["a-64-in128", "b-128"]
+    assert len(problems) == 1 and "broken/scaling.json cannot be read" in problems[0]
+    table = conditions_table(docs)
+    assert list(table["condition"]) == ["a-64-in128", "b-128"]  # pattern size 64 before 128
+    assert list(table["network input px"]) == [128, 128] and list(table["pattern px"]) == [64, 128]
+    assert table.loc[1, "Ni₃Al recall"] == 0.98 and table.loc[1, "ideal matcher's pair accuracy"] == 0.875
+    assert table.loc[1, "stream loss, first → last epoch"] == "1.100 → 0.800 (chance 1.099)"
+    assert conditions_table({}).empty and load_conditions(tmp_path / "none") == ({}, [])
+
+
+def test_the_committed_conditions_say_where_the_network_learnt():
+    from pathlib import Path
+
+    from ebsdlib.views.scaling import conditions_table, load_conditions
+
+    docs, problems = load_conditions(Path(__file__).resolve().parents[2] / "artifacts")
+    assert not problems
+    table = conditions_table(docs).set_index("condition")
+    learnt = table["stream loss, first → last epoch"].str.extract(r"→ ([\d.]+)")[0].astype(float) < 1.07
+    assert learnt["dynamical-4000-128px-100k"] and learnt["kinematical-1000000"]
+    assert not learnt["dynamical-4000-64px-in128-100k"] and not learnt["dynamical-4000"]
