@@ -43,12 +43,17 @@ def load_bench(name: Bench, root: str | Path | None = None) -> tuple[dict | None
     path = bench_path(name, root)
     if not path.exists():
         return None, None
+    return read_bench_file(path, COMMANDS[name])
+
+
+def read_bench_file(path: Path, command: str) -> tuple[dict | None, str | None]:
+    """The benchmark document in ``path`` (written by ``command``), or ``None`` and why it cannot be used."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        return None, f"{path} cannot be read ({type(e).__name__}: {e}); run `{COMMANDS[name]}` again"
+        return None, f"{path} cannot be read ({type(e).__name__}: {e}); run `{command}` again"
     if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
-        return None, f"{path} has no 'rows' list; it was not written by `{COMMANDS[name]}` — run it again"
+        return None, f"{path} has no 'rows' list; it was not written by `{command}` — run it again"
     return doc, None
 
 

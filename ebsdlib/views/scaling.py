@@ -7,13 +7,13 @@ conditions kept one folder each under ``<artifacts>/bench/scaling-conditions/``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from ebsdlib.metrics import log_slope
 from ebsdlib.paths import artifacts_root
+from ebsdlib.views.bench import COMMANDS, read_bench_file
 
 #: Folder (under the artifacts) of ``bench scaling`` runs made under other conditions, one sub-folder each.
 CONDITIONS_DIR = Path("bench") / "scaling-conditions"
@@ -93,15 +93,11 @@ def load_conditions(root: str | Path | None = None) -> tuple[dict[str, dict], li
     each one that cannot be used (unreadable, or without a ``rows`` list)."""
     docs, problems = {}, []
     for path in sorted((artifacts_root(root) / CONDITIONS_DIR).glob("*/scaling.json")):
-        try:
-            doc = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            problems.append(f"{path} cannot be read ({type(e).__name__}: {e}); run that `bench scaling` again")
-            continue
-        if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
-            problems.append(f"{path} has no 'rows' list; it was not written by `bench scaling` — run it again")
-            continue
-        docs[path.parent.name] = doc
+        doc, problem = read_bench_file(path, f"{COMMANDS['scaling']} --out {path.parent}")
+        if problem:
+            problems.append(problem)
+        else:
+            docs[path.parent.name] = doc
     return docs, problems
 
 
