@@ -1,15 +1,16 @@
 """The first five minutes: the demo that a fresh clone shows, built by the project itself.
 
 ``python -m ebsdlib demo`` builds, deterministically and from nothing, the default simulated data
-set and scan, three ``efficientnet_b0`` runs (cross-entropy, supervised contrastive and the
-seed's contrastive loss with batch-hard mining), their evaluation, embeddings and UMAP, the two
-conventional baselines (dictionary and Hough/Radon indexing) on the same test split, and the
-phase map of the scan for each. ``python -m ebsdlib demo --only contrastive hough`` adds runs
-to a committed demo without redoing the others.
+set and scan (128×128 patterns), three ``lcnet_050`` runs stream-trained on fresh simulated
+patterns (cross-entropy, supervised contrastive and the seed's contrastive loss with batch-hard
+mining), their evaluation, embeddings and UMAP, the two conventional baselines (dictionary and
+Hough/Radon indexing) on the same test split, and the phase map of the scan for each.
+``python -m ebsdlib demo --only contrastive hough`` adds runs to a committed demo without redoing
+the others.
 
 The runs' results (config, metrics, predictions, embeddings, UMAP, phase maps and a compact
 half-precision best checkpoint) are committed under ``artifacts/runs/demo-*``; the two data sets
-are not (tens of MB) and are rebuilt from the same seeds on first start
+are not (230 MB) and are rebuilt from the same seeds on first start
 (``python -m ebsdlib demo --data-only``, which ``make run`` calls). ``artifacts/demo.json``
 records the demo config and a fingerprint of each data set, so a rebuilt file is checked to be
 the very one the runs were trained on.
@@ -39,6 +40,8 @@ REBUILD_STATUS = "cache/demo-data.json"
 #: The demo's runs, one per method (keys of :mod:`ebsdlib.methods`): the three networks of
 #: :func:`train_configs`, dictionary indexing and Hough/Radon indexing.
 DEMO_METHODS = ("ce", "supcon", "contrastive", "dictionary", "hough")
+#: Where the demo's SupCon and contrastive encoders start (:attr:`DemoConfig.contrastive_init`).
+CONTRASTIVE_INITS = ("ce", "scratch")
 
 
 @dataclass(frozen=True)
@@ -56,19 +59,35 @@ class DemoConfig:
     n_grains
         Grains in the scan.
     model
-        timm model of the three networks.
+        timm model of the three networks: ``lcnet_050`` (0.6 M parameters), which trains on
+        10⁵ patterns of 128×128 in about 14 minutes on two CPU cores, where ``efficientnet_b0``
+        (4 M) needs hours; on a GPU a larger model is a flag away (``train --model``).
     ce_epochs, supcon_epochs, contrastive_epochs
         Training epochs of the cross-entropy, the SupCon and the contrastive (batch-hard
-        mining) run. Contrastive training needs them: after 6 epochs SupCon's loss had not
-        left its collapsed value (probe at chance), after 30 it separates Ni₃Al (see the
-        README's demo numbers); the contrastive run has SupCon's settings.
+        mining) run; the contrastive run has SupCon's settings.
+    contrastive_init
+        Where the SupCon and contrastive encoders start: ``"ce"``, the cross-entropy run's
+        encoder (``--pretrained`` its ``checkpoint_best.pt``, no warm-up), or ``"scratch"``.
+        Measured on the committed settings: from scratch both losses stayed at their collapsed
+        value for 20 streamed epochs (SupCon 3.434 = log 31, contrastive 1.00; probe at
+        chance), so the demo's contrastive runs fine-tune the cross-entropy encoder — what they
+        add on top of the same features is what the comparison shows.
+    contrastive_lr
+        Learning rate of the SupCon and contrastive runs; ``None``: ``lr``.
     stream
         Train the networks on fresh patterns simulated every step like the data set's own
-        (:mod:`ebsdlib.train.stream`; an epoch is as many patterns as train+val) instead of on
-        the stored patterns. Off for the committed demo: on the CPU, 16 streamed epochs of
-        efficientnet_b0 (81 000 patterns) left the cross-entropy loss at 1.092, next to chance's
-        log 3 = 1.099, where the stored patterns reach a falling loss in as many epochs — the faint
-        Ni₃Fe/Ni₃Al signal needs far more fresh patterns than a CPU demo can draw.
+        (:mod:`ebsdlib.train.stream`) instead of on the stored patterns: no pattern is seen
+        twice. 30 epochs of the 5,100 stored 64-pixel patterns left every network near chance.
+    stream_patterns
+        Patterns per streamed epoch (0: as many as the stored train+val splits); the committed
+        demo draws 20 × 5,000 = 10⁵ patterns per network, the budget at which ``bench scaling``
+        saw lcnet_050 learn 128-pixel dynamical patterns at the default dose.
+    pattern_size
+        Pattern size in pixels of the data set, the scan and the calibration patterns (the
+        networks see them at that size). Measured with ``bench scaling`` (lcnet_050, dynamical
+        patterns at the default dose, about 10⁵ fresh patterns): at 64×64 the stream loss stays
+        at chance, also with the patterns resized to a 128-pixel input, so the cue is not in a
+        64-pixel pattern at this dose; at 128×128 the network learns (see the README).
     device
         Where the runs train and map the scan: ``"auto"`` (CUDA when available, else the
         CPU), ``"cpu"`` or ``"cuda"``. Training is in fp32 on either, so a CPU rebuild of a
@@ -98,19 +117,23 @@ class DemoConfig:
     patterns_per_grain: int = 10
     scan_shape: tuple[int, int] = (100, 100)
     n_grains: int = 40
-    model: str = "efficientnet_b0"
-    ce_epochs: int = 30
-    supcon_epochs: int = 30
-    contrastive_epochs: int = 30
-    batch_size: int = 64
-    lr: float = 2e-3
+    model: str = "lcnet_050"
+    ce_epochs: int = 20
+    supcon_epochs: int = 5
+    contrastive_epochs: int = 5
+    batch_size: int = 32
+    lr: float = 3e-3
+    contrastive_init: str = "ce"
+    contrastive_lr: float | None = 3e-4
     calibration_holdout: float = 0.0
     calibration_per_phase: int = 300
     calibration_seed: int = 1
     seed: int = 0
     forward_model: str = "dynamical"
     master_half_size: int = 250
-    stream: bool = False
+    stream: bool = True
+    stream_patterns: int = 5000
+    pattern_size: int = 128
     device: str = "auto"
 
     @classmethod
@@ -128,8 +151,18 @@ class DemoConfig:
             batch_size=16,
             calibration_per_phase=6,
             master_half_size=40,
+            stream=False,
+            stream_patterns=0,
+            pattern_size=64,
             device="cpu",
         )
+
+    def __post_init__(self) -> None:
+        if self.contrastive_init not in CONTRASTIVE_INITS:
+            raise ValueError(
+                f"contrastive_init {self.contrastive_init!r} is not one of {list(CONTRASTIVE_INITS)}: 'ce' starts the "
+                "SupCon and contrastive encoders from the cross-entropy run's, 'scratch' from random weights"
+            )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -142,6 +175,10 @@ class DemoConfig:
         d["scan_shape"] = tuple(d.get("scan_shape", (100, 100)))
         d.setdefault("forward_model", "kinematical")  # manifests written before the choice
         d.setdefault("stream", False)
+        d.setdefault("stream_patterns", 0)  # manifests written before these two: epoch = train+val, 64 pixels
+        d.setdefault("pattern_size", 64)
+        d.setdefault("contrastive_init", "scratch")  # manifests written before the choice
+        d.setdefault("contrastive_lr", None)
         d.setdefault("calibration_holdout", 0.0)  # manifests written before the hold-out
         d.setdefault("calibration_per_phase", 0)  # manifests written before the recalibration step
         d.setdefault("calibration_seed", 1)
@@ -164,6 +201,7 @@ def simulation_configs(config: DemoConfig, root: Path):
         seed=config.seed,
         forward_model=config.forward_model,
         master_half_size=config.master_half_size,
+        pattern_size=config.pattern_size,
         cache_dir=cache,
     )
     dataset = SimulationConfig(n_per_phase=config.n_per_phase, patterns_per_grain=config.patterns_per_grain, **common)
@@ -173,6 +211,7 @@ def simulation_configs(config: DemoConfig, root: Path):
 
 def train_configs(config: DemoConfig, root: Path) -> dict:
     """Method key → :class:`~ebsdlib.train.config.TrainConfig` of the three demo networks."""
+    from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.train.config import TrainConfig
 
     base = TrainConfig(
@@ -185,18 +224,29 @@ def train_configs(config: DemoConfig, root: Path) -> dict:
         precision="fp32",
         validation=False,
         stream=config.stream,
+        stream_patterns=config.stream_patterns,
+        preprocess=PreprocessConfig(size=config.pattern_size),  # the data set's recommendation
         calibration_holdout=config.calibration_holdout,
     )
+    metric = replace(base, lr=config.contrastive_lr or config.lr)
+    if config.contrastive_init == "ce":
+        metric = replace(metric, pretrained=str(ce_checkpoint(config, root)), warmup_epochs=0)
     return {
         "ce": replace(base, loss="ce", epochs=config.ce_epochs, name="demo: cross-entropy"),
-        "supcon": replace(base, loss="supcon", epochs=config.supcon_epochs, name="demo: supervised contrastive"),
+        "supcon": replace(metric, loss="supcon", epochs=config.supcon_epochs, name="demo: supervised contrastive"),
         "contrastive": replace(
-            base,
+            metric,
             loss="contrastive",
             epochs=config.contrastive_epochs,
             name="demo: contrastive (batch-hard mining)",
         ),
     }
+
+
+def ce_checkpoint(config: DemoConfig, root: Path) -> Path:
+    """The cross-entropy demo run's best checkpoint: where the SupCon and contrastive encoders start
+    with ``contrastive_init="ce"``."""
+    return runs_root(root) / run_ids(config)["ce"] / "checkpoint_best.pt"
 
 
 #: Patterns per block of the fingerprint's block sums.
@@ -352,9 +402,17 @@ def build_demo(
         raise ValueError(f"methods {unknown!r} are not in the demo; choose from {list(DEMO_METHODS)}")
     config = config or DemoConfig()
     base = artifacts_root(root)
+    needs_ce = config.contrastive_init == "ce" and {"supcon", "contrastive"} & set(methods)
+    if needs_ce and "ce" not in methods and not ce_checkpoint(config, base).is_file():
+        raise ValueError(
+            f"{ce_checkpoint(config, base)} is missing: the demo's SupCon and contrastive runs start from the "
+            "cross-entropy run's encoder (contrastive_init 'ce'); build it too (--only ce supcon contrastive)"
+        )
+    previous_runs = (read_manifest(base) or {}).get("runs", {})
     manifest = _compatible_manifest(config, base, force=force, methods=methods)
     networks = {m.key for m in network_methods()} & set(DEMO_METHODS)
-    rebuild_data = force and networks <= set(methods)
+    networks_only = manifest is not None and DemoConfig.from_dict(manifest["config"]) != config
+    rebuild_data = force and networks <= set(methods) and not networks_only
     expected = None if manifest is None or rebuild_data else manifest.get("fingerprints")
     prints = build_data(config, base, force=rebuild_data, progress=progress, expected=expected)
     ids = run_ids(config)
@@ -367,6 +425,9 @@ def build_demo(
             continue
         path = runs_root(base) / ids[method]
         _clear(path, force)
+        replaced = previous_runs.get(method)
+        if force and replaced and replaced != ids[method]:  # the same method under another model's id
+            _clear(runs_root(base) / replaced, force)
         run = train(trained[method], ids[method], progress=progress, root=base)
         compact_checkpoint(run)
         if config.calibration_per_phase:
@@ -398,10 +459,28 @@ def calibration_data(config: DemoConfig, root: Path) -> Path:
     return path
 
 
+#: :class:`DemoConfig` fields that shape the simulated data sets, and so every run; the others shape
+#: only the networks.
+DATA_FIELDS = (
+    "n_per_phase",
+    "patterns_per_grain",
+    "scan_shape",
+    "n_grains",
+    "seed",
+    "forward_model",
+    "master_half_size",
+    "pattern_size",
+    "calibration_per_phase",
+    "calibration_seed",
+)
+
+
 def _compatible_manifest(config: DemoConfig, root: Path, *, force: bool, methods: tuple[str, ...]) -> dict | None:
     """The ``demo.json`` under ``root`` that ``methods`` are added to, or ``None`` (none there,
     or all of it is rebuilt). A manifest of another config is refused unless the whole demo is
-    rebuilt with ``force``: the kept runs would not match the new ones."""
+    rebuilt with ``force``, or, when only the networks' settings differ (no field of
+    :data:`DATA_FIELDS`), all three networks are rebuilt with ``force``: the indexing runs kept
+    depend on the data alone, which is then checked against the manifest's fingerprints."""
     manifest = read_manifest(root)
     if manifest is None:
         return None
@@ -411,10 +490,15 @@ def _compatible_manifest(config: DemoConfig, root: Path, *, force: bool, methods
     if force and set(DEMO_METHODS) <= set(methods):
         return None
     differs = {k: (v, getattr(config, k)) for k, v in vars(recorded).items() if v != getattr(config, k)}
+    networks = {m.key for m in network_methods()} & set(DEMO_METHODS)
+    if force and networks <= set(methods) and not set(differs) & set(DATA_FIELDS):
+        return manifest
     raise ValueError(
         f"{root / DEMO_MANIFEST}: the demo there was built with other settings ({differs!r}, recorded → asked), "
         f"so runs {list(methods)!r} would not fit its other runs; build them with the recorded settings, into "
-        "another folder (--artifacts), or rebuild the whole demo with `python -m ebsdlib demo --force`"
+        "another folder (--artifacts), rebuild all three networks with `python -m ebsdlib demo --force --only "
+        "ce supcon contrastive` when only network settings differ, or rebuild the whole demo with "
+        "`python -m ebsdlib demo --force`"
     )
 
 

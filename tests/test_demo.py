@@ -24,9 +24,9 @@ def test_the_demo_has_three_losses_and_both_conventional_methods():
     # the contrastive run has SupCon's settings: only the loss, its name and its epochs field differ
     assert replace(trained["contrastive"], loss="supcon", name=trained["supcon"].name) == trained["supcon"]
     assert run_ids(DemoConfig()) == {
-        "ce": "demo-ce-efficientnet_b0",
-        "supcon": "demo-supcon-efficientnet_b0",
-        "contrastive": "demo-contrastive-efficientnet_b0",
+        "ce": "demo-ce-lcnet_050",
+        "supcon": "demo-supcon-lcnet_050",
+        "contrastive": "demo-contrastive-lcnet_050",
         "dictionary": "demo-dictionary",
         "hough": "demo-hough",
     }
@@ -119,3 +119,58 @@ def test_only_names_the_allowed_methods(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--tiny", "--only", "umap"])
     assert "invalid choice: 'umap'" in capsys.readouterr().err
+
+
+def test_the_networks_are_rebuilt_alone_when_only_their_settings_change(tiny_demo, tmp_path):
+    """A demo whose networks move to another model and to streaming keeps its data and its indexing
+    runs (checked against the manifest's fingerprints), and the replaced runs go."""
+    import shutil
+
+    root = tmp_path / "demo"
+    shutil.copytree(tiny_demo.root, root)
+    hough_before = open_run(run_ids(DemoConfig.tiny())["hough"], root).metrics_path.read_bytes()
+    config = replace(DemoConfig.tiny(), model="test_resnet", lr=1e-3, stream=True, stream_patterns=32, ce_epochs=1)
+    networks = ("ce", "supcon", "contrastive")
+    with pytest.raises(ValueError, match=r"'model': \('test_efficientnet', 'test_resnet'\)"):
+        build_demo(config, root, progress=False, methods=networks)  # without force nothing is replaced
+    build_demo(config, root, force=True, progress=False, methods=networks)
+
+    after = read_manifest(root)
+    assert DemoConfig.from_dict(after["config"]) == config
+    assert after["fingerprints"] == tiny_demo.manifest_before["fingerprints"]
+    assert after["runs"] == {m: run_ids(config)[m] for m in (*networks, "hough")}
+    assert open_run(run_ids(config)["hough"], root).metrics_path.read_bytes() == hough_before
+    for method in networks:
+        run = open_run(run_ids(config)[method], root)
+        assert run.config()["model"] == "test_resnet" and run.config()["stream"] is True
+        assert run.config()["lr"] == (1e-3 if method == "ce" else config.contrastive_lr)
+        assert run.config()["stream_patterns"] == 32
+        assert not (root / "runs" / run_ids(DemoConfig.tiny())[method]).exists()  # the replaced run is gone
+
+
+def test_a_change_of_the_data_settings_still_needs_the_whole_demo(tiny_demo):
+    other = replace(DemoConfig.tiny(), n_per_phase=41, ce_epochs=1)
+    with pytest.raises(ValueError, match=r"'n_per_phase': \(40, 41\).*--force --only ce supcon contrastive"):
+        build_demo(other, tiny_demo.root, force=True, progress=False, methods=("ce", "supcon", "contrastive"))
+
+
+def test_the_contrastive_runs_start_from_the_cross_entropy_encoder():
+    """From scratch both metric losses stayed collapsed on the committed settings (SupCon at log 31,
+    contrastive at 1.00 for 20 streamed epochs), so the demo fine-tunes the cross-entropy encoder."""
+    trained = train_configs(DemoConfig(), Path("artifacts"))
+    for method in ("supcon", "contrastive"):
+        assert trained[method].pretrained == "artifacts/runs/demo-ce-lcnet_050/checkpoint_best.pt"
+        assert trained[method].warmup_epochs == 0 and trained[method].lr == DemoConfig().contrastive_lr
+    assert trained["ce"].pretrained is None and trained["ce"].lr == DemoConfig().lr
+    scratch = train_configs(replace(DemoConfig(), contrastive_init="scratch", contrastive_lr=None), Path("a"))
+    assert scratch["supcon"].pretrained is None and scratch["supcon"].lr == DemoConfig().lr
+    with pytest.raises(ValueError, match=r"contrastive_init 'imagenet' is not one of \['ce', 'scratch'\]"):
+        DemoConfig(contrastive_init="imagenet")
+
+
+def test_a_contrastive_run_without_its_cross_entropy_encoder_is_refused(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"demo-ce-test_efficientnet/checkpoint_best.pt is missing: .*--only ce supcon"
+    ):
+        build_demo(DemoConfig.tiny(), tmp_path, progress=False, methods=("supcon",))
+    assert not (tmp_path / "datasets").exists()  # refused before anything is built

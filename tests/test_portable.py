@@ -419,12 +419,13 @@ def _tracked(repo: Path, under: str) -> list[str]:
 def test_the_clones_demo_looks_for_its_data_in_the_clone(clone, dashboard_on):
     """The demo's data sets are not committed (rebuilt on first start); every view looks for them
     inside the clone, never in the checkout it was cloned from."""
+    from ebsdlib.demo import DemoConfig, run_ids
     from ebsdlib.runs import list_runs
 
     art = clone / "artifacts"
     cache = dashboard_on(art)
     runs = [r.run_id for r in list_runs(art)]
-    assert {"demo-ce-efficientnet_b0", "demo-supcon-efficientnet_b0", "demo-dictionary"} <= set(runs)
+    assert set(run_ids(DemoConfig()).values()) <= set(runs)
     for run_id in runs:
         data = cache.load_run(run_id)
         assert data.problem is None, data.problem

@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="build the demo: simulated data, three networks, two indexing baselines, phase maps",
         description="Build the demo from nothing, deterministically: the default simulated data set "
         "and scan, a cross-entropy, a supervised-contrastive and a contrastive (batch-hard mining) "
-        "efficientnet_b0 run, their evaluation, embeddings, UMAP and the phase map of the scan, "
+        "lcnet_050 run stream-trained on fresh simulated patterns, their evaluation, embeddings, UMAP "
+        "and the phase map of the scan, "
         "and the dictionary- and Hough-indexing baselines on the same patterns. With --only, add "
         "the named runs to the demo and keep the others; with --data-only, rebuild just the data "
         "sets that the committed demo runs need.",
