@@ -53,7 +53,7 @@ test: lint browser
 	$(PY) tests/warm_numba.py
 	$(PY) -m pytest -q -n auto --dist loadgroup
 
-# Rebuild the whole demo (data sets, both runs, evaluation, UMAP, phase maps) from nothing.
+# Rebuild the whole demo (data sets, the three networks and two indexing runs, evaluation, UMAP, phase maps) from nothing.
 demo: setup
 	$(VENV)/bin/ebsdlib demo --force
 
