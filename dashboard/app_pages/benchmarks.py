@@ -12,14 +12,16 @@ from ebsdlib.views.bench import (
     dose_frame,
     dose_table,
     environment_line,
+    load_conditions,
     method_comparison,
     oracle_frame,
     ratio_table,
     throughput_table,
 )
 from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
+from ebsdlib.views.robustness import conditions_table as robustness_conditions
 from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
-from ebsdlib.views.scaling import conditions_table, load_conditions, scaling_findings, scaling_table
+from ebsdlib.views.scaling import conditions_table, scaling_findings, scaling_table
 
 st.title("Benchmarks")
 st.caption(
@@ -122,6 +124,21 @@ if robust_doc is not None:
         f"{rcfg.get('model', '?')}, {rcfg.get('epochs', '?')} epochs of {rcfg.get('stream_patterns', '?')} "
         "patterns; accuracy with bootstrap 95 % intervals. " + environment_line(robust_doc) + "."
     )
+robust_conditions, problems = load_conditions("robustness", base)
+for problem in problems:
+    st.error(problem, icon=":material/broken_image:")
+if robust_conditions:
+    st.markdown("**The same benchmark under other conditions**: pattern size and dose")
+    st.dataframe(
+        robustness_conditions(robust_conditions), hide_index=True, width="stretch", key="bench_robustness_conditions"
+    )
+    for name, doc in robust_conditions.items():
+        for line in robustness_findings(robustness_frame(doc)):
+            st.markdown(f"- {name}: {line}")
+    st.caption(
+        "Each a `python -m ebsdlib bench robustness --pattern-size P --dose D --out "
+        "artifacts/bench/robustness-conditions/NAME` run; same layout as the table above."
+    )
 
 st.subheader("Scaling: patterns seen and model size")
 scaling_doc = widgets.bench_document(
@@ -150,7 +167,7 @@ if scaling_doc is not None:
         f"{scfg.get('forward_model', '?')} default, tested on a stored split of the same settings; accuracy with "
         "bootstrap 95 % intervals. " + environment_line(scaling_doc) + "."
     )
-conditions, problems = load_conditions(base)
+conditions, problems = load_conditions("scaling", base)
 for problem in problems:
     st.error(problem, icon=":material/broken_image:")
 if conditions:

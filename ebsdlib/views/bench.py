@@ -46,6 +46,25 @@ def load_bench(name: Bench, root: str | Path | None = None) -> tuple[dict | None
     return read_bench_file(path, COMMANDS[name])
 
 
+def conditions_dir(name: Bench, root: str | Path | None = None) -> Path:
+    """``<artifacts>/bench/<name>-conditions``: one folder per run of the ``name`` benchmark under other conditions."""
+    return artifacts_root(root) / "bench" / f"{name}-conditions"
+
+
+def load_conditions(name: Bench, root: str | Path | None = None) -> tuple[dict[str, dict], list[str]]:
+    """The ``name`` benchmark made under other conditions, kept one folder each under
+    ``<artifacts>/bench/<name>-conditions/`` (``--out`` of the bench command): every document by
+    folder name (sorted), and a sentence for each one that cannot be used."""
+    docs, problems = {}, []
+    for path in sorted(conditions_dir(name, root).glob(f"*/{name}.json")):
+        doc, problem = read_bench_file(path, f"{COMMANDS[name]} --out {path.parent}")
+        if problem:
+            problems.append(problem)
+        else:
+            docs[path.parent.name] = doc
+    return docs, problems
+
+
 def read_bench_file(path: Path, command: str) -> tuple[dict | None, str | None]:
     """The benchmark document in ``path`` (written by ``command``), or ``None`` and why it cannot be used."""
     try:

@@ -1,6 +1,7 @@
 """The Benchmarks page's robustness table: trained on one forward model or range, tested on another.
 
-Reads ``<artifacts>/bench/robustness.json`` (``python -m ebsdlib bench robustness``).
+Reads ``<artifacts>/bench/robustness.json`` (``python -m ebsdlib bench robustness``) and the runs
+of other conditions under ``<artifacts>/bench/robustness-conditions/NAME/``.
 """
 
 from __future__ import annotations
@@ -68,3 +69,19 @@ def robustness_findings(frame: pd.DataFrame) -> list[str]:
                 "transfer from it."
             )
     return lines
+
+
+def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
+    """:func:`robustness_table` of each condition, one block of rows each, with the condition's name,
+    pattern size and dose in front."""
+    blocks = []
+    for name, doc in docs.items():
+        table = robustness_table(robustness_frame(doc))
+        if not len(table):
+            continue
+        cfg = doc.get("config", {})
+        table.insert(0, "dose (e⁻/px)", cfg.get("dose"))
+        table.insert(0, "pattern px", cfg.get("pattern_size"))
+        table.insert(0, "condition", name)
+        blocks.append(table)
+    return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()

@@ -7,16 +7,9 @@ conditions kept one folder each under ``<artifacts>/bench/scaling-conditions/``
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from ebsdlib.metrics import log_slope
-from ebsdlib.paths import artifacts_root
-from ebsdlib.views.bench import COMMANDS, read_bench_file
-
-#: Folder (under the artifacts) of ``bench scaling`` runs made under other conditions, one sub-folder each.
-CONDITIONS_DIR = Path("bench") / "scaling-conditions"
 
 
 def scaling_table(doc: dict) -> pd.DataFrame:
@@ -86,19 +79,6 @@ def _stream_verdict(row: dict) -> str:
         f" Its loss on fresh patterns stayed at {last:.3f} (chance {chance:.3f}): within this budget it "
         "learnt nothing that holds on new patterns."
     )
-
-
-def load_conditions(root: str | Path | None = None) -> tuple[dict[str, dict], list[str]]:
-    """Every ``scaling.json`` under :data:`CONDITIONS_DIR`, by folder name (sorted), and a sentence for
-    each one that cannot be used (unreadable, or without a ``rows`` list)."""
-    docs, problems = {}, []
-    for path in sorted((artifacts_root(root) / CONDITIONS_DIR).glob("*/scaling.json")):
-        doc, problem = read_bench_file(path, f"{COMMANDS['scaling']} --out {path.parent}")
-        if problem:
-            problems.append(problem)
-        else:
-            docs[path.parent.name] = doc
-    return docs, problems
 
 
 def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:

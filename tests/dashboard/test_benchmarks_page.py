@@ -154,18 +154,25 @@ def test_unreadable_results_are_reported(tmp_path, monkeypatch):
     assert any("dose.json cannot be read" in e and "bench dose" in e for e in errors)
 
 
-def test_the_committed_scaling_conditions_are_shown_and_a_broken_one_is_named(tmp_path, monkeypatch):
+def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, monkeypatch):
+    """The scaling and robustness runs under other conditions (pattern size, dose, …), each in one table."""
     import shutil
 
-    from ebsdlib.views.scaling import CONDITIONS_DIR
+    from ebsdlib.views.bench import conditions_dir
 
-    committed = Path(__file__).resolve().parents[2] / "artifacts" / CONDITIONS_DIR
-    shutil.copytree(committed, tmp_path / CONDITIONS_DIR)
-    (tmp_path / CONDITIONS_DIR / "cut-short").mkdir()
-    (tmp_path / CONDITIONS_DIR / "cut-short" / "scaling.json").write_text('{"rows": [')
+    repo_artifacts = Path(__file__).resolve().parents[2] / "artifacts"
+    for kind in ("scaling", "robustness"):
+        shutil.copytree(conditions_dir(kind, repo_artifacts), conditions_dir(kind, tmp_path))
+    (conditions_dir("scaling", tmp_path) / "cut-short").mkdir()
+    (conditions_dir("scaling", tmp_path) / "cut-short" / "scaling.json").write_text('{"rows": [')
     at = open_page(tmp_path, monkeypatch)
-    table = next(d.value for d in at.dataframe if "condition" in d.value.columns)
-    assert set(table["condition"]) == {p.name for p in committed.iterdir()}
-    assert {64, 128} <= set(table["pattern px"]) and "dynamical-4000-64px-in128-100k" in set(table["condition"])
+    tables = [d.value for d in at.dataframe if "condition" in d.value.columns]
+    scaling = next(t for t in tables if "patterns seen" in t.columns and "network input px" in t.columns)
+    assert set(scaling["condition"]) == {p.name for p in conditions_dir("scaling", repo_artifacts).iterdir()}
+    assert {64, 128} <= set(scaling["pattern px"]) and "dynamical-4000-64px-in128-100k" in set(scaling["condition"])
+    robust = next(t for t in tables if "trained on" in t.columns)
+    assert set(robust["condition"]) == {"128px", "128px-randomised"} and set(robust["pattern px"]) == {128}
+    assert {"dynamical", "kinematical", "randomised"} == set(robust["trained on"])
     assert any("cut-short/scaling.json cannot be read" in e.value for e in at.error)
-    assert "The same measurement under other conditions" in shown(at)
+    text = shown(at)
+    assert "The same measurement under other conditions" in text and "128px-randomised: Trained on" in text

@@ -51,3 +51,14 @@ def test_findings_judge_the_transfer_target_and_flag_a_network_at_chance():
 def test_an_empty_document_gives_an_empty_table():
     frame = robustness_frame({"rows": []})
     assert isinstance(frame, pd.DataFrame) and robustness_findings(frame) == []
+
+
+def test_conditions_stack_one_table_per_condition_with_its_settings():
+    from ebsdlib.views.robustness import conditions_table
+
+    row = {"training": "dynamical", "test": "kinematical", "accuracy": 0.33, "recall_Ni": 0.0, "patterns_seen": 10}
+    docs = {"a": {"config": {"pattern_size": 128, "dose": 64000.0}, "rows": [row]}, "empty": {"rows": []}}
+    table = conditions_table(docs)
+    assert list(table["condition"]) == ["a"] and table.loc[0, "pattern px"] == 128
+    assert table.loc[0, "Ni called Ni, kinematical"] == 0.0 and table.loc[0, "accuracy on kinematical"] == "0.330"
+    assert conditions_table({}).empty

@@ -72,9 +72,10 @@ def test_findings_give_the_slope_and_the_gap_to_the_ideal_matcher():
 
 def test_conditions_are_read_per_folder_and_sorted_by_what_the_patterns_were(tmp_path):
     from ebsdlib.io import write_json
-    from ebsdlib.views.scaling import CONDITIONS_DIR, conditions_table, load_conditions
+    from ebsdlib.views.bench import conditions_dir, load_conditions
+    from ebsdlib.views.scaling import conditions_table
 
-    folder = tmp_path / CONDITIONS_DIR
+    folder = conditions_dir("scaling", tmp_path)
     row = {**DOC["rows"][1], "recall_Ni3Al": 0.98}
     write_json(
         folder / "b-128" / "scaling.json",
@@ -90,7 +91,7 @@ def test_conditions_are_read_per_folder_and_sorted_by_what_the_patterns_were(tmp
     )
     (folder / "broken").mkdir()
     (folder / "broken" / "scaling.json").write_text("{not json")
-    docs, problems = load_conditions(tmp_path)
+    docs, problems = load_conditions("scaling", tmp_path)
     assert list(docs) == ["a-64-in128", "b-128"]
     assert len(problems) == 1 and "broken/scaling.json cannot be read" in problems[0]
     table = conditions_table(docs)
@@ -98,15 +99,16 @@ def test_conditions_are_read_per_folder_and_sorted_by_what_the_patterns_were(tmp
     assert list(table["network input px"]) == [128, 128] and list(table["pattern px"]) == [64, 128]
     assert table.loc[1, "Ni₃Al recall"] == 0.98 and table.loc[1, "ideal matcher's pair accuracy"] == 0.875
     assert table.loc[1, "stream loss, first → last epoch"] == "1.100 → 0.800 (chance 1.099)"
-    assert conditions_table({}).empty and load_conditions(tmp_path / "none") == ({}, [])
+    assert conditions_table({}).empty and load_conditions("scaling", tmp_path / "none") == ({}, [])
 
 
 def test_the_committed_conditions_say_where_the_network_learnt():
     from pathlib import Path
 
-    from ebsdlib.views.scaling import conditions_table, load_conditions
+    from ebsdlib.views.bench import load_conditions
+    from ebsdlib.views.scaling import conditions_table
 
-    docs, problems = load_conditions(Path(__file__).resolve().parents[2] / "artifacts")
+    docs, problems = load_conditions("scaling", Path(__file__).resolve().parents[2] / "artifacts")
     assert not problems
     table = conditions_table(docs).set_index("condition")
     learnt = table["stream loss, first → last epoch"].str.extract(r"→ ([\d.]+)")[0].astype(float) < 1.07
