@@ -168,6 +168,17 @@ def evaluation_choice(evaluations: list[str], key: str) -> str | None:
     return None if choice == own else choice
 
 
+def bench_conditions(kind: str, root) -> dict[str, dict]:
+    """The ``kind`` benchmark's runs under other conditions (:func:`ebsdlib.views.bench.load_conditions`)
+    by folder name, after showing each one that cannot be read as an error."""
+    from ebsdlib.views.bench import load_conditions
+
+    docs, problems = load_conditions(kind, root)
+    for problem in problems:
+        st.error(problem, icon=":material/broken_image:")
+    return docs
+
+
 def bench_document(kind: str, root, missing: str) -> dict | None:
     """The stored ``kind`` benchmark (:func:`ebsdlib.views.bench.load_bench`) when it has rows;
     otherwise ``None``, after showing why: the file's problem as an error, or ``missing`` (what

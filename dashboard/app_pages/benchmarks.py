@@ -12,7 +12,6 @@ from ebsdlib.views.bench import (
     dose_frame,
     dose_table,
     environment_line,
-    load_conditions,
     method_comparison,
     oracle_frame,
     ratio_table,
@@ -124,9 +123,7 @@ if robust_doc is not None:
         f"{rcfg.get('model', '?')}, {rcfg.get('epochs', '?')} epochs of {rcfg.get('stream_patterns', '?')} "
         "patterns; accuracy with bootstrap 95 % intervals. " + environment_line(robust_doc) + "."
     )
-robust_conditions, problems = load_conditions("robustness", base)
-for problem in problems:
-    st.error(problem, icon=":material/broken_image:")
+robust_conditions = widgets.bench_conditions("robustness", base)
 if robust_conditions:
     st.markdown("**The same benchmark under other conditions**: pattern size and dose")
     st.dataframe(
@@ -167,9 +164,7 @@ if scaling_doc is not None:
         f"{scfg.get('forward_model', '?')} default, tested on a stored split of the same settings; accuracy with "
         "bootstrap 95 % intervals. " + environment_line(scaling_doc) + "."
     )
-conditions, problems = load_conditions("scaling", base)
-for problem in problems:
-    st.error(problem, icon=":material/broken_image:")
+conditions = widgets.bench_conditions("scaling", base)
 if conditions:
     st.markdown("**The same measurement under other conditions**: forward model, dose, pattern size and network input")
     st.dataframe(
