@@ -15,16 +15,15 @@ from ebsdlib.metrics import log_slope
 def scaling_table(doc: dict) -> pd.DataFrame:
     """One row per model and budget: parameters, patterns seen, accuracy [95 % CI], pair accuracy,
     and the ideal matcher's pair accuracy at the same dose."""
-    oracle = next((o.get("oracle_Ni_vs_Ni3Fe") for o in doc.get("oracle", [])), None)
+    oracle = _oracle_pair(doc)
     rows = []
     for r in doc.get("rows", []):
-        interval = f" [{r['accuracy_low']:.2f}, {r['accuracy_high']:.2f}]" if r.get("accuracy_low") is not None else ""
         rows.append(
             {
                 "model": r["model"],
                 "parameters": r.get("parameters"),
                 "patterns seen": r["patterns_seen"],
-                "accuracy": f"{r['accuracy']:.3f}{interval}",
+                "accuracy": _accuracy_text(r),
                 "Ni/Ni₃Fe pair accuracy": r.get("pair_accuracy"),
                 "ideal matcher's pair accuracy": oracle,
                 "stream loss, first → last epoch": _loss_change(r),
@@ -32,6 +31,17 @@ def scaling_table(doc: dict) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _oracle_pair(doc: dict) -> float | None:
+    """The ideal matcher's Ni/Ni₃Fe pair accuracy at the benchmark's dose (``None`` without one)."""
+    return next((o.get("oracle_Ni_vs_Ni3Fe") for o in doc.get("oracle", [])), None)
+
+
+def _accuracy_text(row: dict) -> str:
+    """``"0.600 [0.55, 0.65]"``: a row's accuracy with its 95 % interval when it has one."""
+    low, high = row.get("accuracy_low"), row.get("accuracy_high")
+    return f"{row['accuracy']:.3f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None else "")
 
 
 def _loss_change(row: dict) -> str | None:
@@ -46,7 +56,7 @@ def scaling_findings(doc: dict) -> list[str]:
     """Plain sentences: each model's change in accuracy per tenfold more patterns, the gap left to
     the ideal matcher on the Ni/Ni₃Fe pair at the largest budget, and whether that network learnt
     anything from the stream (its last epoch's loss on fresh patterns against chance)."""
-    oracle = next((o.get("oracle_Ni_vs_Ni3Fe") for o in doc.get("oracle", [])), None)
+    oracle = _oracle_pair(doc)
     lines = []
     for model in dict.fromkeys(r["model"] for r in doc.get("rows", [])):
         mine = [r for r in doc["rows"] if r["model"] == model]
@@ -89,12 +99,9 @@ def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for name, doc in docs.items():
         cfg = doc.get("config", {})
-        oracle = next((o.get("oracle_Ni_vs_Ni3Fe") for o in doc.get("oracle", [])), None)
+        oracle = _oracle_pair(doc)
         size = cfg.get("pattern_size")
         for r in doc["rows"]:
-            interval = (
-                f" [{r['accuracy_low']:.2f}, {r['accuracy_high']:.2f}]" if r.get("accuracy_low") is not None else ""
-            )
             rows.append(
                 {
                     "condition": name,
@@ -105,7 +112,7 @@ def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
                     "model": r["model"],
                     "patterns seen": r["patterns_seen"],
                     "stream loss, first → last epoch": _loss_change(r),
-                    "accuracy": f"{r['accuracy']:.3f}{interval}",
+                    "accuracy": _accuracy_text(r),
                     "Ni₃Al recall": r.get("recall_Ni3Al"),
                     "Ni/Ni₃Fe pair accuracy": r.get("pair_accuracy"),
                     "ideal matcher's pair accuracy": oracle,
