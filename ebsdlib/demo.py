@@ -408,8 +408,9 @@ def build_demo(
             f"{ce_checkpoint(config, base)} is missing: the demo's SupCon and contrastive runs start from the "
             "cross-entropy run's encoder (contrastive_init 'ce'); build it too (--only ce supcon contrastive)"
         )
-    previous_runs = (read_manifest(base) or {}).get("runs", {})
-    manifest = _compatible_manifest(config, base, force=force, methods=methods)
+    found = read_manifest(base)
+    previous_runs = (found or {}).get("runs", {})
+    manifest = _compatible_manifest(found, config, base, force=force, methods=methods)
     networks = {m.key for m in network_methods()} & set(DEMO_METHODS)
     networks_only = manifest is not None and DemoConfig.from_dict(manifest["config"]) != config
     rebuild_data = force and networks <= set(methods) and not networks_only
@@ -475,13 +476,14 @@ DATA_FIELDS = (
 )
 
 
-def _compatible_manifest(config: DemoConfig, root: Path, *, force: bool, methods: tuple[str, ...]) -> dict | None:
-    """The ``demo.json`` under ``root`` that ``methods`` are added to, or ``None`` (none there,
-    or all of it is rebuilt). A manifest of another config is refused unless the whole demo is
+def _compatible_manifest(
+    manifest: dict | None, config: DemoConfig, root: Path, *, force: bool, methods: tuple[str, ...]
+) -> dict | None:
+    """``manifest`` (the ``demo.json`` under ``root``) when ``methods`` are added to it, or ``None``
+    (none there, or all of it is rebuilt). A manifest of another config is refused unless the whole demo is
     rebuilt with ``force``, or, when only the networks' settings differ (no field of
     :data:`DATA_FIELDS`), all three networks are rebuilt with ``force``: the indexing runs kept
     depend on the data alone, which is then checked against the manifest's fingerprints."""
-    manifest = read_manifest(root)
     if manifest is None:
         return None
     recorded = DemoConfig.from_dict(manifest["config"])
