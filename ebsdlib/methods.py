@@ -81,6 +81,28 @@ METHODS: tuple[Method, ...] = (
 
 _BY_KEY = {m.key: m for m in METHODS}
 
+#: Where a SupCon or contrastive encoder starts: ``"ce"`` from a cross-entropy run's trained
+#: encoder (from scratch both losses stay collapsed on 128-pixel dynamical patterns: SupCon at
+#: log(batch − 1), the contrastive loss at its margin), ``"scratch"`` from random weights.
+CONTRASTIVE_INITS = ("ce", "scratch")
+
+
+def check_contrastive_init(value: str, where: str = "contrastive_init") -> str:
+    """``value`` when it is one of :data:`CONTRASTIVE_INITS`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where``, the value and the choices.
+    """
+    if value not in CONTRASTIVE_INITS:
+        raise ValueError(
+            f"{where} {value!r} is not one of {list(CONTRASTIVE_INITS)}: 'ce' starts the SupCon and contrastive "
+            "encoders from the cross-entropy run's, 'scratch' from random weights"
+        )
+    return value
+
+
 #: ``config.json["method"]`` of dictionary-indexing runs written before this registry.
 _LEGACY_DICTIONARY_METHOD = "dictionary_indexing"
 

@@ -48,7 +48,7 @@ from typing import Literal
 
 import numpy as np
 
-from ebsdlib.methods import get_method, method_keys, method_label
+from ebsdlib.methods import check_contrastive_init, get_method, method_keys, method_label
 from ebsdlib.simulate.config import DEFAULT_DOSE
 from ebsdlib.simulate.limit import DEFAULT_PC_SIGMAS
 from ebsdlib.simulate.master import DEFAULT_FORWARD_MODEL, check_forward_model
@@ -103,6 +103,11 @@ class DoseBenchConfig:
         (:mod:`ebsdlib.train.stream`; ``stream_patterns`` per epoch, 0: as many as the stored
         train+val) instead of on the stored ones; they are then calibrated on the stored
         validation split, which they never saw.
+    contrastive_init, contrastive_epochs, contrastive_lr
+        Where the SupCon and contrastive encoders start (``"ce"``: from the same dose's
+        cross-entropy network, which then must be among ``methods`` and run first;
+        ``"scratch"``: random weights), and their epochs and learning rate (0: ``epochs``,
+        ``lr``).
     master_half_size
         Kinematical master-pattern size.
     seed, device
@@ -128,6 +133,9 @@ class DoseBenchConfig:
     forward_model: Literal["kinematical", "dynamical"] = DEFAULT_FORWARD_MODEL
     stream: bool = False
     stream_patterns: int = 0
+    contrastive_init: Literal["ce", "scratch"] = "scratch"
+    contrastive_epochs: int = 0
+    contrastive_lr: float = 0.0
     master_half_size: int = 250
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -149,6 +157,19 @@ class DoseBenchConfig:
             )
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs {self.epochs!r} must be a positive integer")
+        check_contrastive_init(self.contrastive_init)
+        metric = {"supcon", "contrastive"} & set(self.methods)
+        if self.contrastive_init == "ce" and metric and "ce" not in self.methods:
+            raise ValueError(
+                f"methods {list(self.methods)!r}: contrastive_init 'ce' starts SupCon and contrastive from the "
+                "cross-entropy network of each dose; add 'ce' to methods or use contrastive_init 'scratch'"
+            )
+        if not isinstance(self.contrastive_epochs, int) or self.contrastive_epochs < 0:
+            raise ValueError(
+                f"contrastive_epochs {self.contrastive_epochs!r} must be 0 (as epochs) or a positive integer"
+            )
+        if not np.isfinite(self.contrastive_lr) or self.contrastive_lr < 0:
+            raise ValueError(f"contrastive_lr {self.contrastive_lr!r} must be 0 (as lr) or a positive learning rate")
         if not isinstance(self.stream_patterns, int) or not (
             self.stream_patterns == 0 or self.stream_patterns >= self.batch_size
         ):
@@ -446,21 +467,31 @@ def merged_rows(rows: list[dict], fresh: list[dict], doses: tuple[float, ...]) -
 def measure_methods(config: DoseBenchConfig, dose: float, data: Path, work: Path, dictionary, rows: list[dict], bar):
     """Run every method of ``config`` on the data set of one dose, appending their rows to ``rows``
     and advancing ``bar`` a step each; returns the (reused) dictionary."""
+    checkpoints: dict[str, Path] = {}
     for method in config.methods:
         bar.set_postfix(dose=f"{dose:g}", step=method)
-        row, dictionary = method_row(config, dose, data, method, work, dictionary)
+        row, dictionary = method_row(config, dose, data, method, work, dictionary, checkpoints)
         rows.append(row)
         bar.update(1)
     return dictionary
 
 
-def method_row(config: DoseBenchConfig, dose: float, data: Path, method: str, work: Path, dictionary=None):
-    """Run one method on the data set of one dose; returns its row and the (reused) dictionary."""
+def method_row(
+    config: DoseBenchConfig,
+    dose: float,
+    data: Path,
+    method: str,
+    work: Path,
+    dictionary=None,
+    checkpoints: dict[str, Path] | None = None,
+):
+    """Run one method on the data set of one dose; returns its row and the (reused) dictionary.
+    ``checkpoints``: the networks trained so far at this dose (see :func:`network_row`)."""
     if method == "hough":
         return hough_row(config, dose, data), dictionary
     if not get_method(method).is_network:
         return dictionary_row(config, dose, data, dictionary, refine=method == "dictionary_refined")
-    return network_row(config, dose, data, method, work), dictionary
+    return network_row(config, dose, data, method, work, {} if checkpoints is None else checkpoints), dictionary
 
 
 def dose_key(dose: float) -> str:
@@ -505,8 +536,15 @@ def simulate_for_dose(config: DoseBenchConfig, dose: float, work: Path) -> Path:
     return simulate_dataset(simulation_config(config, dose), work / f"dose_{dose:g}.h5", progress=False)
 
 
-def network_row(config: DoseBenchConfig, dose: float, data: Path, loss: str, work: Path) -> dict:
-    """Train and evaluate one network on the data set of one dose."""
+def network_row(
+    config: DoseBenchConfig, dose: float, data: Path, loss: str, work: Path, checkpoints: dict[str, Path]
+) -> dict:
+    """Train and evaluate one network on the data set of one dose.
+
+    ``checkpoints`` maps the losses trained so far at this dose to their best checkpoints; this
+    network's is added, and with ``contrastive_init="ce"`` a SupCon or contrastive encoder starts
+    from the cross-entropy one.
+    """
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.train.config import TrainConfig
@@ -514,14 +552,25 @@ def network_row(config: DoseBenchConfig, dose: float, data: Path, loss: str, wor
 
     with EBSDDataset(data) as ds:
         preprocess = PreprocessConfig.from_dict(ds.preprocessing)
+    metric = loss != "ce"
+    pretrained = None
+    if metric and config.contrastive_init == "ce":
+        pretrained = checkpoints.get("ce")
+        if pretrained is None:
+            raise ValueError(
+                f"dose {dose:g}: {loss} starts from the cross-entropy network (contrastive_init 'ce'), which was "
+                "not trained at this dose; put 'ce' before it in methods"
+            )
+    epochs = config.contrastive_epochs if metric and config.contrastive_epochs else config.epochs
     cfg = TrainConfig(
         data=str(data),
         loss=loss,
         model=config.model,
-        epochs=config.epochs,
+        epochs=epochs,
         batch_size=config.batch_size,
-        lr=config.lr,
-        warmup_epochs=min(1, config.epochs - 1),
+        lr=config.contrastive_lr if metric and config.contrastive_lr else config.lr,
+        warmup_epochs=0 if pretrained else min(1, epochs - 1),
+        pretrained=str(pretrained) if pretrained else None,
         validation=False,
         stream=config.stream,
         stream_patterns=config.stream_patterns,
@@ -536,7 +585,11 @@ def network_row(config: DoseBenchConfig, dose: float, data: Path, loss: str, wor
     metrics = run.metrics()
     if metrics is None:
         raise RuntimeError(f"run {run.run_id!r} at dose {dose:g} finished without metrics.json")
-    return metrics_row(dose, loss, metrics, time.perf_counter() - t0)
+    checkpoints[loss] = run.path / "checkpoint_best.pt"
+    row = metrics_row(dose, loss, metrics, time.perf_counter() - t0)
+    row["epochs"] = epochs
+    row["init"] = "ce" if pretrained else "scratch"
+    return row
 
 
 def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary, refine: bool = False):

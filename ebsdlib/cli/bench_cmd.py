@@ -100,6 +100,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     d.add_argument("--stream-patterns", type=int, help="fresh patterns per epoch with --stream (default: train+val)")
     d.add_argument(
+        "--contrastive-init",
+        choices=("ce", "scratch"),
+        help="where the SupCon and contrastive encoders start: 'ce' from the same dose's cross-entropy network, "
+        "'scratch' from random weights (default scratch)",
+    )
+    d.add_argument("--contrastive-epochs", type=int, help="epochs of SupCon and contrastive (default: --epochs)")
+    d.add_argument("--contrastive-lr", type=float, help="learning rate of SupCon and contrastive (default: --lr)")
+    d.add_argument(
         "--update",
         action="store_true",
         help="re-run only --methods of the finished benchmark in --out on its stored settings and replace "
@@ -460,6 +468,9 @@ def run_dose(args: argparse.Namespace) -> int:
             "forward_model",
             "stream",
             "stream_patterns",
+            "contrastive_init",
+            "contrastive_epochs",
+            "contrastive_lr",
             "device",
             "seed",
         ],

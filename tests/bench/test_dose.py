@@ -81,6 +81,14 @@ def test_metrics_row_reads_compute_metrics():
         ({"limit_pc_sigmas": (0.0, 0.2)}, r"limit_pc_sigmas \[0\.0, 0\.2\] must be one or more values in \[0, 0\.1\]"),
         ({"limit_patterns": 1}, r"limit_patterns 1 must be an integer of at least 2"),
         ({"forward_model": "mixed"}, r"mixed"),
+        ({"contrastive_init": "imagenet"}, r"contrastive_init 'imagenet' is not one of \['ce', 'scratch'\]"),
+        (
+            {"contrastive_init": "ce", "methods": ("supcon", "dictionary")},
+            r"contrastive_init 'ce' starts SupCon and contrastive from the cross-entropy network of each dose; "
+            r"add 'ce' to methods",
+        ),
+        ({"contrastive_epochs": -1}, r"contrastive_epochs -1 must be 0 \(as epochs\) or a positive integer"),
+        ({"contrastive_lr": -1e-3}, r"contrastive_lr -0\.001 must be 0 \(as lr\) or a positive learning rate"),
     ],
 )
 def test_bad_settings_are_named(change, match):
@@ -109,6 +117,43 @@ def test_the_networks_can_be_stream_trained_per_dose(tmp_path, monkeypatch):
     assert config["stream"] is True and config["name"].endswith("stream")
     with pytest.raises(ValueError, match=r"stream_patterns 3 must be 0 .* or at least batch_size \(4\)"):
         DoseBenchConfig.quick(stream=True, stream_patterns=3)
+
+
+def test_contrastive_networks_can_start_from_the_doses_cross_entropy_encoder(tmp_path, monkeypatch):
+    import json
+
+    from ebsdlib.bench.dose import run_dose_bench
+
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    cfg = DoseBenchConfig.quick(
+        doses=(64000.0,),
+        methods=("ce", "supcon", "contrastive"),
+        oracle=False,
+        limit=False,
+        epochs=2,
+        contrastive_init="ce",
+        contrastive_epochs=1,
+        contrastive_lr=3e-4,
+    )
+    doc = run_dose_bench(cfg, tmp_path / "out", work_dir=tmp_path / "work", keep=True, progress=False)
+    rows = {r["method"]: r for r in doc["rows"]}
+    assert rows["ce"]["init"] == "scratch" and rows["ce"]["epochs"] == 2
+    assert rows["supcon"]["init"] == rows["contrastive"]["init"] == "ce"
+    assert rows["supcon"]["epochs"] == rows["contrastive"]["epochs"] == 1
+    configs = {
+        c["loss"]: c for c in (json.loads(p.read_text()) for p in (tmp_path / "work" / "runs").glob("*/config.json"))
+    }
+    ce_run = next(
+        p.parent
+        for p in (tmp_path / "work" / "runs").glob("*/config.json")
+        if json.loads(p.read_text())["loss"] == "ce"
+    )
+    assert configs["ce"]["pretrained"] is None and configs["ce"]["lr"] == cfg.lr
+    for loss in ("supcon", "contrastive"):
+        assert configs[loss]["pretrained"].endswith(f"{ce_run.name}/checkpoint_best.pt")
+        assert configs[loss]["lr"] == 3e-4 and configs[loss]["warmup_epochs"] == 0 and configs[loss]["epochs"] == 1
+    # a benchmark stored before the choice reads as it ran: from scratch
+    assert DoseBenchConfig.from_dict({"doses": [250.0]}).contrastive_init == "scratch"
 
 
 @pytest.fixture
