@@ -147,9 +147,11 @@ if len(reliability):
     )
     st.caption(
         "A calibrated run is right as often as it says: at confidence 0.8, 8 patterns in 10. Networks are "
-        "calibrated by one softmax temperature fitted on the validation split after training ("
-        "'held out' says whether that split was left out of training); the confidence threshold and "
-        "'not indexed' on the Phase maps page use these calibrated probabilities."
+        "calibrated after training on patterns they did not train on ('held out'; 'fitted on' names them) "
+        "by one softmax temperature, or by a scale and an offset per phase (vector scaling, which can also "
+        "undo a lean towards one phase and so move a few predictions); 'auto' took the one with the lower "
+        "cross-validated log-loss on those patterns. The confidence threshold and 'not indexed' on the "
+        "Phase maps page use these calibrated probabilities."
     )
 else:
     st.info("These runs record no calibration bins; re-evaluate them (`python -m ebsdlib evaluate RUN`).")

@@ -21,6 +21,7 @@ from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.methods import method_of_run, network_methods
 from ebsdlib.simulate.randomise import RANGE_FLOORS, RANGE_HELP, DomainRanges
 from ebsdlib.train.config import BOUNDS, FIELD_HELP, IMAGE_SIZE_BOUNDS, LOSSES, TrainConfig
+from ebsdlib.train.temperature import CALIBRATORS, describe_calibrator
 
 #: Config fields the CLI does not expose (set them through ``--config``).
 HIDDEN_FIELDS = ("preprocess", "randomise")
@@ -76,14 +77,20 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "calibrate",
-        help="fit a run's temperature again on labelled patterns it never saw, and re-evaluate it",
-        description="Undo the run's softmax temperature, fit a new one on another labelled data set (freshly "
+        help="fit a run's calibration again on labelled patterns it never saw, and re-evaluate it",
+        description="Undo the run's calibration, fit a new calibrator on another labelled data set (freshly "
         "simulated patterns with another seed, or a few labelled patterns of your own), fold it into "
         "checkpoint_best.pt and re-evaluate the run: metrics.json records the ECE before and after.",
     )
     p.add_argument("run", metavar="RUN", help="run id (see `runs`) or run folder")
     p.add_argument("--data", metavar="FILE", required=True, help="labelled data set the run never saw")
     p.add_argument("--split", choices=("train", "val", "test"), help="one split of it (default: all its patterns)")
+    p.add_argument(
+        "--calibrator",
+        choices=CALIBRATORS,
+        default="auto",
+        help=f"{FIELD_HELP['calibrator']} (default: auto)",
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     _add_common(p)
     p.set_defaults(func=run_calibrate, _parser=p)
@@ -385,10 +392,17 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from ebsdlib.train.recalibrate import recalibrate
 
     metrics = recalibrate(
-        args.run, args.data, args.split, device=args.device, progress=not args.quiet, root=args.artifacts
+        args.run,
+        args.data,
+        args.split,
+        calibrator=args.calibrator,
+        device=args.device,
+        progress=not args.quiet,
+        root=args.artifacts,
     )
+    old, new = metrics["replaced_calibrator"], metrics["calibrator"]
     print(
-        f"temperature {metrics['replaced_temperature']:.4g} → {metrics['temperature']:.4g} fitted on "
+        f"{describe_calibrator(old) if old else 'uncalibrated'} → {describe_calibrator(new)} fitted on "
         f"{metrics['calibration_patterns']} patterns of {metrics['calibration_split']}; ECE "
         f"{metrics.get('ece_uncalibrated', float('nan')):.3f} uncalibrated, {metrics['ece']:.3f} now"
     )

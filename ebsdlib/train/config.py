@@ -13,6 +13,7 @@ from typing import Literal
 from ebsdlib.data.preprocess import SIZE_RANGE, PreprocessConfig
 from ebsdlib.methods import method_of_network, network_methods
 from ebsdlib.simulate.randomise import DomainRanges
+from ebsdlib.train.temperature import CALIBRATORS
 
 LOSSES = ("ce", "supcon", "contrastive")
 #: Losses that train an embedding (projection head), classified afterwards by a linear probe.
@@ -87,6 +88,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "device": DEVICES,
     "precision": PRECISIONS,
     "schedule": SCHEDULES,
+    "calibrator": CALIBRATORS,
 }
 #: One-line help of each field, for the CLI flags and the dashboard's training form.
 FIELD_HELP: dict[str, str] = {
@@ -118,7 +120,9 @@ FIELD_HELP: dict[str, str] = {
     "precision": "mixed precision on CUDA (auto: bf16, else fp16); fp32 on the CPU",
     "eval_batch_size": "patterns per forward pass when evaluating",
     "umap": "compute the 2-D UMAP of the evaluated embeddings",
-    "calibrate": "fit a temperature on the validation split so the probabilities mean what they say",
+    "calibrate": "fit a calibrator on the validation split so the probabilities mean what they say",
+    "calibrator": "how: one softmax temperature, a scale and offset per phase (vector), or auto (the one with "
+    "the lower cross-validated NLL on the calibration patterns)",
     "calibration_holdout": "in train+validation mode, the share of the validation split kept out of training to "
     "fit the temperature on (0: fit it on patterns the run trained on)",
     "name": "free-text label of the run",
@@ -132,7 +136,7 @@ REMOVED_FIELDS: dict[str, str] = {"num_workers": "read by nothing (patterns are 
 #: (one with the ``method`` key :meth:`TrainConfig.to_dict` writes) that lacks one gets this value,
 #: not the new default. Runs before the calibration hold-out fitted their temperature on the
 #: trained-on validation split.
-ADDED_FIELDS: dict[str, object] = {"calibration_holdout": 0.0}
+ADDED_FIELDS: dict[str, object] = {"calibration_holdout": 0.0, "calibrator": "temperature"}
 
 
 @dataclass
@@ -180,8 +184,12 @@ class TrainConfig:
     preprocess
         Pattern preprocessing (also used at inference time).
     calibrate
-        Fit a softmax temperature on the validation split after training and fold it into the
+        Fit a calibrator on the validation split after training and fold it into the
         classifier (:mod:`ebsdlib.train.temperature`): calibrated probabilities everywhere.
+    calibrator
+        ``"temperature"`` (one softmax temperature), ``"vector"`` (a scale and an offset per
+        phase) or ``"auto"``: the one with the lower cross-validated negative log-likelihood on
+        the calibration patterns.
     calibration_holdout
         In train+validation mode, the share of the validation split kept out of training (and
         of the probe) to fit the temperature on (:mod:`ebsdlib.train.holdout`); 0 fits it on
@@ -219,6 +227,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     umap: bool = True
     calibrate: bool = True
+    calibrator: Literal["auto", "temperature", "vector"] = "auto"
     calibration_holdout: float = 0.5
     name: str = ""
 

@@ -98,11 +98,10 @@ def evaluate_on(
     from ebsdlib.data import load
     from ebsdlib.data.fingerprint import data_entry
     from ebsdlib.metrics import compute_metrics, expected_calibration_error
-    from ebsdlib.train.checkpoint import load_checkpoint
-    from ebsdlib.train.evaluate import write_predictions
+    from ebsdlib.train.evaluate import checkpoint_calibration, write_predictions
     from ebsdlib.train.inference import load_model, predict_dataset
     from ebsdlib.train.status import as_run_dir
-    from ebsdlib.train.temperature import rescale
+    from ebsdlib.train.temperature import stored_calibrator, uncalibrated_proba
 
     run = as_run_dir(run, root)
     if split is not None and split not in _OWN_SPLITS:
@@ -111,7 +110,8 @@ def evaluate_on(
     if state != "completed":
         raise ValueError(f"run {run.run_id!r} is {state}; only a completed network run can be evaluated on other data")
     model, config, phases = load_model(run.best_checkpoint, device)
-    temperature = load_checkpoint(run.best_checkpoint).get("temperature")
+    calibration = checkpoint_calibration(run.best_checkpoint)
+    calibrator = stored_calibrator(calibration, model.num_classes)
     name = evaluation_name(data, split)
     out_dir = run.path / EVALUATIONS / name
     with load(data, progress=progress) as ds:
@@ -144,12 +144,13 @@ def evaluate_on(
                 "phases": [p.to_dict() for p in phases],
                 "inference_seconds": seconds,
                 "inference_patterns_per_second": len(indices) / max(seconds, 1e-9),
-                "temperature": temperature,
+                "temperature": calibration.get("temperature"),
+                "calibrator": calibration.get("calibrator"),
             }
         )
-        if temperature:
+        if calibrator is not None:
             metrics["ece_uncalibrated"], metrics["calibration_uncalibrated"] = expected_calibration_error(
-                rescale(proba, 1.0 / float(temperature)), y
+                uncalibrated_proba(model, emb, calibrator), y
             )
         write_predictions(out_dir / "predictions.csv", indices, split or "all", y, proba, names)
         write_npy(out_dir / "embeddings.npy", emb.astype(np.float16))

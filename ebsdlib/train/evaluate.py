@@ -10,7 +10,8 @@ pass), ``inference_patterns_per_second`` (steady state: the first batch, the war
 when there are two or more; ``inference_throughput`` says which,
 :class:`~ebsdlib.train.inference.InferenceClock`) and, for SupCon, ``probe_accuracy`` (the linear probe,
 used for the predictions) and ``knn_accuracy`` (k-NN vote on the embeddings); for a calibrated
-model (:mod:`ebsdlib.train.temperature`) ``temperature``, ``calibration_split``,
+model (:mod:`ebsdlib.train.temperature`) ``temperature`` (``None`` for vector scaling),
+``calibrator`` (method, scales, offsets, the cross-validated NLLs behind ``auto``), ``calibration_split``,
 ``calibration_held_out``, ``calibration_nll`` (before, after) and ``ece_uncalibrated`` /
 ``calibration_uncalibrated`` beside the calibrated ``ece`` / ``calibration``; the
 trainer adds its own figures (``training_seconds``, ``train_patterns_per_second``, ``device``,
@@ -74,8 +75,9 @@ def evaluate_model(
     progress
         Show a tqdm bar.
     """
-    from ebsdlib.metrics import compute_metrics
+    from ebsdlib.metrics import compute_metrics, expected_calibration_error
     from ebsdlib.train.inference import InferenceClock, predict_dataset
+    from ebsdlib.train.temperature import stored_calibrator, uncalibrated_proba
 
     out_dir = Path(out_dir)
     indices = dataset.indices(split)
@@ -120,16 +122,12 @@ def evaluate_model(
             if known.any():
                 metrics["precision_at_1"] = precision_at_1(knn_reference[0], knn_reference[1], emb[known], y[known])
     metrics.update(extra or {})
-    if metrics.get("temperature"):  # the model's probabilities are calibrated: the ECE before, for comparison
-        from ebsdlib.metrics import expected_calibration_error
-        from ebsdlib.train.temperature import rescale
-
-        known = y >= 0
-        if known.any():
-            before = rescale(proba[known], 1.0 / float(metrics["temperature"]))
-            metrics["ece_uncalibrated"], metrics["calibration_uncalibrated"] = expected_calibration_error(
-                before, y[known]
-            )
+    calibrator = stored_calibrator(metrics, model.num_classes)
+    known = y >= 0
+    if calibrator is not None and known.any():  # calibrated probabilities: the ECE before, for comparison
+        metrics["ece_uncalibrated"], metrics["calibration_uncalibrated"] = expected_calibration_error(
+            uncalibrated_proba(model, emb[known], calibrator), y[known]
+        )
     write_predictions(out_dir / "predictions.csv", indices, split, y, proba, names)
     write_npy(out_dir / "embeddings.npy", emb.astype(np.float16))
     if config.umap:
@@ -161,6 +159,17 @@ def write_predictions(
         df[f"prob_{name}"] = proba[:, c]
     df["confidence"] = proba.max(axis=1)
     return atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+
+
+def checkpoint_calibration(path: str | Path) -> dict:
+    """``temperature`` and ``calibrator`` of the calibration folded into a checkpoint (what its
+    probabilities are, whatever split is evaluated); empty for an uncalibrated one."""
+    from ebsdlib.train.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    calibrator = (checkpoint.get("calibration") or {}).get("calibrator")
+    out = {"temperature": checkpoint["temperature"]} if checkpoint.get("temperature") else {}
+    return {**out, "calibrator": calibrator} if calibrator else out
 
 
 def evaluate_run(
@@ -250,6 +259,7 @@ def evaluate_run(
             )
             if previous and k in previous
         }
+        keep.update(checkpoint_calibration(run.best_checkpoint))
         keep.update(data_entry(ds.path, base))
         return evaluate_model(
             model,

@@ -4,8 +4,9 @@ A run calibrates itself on its validation split; a run trained on train+validati
 networks, runs from before the calibration hold-out) had none left that it had not trained on, and
 a network trained on simulations meets other patterns in a lab. :func:`recalibrate` takes another
 labelled data set — freshly simulated patterns of the same settings and another seed, or a few
-hundred labelled experimental patterns — undoes the run's temperature, fits a new one on that set
-(:func:`ebsdlib.train.temperature.fit_temperature`), folds it into the classifier of
+hundred labelled experimental patterns — undoes the run's calibration, fits a new calibrator on that
+set (:func:`ebsdlib.train.temperature.fit_calibrator`: a temperature, vector scaling, or the one of
+the two that cross-validates better), folds it into the classifier of
 ``checkpoint_best.pt`` and re-evaluates the run's own split, so ``metrics.json`` (ECE before and
 after, ``calibration_*``), the predictions and every later phase map use the new probabilities.
 A set whose fingerprint is the run's own training data is refused: that is not held out.
@@ -32,18 +33,20 @@ def recalibrate(
     data: str | Path,
     split: str | None = None,
     *,
+    calibrator: str = "auto",
     device: str | torch.device = "auto",
     progress: bool = True,
     root: str | Path | None = None,
 ) -> dict:
-    """Fit the run's softmax temperature on ``data`` (all its labelled patterns, or ``split``), fold it
-    into the run's best checkpoint in place of the old one, and re-evaluate the run; returns the metrics.
+    """Fit a calibrator (``calibrator``: one of :data:`~ebsdlib.train.temperature.CALIBRATORS`) on
+    ``data`` (all its labelled patterns, or ``split``), fold it into the run's best checkpoint in
+    place of the old one, and re-evaluate the run; returns the metrics.
 
     Raises
     ------
     ValueError
-        For a run that is not a completed network run, a data set with no labelled patterns of the
-        run's phases, or the run's own training data.
+        For a run that is not a completed network run, an unknown calibrator, a data set with no
+        labelled patterns of the run's phases, or the run's own training data.
     """
     from ebsdlib.data import load
     from ebsdlib.data.fingerprint import data_entry, differences, fingerprint
@@ -53,9 +56,18 @@ def recalibrate(
     from ebsdlib.train.evaluate import evaluate_run
     from ebsdlib.train.inference import load_model, predict_dataset
     from ebsdlib.train.status import as_run_dir
-    from ebsdlib.train.temperature import fit_temperature, fold_into_classifier, negative_log_likelihood, rescale
+    from ebsdlib.train.temperature import (
+        CALIBRATORS,
+        classifier_logits,
+        fit_calibrator,
+        negative_log_likelihood,
+        softmax,
+        stored_calibrator,
+    )
 
     run = as_run_dir(run, root)
+    if calibrator not in CALIBRATORS:
+        raise ValueError(f"calibrator {calibrator!r} is not one of {list(CALIBRATORS)}")
     if split is not None and split not in SPLITS:
         raise ValueError(f"split {split!r} is not allowed; use one of {list(SPLITS)} or none (all patterns)")
     state = run.read_status().state if run.status_path.exists() else "unknown"
@@ -70,9 +82,10 @@ def recalibrate(
             "calibrate on patterns the run never saw (simulate more with another --seed, or label a few of yours)"
         )
     checkpoint = load_checkpoint(run.best_checkpoint)
-    old = checkpoint.get("temperature") or 1.0
     model, config, phases = load_model(run.best_checkpoint, device)
-    fold_into_classifier(model, 1.0 / float(old))  # the raw logits again
+    old = stored_calibrator({**(checkpoint.get("calibration") or {}), **checkpoint}, model.num_classes)
+    if old is not None:
+        old.unfold(model)  # the raw logits again
     with load(data, progress=progress) as ds:
         mapping = label_map(phases, ds)
         candidates = ds.indices(split) if split is not None else np.arange(len(ds))
@@ -82,25 +95,27 @@ def recalibrate(
                 f"{ds.path}: {len(indices)} labelled patterns to calibrate on; a temperature needs at least two "
                 "(give a labelled data set, or another split)"
             )
-        proba, _ = predict_dataset(
+        _, features = predict_dataset(
             model, ds, indices, config.preprocess, device, config.eval_batch_size, config.precision, progress=progress
         )
         labels = mapping[ds.labels[indices]]
         entry = data_entry(ds.path, run.path.parent.parent)
-    temperature = fit_temperature(proba, labels)
-    fold_into_classifier(model, temperature)
+    logits = classifier_logits(model, features)
+    fitted = fit_calibrator(logits, labels, calibrator)
+    fitted.fold(model)
 
     calibration = {
-        "temperature": temperature,
+        "temperature": fitted.temperature,
+        "calibrator": fitted.to_dict(),
         "calibration_split": f"{Path(data).name}" + (f" ({split})" if split else ""),
         "calibration_patterns": len(indices),
         "calibration_held_out": True,
         "calibration_nll": [
-            negative_log_likelihood(proba, labels),
-            negative_log_likelihood(rescale(proba, temperature), labels),
+            negative_log_likelihood(softmax(logits), labels),
+            negative_log_likelihood(softmax(fitted.apply(logits)), labels),
         ],
         "calibration_data": entry,
-        "replaced_temperature": float(old),
+        "replaced_calibrator": old.to_dict() if old is not None else None,
     }
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     like = checkpoint["model"]
@@ -109,7 +124,7 @@ def recalibrate(
     checkpoint["model"] = {
         k: v if k.startswith("classifier.") or k not in like else v.to(like[k].dtype) for k, v in state_dict.items()
     }
-    checkpoint["temperature"] = temperature
+    checkpoint["temperature"] = fitted.temperature
     checkpoint["calibration"] = calibration
     save_checkpoint(run.best_checkpoint, checkpoint)
     stored = read_json(run.metrics_path) if run.metrics_path.exists() else {}
@@ -117,6 +132,6 @@ def recalibrate(
     write_json(run.metrics_path, stored)  # evaluate_run keeps these calibration fields
     out = evaluate_run(run, device=device, progress=progress)
     out["calibration_data"] = entry
-    out["replaced_temperature"] = float(old)
+    out["replaced_calibrator"] = calibration["replaced_calibrator"]
     write_json(run.metrics_path, out)
     return out

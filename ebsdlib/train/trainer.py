@@ -490,17 +490,19 @@ class Trainer:
 
     # -- after the epochs ---------------------------------------------------------------------
     def _calibrate(self) -> dict:
-        """Fit the softmax temperature on the validation split and fold it into the classifier;
-        returns what ``metrics.json`` records of it (``temperature`` ``None`` without a validation split)."""
+        """Fit the calibrator (``config.calibrator``) on the validation split and fold it into the
+        classifier; returns what ``metrics.json`` records of it (``temperature`` ``None`` without a
+        validation split; ``None`` too when vector scaling was chosen, whose scales and offsets
+        are under ``calibrator``)."""
         from ebsdlib.train.holdout import calibration_indices
         from ebsdlib.train.inference import predict_dataset
-        from ebsdlib.train.temperature import fit_temperature, fold_into_classifier, negative_log_likelihood, rescale
+        from ebsdlib.train.temperature import classifier_logits, fit_calibrator, negative_log_likelihood, softmax
 
         idx = calibration_indices(self.dataset, self.config)
         if len(idx) < 2:
             return {"temperature": None, "calibration_note": f"{self.dataset.path.name} has no validation split"}
-        self.reporter.update(force=True, message="fitting the softmax temperature on the validation split")
-        proba, _ = predict_dataset(
+        self.reporter.update(force=True, message="fitting the calibrator on the validation split")
+        _, features = predict_dataset(
             self.model,
             self.dataset,
             idx,
@@ -511,10 +513,12 @@ class Trainer:
             progress=self.progress,
         )
         labels = self.dataset.labels[idx]
-        t = fit_temperature(proba, labels)
-        fold_into_classifier(self.model, t)
+        logits = classifier_logits(self.model, features)
+        calibrator = fit_calibrator(logits, labels, self.config.calibrator)
+        calibrator.fold(self.model)
         return {
-            "temperature": t,
+            "temperature": calibrator.temperature,
+            "calibrator": calibrator.to_dict(),
             "calibration_split": (
                 f"val, a {self.config.calibration_holdout:g} share held out of training"
                 if self.config.calibration_held_out_by_holdout
@@ -523,8 +527,8 @@ class Trainer:
             "calibration_patterns": len(idx),
             "calibration_held_out": self.config.calibration_held_out,
             "calibration_nll": [
-                negative_log_likelihood(proba, labels),
-                negative_log_likelihood(rescale(proba, t), labels),
+                negative_log_likelihood(softmax(logits), labels),
+                negative_log_likelihood(softmax(calibrator.apply(logits)), labels),
             ],
         }
 

@@ -11,12 +11,27 @@ import pandas as pd
 RUN_COLORS = ("#6a3d9a", "#ff7f00", "#1b9e77", "#e7298a", "#666666", "#a6761d")
 
 
+def is_calibrated(m: Mapping) -> bool:
+    """Whether a run's ``metrics.json`` says its probabilities are calibrated (a temperature or a
+    vector calibrator folded into its classifier)."""
+    return m.get("temperature") is not None or bool(m.get("calibrator"))
+
+
+def calibrator_label(m: Mapping) -> str:
+    """``temperature``, ``vector scaling`` (``… (auto)`` when cross-validation chose it), or ``—``."""
+    entry = m.get("calibrator")
+    if entry:
+        name = "vector scaling" if entry.get("method") == "vector" else "temperature"
+        return name + (" (auto)" if entry.get("cv_nll") else "")
+    return "temperature" if m.get("temperature") is not None else "—"
+
+
 def reliability_frame(metrics: Mapping[str, dict]) -> pd.DataFrame:
     """One row per run, state (``calibrated`` / ``uncalibrated``) and non-empty confidence bin:
     ``run``, ``state``, ``confidence``, ``accuracy``, ``count``, ``ece``."""
     rows = []
     for run, m in metrics.items():
-        calibrated = m.get("temperature") is not None
+        calibrated = is_calibrated(m)
         states = [("calibrated" if calibrated else "as trained", m.get("calibration"), m.get("ece"))]
         if calibrated and m.get("calibration_uncalibrated"):
             states.append(("uncalibrated", m["calibration_uncalibrated"], m.get("ece_uncalibrated")))
@@ -32,13 +47,15 @@ def reliability_frame(metrics: Mapping[str, dict]) -> pd.DataFrame:
 
 
 def calibration_table(metrics: Mapping[str, dict]) -> pd.DataFrame:
-    """Per run: temperature, ECE before and after, the split it was fitted on and whether held out."""
+    """Per run: calibrator, temperature, ECE before and after, the split it was fitted on and whether
+    held out."""
     rows = [
         {
             "run": run,
+            "calibrator": calibrator_label(m),
             "temperature": m.get("temperature"),
-            "ECE uncalibrated": m.get("ece_uncalibrated", m.get("ece") if m.get("temperature") is None else None),
-            "ECE calibrated": m.get("ece") if m.get("temperature") is not None else None,
+            "ECE uncalibrated": m.get("ece_uncalibrated", m.get("ece") if not is_calibrated(m) else None),
+            "ECE calibrated": m.get("ece") if is_calibrated(m) else None,
             "fitted on": m.get("calibration_split") or "—",
             "held out": m.get("calibration_held_out"),
         }

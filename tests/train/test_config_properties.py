@@ -52,6 +52,7 @@ GOOD = {
     "stream": st.booleans(),
     "stream_patterns": st.just(0) | st.integers(65536, 10**9),  # 0, or at least any batch size
     "calibrate": st.booleans(),
+    "calibrator": st.sampled_from(["auto", "temperature", "vector"]),
     "calibration_holdout": st.floats(0, 0.9) | st.just(0),
     # inactive ranges only: active ones need stream=True (tests/train/test_cli.py round-trips them)
     "randomise": st.none()

@@ -1,4 +1,4 @@
-"""Temperature scaling: fitted on held-out patterns, folded into the classifier, ECE before and after."""
+"""Temperature and vector scaling: fitted on held-out patterns, folded into the classifier, ECE before and after."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from ebsdlib.metrics import expected_calibration_error
-from ebsdlib.train.temperature import fit_temperature, fold_into_classifier, rescale
+from ebsdlib.train.temperature import (
+    Calibrator,
+    describe_calibrator,
+    fit_calibrator,
+    fit_temperature,
+    rescale,
+    softmax,
+    stored_calibrator,
+)
 
 
 def overconfident(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -32,14 +40,62 @@ def test_an_overconfident_model_is_cooled_and_its_ece_falls():
     np.testing.assert_allclose(rescale(proba, 1.0), proba, atol=1e-6)
 
 
-def test_fold_into_classifier_divides_the_logits():
+def leaning(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Raw logits of a 3-class model that knows phase 1 for sure but cannot tell 0 from 2 and
+    always says 2 at about 0.65 (the SupCon probe's Ni/Ni₃Fe lean)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(3, size=n)
+    logits = rng.normal(0, 0.3, (n, 3))
+    logits[labels == 1] += [0.0, 8.0, 0.0]
+    logits[labels != 1] += [1.0, -4.0, 1.6]
+    return logits, labels
+
+
+def test_a_calibrator_folds_into_the_classifier_and_back():
     from ebsdlib.train.models import EBSDNet
 
     model = EBSDNet(torch.nn.Flatten(), 4, 3).eval()
     x = torch.randn(5, 4)
-    before = model(x)
-    fold_into_classifier(model, 2.5)
-    torch.testing.assert_close(model(x), before / 2.5)
+    before = model(x).detach()
+    cal = Calibrator("vector", (0.5, 2.0, 1.5), (0.3, -0.1, -0.2))
+    cal.fold(model)
+    centred = before - before.mean(dim=1, keepdim=True)  # a shift common to all phases changes nothing
+    torch.testing.assert_close(model(x).detach(), centred * torch.tensor(cal.scale) + torch.tensor(cal.offset))
+    torch.testing.assert_close(model(x).detach().double(), torch.from_numpy(cal.apply(before.double().numpy())))
+    cal.unfold(model)
+    torch.testing.assert_close(model(x).detach(), centred)
+    torch.testing.assert_close(torch.softmax(model(x), 1), torch.softmax(before, 1))
+    Calibrator.from_temperature(2.5, 3).fold(model)
+    torch.testing.assert_close(model(x).detach(), centred / 2.5)
+    with pytest.raises(ValueError, match="the calibrator has 2 phases, the classifier 3"):
+        Calibrator("vector", (1.0, 1.0), (0.0, 0.0)).fold(model)
+
+
+def test_vector_scaling_undoes_a_lean_that_one_temperature_cannot():
+    logits, labels = leaning()
+    fit, held = slice(0, 2000), slice(2000, None)
+    temperature = fit_calibrator(logits[fit], labels[fit], "temperature")
+    vector = fit_calibrator(logits[fit], labels[fit], "vector")
+    ece_t, _ = expected_calibration_error(softmax(temperature.apply(logits[held])), labels[held])
+    ece_v, _ = expected_calibration_error(softmax(vector.apply(logits[held])), labels[held])
+    assert ece_v < 0.03 and ece_t > ece_v + 0.03
+    p, pair = softmax(vector.apply(logits[held])), labels[held] != 1
+    assert p[pair, 2].mean() == pytest.approx(0.5, abs=0.05)  # the lean to phase 2 is taken back
+    assert softmax(temperature.apply(logits[held]))[pair, 2].mean() > 0.55
+    auto = fit_calibrator(logits[fit], labels[fit])
+    assert auto.method == "vector" and auto.cv_nll["vector"] < auto.cv_nll["temperature"]
+    assert "vector scaling" in describe_calibrator(auto.to_dict()) and "auto" in describe_calibrator(auto.to_dict())
+    assert Calibrator.from_dict(auto.to_dict()) == auto
+    assert stored_calibrator({"calibrator": auto.to_dict(), "temperature": None}, 3) == auto
+
+
+def test_auto_takes_the_temperature_with_too_few_patterns_and_vector_needs_every_phase():
+    logits, labels = leaning(n=12)
+    assert fit_calibrator(logits, labels).method == "temperature"  # fewer than 2 per fold and phase
+    with pytest.raises(ValueError, match=r"phases \[1\] have none"):
+        fit_calibrator(logits[labels != 1], labels[labels != 1], "vector")
+    with pytest.raises(ValueError, match="calibrator 'platt' is not one of"):
+        fit_calibrator(logits, labels, "platt")
 
 
 def test_too_few_or_unlabelled_patterns_are_refused():
@@ -76,3 +132,18 @@ def test_without_calibration_nothing_is_rescaled(tiny_config, artifacts):
 
     metrics = train(tiny_config(calibrate=False), progress=False).metrics()
     assert metrics["temperature"] is None and "ece_uncalibrated" not in metrics
+
+
+def test_a_run_can_be_calibrated_by_vector_scaling(tiny_config, artifacts):
+    from ebsdlib.train.checkpoint import load_checkpoint
+    from ebsdlib.train.loop import train
+
+    run = train(tiny_config(validation=True, epochs=1, calibrator="vector"), progress=False)
+    metrics = run.metrics()
+    assert metrics["temperature"] is None and metrics["calibrator"]["method"] == "vector"
+    assert load_checkpoint(run.best_checkpoint)["calibration"]["calibrator"] == metrics["calibrator"]
+    nll_before, nll_after = metrics["calibration_nll"]
+    assert nll_after <= nll_before + 1e-9 and "ece_uncalibrated" in metrics
+    pred = run.predictions()
+    proba = pred[[c for c in pred.columns if c.startswith("prob_")]].to_numpy()
+    assert expected_calibration_error(proba, pred["true"].to_numpy())[0] == pytest.approx(metrics["ece"], abs=1e-4)
