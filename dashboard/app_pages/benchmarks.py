@@ -8,8 +8,11 @@ import widgets
 from ebsdlib.simulate.config import DEFAULT_DOSE
 from ebsdlib.views.bench import (
     COMMANDS,
+    DOSE_CAPTION,
     dose_figure,
+    dose_findings,
     dose_frame,
+    dose_settings,
     dose_table,
     environment_line,
     method_comparison,
@@ -50,18 +53,9 @@ if dose_doc is not None:
     left, right = st.columns(2)
     left.plotly_chart(dose_figure(frame, oracle, "accuracy"), width="stretch", key="bench_dose_accuracy")
     right.plotly_chart(dose_figure(frame, oracle, "ni_ni3fe_confusion"), width="stretch", key="bench_dose_confusion")
-    cfg = dose_doc.get("config", {})
-    st.caption(
-        "Bands: bootstrap 95 % intervals of the accuracy. The oracle is a template matcher that knows each "
-        "pattern's true orientation and pattern centre: where it falls to 0.5 confusion, Ni and Ni₃Fe cannot be "
-        "told apart from the pattern at that dose by any method. "
-        f"Per dose {cfg.get('n_per_phase', '?')} patterns per phase; networks: {cfg.get('model', '?')}, "
-        f"{cfg.get('epochs', '?')} epochs"
-        + (" of freshly streamed patterns" if cfg.get("stream") else " of the stored patterns")
-        + f"; dictionary: {cfg.get('resolution', '?')}° sampling. "
-        + environment_line(dose_doc)
-        + "."
-    )
+    for line in dose_findings(frame, oracle):
+        st.markdown(f"- {line}")
+    st.caption(DOSE_CAPTION + " " + dose_settings(dose_doc))
     with st.expander("Numbers per dose and method"):
         table = dose_table(frame, oracle)
         st.dataframe(
@@ -72,6 +66,38 @@ if dose_doc is not None:
             column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")},
         )
 
+dose_conditions = widgets.bench_conditions("dose", base)
+for name, doc in dose_conditions.items():
+    frame, oracle = dose_frame(doc), oracle_frame(doc)
+    if not len(frame):
+        st.info(f"The dose benchmark {name} has no finished dose yet.", icon=":material/hourglass_top:")
+        continue
+    cfg = doc.get("config", {})
+    st.markdown(
+        f"**The same benchmark under other conditions: {name}** — {cfg.get('pattern_size', '?')}×"
+        f"{cfg.get('pattern_size', '?')} pixels, networks "
+        + ("stream-trained" if cfg.get("stream") else "trained on stored patterns")
+        + ("" if doc.get("complete", True) else f" ({frame['dose'].nunique()} of {len(cfg.get('doses', []))} doses)")
+    )
+    left, right = st.columns(2)
+    left.plotly_chart(dose_figure(frame, oracle, "accuracy"), width="stretch", key=f"bench_dose_{name}_accuracy")
+    right.plotly_chart(
+        dose_figure(frame, oracle, "ni_ni3fe_confusion"), width="stretch", key=f"bench_dose_{name}_confusion"
+    )
+    for line in dose_findings(frame, oracle):
+        st.markdown(f"- {line}")
+    st.caption(dose_settings(doc) + f" `python -m ebsdlib bench dose … --out artifacts/bench/dose-conditions/{name}`.")
+    with st.expander(f"Numbers per dose and method ({name})"):
+        table = dose_table(frame, oracle)
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            key=f"bench_dose_{name}_table",
+            column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")},
+        )
+
+if dose_doc is not None:
     limit = limit_frame(dose_doc)
     st.subheader("The physical limit, taken apart")
     if not len(limit):

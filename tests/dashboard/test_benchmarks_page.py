@@ -176,3 +176,28 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     assert any("cut-short/scaling.json cannot be read" in e.value for e in at.error)
     text = shown(at)
     assert "The same measurement under other conditions" in text and "128px-randomised: Trained on" in text
+
+
+def test_a_dose_benchmark_under_other_conditions_gets_its_curves_and_findings(bench_root, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from ebsdlib.views.bench import conditions_dir
+
+    shutil.copytree(bench_root / "bench", tmp_path / "bench")
+    doc = json.loads((tmp_path / "bench" / "dose.json").read_text())
+    (conditions_dir("dose", tmp_path) / "128px-stream").mkdir(parents=True)
+    (conditions_dir("dose", tmp_path) / "128px-stream" / "dose.json").write_text(json.dumps(doc))
+    (conditions_dir("dose", tmp_path) / "starting").mkdir()
+    (conditions_dir("dose", tmp_path) / "starting" / "dose.json").write_text(
+        json.dumps({**doc, "rows": [], "complete": False})
+    )
+    at = open_page(tmp_path, monkeypatch)
+    assert len(list(at.get("plotly_chart"))) == 5  # the main two and the limit, and this one's two
+    text = shown(at)
+    assert "The same benchmark under other conditions: 128px-stream" in text
+    assert text.count("The best network is at least as accurate as refined dictionary indexing at") == 2
+    assert "bench/dose-conditions/128px-stream" in text
+    assert any("starting has no finished dose yet" in i.value for i in at.info)
+    tables = [d.value for d in at.dataframe if "label" in d.value.columns and "oracle_pair_accuracy" in d.value.columns]
+    assert len(tables) == 2

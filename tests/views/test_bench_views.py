@@ -4,7 +4,16 @@ import numpy as np
 import pandas as pd
 
 from ebsdlib.methods import get_method
-from ebsdlib.views.bench import OTHER_COLOR, dose_figure, dose_frame, environment_line, method_comparison
+from ebsdlib.views.bench import (
+    OTHER_COLOR,
+    dose_figure,
+    dose_findings,
+    dose_frame,
+    dose_settings,
+    environment_line,
+    method_comparison,
+    oracle_frame,
+)
 
 
 def _row(dose: float, method: str, acc: float) -> dict:
@@ -68,3 +77,47 @@ def test_environment_line_names_the_methods_an_update_measured_again():
     )
     unchecked = environment_line({**doc, "updates": [{**update, "data_checked": False}]})
     assert unchecked.endswith("(took 95 s, data not checked against the stored patterns)")
+
+
+def test_dose_findings_count_the_doses_a_network_wins_and_the_pair_gap_at_the_top():
+    accuracy = {(250.0, "ce"): 0.40, (250.0, "supcon"): 0.45, (250.0, "dictionary_refined"): 0.50}
+    accuracy |= {(4000.0, "ce"): 0.70, (4000.0, "contrastive"): 0.60, (4000.0, "dictionary_refined"): 0.55}
+    rows = [{**_row(d, m, a), "pair_accuracy": 0.5 + (m == "ce") * 0.1} for (d, m), a in accuracy.items()]
+    oracle = oracle_frame(
+        {"oracle": [{"dose": 250.0, "oracle_Ni_vs_Ni3Fe": 0.7}, {"dose": 4000.0, "oracle_Ni_vs_Ni3Fe": 0.99}]}
+    )
+    lines = dose_findings(dose_frame({"rows": rows}), oracle)
+    assert (
+        lines[0]
+        == "The best network is at least as accurate as refined dictionary indexing at 1 of 2 doses (goal: every dose)."
+    )
+    assert (
+        "dose 250: best network supervised contrastive (SupCon) 0.450 against refined dictionary indexing "
+        "0.500 (-0.050)" in lines
+    )
+    assert lines[-1].startswith(
+        "At the highest dose (4000) the best network's Ni/Ni₃Fe pair accuracy is 0.600 (cross-entropy)"
+    )
+    assert "0.390 short (goal: within 0.05, not met)" in lines[-1]
+    assert dose_findings(dose_frame({"rows": [_row(10.0, "dictionary", 0.5)]}), oracle) == []
+
+
+def test_dose_settings_say_how_the_networks_were_trained():
+    doc = {
+        "config": {
+            "n_per_phase": 800,
+            "pattern_size": 128,
+            "model": "lcnet_050",
+            "epochs": 20,
+            "stream": True,
+            "stream_patterns": 5000,
+            "contrastive_init": "ce",
+            "contrastive_epochs": 5,
+            "resolution": 5.0,
+        },
+        "environment": {"device": "cpu"},
+    }
+    text = dose_settings(doc)
+    assert "800 patterns per phase of 128×128 pixels" in text and "20 epochs of 5,000 freshly streamed patterns" in text
+    assert "(SupCon and contrastive: 5 more from the cross-entropy encoder)" in text
+    assert "epochs of the stored patterns" in dose_settings({"config": {"epochs": 15}})
