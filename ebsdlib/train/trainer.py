@@ -514,9 +514,15 @@ class Trainer:
         )
         labels = self.dataset.labels[idx]
         logits = classifier_logits(self.model, features)
-        calibrator = fit_calibrator(logits, labels, self.config.calibrator)
+        note = {}
+        try:
+            calibrator = fit_calibrator(logits, labels, self.config.calibrator)
+        except ValueError as e:  # vector scaling without every phase: keep the trained run, say why
+            calibrator = fit_calibrator(logits, labels, "temperature")
+            note = {"calibration_note": f"{e}; a temperature was fitted instead"}
         calibrator.fold(self.model)
         return {
+            **note,
             "temperature": calibrator.temperature,
             "calibrator": calibrator.to_dict(),
             "calibration_split": (

@@ -147,3 +147,21 @@ def test_a_run_can_be_calibrated_by_vector_scaling(tiny_config, artifacts):
     pred = run.predictions()
     proba = pred[[c for c in pred.columns if c.startswith("prob_")]].to_numpy()
     assert expected_calibration_error(proba, pred["true"].to_numpy())[0] == pytest.approx(metrics["ece"], abs=1e-4)
+
+
+def test_vector_scaling_without_every_phase_in_validation_keeps_the_run_and_says_why(tmp_path, tiny_config, artifacts):
+    from ebsdlib.data.format import write_dataset
+    from ebsdlib.train.loop import train
+    from tests.train.conftest import DEFAULT_PHASES, make_patterns
+
+    patterns, labels = make_patterns(48, seed=0)
+    split = np.where(np.arange(48) % 4 == 3, 2, 0).astype(np.int8)
+    split[(np.arange(48) % 4 == 1) & (labels != 2)] = 1  # no pattern of phase 2 in validation
+    data = write_dataset(
+        tmp_path / "no_phase2_in_val.h5", patterns, labels, DEFAULT_PHASES, provenance={"test": "x"}, split=split
+    )
+    run = train(tiny_config(data=str(data), validation=True, epochs=1, calibrator="vector"), progress=False)
+    metrics = run.metrics()
+    assert run.read_status().state == "completed" and metrics["calibrator"]["method"] == "temperature"
+    note = metrics["calibration_note"]
+    assert "phases [2] have none" in note and note.endswith("a temperature was fitted instead")
