@@ -127,6 +127,7 @@ def training_form() -> None:
                 )
                 seed = _number(c1, "Seed", "seed", key="tf_seed")
                 device = _choice(c2.selectbox, "Device", "device", key="tf_device")
+                calibrator = _choice(c1.selectbox, "Calibration", "calibrator", key="tf_calibrator")
                 augment = st.checkbox(
                     "Random flips (augmentation)", DEFAULTS.augment, key="tf_augment", help=_help("augment")
                 )
@@ -150,6 +151,7 @@ def training_form() -> None:
                     temperature=float(temperature),
                     seed=int(seed),
                     device=device,
+                    calibrator=calibrator,
                     augment=bool(augment),
                     umap=bool(umap),
                     stream=bool(stream),

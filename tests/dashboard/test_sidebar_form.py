@@ -29,6 +29,7 @@ CHOICE_WIDGETS = {
     "tf_loss": ("radio", "loss"),
     "tf_schedule": ("selectbox", "schedule"),
     "tf_device": ("selectbox", "device"),
+    "tf_calibrator": ("selectbox", "calibrator"),
 }
 SWITCHES = {"tf_augment": "augment", "tf_umap": "umap", "tf_stream": "stream"}
 
@@ -165,3 +166,7 @@ def test_the_image_size_is_the_data_sets_own_unless_the_user_unticks_it(tmp_path
     assert not at.exception, at.exception
     assert [c.preprocess.size for c in launched] == [40, 24]
     assert PreprocessConfig().size != 40  # the default would have shrunk the patterns
+    assert [c.calibrator for c in launched] == ["auto", "auto"]
+    at.selectbox(key="tf_calibrator").select("vector")
+    at.button[0].click().run()
+    assert launched[-1].calibrator == "vector"
