@@ -155,13 +155,14 @@ def test_unreadable_results_are_reported(tmp_path, monkeypatch):
 
 
 def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, monkeypatch):
-    """The scaling and robustness runs under other conditions (pattern size, dose, …), each in one table."""
+    """The scaling and robustness runs under other conditions (pattern size, dose, …), each in one table,
+    and the 128-pixel dose benchmark with its findings."""
     import shutil
 
     from ebsdlib.views.bench import conditions_dir
 
     repo_artifacts = Path(__file__).resolve().parents[2] / "artifacts"
-    for kind in ("scaling", "robustness"):
+    for kind in ("scaling", "robustness", "dose"):
         shutil.copytree(conditions_dir(kind, repo_artifacts), conditions_dir(kind, tmp_path))
     (conditions_dir("scaling", tmp_path) / "cut-short").mkdir()
     (conditions_dir("scaling", tmp_path) / "cut-short" / "scaling.json").write_text('{"rows": [')
@@ -176,6 +177,8 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     assert any("cut-short/scaling.json cannot be read" in e.value for e in at.error)
     text = shown(at)
     assert "The same measurement under other conditions" in text and "128px-randomised: Trained on" in text
+    assert "The same benchmark under other conditions: 128px-stream" in text
+    assert "The best network is at least as accurate as refined dictionary indexing at 3 of 5 doses" in text
 
 
 def test_a_dose_benchmark_under_other_conditions_gets_its_curves_and_findings(bench_root, tmp_path, monkeypatch):
