@@ -110,6 +110,7 @@ class Calibrator:
 
     @classmethod
     def from_temperature(cls, temperature: float, n_classes: int) -> Calibrator:
+        """The temperature calibrator ``z / T`` for ``n_classes`` phases."""
         return cls("temperature", (1.0 / float(temperature),) * n_classes, (0.0,) * n_classes)
 
     @property
@@ -118,12 +119,14 @@ class Calibrator:
         return 1.0 / self.scale[0] if self.method == "temperature" else None
 
     def apply(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated logits ``(n, C)`` of raw ones, in float64."""
         z = np.asarray(logits, dtype=np.float64)
         if self.method == "vector":
             z = z - z.mean(axis=1, keepdims=True)
         return z * np.asarray(self.scale) + np.asarray(self.offset)
 
     def undo(self, logits: np.ndarray) -> np.ndarray:
+        """Raw logits (centred, for a vector calibrator) of calibrated ones, in float64."""
         return (np.asarray(logits, dtype=np.float64) - np.asarray(self.offset)) / np.asarray(self.scale)
 
     def fold(self, model: EBSDNet) -> None:
@@ -162,6 +165,7 @@ class Calibrator:
         )
 
     def to_dict(self) -> dict:
+        """JSON-ready: ``method``, ``scale``, ``offset`` and (``auto``) ``cv_nll``."""
         d = {"method": self.method, "scale": list(self.scale), "offset": list(self.offset)}
         if self.cv_nll is not None:
             d["cv_nll"] = dict(self.cv_nll)
@@ -169,6 +173,7 @@ class Calibrator:
 
     @classmethod
     def from_dict(cls, d: dict) -> Calibrator:
+        """The calibrator :meth:`to_dict` wrote."""
         return cls(d["method"], tuple(map(float, d["scale"])), tuple(map(float, d["offset"])), d.get("cv_nll"))
 
 
