@@ -20,8 +20,8 @@ from pathlib import Path
 from ebsdlib.data.preprocess import PreprocessConfig
 from ebsdlib.methods import method_of_run, network_methods
 from ebsdlib.simulate.randomise import RANGE_FLOORS, RANGE_HELP, DomainRanges
-from ebsdlib.train.config import BOUNDS, FIELD_HELP, IMAGE_SIZE_BOUNDS, LOSSES, TrainConfig
-from ebsdlib.train.temperature import CALIBRATORS, describe_calibrator
+from ebsdlib.train.config import BOUNDS, CALIBRATORS, FIELD_HELP, IMAGE_SIZE_BOUNDS, LOSSES, TrainConfig
+from ebsdlib.train.temperature import describe_calibrator
 
 #: Config fields the CLI does not expose (set them through ``--config``).
 HIDDEN_FIELDS = ("preprocess", "randomise")

@@ -13,7 +13,6 @@ from typing import Literal
 from ebsdlib.data.preprocess import SIZE_RANGE, PreprocessConfig
 from ebsdlib.methods import method_of_network, network_methods
 from ebsdlib.simulate.randomise import DomainRanges
-from ebsdlib.train.temperature import CALIBRATORS
 
 LOSSES = ("ce", "supcon", "contrastive")
 #: Losses that train an embedding (projection head), classified afterwards by a linear probe.
@@ -82,6 +81,9 @@ BOUNDS: dict[str, Bounds] = {
 }
 #: Range of the preprocessing's image size (``PreprocessConfig.size``, the CLI's ``--image-size``).
 IMAGE_SIZE_BOUNDS = Bounds(*SIZE_RANGE)
+#: How a run's probabilities are calibrated (:mod:`ebsdlib.train.temperature`): ``"auto"`` picks
+#: ``"temperature"`` or ``"vector"`` by cross-validation on the calibration patterns.
+CALIBRATORS = ("auto", "temperature", "vector")
 #: Choices of the string options (the ``Literal`` types of their fields).
 CHOICES: dict[str, tuple[str, ...]] = {
     "loss": LOSSES,

@@ -38,7 +38,7 @@ def recalibrate(
     progress: bool = True,
     root: str | Path | None = None,
 ) -> dict:
-    """Fit a calibrator (``calibrator``: one of :data:`~ebsdlib.train.temperature.CALIBRATORS`) on
+    """Fit a calibrator (``calibrator``: one of :data:`~ebsdlib.train.config.CALIBRATORS`) on
     ``data`` (all its labelled patterns, or ``split``), fold it into the run's best checkpoint in
     place of the old one, and re-evaluate the run; returns the metrics.
 
@@ -52,12 +52,12 @@ def recalibrate(
     from ebsdlib.data.fingerprint import data_entry, differences, fingerprint
     from ebsdlib.io import read_json, write_json
     from ebsdlib.train.checkpoint import load_checkpoint, save_checkpoint
+    from ebsdlib.train.config import CALIBRATORS
     from ebsdlib.train.cross_eval import label_map
     from ebsdlib.train.evaluate import evaluate_run
     from ebsdlib.train.inference import load_model, predict_dataset
     from ebsdlib.train.status import as_run_dir
     from ebsdlib.train.temperature import (
-        CALIBRATORS,
         classifier_logits,
         fit_calibrator,
         negative_log_likelihood,

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ebsdlib.train.config import CALIBRATORS
+
 if TYPE_CHECKING:
     from ebsdlib.train.models import EBSDNet
 
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
 TEMPERATURE_RANGE = (0.05, 20.0)
 #: The range of a vector calibrator's offsets.
 OFFSET_RANGE = (-20.0, 20.0)
-#: Calibrator choices: ``"auto"`` picks ``"temperature"`` or ``"vector"`` by cross-validation.
-CALIBRATORS = ("auto", "temperature", "vector")
 #: Folds of the cross-validation behind ``"auto"``.
 CV_FOLDS = 5
 #: Smallest probability used in ``log p``.
