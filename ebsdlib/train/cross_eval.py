@@ -98,10 +98,11 @@ def evaluate_on(
     from ebsdlib.data import load
     from ebsdlib.data.fingerprint import data_entry
     from ebsdlib.metrics import compute_metrics, expected_calibration_error
-    from ebsdlib.train.evaluate import checkpoint_calibration, write_predictions
+    from ebsdlib.train.checkpoint import load_checkpoint
+    from ebsdlib.train.evaluate import write_predictions
     from ebsdlib.train.inference import load_model, predict_dataset
     from ebsdlib.train.status import as_run_dir
-    from ebsdlib.train.temperature import stored_calibrator, uncalibrated_proba
+    from ebsdlib.train.temperature import checkpoint_calibration, stored_calibrator, uncalibrated_proba
 
     run = as_run_dir(run, root)
     if split is not None and split not in _OWN_SPLITS:
@@ -110,7 +111,7 @@ def evaluate_on(
     if state != "completed":
         raise ValueError(f"run {run.run_id!r} is {state}; only a completed network run can be evaluated on other data")
     model, config, phases = load_model(run.best_checkpoint, device)
-    calibration = checkpoint_calibration(run.best_checkpoint)
+    calibration = checkpoint_calibration(load_checkpoint(run.best_checkpoint))
     calibrator = stored_calibrator(calibration, model.num_classes)
     name = evaluation_name(data, split)
     out_dir = run.path / EVALUATIONS / name

@@ -161,17 +161,6 @@ def write_predictions(
     return atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
 
 
-def checkpoint_calibration(path: str | Path) -> dict:
-    """``temperature`` and ``calibrator`` of the calibration folded into a checkpoint (what its
-    probabilities are, whatever split is evaluated); empty for an uncalibrated one."""
-    from ebsdlib.train.checkpoint import load_checkpoint
-
-    checkpoint = load_checkpoint(path)
-    calibrator = (checkpoint.get("calibration") or {}).get("calibrator")
-    out = {"temperature": checkpoint["temperature"]} if checkpoint.get("temperature") else {}
-    return {**out, "calibrator": calibrator} if calibrator else out
-
-
 def evaluate_run(
     run: RunDir | str | Path,
     split: str | None = None,
@@ -199,8 +188,10 @@ def evaluate_run(
         Artifacts folder (default ``$EBSDLIB_ARTIFACTS`` or ``./artifacts``).
     """
     from ebsdlib.data.fingerprint import data_entry, resolve_data
+    from ebsdlib.train.checkpoint import load_checkpoint
     from ebsdlib.train.inference import check_phases, load_model, predict_dataset
     from ebsdlib.train.status import as_run_dir
+    from ebsdlib.train.temperature import checkpoint_calibration
 
     run = as_run_dir(run, root)
     method = None
@@ -259,7 +250,7 @@ def evaluate_run(
             )
             if previous and k in previous
         }
-        keep.update(checkpoint_calibration(run.best_checkpoint))
+        keep.update(checkpoint_calibration(load_checkpoint(run.best_checkpoint)))
         keep.update(data_entry(ds.path, base))
         return evaluate_model(
             model,

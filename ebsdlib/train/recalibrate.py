@@ -52,22 +52,19 @@ def recalibrate(
     from ebsdlib.data.fingerprint import data_entry, differences, fingerprint
     from ebsdlib.io import read_json, write_json
     from ebsdlib.train.checkpoint import load_checkpoint, save_checkpoint
-    from ebsdlib.train.config import CALIBRATORS
     from ebsdlib.train.cross_eval import label_map
     from ebsdlib.train.evaluate import evaluate_run
     from ebsdlib.train.inference import load_model, predict_dataset
     from ebsdlib.train.status import as_run_dir
     from ebsdlib.train.temperature import (
-        classifier_logits,
-        fit_calibrator,
-        negative_log_likelihood,
-        softmax,
+        calibrate_classifier,
+        check_calibrator,
+        checkpoint_calibration,
         stored_calibrator,
     )
 
     run = as_run_dir(run, root)
-    if calibrator not in CALIBRATORS:
-        raise ValueError(f"calibrator {calibrator!r} is not one of {list(CALIBRATORS)}")
+    check_calibrator(calibrator)  # before any work
     if split is not None and split not in SPLITS:
         raise ValueError(f"split {split!r} is not allowed; use one of {list(SPLITS)} or none (all patterns)")
     state = run.read_status().state if run.status_path.exists() else "unknown"
@@ -83,7 +80,7 @@ def recalibrate(
         )
     checkpoint = load_checkpoint(run.best_checkpoint)
     model, config, phases = load_model(run.best_checkpoint, device)
-    old = stored_calibrator({**(checkpoint.get("calibration") or {}), **checkpoint}, model.num_classes)
+    old = stored_calibrator(checkpoint_calibration(checkpoint), model.num_classes)
     if old is not None:
         old.unfold(model)  # the raw logits again
     with load(data, progress=progress) as ds:
@@ -100,9 +97,7 @@ def recalibrate(
         )
         labels = mapping[ds.labels[indices]]
         entry = data_entry(ds.path, run.path.parent.parent)
-    logits = classifier_logits(model, features)
-    fitted = fit_calibrator(logits, labels, calibrator)
-    fitted.fold(model)
+    fitted, nll = calibrate_classifier(model, features, labels, calibrator)
 
     calibration = {
         "temperature": fitted.temperature,
@@ -110,10 +105,7 @@ def recalibrate(
         "calibration_split": f"{Path(data).name}" + (f" ({split})" if split else ""),
         "calibration_patterns": len(indices),
         "calibration_held_out": True,
-        "calibration_nll": [
-            negative_log_likelihood(softmax(logits), labels),
-            negative_log_likelihood(softmax(fitted.apply(logits)), labels),
-        ],
+        "calibration_nll": nll,
         "calibration_data": entry,
         "replaced_calibrator": old.to_dict() if old is not None else None,
     }

@@ -192,6 +192,14 @@ def describe_calibrator(entry: dict) -> str:
     return text
 
 
+def checkpoint_calibration(checkpoint: dict) -> dict:
+    """``temperature`` and ``calibrator`` of the calibration folded into a loaded checkpoint (what
+    its probabilities are, whatever split is evaluated); empty for an uncalibrated one."""
+    calibrator = (checkpoint.get("calibration") or {}).get("calibrator")
+    out = {"temperature": checkpoint["temperature"]} if checkpoint.get("temperature") else {}
+    return {**out, "calibrator": calibrator} if calibrator else out
+
+
 def stored_calibrator(entries: dict, n_classes: int) -> Calibrator | None:
     """The calibrator a checkpoint or ``metrics.json`` records: its ``calibrator`` entry, or (runs
     from before vector scaling) its ``temperature``; ``None`` when uncalibrated."""
@@ -222,6 +230,35 @@ def uncalibrated_proba(model: EBSDNet, features: np.ndarray, calibrator: Calibra
     """The probabilities the model gave before ``calibrator`` was folded into its classifier, from
     the encoder features of the patterns (exact: the classifier is linear)."""
     return softmax(calibrator.undo(classifier_logits(model, features)))
+
+
+def calibrate_classifier(
+    model: EBSDNet, features: np.ndarray, labels: np.ndarray, method: str
+) -> tuple[Calibrator, list[float]]:
+    """Fit a calibrator of ``method`` on the raw logits of encoder ``features`` with true
+    ``labels`` and fold it into ``model``'s classifier; returns it and the NLL of those patterns
+    before and after. Raises as :func:`fit_calibrator` does, leaving the model unchanged."""
+    logits = classifier_logits(model, features)
+    fitted = fit_calibrator(logits, labels, method)
+    fitted.fold(model)
+    nll = [
+        negative_log_likelihood(softmax(logits), labels),
+        negative_log_likelihood(softmax(fitted.apply(logits)), labels),
+    ]
+    return fitted, nll
+
+
+def check_calibrator(method: str) -> str:
+    """``method`` when it is one of :data:`~ebsdlib.train.config.CALIBRATORS`.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the choices.
+    """
+    if method not in CALIBRATORS:
+        raise ValueError(f"calibrator {method!r} is not one of {list(CALIBRATORS)}")
+    return method
 
 
 def fit_vector_scaling(logits: np.ndarray, labels: np.ndarray) -> Calibrator:
@@ -278,8 +315,7 @@ def fit_calibrator(logits: np.ndarray, labels: np.ndarray, method: str = "auto")
         For an unknown ``method``, fewer than two labelled patterns, or (``"vector"``) a phase
         without patterns.
     """
-    if method not in CALIBRATORS:
-        raise ValueError(f"calibrator {method!r} is not one of {list(CALIBRATORS)}")
+    check_calibrator(method)
     z = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     if method == "temperature":

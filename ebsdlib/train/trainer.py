@@ -496,7 +496,7 @@ class Trainer:
         are under ``calibrator``)."""
         from ebsdlib.train.holdout import calibration_indices
         from ebsdlib.train.inference import predict_dataset
-        from ebsdlib.train.temperature import classifier_logits, fit_calibrator, negative_log_likelihood, softmax
+        from ebsdlib.train.temperature import calibrate_classifier
 
         idx = calibration_indices(self.dataset, self.config)
         if len(idx) < 2:
@@ -513,14 +513,12 @@ class Trainer:
             progress=self.progress,
         )
         labels = self.dataset.labels[idx]
-        logits = classifier_logits(self.model, features)
         note = {}
         try:
-            calibrator = fit_calibrator(logits, labels, self.config.calibrator)
+            calibrator, nll = calibrate_classifier(self.model, features, labels, self.config.calibrator)
         except ValueError as e:  # vector scaling without every phase: keep the trained run, say why
-            calibrator = fit_calibrator(logits, labels, "temperature")
+            calibrator, nll = calibrate_classifier(self.model, features, labels, "temperature")
             note = {"calibration_note": f"{e}; a temperature was fitted instead"}
-        calibrator.fold(self.model)
         return {
             **note,
             "temperature": calibrator.temperature,
@@ -532,10 +530,7 @@ class Trainer:
             ),
             "calibration_patterns": len(idx),
             "calibration_held_out": self.config.calibration_held_out,
-            "calibration_nll": [
-                negative_log_likelihood(softmax(logits), labels),
-                negative_log_likelihood(softmax(calibrator.apply(logits)), labels),
-            ],
+            "calibration_nll": nll,
         }
 
     def finish(self) -> dict:
