@@ -34,6 +34,27 @@ st.caption(
 base = cache.root()
 pct = st.column_config.NumberColumn(format="%.3f")
 
+
+def dose_results(frame, oracle, caption: str, key: str, numbers_of: str = "") -> None:
+    """A dose benchmark's accuracy and Ni↔Ni₃Fe curves, its findings, ``caption`` and its numbers
+    (widget keys start with ``key``; ``numbers_of`` names it in the expander's title)."""
+    left, right = st.columns(2)
+    left.plotly_chart(dose_figure(frame, oracle, "accuracy"), width="stretch", key=f"{key}_accuracy")
+    right.plotly_chart(dose_figure(frame, oracle, "ni_ni3fe_confusion"), width="stretch", key=f"{key}_confusion")
+    for line in dose_findings(frame, oracle):
+        st.markdown(f"- {line}")
+    st.caption(caption)
+    with st.expander(f"Numbers per dose and method{numbers_of}"):
+        table = dose_table(frame, oracle)
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            key=f"{key}_table",
+            column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")},
+        )
+
+
 st.subheader("Accuracy against dose")
 dose_doc = widgets.bench_document(
     "dose",
@@ -50,21 +71,7 @@ if dose_doc is not None:
             f"early. Run `{COMMANDS['dose']}` again for the rest.",
             icon=":material/hourglass_top:",
         )
-    left, right = st.columns(2)
-    left.plotly_chart(dose_figure(frame, oracle, "accuracy"), width="stretch", key="bench_dose_accuracy")
-    right.plotly_chart(dose_figure(frame, oracle, "ni_ni3fe_confusion"), width="stretch", key="bench_dose_confusion")
-    for line in dose_findings(frame, oracle):
-        st.markdown(f"- {line}")
-    st.caption(DOSE_CAPTION + " " + dose_settings(dose_doc))
-    with st.expander("Numbers per dose and method"):
-        table = dose_table(frame, oracle)
-        st.dataframe(
-            table,
-            hide_index=True,
-            width="stretch",
-            key="bench_dose_table",
-            column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")},
-        )
+    dose_results(frame, oracle, DOSE_CAPTION + " " + dose_settings(dose_doc), "bench_dose")
 
 dose_conditions = widgets.bench_conditions("dose", base)
 for name, doc in dose_conditions.items():
@@ -79,23 +86,8 @@ for name, doc in dose_conditions.items():
         + ("stream-trained" if cfg.get("stream") else "trained on stored patterns")
         + ("" if doc.get("complete", True) else f" ({frame['dose'].nunique()} of {len(cfg.get('doses', []))} doses)")
     )
-    left, right = st.columns(2)
-    left.plotly_chart(dose_figure(frame, oracle, "accuracy"), width="stretch", key=f"bench_dose_{name}_accuracy")
-    right.plotly_chart(
-        dose_figure(frame, oracle, "ni_ni3fe_confusion"), width="stretch", key=f"bench_dose_{name}_confusion"
-    )
-    for line in dose_findings(frame, oracle):
-        st.markdown(f"- {line}")
-    st.caption(dose_settings(doc) + f" `python -m ebsdlib bench dose … --out artifacts/bench/dose-conditions/{name}`.")
-    with st.expander(f"Numbers per dose and method ({name})"):
-        table = dose_table(frame, oracle)
-        st.dataframe(
-            table,
-            hide_index=True,
-            width="stretch",
-            key=f"bench_dose_{name}_table",
-            column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")},
-        )
+    caption = dose_settings(doc) + f" `python -m ebsdlib bench dose … --out artifacts/bench/dose-conditions/{name}`."
+    dose_results(frame, oracle, caption, f"bench_dose_{name}", f" ({name})")
 
 if dose_doc is not None:
     limit = limit_frame(dose_doc)
