@@ -108,6 +108,9 @@ if dose_doc is not None:
             "Ni's lattice parameter (chemical order is the only difference), and against Ni at Ni₃Fe's lattice "
             "parameter (0.7 % larger, the only difference). With the pattern centre known to ±σ, the candidates' "
             "patterns are made at a pattern centre off by a normal error of σ (a fraction of the detector). "
+            "Fitted: from that wrong pattern centre and the true orientation, each candidate's pattern centre and "
+            "orientation are fitted to the pattern by gradient ascent on the correlation before the two are "
+            "compared, as a matcher that reads the pattern centre from the pattern does. "
             f"Bands: Wilson 95 % intervals over {int(limit['n'].iloc[0])} decisions per point; "
             f"{dose_doc.get('config', {}).get('forward_model', 'kinematical')} patterns."
         )

@@ -18,7 +18,10 @@ order only (Ni against Ni₃Fe at Ni's lattice parameter); lattice parameter onl
 Ni at Ni₃Fe's) — and with the pattern centre known only to ±σ: the candidates' noise-free
 patterns are rendered at the true pattern centre plus a normal error of σ (fractions of the
 detector, each of PCx, PCy, PCz; the same error for both candidates of a pattern), as a
-matcher that uses a calibrated but imperfect pattern centre does.
+matcher that uses a calibrated but imperfect pattern centre does. With ``fit_pc`` the matcher
+also gets curves that start from the largest σ and fit each candidate's PC and orientation to
+the pattern (:func:`ebsdlib.simulate.fit.fit_patterns`) before comparing: what a matcher that
+reads the PC from the pattern itself reaches, and so whether the PC is a limit at all.
 
 Every pair accuracy comes with its Wilson 95 % interval (``2·n`` decisions: n orientations of
 each candidate). The variant phases' master patterns are built like any phase's
@@ -74,6 +77,8 @@ def physical_limit(
     pc_sigmas: Sequence[float] = DEFAULT_PC_SIGMAS,
     base: AcquisitionSettings | None = None,
     cues: Sequence[str] = tuple(CUES),
+    fit_pc: bool = False,
+    fit_steps: int | None = None,
     progress: bool = False,
 ) -> list[dict]:
     """The ideal matcher's pair accuracy per cue, dose and pattern-centre uncertainty.
@@ -91,24 +96,36 @@ def physical_limit(
         model, master resolution, seed); default :class:`AcquisitionSettings`.
     cues
         Keys of :data:`CUES`.
+    fit_pc
+        Also fit each candidate's PC and orientation to each pattern, starting from the templates
+        of the largest σ (which must be > 0), and compare the fitted scores (rows with
+        ``pc_fitted`` true).
+    fit_steps
+        Adam steps of that fit (default :data:`ebsdlib.simulate.fit.FIT_STEPS`).
     progress
         Show a tqdm bar over cues and σ.
 
     Returns
     -------
     list of dict
-        One row per cue, σ and dose: ``cue``, ``pc_sigma``, ``dose``, ``pair_accuracy``,
-        ``low``, ``high`` (Wilson 95 %), ``n`` (decisions), ``candidates``.
+        One row per cue, σ and dose: ``cue``, ``pc_sigma``, ``pc_fitted`` (false), ``dose``,
+        ``pair_accuracy``, ``low``, ``high`` (Wilson 95 %), ``n`` (decisions), ``candidates``;
+        with ``fit_pc`` one more per cue and dose with ``pc_fitted`` true, ``pc_sigma`` the σ the
+        fit started from, and ``pc_error_start`` / ``pc_error_fitted``: the median distance of the
+        true candidate's PC from the truth before and after the fit (fractions of the detector).
     """
     from tqdm.auto import tqdm
 
     from ebsdlib.simulate.calibrate import correlation, preprocess_frames
     from ebsdlib.simulate.dataset import render_clean
     from ebsdlib.simulate.detector import standardise
+    from ebsdlib.simulate.fit import FIT_STEPS, fit_patterns
     from ebsdlib.simulate.master import load_masters
     from ebsdlib.simulate.orientations import random_quaternions
+    from ebsdlib.simulate.torch_render import TorchRenderer
 
     base = base or AcquisitionSettings()
+    fit_steps = FIT_STEPS if fit_steps is None else fit_steps
     unknown = [c for c in cues if c not in CUES]
     if unknown or not cues:
         raise ValueError(f"cues {list(cues)!r} are not allowed; choose from {list(CUES)}")
@@ -120,6 +137,10 @@ def physical_limit(
         raise ValueError(f"pc_sigmas {sigmas!r} must be one or more values in [0, 0.1] (fractions of the detector)")
     if not isinstance(n_per_phase, int) or n_per_phase < 2:
         raise ValueError(f"n_per_phase {n_per_phase!r} must be an integer of at least 2")
+    if fit_pc and max(sigmas) <= 0:
+        raise ValueError(
+            f"fit_pc starts from the largest pc_sigma, and {sigmas!r} has none above 0; add one, e.g. 0.01"
+        )
     det = base.detector
     shape = (int(base.pattern_size), int(base.pattern_size))
     pairs = {c: cue_pairs()[c] for c in cues}
@@ -129,40 +150,57 @@ def physical_limit(
     q = random_quaternions(n_per_phase, rng)
     pcs = np.asarray(det.pc)[None] + rng.normal(0, det.pc_spread, (n_per_phase, 3))
     rows = []
-    steps = [(c, s) for c in cues for s in sigmas]
-    for cue, sigma in tqdm(steps, desc="physical limit", unit="cue·σ", disable=not progress):
+    steps = [(c, s, False) for c in cues for s in sigmas] + [(c, max(sigmas), True) for c in cues if fit_pc]
+    for cue, sigma, fitted in tqdm(steps, desc="physical limit", unit="curve", disable=not progress):
         pair = pairs[cue]
         # the same draws for every cue and σ: curves differ only by what they vary
         draw = np.random.default_rng([base.seed, 1])
         template_pcs = np.clip(pcs + draw.normal(0, sigma, pcs.shape), 1e-3, 1.999)
         truth = {p.name: render_clean(masters, (p,), np.zeros(n_per_phase), q, pcs, det, shape) for p in pair}
-        templates = {
-            p.name: render_clean(masters, (p,), np.zeros(n_per_phase), q, template_pcs, det, shape) for p in pair
-        }
+        if fitted:  # the templates are made during the fit
+            renderer = TorchRenderer(masters, pair, det, shape)
+        else:
+            templates = {
+                p.name: render_clean(masters, (p,), np.zeros(n_per_phase), q, template_pcs, det, shape) for p in pair
+            }
         for dose in doses:
             noise = np.random.default_rng([base.seed, 2, round(dose)])
             pattern_dose = base.replace(dose=dose).pattern_doses(n_per_phase, noise)
             raw = {k: det.expose(standardise(v), pattern_dose, noise, nominal_dose=dose) for k, v in truth.items()}
-            ref = {k: det.expose(standardise(v), pattern_dose, None) for k, v in templates.items()}
             static = np.mean([r.astype(np.float64).mean(0) for r in raw.values()], axis=0)
-            static_ref = np.mean([r.mean(0) for r in ref.values()], axis=0)
             x = {k: preprocess_frames(v, static) for k, v in raw.items()}
-            xr = {k: preprocess_frames(v, static_ref) for k, v in ref.items()}
             a, b = (p.name for p in pair)
-            right = np.r_[
-                correlation(x[a], xr[a]) > correlation(x[a], xr[b]), correlation(x[b], xr[b]) > correlation(x[b], xr[a])
-            ]
+            extra = {}
+            # score[k][c]: the patterns of candidate k against candidate c's templates
+            if fitted:  # each template fitted to its pattern, from the σ templates' PC and the true orientation
+                fits = {
+                    k: [fit_patterns(renderer, c, x[k], q, template_pcs, steps=fit_steps) for c in (0, 1)] for k in x
+                }
+                score = {k: {c.name: f.scores for c, f in zip(pair, fits[k], strict=True)} for k in x}
+                own = np.concatenate([fits[k][i].pcs for i, k in enumerate(x)])  # each pattern's own candidate
+                extra = {
+                    "pc_error_start": float(np.median(np.linalg.norm(template_pcs - pcs, axis=1))),
+                    "pc_error_fitted": float(np.median(np.linalg.norm(own - np.concatenate([pcs, pcs]), axis=1))),
+                }
+            else:
+                ref = {k: det.expose(standardise(v), pattern_dose, None) for k, v in templates.items()}
+                static_ref = np.mean([r.mean(0) for r in ref.values()], axis=0)
+                xr = {k: preprocess_frames(v, static_ref) for k, v in ref.items()}
+                score = {k: {c: correlation(x[k], xr[c]) for c in xr} for k in x}
+            right = np.r_[score[a][a] > score[a][b], score[b][b] > score[b][a]]
             low, high = wilson_interval(int(right.sum()), len(right))
             rows.append(
                 {
                     "cue": cue,
                     "pc_sigma": sigma,
+                    "pc_fitted": fitted,
                     "dose": dose,
                     "pair_accuracy": float(right.mean()),
                     "low": low,
                     "high": high,
                     "n": len(right),
                     "candidates": [a, b],
+                    **extra,
                 }
             )
     return rows

@@ -18,11 +18,13 @@ def rows(tmp_path_factory):
         dynamical=DynamicalSettings(npx=40, dmin=0.1, mc_electrons=2000),
         cache_dir=str(tmp_path_factory.mktemp("limit_masters")),
     )
-    return physical_limit([3.0, 1e6], n_per_phase=N, pc_sigmas=(0.0, 0.01), base=base)
+    return physical_limit([3.0, 1e6], n_per_phase=N, pc_sigmas=(0.0, 0.01), base=base, fit_pc=True, fit_steps=80)
 
 
-def _row(rows, cue, sigma, dose):
-    (row,) = [r for r in rows if r["cue"] == cue and r["pc_sigma"] == sigma and r["dose"] == dose]
+def _row(rows, cue, sigma, dose, fitted=False):
+    (row,) = [
+        r for r in rows if r["cue"] == cue and r["pc_sigma"] == sigma and r["dose"] == dose and r["pc_fitted"] == fitted
+    ]
     return row
 
 
@@ -37,7 +39,7 @@ def test_the_variants_change_one_cue_each():
 
 
 def test_every_cue_sigma_and_dose_has_a_row_with_its_interval(rows):
-    assert len(rows) == len(CUES) * 2 * 2
+    assert len(rows) == len(CUES) * 2 * 2 + len(CUES) * 2  # two σ as given, one fitted from ±0.01
     for r in rows:
         assert r["n"] == 2 * N and (r["pair_accuracy"] * r["n"]).is_integer()
         assert r["low"] <= r["pair_accuracy"] <= r["high"]
@@ -52,6 +54,21 @@ def test_noise_hides_every_cue_and_a_clean_pattern_shows_each(rows):
 def test_an_uncertain_pattern_centre_erases_the_lattice_parameter_cue(rows):
     exact, uncertain = (_row(rows, "lattice", s, 1e6)["pair_accuracy"] for s in (0.0, 0.01))
     assert uncertain < exact - 0.1
+
+
+def test_fitting_the_pattern_centre_to_the_pattern_gives_the_cues_back(rows):
+    for cue in CUES:
+        fitted = _row(rows, cue, 0.01, 1e6, fitted=True)
+        assert fitted["pc_error_fitted"] < fitted["pc_error_start"] / 3
+        assert fitted["pair_accuracy"] >= 0.75
+    lattice = _row(rows, "lattice", 0.01, 1e6, fitted=True)["pair_accuracy"]
+    assert lattice > _row(rows, "lattice", 0.01, 1e6)["pair_accuracy"] + 0.1  # the cue an uncertain PC erased
+    assert _row(rows, "real", 0.01, 3.0, fitted=True)["low"] < 0.55  # fitting invents nothing from noise
+
+
+def test_fitting_needs_a_pattern_centre_error_to_start_from():
+    with pytest.raises(ValueError, match=r"fit_pc starts from the largest pc_sigma, and \[0.0\] has none above 0"):
+        physical_limit([1e6], n_per_phase=2, pc_sigmas=(0.0,), fit_pc=True)
 
 
 def test_wilson_interval():

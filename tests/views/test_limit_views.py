@@ -76,3 +76,51 @@ def test_figure_has_a_panel_per_sigma_and_a_line_and_band_per_cue():
     assert sum(t.showlegend is not False for t in lines) == 3
     assert fig.layout.xaxis.type == "log" and pytest.approx(list(lines[0].x)) == list(DOSES)
     assert isinstance(limit_frame(_doc()), pd.DataFrame)
+
+
+def _doc_with_fit() -> dict:
+    """:func:`_doc` plus fitted curves from ±0.01 that give back most of the exact PC's accuracy."""
+    doc = _doc()
+    fitted = {"real": (0.52, 0.78, 0.98), "order": (0.50, 0.74, 0.96), "lattice": (0.50, 0.52, 0.69)}
+    for cue, accs in fitted.items():
+        for dose, acc in zip(DOSES, accs, strict=True):
+            doc["limit"].append(
+                {
+                    "cue": cue,
+                    "pc_sigma": 0.01,
+                    "pc_fitted": True,
+                    "dose": dose,
+                    "pair_accuracy": acc,
+                    "low": acc - 0.04,
+                    "high": min(1.0, acc + 0.04),
+                    "n": 400,
+                    "candidates": ["Ni", "x"],
+                    "pc_error_start": 0.015,
+                    "pc_error_fitted": 0.0012,
+                }
+            )
+    return doc
+
+
+def test_rows_stored_before_the_fit_read_as_not_fitted_and_fitted_ones_get_their_own_panel():
+    frame = limit_frame(_doc_with_fit())
+    assert len(frame) == 27 and frame["pc_fitted"].sum() == 9
+    assert not limit_frame(_doc())["pc_fitted"].any()
+    # the σ = 0.01 curves as given and as fitted stay apart
+    assert first_separating_dose(frame, "real", 0.01) == 4000.0
+    assert first_separating_dose(frame, "lattice", 0.01, fitted=True) == 64000.0
+    fig = limit_figure(frame)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["PC known exactly", "PC known to ±0.01", "PC fitted to the pattern (from ±0.01)"]
+    assert len([t for t in fig.data if t.mode == "lines+markers"]) == 9
+
+
+def test_findings_say_what_fitting_the_pattern_centre_gives_back():
+    text = "\n".join(limit_findings(limit_frame(_doc_with_fit()), default_dose=4000.0))
+    assert "**Pattern centre fitted to the pattern:** starting from ±0.01" in text
+    assert "median PC error 0.0150 → 0.0012" in text
+    assert "lattice parameter alone 0.52 → 0.69; chemical order alone 0.85 → 0.96; both 0.90 → 0.98" in text
+    assert "Fitted, both cues separate from 4,000 e⁻/px" in text
+    # the σ sentences still compare the curves as given, not the fitted ones
+    assert "both 0.99 → 0.90" in text and "with ±0.01, both cues separate from 4,000" in text.replace("With", "with")
+    assert "Pattern centre fitted" not in "\n".join(limit_findings(limit_frame(_doc())))
