@@ -76,6 +76,13 @@ METHODS: tuple[Method, ...] = (
     ),
     Method("dictionary", "dictionary indexing", "DI", "indexing", "#525252"),
     Method("dictionary_refined", "refined dictionary indexing", "DI + refinement", "indexing", "#1b9e77"),
+    Method(
+        "dictionary_fitted",
+        "dictionary indexing + pattern fit (PC and orientation)",
+        "DI + fit",
+        "indexing",
+        "#66a61e",
+    ),
     Method("hough", "Hough/Radon indexing (PyEBSDIndex)", "Hough", "indexing", "#a6761d"),
 )
 

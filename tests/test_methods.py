@@ -22,11 +22,19 @@ from ebsdlib.train.config import LOSSES, TrainConfig
 
 
 def test_keys_are_unique_and_in_display_order() -> None:
-    assert method_keys() == ("ce", "supcon", "contrastive", "dictionary", "dictionary_refined", "hough")
+    assert method_keys() == (
+        "ce",
+        "supcon",
+        "contrastive",
+        "dictionary",
+        "dictionary_refined",
+        "dictionary_fitted",
+        "hough",
+    )
     assert len({m.label for m in METHODS}) == len(METHODS)
     assert all(m.color.startswith("#") and len(m.color) == 7 for m in METHODS)
     assert [m.key for m in network_methods()] == ["ce", "supcon", "contrastive"]
-    assert [m.key for m in indexing_methods()] == ["dictionary", "dictionary_refined", "hough"]
+    assert [m.key for m in indexing_methods()] == ["dictionary", "dictionary_refined", "dictionary_fitted", "hough"]
     assert get_method("hough").label == "Hough/Radon indexing (PyEBSDIndex)" and get_method("hough").kind == "indexing"
 
 

@@ -39,6 +39,13 @@ class DictionaryConfig:
     refine_pc_trust_region
         Half-width of the search box around the starting PC, in each of PCx, PCy, PCz
         (fractions of the detector, Bruker convention).
+    refine_fit
+        After the refinement, fit each phase's match to the pattern — PC and orientation
+        together, by gradient ascent on the correlation with the simulator's own forward model
+        (detector frame, blur, preprocessing; :mod:`ebsdlib.simulate.fit`) — and compare phases on
+        the fitted correlations. An uncertain PC hides the 0.7 % lattice-parameter difference
+        of Ni and Ni₃Fe and blurs their superlattice bands; fitted per phase, the PC comes back
+        from the pattern. Implies ``refine``; starts from the refined PC with ``refine_pc``.
     temperature
         Softmax temperature turning the best correlation of each phase into probabilities;
         ``None`` fits it on labelled training patterns (see :mod:`ebsdlib.baseline.proba`).
@@ -71,6 +78,7 @@ class DictionaryConfig:
     refine_trust_region: float = 2.0
     refine_pc: bool = False
     refine_pc_trust_region: float = 0.02
+    refine_fit: bool = False
     temperature: float | None = None
     calibration_patterns: int = 300
     batch_size: int = 256
@@ -91,8 +99,8 @@ class DictionaryConfig:
             object.__setattr__(self, "preprocess", PreprocessConfig.from_dict(self.preprocess))
         if self.pc is not None:
             object.__setattr__(self, "pc", tuple(float(v) for v in self.pc))
-        if self.refine_pc is True:
-            object.__setattr__(self, "refine", True)  # PC refinement refines the orientation too
+        if self.refine_pc is True or self.refine_fit is True:
+            object.__setattr__(self, "refine", True)  # PC refinement and the fit refine the orientation too
         checks = [
             (
                 "resolution",
@@ -106,6 +114,7 @@ class DictionaryConfig:
                 "a number of degrees in (0, 15]",
             ),
             ("refine_pc", isinstance(self.refine_pc, bool), "True or False"),
+            ("refine_fit", isinstance(self.refine_fit, bool), "True or False"),
             (
                 "refine_pc_trust_region",
                 _number(self.refine_pc_trust_region) and 0 < self.refine_pc_trust_region <= 0.2,
@@ -170,8 +179,10 @@ class DictionaryConfig:
 
     @property
     def refinement_label(self) -> str:
-        """What the run's model label adds for refinement: ``""``, ``" + refinement"`` or
-        ``" + refinement of orientation and PC"``."""
+        """What the run's model label adds for refinement: ``""``, ``" + refinement"``,
+        ``" + refinement of orientation and PC"`` or ``" + refinement and pattern fit"``."""
+        if self.refine_fit:
+            return " + refinement and pattern fit"
         if self.refine_pc:
             return " + refinement of orientation and PC"
         return " + refinement" if self.refine else ""

@@ -56,11 +56,14 @@ from ebsdlib.phases import Phase
 from ebsdlib.runs import RunDir
 
 #: The :mod:`ebsdlib.methods` keys of the runs :func:`index_run` makes.
-DICTIONARY_METHODS = ("dictionary", "dictionary_refined")
+DICTIONARY_METHODS = ("dictionary", "dictionary_refined", "dictionary_fitted")
 
 
 def method_key(config: DictionaryConfig) -> str:
-    """The run's ``method``: ``"dictionary_refined"`` with refinement, else ``"dictionary"``."""
+    """The run's ``method``: ``"dictionary_fitted"`` with the pattern fit, ``"dictionary_refined"``
+    with refinement alone, else ``"dictionary"``."""
+    if config.refine_fit:
+        return DICTIONARY_METHODS[2]
     return DICTIONARY_METHODS[1] if config.refine else DICTIONARY_METHODS[0]
 
 
@@ -300,6 +303,8 @@ def index_split(
             trust_region=config.refine_trust_region,
             refine_pc=config.refine_pc,
             pc_trust_region=config.refine_pc_trust_region,
+            fit=config.refine_fit,
+            device=str(dictionary.device),
             progress=progress,
         )
     return result

@@ -7,9 +7,10 @@ one orientation per pattern so that test patterns are independent, split
 ``ce``, ``supcon``
     a network is trained on train+val with :func:`ebsdlib.train.loop.train` (``model``,
     ``epochs``, …) and evaluated on the test split;
-``dictionary``, ``dictionary_refined``
+``dictionary``, ``dictionary_refined``, ``dictionary_fitted``
     the test split is indexed against one dictionary (built once: the geometry does not change
-    with dose), without or with orientation refinement, the softmax temperature fitted on
+    with dose), without or with orientation refinement, or refined and then fitted to each
+    pattern (PC and orientation, :mod:`ebsdlib.simulate.fit`), the softmax temperature fitted on
     training patterns of that dose;
 ``hough``
     the test split is Hough-indexed with PyEBSDIndex (:mod:`ebsdlib.baseline.hough`: band
@@ -24,7 +25,7 @@ pixel correlation with the clean pattern and the *oracle* pair accuracies — a 
 that knows each pattern's true orientation and pattern centre, the physical limit — and
 :mod:`ebsdlib.simulate.limit` takes that limit apart: the same matcher on the real Ni/Ni₃Fe pair,
 on chemical order only and on lattice parameter only, with the pattern centre known exactly or
-to ±σ (``limit`` rows).
+to ±σ, or fitted to each pattern from that error (``limit`` rows).
 
 Output: ``artifacts/bench/dose.json`` (config, environment, rows, oracle, limit, and per dose the
 SHA-256 of the simulated patterns; ``complete`` is false until the last dose is done — the file
@@ -50,6 +51,7 @@ import numpy as np
 
 from ebsdlib.methods import check_contrastive_init, get_method, method_keys, method_label
 from ebsdlib.simulate.config import DEFAULT_DOSE
+from ebsdlib.simulate.fit import FIT_STEPS
 from ebsdlib.simulate.limit import DEFAULT_PC_SIGMAS
 from ebsdlib.simulate.master import DEFAULT_FORWARD_MODEL, check_forward_model
 
@@ -59,6 +61,11 @@ DEFAULT_DOSES = tuple(DEFAULT_DOSE * 4.0**k for k in range(-2, 3))
 
 #: The methods the benchmark runs: every one of :data:`ebsdlib.methods.METHODS`.
 METHODS = method_keys()
+
+
+#: Fields added since dose benchmarks were first stored, with the value that describes a stored
+#: one that lacks them (the fitted-PC curves did not exist: its limit has none).
+ADDED_FIELDS = {"limit_fit_pc": False}
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,8 @@ class DoseBenchConfig:
         Mean detected electrons per pixel (:data:`DEFAULT_DOSES`; the simulator's default is
         :data:`~ebsdlib.simulate.config.DEFAULT_DOSE`).
     methods
-        Keys of :data:`ebsdlib.methods.METHODS` (``"ce"``, ``"supcon"``, ``"dictionary"``,
-        ``"dictionary_refined"``, ``"hough"``).
+        Keys of :data:`ebsdlib.methods.METHODS` (``"ce"``, ``"supcon"``, ``"contrastive"``,
+        ``"dictionary"``, ``"dictionary_refined"``, ``"dictionary_fitted"``, ``"hough"``).
     n_per_phase
         Patterns per phase and dose.
     pattern_size
@@ -88,13 +95,17 @@ class DoseBenchConfig:
         Network training.
     resolution, calibration_patterns
         Dictionary indexing (:class:`ebsdlib.baseline.DictionaryConfig`); ``dictionary_refined``
-        adds kikuchipy's orientation refinement of each phase's best match. Hough indexing fits
+        adds kikuchipy's orientation refinement of each phase's best match, ``dictionary_fitted``
+        then fits its PC and orientation to the pattern (``refine_fit``). Hough indexing fits
         its temperature on ``calibration_patterns`` training patterns too.
     oracle, oracle_patterns
         Also run the calibration oracle with this many orientations per phase.
-    limit, limit_patterns, limit_pc_sigmas
+    limit, limit_patterns, limit_pc_sigmas, limit_fit_pc, limit_fit_steps
         Also take the physical limit apart (:func:`ebsdlib.simulate.limit.physical_limit`) with
-        this many orientations per candidate and these pattern-centre uncertainties.
+        this many orientations per candidate and these pattern-centre uncertainties, and with
+        ``limit_fit_pc`` a curve per cue whose templates start at the largest σ and have their
+        PC and orientation fitted to each pattern in ``limit_fit_steps`` Adam steps
+        (:mod:`ebsdlib.simulate.fit`).
     forward_model
         Master patterns of the simulation and the dictionary (``"dynamical"``, the default,
         or ``"kinematical"``).
@@ -130,6 +141,8 @@ class DoseBenchConfig:
     limit: bool = True
     limit_patterns: int = 200
     limit_pc_sigmas: tuple[float, ...] = DEFAULT_PC_SIGMAS
+    limit_fit_pc: bool = True
+    limit_fit_steps: int = FIT_STEPS
     forward_model: Literal["kinematical", "dynamical"] = DEFAULT_FORWARD_MODEL
     stream: bool = False
     stream_patterns: int = 0
@@ -186,6 +199,19 @@ class DoseBenchConfig:
                 f"limit_pc_sigmas {list(self.limit_pc_sigmas)!r} must be one or more values in [0, 0.1] "
                 "(pattern-centre σ as a fraction of the detector), e.g. 0 0.005 0.01"
             )
+        if not isinstance(self.limit_fit_pc, bool):
+            raise ValueError(f"limit_fit_pc {self.limit_fit_pc!r} must be True or False")
+        if (
+            not isinstance(self.limit_fit_steps, int)
+            or isinstance(self.limit_fit_steps, bool)
+            or self.limit_fit_steps < 1
+        ):
+            raise ValueError(f"limit_fit_steps {self.limit_fit_steps!r} must be a positive integer (Adam steps)")
+        if self.limit_fit_pc and max(self.limit_pc_sigmas) <= 0:
+            raise ValueError(
+                f"limit_fit_pc starts the fit from the largest of limit_pc_sigmas {list(self.limit_pc_sigmas)!r}; "
+                "add a σ above 0 (e.g. 0.01) or turn the fit off"
+            )
         check_forward_model(self.forward_model)
 
     def to_dict(self) -> dict:
@@ -210,7 +236,7 @@ class DoseBenchConfig:
                 f"{where}: unknown fields {unknown}; it was written by another version of ebsdlib — "
                 "re-run the whole benchmark (without --update) with this one"
             )
-        return cls(**data)
+        return cls(**{**ADDED_FIELDS, **data})
 
     @classmethod
     def quick(cls, **changes) -> DoseBenchConfig:
@@ -229,6 +255,7 @@ class DoseBenchConfig:
             oracle_patterns=4,
             limit_patterns=4,
             limit_pc_sigmas=(0.0, 0.01),
+            limit_fit_steps=20,
             forward_model="kinematical",
             master_half_size=40,
             device="cpu",
@@ -450,6 +477,75 @@ def update_dose_bench(
     return doc
 
 
+def update_dose_limit(out_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """Take the physical limit of the finished benchmark in ``out_dir`` apart again, with the
+    fitted-PC curves (``limit_fit_pc``), on its stored settings.
+
+    The curves it already has are computed again from the stored seed and must come out equal
+    (the same draws, the same decisions), so the fitted curves are paired with them; the
+    methods' rows and the oracle are kept. The document's limit and config are replaced and it
+    gains an ``updates`` entry (``limit``, environment, seconds).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``out_dir`` has no ``dose.json``.
+    ValueError
+        When it is not a finished dose benchmark with a limit, or the recomputed curves differ
+        from the stored ones.
+    """
+    from ebsdlib.bench.report import bench_root, environment, write_results
+    from ebsdlib.io import read_json
+
+    out = Path(out_dir) if out_dir is not None else bench_root()
+    path = out / "dose.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no dose benchmark to update; run `python -m ebsdlib bench dose` first")
+    doc = read_json(path)
+    if (
+        not isinstance(doc, dict)
+        or doc.get("kind") != "dose"
+        or doc.get("complete") is not True
+        or not doc.get("limit")
+    ):
+        raise ValueError(
+            f"{path} is not a finished dose benchmark with a physical limit; run `python -m ebsdlib bench dose` "
+            "with the limit (without --no-limit)"
+        )
+    config = replace(DoseBenchConfig.from_dict(doc["config"], where=str(path)), limit_fit_pc=True)
+    t0 = time.perf_counter()
+    fresh = limit_rows(config, progress=progress)
+
+    def key(row: dict) -> tuple:
+        return row["cue"], float(row["pc_sigma"]), float(row["dose"])
+
+    again = {key(r): r for r in fresh if not r["pc_fitted"]}
+    for old in doc["limit"]:
+        new = again.get(key(old))
+        if old.get("pc_fitted"):
+            continue
+        if new is None or (new["pair_accuracy"], new["n"]) != (old["pair_accuracy"], old["n"]):
+            got = None if new is None else new["pair_accuracy"]
+            raise ValueError(
+                f"{path}: the limit's {key(old)} curve point came out {got!r} against the stored "
+                f"{old['pair_accuracy']!r}; the simulator draws other patterns now, so fitted curves would not be "
+                "paired with the stored ones — run the whole benchmark again (python -m ebsdlib bench dose)"
+            )
+    doc["limit"] = fresh
+    doc["config"] = config.to_dict()
+    doc.setdefault("updates", []).append(
+        {
+            "limit": "fitted pattern centres",
+            "methods": [],
+            "environment": environment("cpu"),
+            "seconds": time.perf_counter() - t0,
+            "data_checked": True,
+        }
+    )
+    write_results(doc, path, doc["rows"], out / "dose.csv")
+    return doc
+
+
 def merged_rows(rows: list[dict], fresh: list[dict], doses: tuple[float, ...]) -> list[dict]:
     """``rows`` with every row of a method in ``fresh`` replaced by ``fresh``'s, ordered by dose
     (as in ``doses``) and then by method (as in :data:`METHODS`)."""
@@ -490,7 +586,9 @@ def method_row(
     if method == "hough":
         return hough_row(config, dose, data), dictionary
     if not get_method(method).is_network:
-        return dictionary_row(config, dose, data, dictionary, refine=method == "dictionary_refined")
+        return dictionary_row(
+            config, dose, data, dictionary, refine=method == "dictionary_refined", fit=method == "dictionary_fitted"
+        )
     return network_row(config, dose, data, method, work, {} if checkpoints is None else checkpoints), dictionary
 
 
@@ -592,8 +690,11 @@ def network_row(
     return row
 
 
-def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary, refine: bool = False):
-    """Index the test split of one dose; returns the row and the (reused) dictionary."""
+def dictionary_row(
+    config: DoseBenchConfig, dose: float, data: Path, dictionary, refine: bool = False, fit: bool = False
+):
+    """Index the test split of one dose (refined, or refined and fitted to the patterns); returns
+    the row and the (reused) dictionary."""
     from ebsdlib.baseline.config import DictionaryConfig
     from ebsdlib.baseline.geometry import geometry_for
     from ebsdlib.baseline.run import choose_temperature, ensure_dictionary, index_split, method_key, run_metrics
@@ -604,6 +705,7 @@ def dictionary_row(config: DoseBenchConfig, dose: float, data: Path, dictionary,
     dcfg = DictionaryConfig(
         resolution=config.resolution,
         refine=refine,
+        refine_fit=fit,
         calibration_patterns=config.calibration_patterns,
         device=config.device,
         seed=config.seed,
@@ -662,14 +764,22 @@ def oracle_rows(config: DoseBenchConfig, doses: list[float] | None = None) -> li
     return calibrate(doses, n_per_phase=config.oracle_patterns, base=base, logreg=False)
 
 
-def limit_rows(config: DoseBenchConfig, doses: list[float] | None = None) -> list[dict]:
+def limit_rows(config: DoseBenchConfig, doses: list[float] | None = None, progress: bool = False) -> list[dict]:
     """The physical limit taken apart (:func:`ebsdlib.simulate.limit.physical_limit`) at
     ``doses`` (default: all of the config's)."""
     from ebsdlib.simulate.limit import physical_limit
 
     doses = list(config.doses if doses is None else doses)
     base = simulation_config(config, doses[0])
-    return physical_limit(doses, n_per_phase=config.limit_patterns, pc_sigmas=config.limit_pc_sigmas, base=base)
+    return physical_limit(
+        doses,
+        n_per_phase=config.limit_patterns,
+        pc_sigmas=config.limit_pc_sigmas,
+        base=base,
+        fit_pc=config.limit_fit_pc,
+        fit_steps=config.limit_fit_steps,
+        progress=progress,
+    )
 
 
 def summary_table(doc: dict) -> str:

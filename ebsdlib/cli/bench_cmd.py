@@ -88,6 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pattern-centre uncertainties of the physical-limit curves (default 0 0.005 0.01)",
     )
     d.add_argument(
+        "--no-limit-fit",
+        dest="limit_fit_pc",
+        action="store_false",
+        default=None,
+        help="skip the physical-limit curves whose pattern centre and orientation are fitted to each pattern",
+    )
+    d.add_argument("--limit-fit-steps", type=int, help="Adam steps of that fit (default 150)")
+    d.add_argument(
         "--forward-model",
         choices=("dynamical", "kinematical"),
         help="master patterns of the simulation and the dictionary (default dynamical)",
@@ -112,6 +120,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="re-run only --methods of the finished benchmark in --out on its stored settings and replace "
         "their rows (the data sets are simulated again and checked against the stored ones)",
+    )
+    d.add_argument(
+        "--update-limit",
+        action="store_true",
+        help="take the physical limit of the finished benchmark in --out apart again with the fitted-PC curves "
+        "(each candidate's pattern centre and orientation fitted to the pattern), on its stored settings",
     )
     _common_bench(d)
     d.set_defaults(func=run_dose)
@@ -271,6 +285,12 @@ def _index_arguments(p: argparse.ArgumentParser) -> None:
         help="refine the pattern centre with the orientation, per pattern and phase (implies --refine)",
     )
     d.add_argument("--pc-trust-region", type=float, help="PC refinement half-width per coordinate (default 0.02)")
+    d.add_argument(
+        "--refine-fit",
+        action="store_true",
+        help="then fit each phase's match, PC and orientation, to the pattern with the simulator's own model and "
+        "compare phases on the fitted correlation: reads Ni against Ni3Fe where the PC is uncertain (implies --refine)",
+    )
     d.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
     d.add_argument("--voltage", type=float, help="accelerating voltage in kV (default from the data set, or 20)")
     d.add_argument("--master-half-size", type=int, help="master-pattern half size (default from the data set)")
@@ -303,6 +323,7 @@ DICTIONARY_ONLY = {
     "trust_region": "--trust-region",
     "refine_pc": "--refine-pc",
     "pc_trust_region": "--pc-trust-region",
+    "refine_fit": "--refine-fit",
     "device": "--device",
     "voltage": "--voltage",
     "master_half_size": "--master-half-size",
@@ -365,6 +386,7 @@ def dictionary_index(args: argparse.Namespace, progress: bool):
         refine_trust_region=args.trust_region if args.trust_region is not None else 2.0,
         refine_pc=args.refine_pc,
         refine_pc_trust_region=args.pc_trust_region if args.pc_trust_region is not None else 0.02,
+        refine_fit=args.refine_fit,
         temperature=args.temperature,
         calibration_patterns=args.calibration_patterns,
         batch_size=args.batch_size or 256,
@@ -465,6 +487,8 @@ def run_dose(args: argparse.Namespace) -> int:
             "limit",
             "limit_patterns",
             "limit_pc_sigmas",
+            "limit_fit_pc",
+            "limit_fit_steps",
             "forward_model",
             "stream",
             "stream_patterns",
@@ -475,8 +499,12 @@ def run_dose(args: argparse.Namespace) -> int:
             "seed",
         ],
     )
+    if args.update and args.update_limit:
+        raise ValueError("--update and --update-limit are separate runs; give one of them")
     if args.update:
         return _update_dose(args, given)
+    if args.update_limit:
+        return _update_limit(args, given)
     config = DoseBenchConfig.quick(**given) if args.quick else DoseBenchConfig(**given)
     doc = run_dose_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)
     print(summary_table(doc))
@@ -511,6 +539,29 @@ def _update_dose(args: argparse.Namespace, given: dict) -> int:
     print(
         f"\n{', '.join(update['methods'])} measured again in {update['seconds']:.0f} s on "
         f"{update['environment']['device']} ({checked}); written to {_out(args)}/dose.json and dose.csv"
+    )
+    return 0
+
+
+def _update_limit(args: argparse.Namespace, given: dict) -> int:
+    """``bench dose --update-limit``: the stored benchmark's physical limit again, with fitted PCs."""
+    from ebsdlib.bench.dose import update_dose_limit
+
+    settings = sorted(set(given) - {"device"}) + (["quick"] if args.quick else [])
+    if settings:
+        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
+        raise ValueError(f"--update-limit takes its settings from the stored dose.json; drop {flags}")
+    doc = update_dose_limit(args.out, progress=not args.no_progress)
+    for r in doc["limit"]:
+        if r["pc_fitted"]:
+            print(
+                f"{r['cue']:>8}  dose {r['dose']:>8g}  fitted from ±{r['pc_sigma']:g}: pair accuracy "
+                f"{r['pair_accuracy']:.3f} [{r['low']:.3f}, {r['high']:.3f}]  PC error {r['pc_error_start']:.4f} → "
+                f"{r['pc_error_fitted']:.4f}"
+            )
+    print(
+        f"\nphysical limit taken apart again in {doc['updates'][-1]['seconds']:.0f} s; "
+        f"written to {_out(args)}/dose.json"
     )
     return 0
 

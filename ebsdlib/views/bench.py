@@ -177,7 +177,8 @@ PAIR_GOAL_GAP = 0.05
 def dose_findings(frame: pd.DataFrame, oracle: pd.DataFrame) -> list[str]:
     """What a dose benchmark shows against its goals: per dose the best network beside refined
     dictionary indexing (or plain, when refinement was not run), how many doses the network wins,
-    and at the highest dose the best network's Ni/Ni₃Fe pair accuracy beside the ideal matcher's."""
+    and at the highest dose the best network's and the best indexing method's Ni/Ni₃Fe pair
+    accuracy beside the ideal matcher's."""
     if not len(frame):
         return []
     networks = frame[frame["method"].map(lambda m: m in method_keys() and get_method(m).is_network)]
@@ -214,6 +215,17 @@ def dose_findings(frame: pd.DataFrame, oracle: pd.DataFrame) -> list[str]:
             f"At the highest dose ({top:g}) the best network's Ni/Ni₃Fe pair accuracy is "
             f"{best['pair_accuracy']:.3f} ({best['label']}) against the ideal matcher's {ideal.iloc[0]:.3f}: "
             f"{abs(gap):.3f} {'short' if gap > 0 else 'above it'} (goal: within {PAIR_GOAL_GAP:g}, {met})."
+        )
+    indexing = frame[
+        (frame["dose"] == top)
+        & frame["pair_accuracy"].notna()
+        & frame["method"].map(lambda m: m in method_keys() and not get_method(m).is_network)
+    ]
+    if len(indexing) and len(ideal):
+        best = indexing.loc[indexing["pair_accuracy"].idxmax()]
+        lines.append(
+            f"Of the indexing methods, {best['label']} reads the pair best at the highest dose: "
+            f"{best['pair_accuracy']:.3f} against the ideal matcher's {ideal.iloc[0]:.3f}."
         )
     return lines
 
@@ -394,6 +406,12 @@ def environment_line(doc: dict) -> str:
         parts.append(f"took {doc['seconds']:.0f} s")
     for update in doc.get("updates") or []:  # ``bench dose --update``: some methods measured again later
         u_env = update.get("environment") or {}
+        if update.get("limit"):  # ``bench dose --update-limit``
+            parts.append(
+                f"physical limit taken apart again with {update['limit']} {u_env.get('created', '?')} on "
+                f"{u_env.get('device', '?')} (took {update.get('seconds', 0):.0f} s)"
+            )
+            continue
         names = ", ".join(method_label(m) for m in update.get("methods", []))
         checked = "" if update.get("data_checked") else ", data not checked against the stored patterns"
         parts.append(

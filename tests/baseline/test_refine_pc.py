@@ -266,3 +266,40 @@ def test_cli_refine_pc_writes_the_flag(at_true_pc, tmp_path, monkeypatch, capsys
     assert metrics["refined_pc"] is True and metrics["pc_refinement"]["error_before"]["median"] == 0.0
     assert main(["index", "--data", str(path), "--method", "hough", "--refine-pc", "--no-progress"]) == 2
     assert "--refine-pc does not apply to --method hough" in capsys.readouterr().err
+
+
+def test_fitting_each_phase_to_the_pattern_finds_the_pc_and_the_phase(at_true_pc):
+    path, labels = at_true_pc
+    off = tuple(float(v) for v in np.asarray(DETECTOR.pc) + PC_OFFSET)
+    geometry = Geometry(replace(DETECTOR, pc=off), master_half_size=MASTER_HALF, forward_model="kinematical")
+    d = build_dictionary(DEFAULT_PHASES, geometry, (SIZE, SIZE), PREPROCESS, RESOLUTION)
+    with EBSDDataset(path) as ds:
+        matched = index_patterns(ds, d, None, PREPROCESS)
+        refined = refine_result(matched, ds, DEFAULT_PHASES, geometry, PREPROCESS)
+        fitted = refine_result(matched, ds, DEFAULT_PHASES, geometry, PREPROCESS, fit=True)
+        metrics = refinement_metrics(fitted, ds)
+    rows = np.arange(len(labels))
+    assert isinstance(fitted, PCRefinedResult) and fitted.refined and fitted.pcs.shape == (9, 3, 3)
+    np.testing.assert_allclose(fitted.start_pcs, np.tile(off, (9, 1)))
+    before, after = (
+        metrics["pc_refinement"]["error_before"]["median"],
+        metrics["pc_refinement"]["error_after"]["median"],
+    )
+    assert after < 0.25 * before, (before, after)
+    # the fitted template of the true phase correlates better than the refined one at the wrong PC,
+    # and the phase called is the true one for every pattern (noise-free, the generating model)
+    assert (fitted.scores[rows, labels] > refined.scores[rows, labels]).all()
+    assert (fitted.scores[rows, labels] > 0.99).all()
+    assert (fitted.pred == labels).all(), (fitted.pred, labels)
+
+
+def test_options_of_the_pattern_fit():
+    from ebsdlib.baseline.run import method_key
+
+    cfg = DictionaryConfig(refine_fit=True)
+    assert cfg.refine and not cfg.refine_pc and cfg.refinement_label == " + refinement and pattern fit"
+    assert DictionaryConfig.from_dict(cfg.to_dict()) == cfg and method_key(cfg) == "dictionary_fitted"
+    old = {k: v for k, v in DictionaryConfig(refine=True).to_dict().items() if k != "refine_fit"}
+    assert DictionaryConfig.from_dict(old).refine_fit is False  # a run stored before the fit
+    with pytest.raises(ValueError, match=r"refine_fit=1 is not allowed; use True or False"):
+        DictionaryConfig(refine_fit=1)

@@ -21,6 +21,7 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
         "contrastive (batch-hard mining, the seed's)",
         "dictionary indexing",
         "refined dictionary indexing",
+        "dictionary indexing + pattern fit (PC and orientation)",
         "Hough/Radon indexing (PyEBSDIndex)",
     }
     di = rows[rows["method"].str.startswith("dictionary")]
@@ -32,7 +33,8 @@ def test_quick_dose_benchmark_writes_every_dose_and_method(dose_doc, bench_artif
     # the oracle decides each of 2 × oracle_patterns = 8 patterns right or wrong
     assert all((8 * o["oracle_Ni_vs_Ni3Fe"]).is_integer() for o in oracle.values())
     limit = pd.DataFrame(dose_doc["limit"])  # every cue at every dose and pattern-centre σ, 2 × 4 decisions each
-    assert set(zip(limit["cue"], limit["pc_sigma"], limit["dose"], strict=True)) == {
+    given = limit[~limit["pc_fitted"]]
+    assert set(zip(given["cue"], given["pc_sigma"], given["dose"], strict=True)) == {
         (c, s, d) for c in ("real", "order", "lattice") for s in cfg.limit_pc_sigmas for d in cfg.doses
     }
     assert (limit["n"] == 8).all() and (limit["low"] <= limit["pair_accuracy"]).all()
@@ -75,7 +77,7 @@ def test_metrics_row_reads_compute_metrics():
         (
             {"methods": ("ce", "transformer")},
             r"methods \['ce', 'transformer'\] are not allowed; choose from \['ce', 'supcon', 'contrastive', "
-            r"'dictionary', 'dictionary_refined', 'hough'\]",
+            r"'dictionary', 'dictionary_refined', 'dictionary_fitted', 'hough'\]",
         ),
         ({"n_per_phase": 2}, r"n_per_phase 2 must be an integer of at least 4"),
         ({"limit_pc_sigmas": (0.0, 0.2)}, r"limit_pc_sigmas \[0\.0, 0\.2\] must be one or more values in \[0, 0\.1\]"),
@@ -247,4 +249,69 @@ def test_cli_update_takes_its_settings_from_the_stored_file(stored_dose, argv, m
 
     before = (stored_dose / "dose.json").read_bytes()
     assert main(["bench", "dose", "--update", "--out", str(stored_dose), "--no-progress", *argv]) == 2
+    assert message in capsys.readouterr().err and (stored_dose / "dose.json").read_bytes() == before
+
+
+def _without_fit(doc: dict) -> dict:
+    """``doc`` as a benchmark stored before the fitted-PC curves: no such rows, no such fields."""
+    config = {k: v for k, v in doc["config"].items() if k not in ("limit_fit_pc", "limit_fit_steps")}
+    limit = [{k: v for k, v in r.items() if k != "pc_fitted"} for r in doc["limit"] if not r["pc_fitted"]]
+    return {**doc, "config": config, "limit": limit}
+
+
+def test_the_quick_benchmark_fits_the_pattern_centre_for_a_curve_per_cue(dose_doc):
+    cfg = DoseBenchConfig.quick()
+    fitted = pd.DataFrame([r for r in dose_doc["limit"] if r["pc_fitted"]])
+    assert set(zip(fitted["cue"], fitted["pc_sigma"], fitted["dose"], strict=True)) == {
+        (c, 0.01, d) for c in ("real", "order", "lattice") for d in cfg.doses
+    }
+    assert (fitted["n"] == 8).all() and (fitted["pc_error_fitted"] >= 0).all() and (fitted["pc_error_start"] > 0).all()
+    assert dose_doc["config"]["limit_fit_pc"] is True and dose_doc["config"]["limit_fit_steps"] == 20
+
+
+def test_a_stored_benchmark_reads_as_without_fitted_curves():
+    old = DoseBenchConfig.from_dict({"doses": [100.0]}, where="old dose.json")
+    assert old.limit_fit_pc is False and DoseBenchConfig().limit_fit_pc is True
+
+
+def test_update_limit_adds_the_fitted_curves_paired_with_the_stored_ones(stored_dose, dose_doc):
+    import json
+
+    from ebsdlib.bench.dose import update_dose_limit
+    from ebsdlib.cli import main
+
+    _write(stored_dose / "dose.json", _without_fit(dose_doc))
+    assert main(["bench", "dose", "--update-limit", "--out", str(stored_dose), "--no-progress"]) == 0
+    doc = json.loads((stored_dose / "dose.json").read_text())
+    fitted = [r for r in doc["limit"] if r["pc_fitted"]]
+    assert len(fitted) == 3 * len(doc["config"]["doses"]) and doc["config"]["limit_fit_pc"] is True
+    given = {(r["cue"], r["pc_sigma"], r["dose"]): r["pair_accuracy"] for r in dose_doc["limit"] if not r["pc_fitted"]}
+    assert {
+        (r["cue"], r["pc_sigma"], r["dose"]): r["pair_accuracy"] for r in doc["limit"] if not r["pc_fitted"]
+    } == given
+    assert doc["rows"] == dose_doc["rows"] and doc["oracle"] == dose_doc["oracle"]
+    (update,) = doc["updates"]
+    assert update["limit"] == "fitted pattern centres" and update["seconds"] > 0
+    # a stored curve the simulator no longer reproduces stops the update before anything is written
+    tampered = _without_fit(dose_doc)
+    tampered["limit"][0]["pair_accuracy"] = 0.123
+    _write(stored_dose / "dose.json", tampered)
+    before = (stored_dose / "dose.json").read_bytes()
+    with pytest.raises(ValueError, match=r"came out .* against the stored 0\.123; the simulator draws other patterns"):
+        update_dose_limit(stored_dose, progress=False)
+    assert (stored_dose / "dose.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--update-limit", "--limit-patterns", "10"], "--update-limit takes its settings from the stored dose.json"),
+        (["--update-limit", "--update", "--methods", "hough"], "--update and --update-limit are separate runs"),
+    ],
+)
+def test_cli_update_limit_refuses_other_settings(stored_dose, argv, message, capsys):
+    from ebsdlib.cli import main
+
+    before = (stored_dose / "dose.json").read_bytes()
+    assert main(["bench", "dose", "--out", str(stored_dose), "--no-progress", *argv]) == 2
     assert message in capsys.readouterr().err and (stored_dose / "dose.json").read_bytes() == before

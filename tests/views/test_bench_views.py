@@ -95,10 +95,18 @@ def test_dose_findings_count_the_doses_a_network_wins_and_the_pair_gap_at_the_to
         "dose 250: best network supervised contrastive (SupCon) 0.450 against refined dictionary indexing "
         "0.500 (-0.050)" in lines
     )
-    assert lines[-1].startswith(
+    assert lines[-2].startswith(
         "At the highest dose (4000) the best network's Ni/Ni₃Fe pair accuracy is 0.600 (cross-entropy)"
     )
-    assert "0.390 short (goal: within 0.05, not met)" in lines[-1]
+    assert "0.390 short (goal: within 0.05, not met)" in lines[-2]
+    assert lines[-1] == (
+        "Of the indexing methods, refined dictionary indexing reads the pair best at the highest dose: 0.500 "
+        "against the ideal matcher's 0.990."
+    )
+    fitted = [*rows, {**_row(4000.0, "dictionary_fitted", 0.9), "pair_accuracy": 0.97}]
+    last = dose_findings(dose_frame({"rows": fitted}), oracle)[-1]
+    assert last.startswith("Of the indexing methods, dictionary indexing + pattern fit (PC and orientation) reads")
+    assert "0.970 against the ideal matcher's 0.990" in last
     assert dose_findings(dose_frame({"rows": [_row(10.0, "dictionary", 0.5)]}), oracle) == []
 
 
