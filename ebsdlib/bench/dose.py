@@ -514,12 +514,12 @@ def update_dose_limit(out_dir: str | Path | None = None, progress: bool = True) 
         )
     config = replace(DoseBenchConfig.from_dict(doc["config"], where=str(path)), limit_fit_pc=True)
     t0 = time.perf_counter()
-    fresh = limit_rows(config, progress=progress)
 
     def key(row: dict) -> tuple:
         return row["cue"], float(row["pc_sigma"]), float(row["dose"])
 
-    again = {key(r): r for r in fresh if not r["pc_fitted"]}
+    # the stored curves first (seconds), so that a simulator that changed is refused before the fit (minutes)
+    again = {key(r): r for r in limit_rows(replace(config, limit_fit_pc=False))}
     for old in doc["limit"]:
         new = again.get(key(old))
         if old.get("pc_fitted"):
@@ -531,7 +531,7 @@ def update_dose_limit(out_dir: str | Path | None = None, progress: bool = True) 
                 f"{old['pair_accuracy']!r}; the simulator draws other patterns now, so fitted curves would not be "
                 "paired with the stored ones — run the whole benchmark again (python -m ebsdlib bench dose)"
             )
-    doc["limit"] = fresh
+    doc["limit"] = limit_rows(config, progress=progress)
     doc["config"] = config.to_dict()
     doc.setdefault("updates", []).append(
         {
