@@ -14,9 +14,11 @@ to a tenth.
 Why: Ni and Ni₃Fe differ by 0.7 % in lattice parameter, nearly what a 0.7 % change of the
 detector distance does, and by faint superlattice bands; scored at a pattern centre off by
 0.005 of the detector, the ideal matcher can no longer tell them apart. Fitted per candidate,
-the PC comes back from the pattern itself (measured on 64×64 dynamical patterns: median error
-0.0002–0.0018 of the detector from a start 0.01 off, 150 steps) and with it the pair
-(:func:`ebsdlib.simulate.limit.physical_limit` with ``fit_pc``).
+the PC comes back from the pattern itself and with it the pair (measured by
+:func:`ebsdlib.simulate.limit.physical_limit` with ``fit_pc`` on 64×64 dynamical patterns, 200
+orientations per candidate, PC and orientation fitted from a PC a median 0.0153 off: median PC
+error 0.0017 at 64,000 e⁻/px, 0.0022 at 4,000, 0.0059 at 250; Ni/Ni₃Fe pair accuracy 0.995,
+0.855 and 0.54 against 0.998, 0.885 and 0.635 with the exact PC).
 """
 
 from __future__ import annotations
@@ -34,9 +36,8 @@ if TYPE_CHECKING:
     from ebsdlib.simulate.torch_render import TorchRenderer
 
 #: Adam steps of a fit and their starting sizes (PC in detector fractions, rotation in radians):
-#: from a start 0.01 off, 150 steps bring the median PC error of 64×64 patterns to ≤ 0.001 at
-#: 1,000 e⁻/px and above (measured while writing this module; ``tests/simulate/test_fit.py``
-#: checks the convergence on 32×32 patterns).
+#: 150 steps take 64×64 patterns from a PC a median 0.0153 off to 0.0017–0.0059 (the numbers
+#: above); ``tests/simulate/test_fit.py`` checks the convergence on 32×32 patterns.
 FIT_STEPS = 150
 PC_STEP = 5e-4
 ROTATION_STEP = 5e-4

@@ -77,6 +77,11 @@ def test_environment_line_names_the_methods_an_update_measured_again():
     )
     unchecked = environment_line({**doc, "updates": [{**update, "data_checked": False}]})
     assert unchecked.endswith("(took 95 s, data not checked against the stored patterns)")
+    limit = {"limit": "fitted pattern centres", "methods": [], "environment": env, "seconds": 1917.0}
+    assert environment_line({**doc, "updates": [limit]}).endswith(
+        "took 1183 s; physical limit taken apart again with fitted pattern centres 2026-12-01T10:00:00+00:00 "
+        "on cpu (took 1917 s)"
+    )
 
 
 def test_dose_findings_count_the_doses_a_network_wins_and_the_pair_gap_at_the_top():
