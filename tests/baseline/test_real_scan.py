@@ -3,7 +3,8 @@
 A dictionary run is made on a tiny simulated data set (dynamical, the default), then maps the
 real scan: the dictionary of the scan is simulated with the scan's own detector (its mean
 pattern centre, tilts and beam energy from the file), not with the simulator's. With the
-kinematical masters all nine patterns came out Ni₃Al; with dynamical ones no pattern may.
+kinematical masters all nine patterns came out Ni₃Al; with dynamical ones no pattern may, plain,
+refined or fitted to the pattern (the fit's PC and orientation start at the scan's own PC).
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ def test_the_scan_brings_its_own_detector(real_ni):
         assert geometry_for(ds, DictionaryConfig(pc=(0.5, 0.3, 0.6))).detector.pc == (0.5, 0.3, 0.6)
 
 
-@pytest.mark.parametrize("refine", [False, True], ids=["dictionary", "refined"])
-def test_no_dictionary_method_calls_real_ni_ni3al(labelled, real_ni, tmp_path, refine):
-    config = DictionaryConfig(resolution=5.0, refine=refine, calibration_patterns=0, device="cpu")
+@pytest.mark.parametrize(
+    "options", [{}, {"refine": True}, {"refine_fit": True}], ids=["dictionary", "refined", "fitted"]
+)
+def test_no_dictionary_method_calls_real_ni_ni3al(labelled, real_ni, tmp_path, options):
+    config = DictionaryConfig(resolution=5.0, calibration_patterns=0, device="cpu", **options)
     run = index_run(labelled, config, scans=[real_ni], root=tmp_path, progress=False)
     pm = load_phasemap(run, "nickel_ebsd_small")
     names = [p.name for p in pm.phases]
