@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 FIT_STEPS = 150
 PC_STEP = 5e-4
 ROTATION_STEP = 5e-4
+#: Patterns fitted at once: each is its own problem (Adam works per parameter), so this bounds
+#: memory and changes no result.
+FIT_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def fit_patterns(
     fit_orientation: bool = True,
     steps: int = FIT_STEPS,
     preprocess: PreprocessConfig | None = None,
+    batch_size: int = FIT_BATCH,
 ) -> FitResult:
     """Fit phase ``label``'s simulated pattern to each of ``patterns`` from a starting PC and orientation.
 
@@ -143,9 +147,11 @@ def fit_patterns(
     fit_orientation
         Fit the orientation as well as the PC (else it stays at the start).
     steps
-        Adam steps (all patterns together).
+        Adam steps (each batch of patterns together).
     preprocess
         The template's preprocessing; default the patterns' (:class:`PreprocessConfig` at the stored size).
+    batch_size
+        Patterns fitted at once (memory: the autograd graph of a 128×128 pattern is a few MB).
 
     Returns
     -------
@@ -163,14 +169,53 @@ def fit_patterns(
         raise ValueError(f"steps {steps!r} must be a positive integer (Adam steps; {FIT_STEPS} is the default)")
     if not 0 <= int(label) < len(renderer.phases):
         raise ValueError(f"label {label!r} is not one of the renderer's {len(renderer.phases)} phases")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size {batch_size!r} must be a positive integer (patterns fitted at once)")
     preprocess = preprocess or PreprocessConfig(size=None)
     device = renderer.device
     x = torch.as_tensor(np.asarray(patterns) if not isinstance(patterns, torch.Tensor) else patterns)
-    x = x.to(device, torch.float32)
-    q0 = torch.as_tensor(np.asarray(quaternions), dtype=torch.float32, device=device)
-    pc0 = torch.as_tensor(np.asarray(pcs), dtype=torch.float32, device=device)
+    q0 = torch.as_tensor(np.asarray(quaternions), dtype=torch.float32)
+    pc0 = torch.as_tensor(np.asarray(pcs), dtype=torch.float32)
+    parts = []
+    for i in range(0, n, batch_size):  # each pattern's fit is its own problem: batches change nothing but memory
+        chunk = slice(i, i + batch_size)
+        parts.append(
+            _fit_batch(
+                renderer,
+                label,
+                x[chunk].to(device, torch.float32),
+                q0[chunk].to(device),
+                pc0[chunk].to(device),
+                fit_orientation,
+                steps,
+                preprocess,
+            )
+        )
+    scores, q, pc, start = (np.concatenate([part[k] for part in parts]) if parts else np.empty(0) for k in range(4))
+    return FitResult(
+        scores=scores,
+        quaternions=q.reshape(-1, 4),
+        pcs=pc.reshape(-1, 3),
+        start_scores=start,
+    )
+
+
+def _fit_batch(
+    renderer: TorchRenderer,
+    label: int,
+    x: torch.Tensor,
+    q0: torch.Tensor,
+    pc0: torch.Tensor,
+    fit_orientation: bool,
+    steps: int,
+    preprocess: PreprocessConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_patterns` on one batch already on the device: fitted scores, orientations, PCs,
+    and the scores at the start."""
+    import torch
+
     dpc = torch.zeros_like(pc0, requires_grad=True)
-    omega = torch.zeros((n, 3), device=device, requires_grad=fit_orientation)
+    omega = torch.zeros((len(x), 3), device=x.device, requires_grad=fit_orientation)
     groups = [{"params": [dpc], "lr": PC_STEP}]
     if fit_orientation:
         groups.append({"params": [omega], "lr": ROTATION_STEP})
@@ -191,9 +236,4 @@ def fit_patterns(
     with torch.no_grad():
         final = score()
         q = rotate_by(q0, omega)
-    return FitResult(
-        scores=final.cpu().numpy().astype(np.float64),
-        quaternions=q.cpu().numpy().astype(np.float64),
-        pcs=(pc0 + dpc).detach().cpu().numpy().astype(np.float64),
-        start_scores=start.cpu().numpy().astype(np.float64),
-    )
+    return tuple(t.detach().cpu().numpy().astype(np.float64) for t in (final, q, pc0 + dpc, start))

@@ -53,6 +53,16 @@ def test_orientation_and_pattern_centre_fitted_together(setup):
     assert np.median(np.linalg.norm(fit.pcs - pcs, axis=1)) < 0.003
 
 
+def test_batches_change_nothing_but_memory(setup):
+    renderer, x, q, pcs = setup
+    start = pcs + 0.008
+    whole = fit_patterns(renderer, 0, x, q, start, steps=30)
+    batched = fit_patterns(renderer, 0, x, q, start, steps=30, batch_size=5)  # 5 + 5 + 2
+    np.testing.assert_allclose(batched.pcs, whole.pcs, atol=1e-5)
+    np.testing.assert_allclose(batched.scores, whole.scores, atol=1e-5)
+    np.testing.assert_allclose(batched.quaternions, whole.quaternions, atol=1e-5)
+
+
 def test_bad_input_is_refused(setup):
     renderer, x, q, pcs = setup
     with pytest.raises(ValueError, match=r"one \(4,\) orientation and one \(3,\) PC per pattern"):
@@ -61,3 +71,5 @@ def test_bad_input_is_refused(setup):
         fit_patterns(renderer, 0, x, q, pcs, steps=0)
     with pytest.raises(ValueError, match="label 1 is not one of the renderer's 1 phases"):
         fit_patterns(renderer, 1, x, q, pcs)
+    with pytest.raises(ValueError, match="batch_size 0 must be a positive integer"):
+        fit_patterns(renderer, 0, x, q, pcs, batch_size=0)
