@@ -167,7 +167,7 @@ def refine_result(
         rows = order[start : start + REFINE_CHUNK]
         raw = dataset.read(result.indices[rows])
         processed = preprocess_batch(raw, preprocess, background)
-        rows_ncc = normalise_rows(processed)
+        rows_ncc = None if fit else normalise_rows(processed)
         patterns = processed[:, 0].numpy()
         if refine_pc and not preprocess.static_background:
             patterns = preprocess_batch(raw, replace(preprocess, static_background=True), dataset.static_background)
@@ -183,24 +183,25 @@ def refine_result(
                     trust_region,
                     pc_trust_region,
                 )
-                templates = templates_at_pcs(
-                    masters[phase.name], q, pc, geometry, dataset.pattern_shape, preprocess, static
-                )
-                pcs[rows, p] = pc
             else:
                 _, q = refine_phase(patterns, result.rotations[rows, p], masters[phase.name], geometry, trust_region)
-                templates = render_templates(
-                    masters[phase.name], q, geometry, tuple(dataset.pattern_shape), preprocess, static
-                )
-            scores[rows, p] = (rows_ncc * templates).sum(dim=1).numpy()
+                pc = start_pcs[rows] if fit else None
+            if fit:  # the fit scores each match itself
+                fitted = fit_patterns(renderer, p, processed[:, 0], q, pc, preprocess=preprocess)
+                scores[rows, p], q, pc = fitted.scores, fitted.quaternions, fitted.pcs
+            else:
+                if refine_pc:
+                    templates = templates_at_pcs(
+                        masters[phase.name], q, pc, geometry, dataset.pattern_shape, preprocess, static
+                    )
+                else:
+                    templates = render_templates(
+                        masters[phase.name], q, geometry, tuple(dataset.pattern_shape), preprocess, static
+                    )
+                scores[rows, p] = (rows_ncc * templates).sum(dim=1).numpy()
             rotations[rows, p] = q
-            if fit:
-                fitted = fit_patterns(
-                    renderer, p, processed[:, 0], q, pc if refine_pc else start_pcs[rows], preprocess=preprocess
-                )
-                scores[rows, p] = fitted.scores
-                rotations[rows, p] = fitted.quaternions
-                pcs[rows, p] = fitted.pcs
+            if refine_pc or fit:
+                pcs[rows, p] = pc
     seconds = time.perf_counter() - t0
     if not (refine_pc or fit):
         return replace(result, scores=scores, rotations=rotations, refined=True, refine_seconds=seconds)

@@ -512,17 +512,22 @@ def run_dose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_settings(args: argparse.Namespace, given: dict, allowed: set[str], option: str, hint: str = "") -> None:
+    """Refuse the settings (``given`` beyond ``allowed``, and ``--quick``) that ``option`` takes from
+    the stored ``dose.json``, naming their flags."""
+    settings = sorted(set(given) - allowed) + (["quick"] if args.quick else [])
+    if settings:
+        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
+        raise ValueError(f"{option} takes its settings from the stored dose.json; drop {flags}{hint}")
+
+
 def _update_dose(args: argparse.Namespace, given: dict) -> int:
     """``bench dose --update --methods …``: the stored benchmark's settings, only these methods again."""
     from ebsdlib.bench.dose import summary_table, update_dose_bench
 
-    settings = sorted(set(given) - {"methods", "device"}) + (["quick"] if args.quick else [])
-    if settings:
-        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
-        raise ValueError(
-            f"--update takes its settings from the stored dose.json; drop {flags} (or run the whole "
-            "benchmark without --update to change them)"
-        )
+    _refuse_settings(
+        args, given, {"methods", "device"}, "--update", " (or run the whole benchmark without --update to change them)"
+    )
     if "methods" not in given:
         raise ValueError("--update needs --methods: the methods to measure again, e.g. --methods hough")
     doc = update_dose_bench(
@@ -547,10 +552,7 @@ def _update_limit(args: argparse.Namespace, given: dict) -> int:
     """``bench dose --update-limit``: the stored benchmark's physical limit again, with fitted PCs."""
     from ebsdlib.bench.dose import update_dose_limit
 
-    settings = sorted(set(given) - {"device"}) + (["quick"] if args.quick else [])
-    if settings:
-        flags = ", ".join("--" + name.replace("_", "-") for name in settings)
-        raise ValueError(f"--update-limit takes its settings from the stored dose.json; drop {flags}")
+    _refuse_settings(args, given, {"device"}, "--update-limit")
     doc = update_dose_limit(args.out, progress=not args.no_progress)
     for r in doc["limit"]:
         if r["pc_fitted"]:

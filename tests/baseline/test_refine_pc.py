@@ -63,11 +63,17 @@ def at_true_pc(cache_root):
     return path, labels
 
 
-def test_pc_refinement_moves_the_pc_towards_the_true_one(at_true_pc):
-    path, labels = at_true_pc
+@pytest.fixture(scope="module")
+def off_pc():
+    """The dictionary's geometry with its PC ``PC_OFFSET`` from the patterns', and that dictionary."""
     off = tuple(float(v) for v in np.asarray(DETECTOR.pc) + PC_OFFSET)
     geometry = Geometry(replace(DETECTOR, pc=off), master_half_size=MASTER_HALF, forward_model="kinematical")
-    d = build_dictionary(DEFAULT_PHASES, geometry, (SIZE, SIZE), PREPROCESS, RESOLUTION)
+    return off, geometry, build_dictionary(DEFAULT_PHASES, geometry, (SIZE, SIZE), PREPROCESS, RESOLUTION)
+
+
+def test_pc_refinement_moves_the_pc_towards_the_true_one(at_true_pc, off_pc):
+    path, labels = at_true_pc
+    off, geometry, d = off_pc
     with EBSDDataset(path) as ds:
         matched = index_patterns(ds, d, None, PREPROCESS)
         refined = refine_result(matched, ds, DEFAULT_PHASES, geometry, PREPROCESS, refine_pc=True, pc_trust_region=0.03)
@@ -268,11 +274,9 @@ def test_cli_refine_pc_writes_the_flag(at_true_pc, tmp_path, monkeypatch, capsys
     assert "--refine-pc does not apply to --method hough" in capsys.readouterr().err
 
 
-def test_fitting_each_phase_to_the_pattern_finds_the_pc_and_the_phase(at_true_pc):
+def test_fitting_each_phase_to_the_pattern_finds_the_pc_and_the_phase(at_true_pc, off_pc):
     path, labels = at_true_pc
-    off = tuple(float(v) for v in np.asarray(DETECTOR.pc) + PC_OFFSET)
-    geometry = Geometry(replace(DETECTOR, pc=off), master_half_size=MASTER_HALF, forward_model="kinematical")
-    d = build_dictionary(DEFAULT_PHASES, geometry, (SIZE, SIZE), PREPROCESS, RESOLUTION)
+    off, geometry, d = off_pc
     with EBSDDataset(path) as ds:
         matched = index_patterns(ds, d, None, PREPROCESS)
         refined = refine_result(matched, ds, DEFAULT_PHASES, geometry, PREPROCESS)
