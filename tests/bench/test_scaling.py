@@ -72,3 +72,22 @@ def test_the_slope_is_the_change_per_tenfold_budget():
 def test_bad_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
         ScalingBenchConfig(**changes)
+
+
+def test_a_pc_spread_reaches_the_stored_set_and_the_stream(tmp_path):
+    from ebsdlib.bench.scaling import run_scaling_bench
+    from ebsdlib.data.format import EBSDDataset
+    from ebsdlib.train.stream import stream_settings
+
+    cfg = ScalingBenchConfig.quick(patterns_seen=(16,), pc_spread=0.0)
+    doc = run_scaling_bench(cfg, tmp_path / "bench", work_dir=tmp_path / "work", keep=True, progress=False)
+    assert doc["config"]["pc_spread"] == 0.0
+    with EBSDDataset(tmp_path / "work" / "stored.h5") as ds:
+        assert stream_settings(ds).detector.pc_spread == 0.0  # the stream draws its PCs with this σ
+    assert ScalingBenchConfig.quick().to_dict()["pc_spread"] is None  # default: the detector's own
+
+
+@pytest.mark.parametrize("bad", [-0.01, 0.5, float("nan")])
+def test_a_pc_spread_out_of_range_is_refused(bad):
+    with pytest.raises(ValueError, match="pc_spread"):
+        ScalingBenchConfig(pc_spread=bad)
