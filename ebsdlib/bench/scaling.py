@@ -52,6 +52,10 @@ class ScalingBenchConfig:
         (fractions of the detector); ``None``: the detector's default (0.01). 0 gives every pattern
         the same, known PC: it asks whether the networks miss Ni/Ni₃Fe for want of the PC that the
         ideal matcher is given.
+    augment
+        Random horizontal and vertical flips of the streamed patterns (the training default). A flip
+        moves the pattern centre (PC y 0.22 becomes 0.78), so flipped patterns are patterns of another
+        geometry than every test pattern's.
     stream_patterns, batch_size, lr
         Patterns per epoch (a budget is a whole number of epochs of it), batch and learning rate.
     oracle_patterns
@@ -71,6 +75,7 @@ class ScalingBenchConfig:
     input_size: int | None = None
     forward_model: Literal["kinematical", "dynamical"] = "dynamical"
     pc_spread: float | None = None
+    augment: bool = True
     stream_patterns: int = 5_000
     batch_size: int = 32
     lr: float = 3e-3
@@ -232,6 +237,7 @@ def run_scaling_bench(
                 device=config.device,
                 name=f"scaling {model} {budget}",
                 input_size=config.input_size,
+                augment=config.augment,
             )
             seconds = time.perf_counter() - t0
             metrics = run.metrics()

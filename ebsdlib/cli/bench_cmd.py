@@ -218,6 +218,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="σ of each pattern's pattern centre, of the stored set and the stream (default: the detector's, "
         "0.01); 0 gives every pattern the same PC",
     )
+    sc.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_false",
+        default=None,
+        help="no random flips of the streamed patterns (a flip moves the pattern centre)",
+    )
     sc.add_argument("--stream-patterns", type=int, help="most patterns per epoch (default 5000)")
     sc.add_argument("--batch-size", type=int, help="training batch size (default 32)")
     sc.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
@@ -595,7 +602,7 @@ def run_scaling(args: argparse.Namespace) -> int:
     from ebsdlib.bench.scaling import ScalingBenchConfig, run_scaling_bench, summary_table
 
     names = ["models", "patterns_seen", "dose", "n_per_phase", "pattern_size", "input_size", "forward_model"]
-    names += ["pc_spread", "stream_patterns"]
+    names += ["pc_spread", "augment", "stream_patterns"]
     given = _given(args, [*names, "batch_size", "lr", "device", "seed"])
     config = ScalingBenchConfig.quick(**given) if args.quick else ScalingBenchConfig(**given)
     doc = run_scaling_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)

@@ -74,14 +74,16 @@ def test_bad_settings_are_refused(changes, message):
         ScalingBenchConfig(**changes)
 
 
-def test_a_pc_spread_reaches_the_stored_set_and_the_stream(tmp_path):
+def test_a_pc_spread_and_no_flips_reach_the_stored_set_and_the_stream(tmp_path):
     from ebsdlib.bench.scaling import run_scaling_bench
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.train.stream import stream_settings
 
-    cfg = ScalingBenchConfig.quick(patterns_seen=(16,), pc_spread=0.0)
+    cfg = ScalingBenchConfig.quick(patterns_seen=(16,), pc_spread=0.0, augment=False)
     doc = run_scaling_bench(cfg, tmp_path / "bench", work_dir=tmp_path / "work", keep=True, progress=False)
-    assert doc["config"]["pc_spread"] == 0.0
+    assert doc["config"]["pc_spread"] == 0.0 and doc["config"]["augment"] is False
+    (config,) = [p for p in (tmp_path / "work").rglob("config.json") if "preprocess" in p.read_text()]
+    assert '"augment": false' in config.read_text()  # the run trains without flips
     with EBSDDataset(tmp_path / "work" / "stored.h5") as ds:
         assert stream_settings(ds).detector.pc_spread == 0.0  # the stream draws its PCs with this σ
     assert ScalingBenchConfig.quick().to_dict()["pc_spread"] is None  # default: the detector's own
