@@ -187,7 +187,10 @@ if scaling_doc is not None:
     )
 conditions = widgets.bench_conditions("scaling", base)
 if conditions:
-    st.markdown("**The same measurement under other conditions**: forward model, dose, pattern size and network input")
+    st.markdown(
+        "**The same measurement under other conditions**: forward model, dose, pattern size, network input, "
+        "the spread of the pattern centre and whether training flipped the patterns"
+    )
     st.dataframe(
         conditions_table(conditions),
         hide_index=True,
@@ -202,9 +205,11 @@ if conditions:
     st.caption(
         "Each row a cross-entropy network stream-trained on fresh patterns of those settings "
         "(`python -m ebsdlib bench scaling --forward-model F --dose D --pattern-size P --input-size I "
-        "--out artifacts/bench/scaling-conditions/NAME`), tested on a stored split of the same settings. Every "
-        "streamed pattern is new, so a stream loss that stays at chance (ln 3 = 1.099) means the network "
-        "learnt nothing that holds on new patterns."
+        "--pc-spread S [--no-augment] --out artifacts/bench/scaling-conditions/NAME`), tested on a stored split of "
+        "the same settings. Every streamed pattern is new, so a stream loss that stays at chance (ln 3 = 1.099) "
+        "means the network learnt nothing that holds on new patterns. PC σ: the spread of each pattern's pattern "
+        "centre (fractions of the detector); flips: random horizontal and vertical flips in training, which move "
+        "the pattern centre (PC y 0.22 becomes 0.78)."
     )
 
 st.subheader("Throughput")

@@ -91,11 +91,21 @@ def _stream_verdict(row: dict) -> str:
     )
 
 
+def _pc_spread(cfg: dict) -> float:
+    """A condition's σ of the pattern centre; conditions stored before it was a setting, or that left it
+    ``None``, used the detector's default."""
+    from ebsdlib.simulate.detector import DetectorModel
+
+    spread = cfg.get("pc_spread")
+    return float(DetectorModel().pc_spread if spread is None else spread)
+
+
 def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
     """One row per network of each condition: what the patterns were (forward model, dose, pattern
-    size, the network's input size), the budget, whether the stream loss left chance, the accuracy
-    [95 % CI], Ni₃Al recall and the Ni/Ni₃Fe pair accuracy beside the ideal matcher's; sorted by
-    forward model, dose, pattern size, input size and patterns seen."""
+    size, the network's input size, the σ of each pattern's PC, whether training flipped them), the
+    budget, whether the stream loss left chance, the accuracy [95 % CI], Ni₃Al recall and the Ni/Ni₃Fe
+    pair accuracy beside the ideal matcher's; sorted by forward model, dose, pattern size, input size,
+    PC σ, flips and patterns seen."""
     rows = []
     for name, doc in docs.items():
         cfg = doc.get("config", {})
@@ -109,6 +119,8 @@ def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
                     "dose (e⁻/px)": cfg.get("dose"),
                     "pattern px": size,
                     "network input px": r.get("input_size") or cfg.get("input_size") or size,
+                    "PC σ": _pc_spread(cfg),
+                    "flips": "yes" if cfg.get("augment", True) else "no",
                     "model": r["model"],
                     "patterns seen": r["patterns_seen"],
                     "stream loss, first → last epoch": _loss_change(r),
@@ -121,5 +133,5 @@ def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if not len(frame):
         return frame
-    keys = ["forward model", "dose (e⁻/px)", "pattern px", "network input px", "patterns seen"]
+    keys = ["forward model", "dose (e⁻/px)", "pattern px", "network input px", "PC σ", "flips", "patterns seen"]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -89,16 +89,21 @@ def test_conditions_are_read_per_folder_and_sorted_by_what_the_patterns_were(tmp
             "rows": [{**row, "input_size": 128}],
         },
     )
+    pc0 = {"forward_model": "dynamical", "dose": 4000.0, "pattern_size": 128, "pc_spread": 0.0, "augment": False}
+    write_json(folder / "c-128-pc0" / "scaling.json", {**DOC, "config": pc0, "rows": [row]})
     (folder / "broken").mkdir()
     (folder / "broken" / "scaling.json").write_text("{not json")
     docs, problems = load_conditions("scaling", tmp_path)
-    assert list(docs) == ["a-64-in128", "b-128"]
+    assert list(docs) == ["a-64-in128", "b-128", "c-128-pc0"]
     assert len(problems) == 1 and "broken/scaling.json cannot be read" in problems[0]
     table = conditions_table(docs)
-    assert list(table["condition"]) == ["a-64-in128", "b-128"]  # pattern size 64 before 128
+    assert list(table["condition"]) == ["a-64-in128", "c-128-pc0", "b-128"]  # size 64 first, then PC σ 0
+    assert table.loc[1, "PC σ"] == 0.0 and table.loc[1, "flips"] == "no"
+    table = table.drop(1).reset_index(drop=True)
     assert list(table["network input px"]) == [128, 128] and list(table["pattern px"]) == [64, 128]
     assert table.loc[1, "Ni₃Al recall"] == 0.98 and table.loc[1, "ideal matcher's pair accuracy"] == 0.875
     assert table.loc[1, "stream loss, first → last epoch"] == "1.100 → 0.800 (chance 1.099)"
+    assert list(table["PC σ"]) == [0.01, 0.01] and list(table["flips"]) == ["yes", "yes"]  # stored before both
     assert conditions_table({}).empty and load_conditions("scaling", tmp_path / "none") == ({}, [])
 
 
