@@ -227,6 +227,18 @@ def bootstrap_accuracy_ci(n_correct: int, n: int, n_boot: int = 1000, seed: int 
     return float(low), float(high)
 
 
+def pair_chance_loss(n_classes: int) -> float:
+    """Cross-entropy on balanced classes of a network that is sure of every class but one pair,
+    between which it guesses evenly: ``(2 / n) · ln 2`` (0.462 for three phases).
+
+    A streamed training loss (fresh, balanced patterns) at or above it says that the network has
+    not begun to tell that pair apart, whatever it does with the other classes.
+    """
+    if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise ValueError(f"n_classes {n_classes!r} must be an integer of at least 2")
+    return 2 / int(n_classes) * math.log(2)
+
+
 def hard_pair_confusion(cm: np.ndarray, phase_names: Sequence[str]) -> dict:
     """The Ni↔Ni₃Fe confusion rates from a confusion matrix (rows true, columns predicted).
 

@@ -122,3 +122,16 @@ def test_normalize_confusion():
 def test_bad_inputs(y, p, match):
     with pytest.raises(ValueError, match=match):
         compute_metrics(y, p, NAMES)
+
+
+def test_the_pair_chance_loss_is_the_loss_of_guessing_one_pair():
+    from ebsdlib.metrics import pair_chance_loss
+
+    # three balanced phases: sure of one (loss 0), 50/50 between the other two (ln 2 each)
+    y = np.array([0, 1, 2] * 10)
+    proba = np.tile([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.5, 0.5]], (10, 1))
+    loss = -np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, 1)))
+    assert pair_chance_loss(3) == pytest.approx(loss) == pytest.approx(0.4621, abs=1e-4)
+    assert pair_chance_loss(2) == pytest.approx(np.log(2))
+    with pytest.raises(ValueError, match="n_classes 1"):
+        pair_chance_loss(1)

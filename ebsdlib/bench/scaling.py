@@ -310,7 +310,7 @@ def parameter_count(run) -> int | None:
 def summary_table(doc: dict) -> str:
     """The benchmark as a text table, the ideal matcher's pair accuracy and each model's slope below."""
     from ebsdlib.bench.report import text_table
-    from ebsdlib.metrics import log_slope
+    from ebsdlib.metrics import log_slope, pair_chance_loss
 
     rows = [
         {**r, "ci": f"{r['accuracy_low']:.2f}–{r['accuracy_high']:.2f}" if r.get("accuracy_low") is not None else None}
@@ -337,7 +337,11 @@ def summary_table(doc: dict) -> str:
         lines.append(f"patterns {doc['config']['pattern_size']} px, network input {shown}")
     chance = next((r["chance_loss"] for r in doc["rows"] if r.get("chance_loss")), None)
     if chance is not None:
-        lines.append(f"stream loss: the last epoch's cross-entropy on fresh patterns (learnt nothing: {chance:.3f})")
+        floor = pair_chance_loss(round(math.exp(chance)))
+        lines.append(
+            f"stream loss: the last epoch's cross-entropy on fresh patterns (learnt nothing: {chance:.3f}; "
+            f"sure of all but one pair, guessing that pair: {floor:.3f})"
+        )
     for o in doc.get("oracle", []):
         pair = o.get("oracle_Ni_vs_Ni3Fe")
         if pair is not None:

@@ -7,9 +7,11 @@ conditions kept one folder each under ``<artifacts>/bench/scaling-conditions/``
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
-from ebsdlib.metrics import log_slope
+from ebsdlib.metrics import log_slope, pair_chance_loss
 
 
 def scaling_table(doc: dict) -> pd.DataFrame:
@@ -79,16 +81,25 @@ LEARNT_MARGIN = 0.02
 
 def _stream_verdict(row: dict) -> str:
     """A sentence on whether the network fitted the stream: fresh patterns every step, so its
-    training loss is a loss on unseen patterns of the training distribution."""
+    training loss is a loss on unseen patterns of the training distribution. Below chance, it is also
+    set against :func:`~ebsdlib.metrics.pair_chance_loss`: a loss above it means every gain came from
+    the phases other than a pair it still guesses."""
     last, chance = row.get("train_loss_last"), row.get("chance_loss")
     if last is None or chance is None:
         return ""
-    if last < chance - LEARNT_MARGIN:
-        return f" Its loss on fresh patterns fell to {last:.3f} (chance {chance:.3f}): it learnt from the stream."
-    return (
-        f" Its loss on fresh patterns stayed at {last:.3f} (chance {chance:.3f}): within this budget it "
-        "learnt nothing that holds on new patterns."
-    )
+    if last >= chance - LEARNT_MARGIN:
+        return (
+            f" Its loss on fresh patterns stayed at {last:.3f} (chance {chance:.3f}): within this budget it "
+            "learnt nothing that holds on new patterns."
+        )
+    text = f" Its loss on fresh patterns fell to {last:.3f} (chance {chance:.3f}): it learnt from the stream"
+    floor = pair_chance_loss(round(math.exp(chance)))
+    if last > floor - LEARNT_MARGIN:
+        return (
+            f"{text}, but not the pair: {floor:.3f} is the loss of a network sure of the other phases that "
+            "guesses between two, so at this budget it has not begun to separate the last pair."
+        )
+    return f"{text}, below {floor:.3f} (sure of all but one pair, guessing that pair): it reads part of the pair."
 
 
 def _pc_spread(cfg: dict) -> float:

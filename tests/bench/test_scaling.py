@@ -28,6 +28,7 @@ def test_every_model_and_budget_is_trained_and_tested(scaling_doc, bench_artifac
     assert (bench_artifacts / "bench" / "scaling.csv").is_file()
     assert "per tenfold more patterns seen" in summary_table(scaling_doc)
     assert "stream loss" in summary_table(scaling_doc)
+    assert "learnt nothing: 1.099; sure of all but one pair, guessing that pair: 0.462" in summary_table(scaling_doc)
     assert (rows["input_size"] == cfg.pattern_size).all()  # by default the network sees the stored size
     assert "patterns 32 px, network input 32 px" in summary_table(scaling_doc)
 

@@ -61,13 +61,19 @@ def test_findings_give_the_slope_and_the_gap_to_the_ideal_matcher():
     assert a == (
         "a: +0.100 accuracy per tenfold more patterns; at 100,000 patterns its Ni/Ni₃Fe pair accuracy 0.70 is "
         "0.18 below the ideal matcher's 0.88. Its loss on fresh patterns fell to 0.800 (chance 1.099): "
-        "it learnt from the stream."
+        "it learnt from the stream, but not the pair: 0.462 is the loss of a network sure of the other phases "
+        "that guesses between two, so at this budget it has not begun to separate the last pair."
     )
     assert b == (
         "b: one budget only. Its loss on fresh patterns stayed at 1.090 (chance 1.099): within this "
         "budget it learnt nothing that holds on new patterns."
     )
     assert scaling_findings({"rows": []}) == [] and scaling_table({"rows": []}).empty
+    past = {**DOC, "rows": [{**DOC["rows"][1], "train_loss_last": 0.30}]}
+    assert scaling_findings(past)[0].endswith(
+        "fell to 0.300 (chance 1.099): it learnt from the stream, below 0.462 (sure of all but one pair, "
+        "guessing that pair): it reads part of the pair."
+    )
 
 
 def test_conditions_are_read_per_folder_and_sorted_by_what_the_patterns_were(tmp_path):
