@@ -23,7 +23,13 @@ from ebsdlib.views.bench import (
 from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
 from ebsdlib.views.robustness import conditions_table as robustness_conditions
 from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
-from ebsdlib.views.scaling import conditions_table, scaling_findings, scaling_table
+from ebsdlib.views.scaling import (
+    conditions_table,
+    scaling_findings,
+    scaling_table,
+    stream_loss_figure,
+    stream_loss_frame,
+)
 
 st.title("Benchmarks")
 st.caption(
@@ -210,6 +216,14 @@ if conditions:
         "means the network learnt nothing that holds on new patterns. PC σ: the spread of each pattern's pattern "
         "centre (fractions of the detector); flips: random horizontal and vertical flips in training, which move "
         "the pattern centre (PC y 0.22 becomes 0.78)."
+    )
+curves = stream_loss_frame({**({"scaling.json": scaling_doc} if scaling_doc is not None else {}), **conditions})
+if len(curves):
+    st.plotly_chart(stream_loss_figure(curves), width="stretch", key="bench_scaling_losses")
+    st.caption(
+        "The streamed training loss after each epoch, on patterns the network had never seen (networks whose "
+        "benchmark recorded it). Above the dashed line the network is at best sure of all phases but one pair "
+        "and guesses between that pair (here Ni and Ni₃Fe); below it, it has begun to read the pair."
     )
 
 st.subheader("Throughput")

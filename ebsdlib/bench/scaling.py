@@ -204,7 +204,8 @@ def run_scaling_bench(
             "seconds": time.perf_counter() - t_start,
             "work_dir": str(work) if keep else None,
         }
-        write_results(doc, out / "scaling.json", rows, out / "scaling.csv")
+        flat = [{k: v for k, v in r.items() if k != "train_loss_curve"} for r in rows]  # the curve: JSON only
+        write_results(doc, out / "scaling.json", flat, out / "scaling.csv")
         return doc
 
     try:
@@ -251,6 +252,7 @@ def run_scaling_bench(
                     "input_size": run.config()["preprocess"]["size"],
                     **accuracy_fields(metrics),
                     **stream_losses(run, metrics),
+                    "patterns_per_epoch": per_epoch,
                     "train_seconds": seconds,
                     "train_patterns_per_second": seen / seconds if seconds > 0 else None,
                 }
@@ -283,16 +285,17 @@ def oracle_rows(config: ScalingBenchConfig, sim: dict) -> list[dict]:
 
 
 def stream_losses(run, metrics: dict) -> dict:
-    """The streamed training loss of a run's first and last epoch (``metrics``: the run's, already
-    read). Every streamed pattern is new, so it is a loss on unseen patterns: near ``chance_loss``
-    (ln of the number of phases) the network has learnt nothing from the stream; below it, it has,
-    whatever the stored test split says."""
+    """The streamed training loss of a run's first and last epoch and of every epoch
+    (``train_loss_curve``; ``metrics``: the run's, already read). Every streamed pattern is new, so
+    it is a loss on unseen patterns: near ``chance_loss`` (ln of the number of phases) the network
+    has learnt nothing from the stream; below it, it has, whatever the stored test split says."""
     history = run.history()
     losses = [] if history is None or "train_loss" not in history else history["train_loss"].dropna().tolist()
     names = metrics.get("phase_names") or []
     return {
         "train_loss_first": float(losses[0]) if losses else None,
         "train_loss_last": float(losses[-1]) if losses else None,
+        "train_loss_curve": [float(v) for v in losses],
         "chance_loss": math.log(len(names)) if names else None,
     }
 

@@ -146,3 +146,69 @@ def conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
         return frame
     keys = ["forward model", "dose (e⁻/px)", "pattern px", "network input px", "PC σ", "flips", "patterns seen"]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def stream_loss_frame(docs: dict[str, dict]) -> pd.DataFrame:
+    """The streamed training loss after each epoch of every network whose benchmark recorded it
+    (``train_loss_curve``): one row per condition, model and epoch with the patterns seen so far
+    and the loss, the chance loss and :func:`~ebsdlib.metrics.pair_chance_loss` beside it."""
+    rows = []
+    for name, doc in docs.items():
+        for r in doc.get("rows", []):
+            curve, per_epoch, chance = r.get("train_loss_curve"), r.get("patterns_per_epoch"), r.get("chance_loss")
+            if not curve or not per_epoch or chance is None:
+                continue
+            floor = pair_chance_loss(round(math.exp(chance)))
+            for epoch, loss in enumerate(curve, start=1):
+                rows.append(
+                    {
+                        "condition": name,
+                        "model": r["model"],
+                        "patterns seen": epoch * int(per_epoch),
+                        "loss": float(loss),
+                        "chance": chance,
+                        "one pair guessed": floor,
+                    }
+                )
+    return pd.DataFrame(rows, columns=["condition", "model", "patterns seen", "loss", "chance", "one pair guessed"])
+
+
+def stream_loss_figure(frame: pd.DataFrame, height: int = 380):
+    """Streamed training loss against patterns seen (log axis), one line per condition and model,
+    with chance (nothing learnt) and the loss of a network sure of all phases but one pair it
+    guesses: below that line, it has begun to read the pair."""
+    import html
+
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for (condition, model), part in frame.groupby(["condition", "model"], sort=False):
+        label = html.escape(f"{condition} ({model})", quote=False)
+        fig.add_trace(
+            go.Scatter(
+                x=part["patterns seen"],
+                y=part["loss"],
+                mode="lines",
+                name=label,
+                hovertemplate=label + "<br>%{x:,} patterns seen<br>loss %{y:.3f}<extra></extra>",
+            )
+        )
+    if len(frame):
+        chance, floor = float(frame["chance"].iloc[0]), float(frame["one pair guessed"].iloc[0])
+        fig.add_hline(y=chance, line=dict(color="#999999", dash="dot"), annotation_text=f"chance {chance:.3f}")
+        fig.add_hline(
+            y=floor,
+            line=dict(color="#d95f02", dash="dash"),
+            annotation_text=f"sure of all but one pair, guessing it: {floor:.3f}",
+            annotation_position="bottom right",
+        )
+    fig.update_xaxes(type="log", title_text="fresh patterns seen")
+    fig.update_yaxes(title_text="streamed training loss")
+    fig.update_layout(
+        height=height,
+        font=dict(size=14),
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=-0.3),
+        hovermode="closest",
+    )
+    return fig

@@ -21,11 +21,14 @@ def test_every_model_and_budget_is_trained_and_tested(scaling_doc, bench_artifac
     assert (rows["train_patterns_per_second"] > 0).all()
     assert np.allclose(rows["chance_loss"], np.log(3)) and (rows["train_loss_last"] > 0).all()
     assert (rows["train_loss_first"] != rows["train_loss_last"]).iloc[1]  # three epochs: its own last loss
+    assert [len(c) for c in rows["train_loss_curve"]] == [1, 3] and list(rows["patterns_per_epoch"]) == [16, 16]
+    assert rows["train_loss_curve"].iloc[1][-1] == rows["train_loss_last"].iloc[1]
     recall = rows[["recall_Ni", "recall_Ni3Al", "recall_Ni3Fe"]].mean(axis=1)
     assert np.allclose(recall, rows["accuracy"])  # balanced test split
     (oracle,) = scaling_doc["oracle"]
     assert oracle["dose"] == cfg.dose and 0 <= oracle["oracle_Ni_vs_Ni3Fe"] <= 1
     assert (bench_artifacts / "bench" / "scaling.csv").is_file()
+    assert "train_loss_curve" not in pd.read_csv(bench_artifacts / "bench" / "scaling.csv").columns
     assert "per tenfold more patterns seen" in summary_table(scaling_doc)
     assert "stream loss" in summary_table(scaling_doc)
     assert "learnt nothing: 1.099; sure of all but one pair, guessing that pair: 0.462" in summary_table(scaling_doc)

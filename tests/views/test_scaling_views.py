@@ -1,6 +1,8 @@
 """The scaling table and its findings on the Benchmarks page."""
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from ebsdlib.views.scaling import scaling_findings, scaling_table
 
@@ -125,3 +127,19 @@ def test_the_committed_conditions_say_where_the_network_learnt():
     learnt = table["stream loss, first → last epoch"].str.extract(r"→ ([\d.]+)")[0].astype(float) < 1.07
     assert learnt["dynamical-4000-128px-100k"] and learnt["kinematical-1000000"]
     assert not learnt["dynamical-4000-64px-in128-100k"] and not learnt["dynamical-4000"]
+
+
+def test_the_stream_loss_curves_put_each_epoch_at_its_patterns_seen():
+    from ebsdlib.views.scaling import stream_loss_figure, stream_loss_frame
+
+    curve = {**DOC["rows"][1], "train_loss_curve": [1.1, 0.6, 0.4], "patterns_per_epoch": 1000}
+    frame = stream_loss_frame({"run-a": {**DOC, "rows": [curve, DOC["rows"][0]]}, "empty": {"rows": []}})
+    assert list(frame["patterns seen"]) == [1000, 2000, 3000] and list(frame["loss"]) == [1.1, 0.6, 0.4]
+    assert (frame["condition"] == "run-a").all()  # the row without a curve gives nothing
+    assert frame["one pair guessed"].iloc[0] == pytest.approx(2 / 3 * np.log(2))
+    fig = stream_loss_figure(frame)
+    (trace,) = fig.data
+    assert list(trace.x) == [1000, 2000, 3000] and trace.name == "run-a (a)"
+    lines = sorted(shape.y0 for shape in fig.layout.shapes)
+    assert lines == pytest.approx([2 / 3 * np.log(2), 1.0986])  # the pair floor and chance
+    assert stream_loss_frame({}).empty
