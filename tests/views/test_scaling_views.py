@@ -143,3 +143,19 @@ def test_the_stream_loss_curves_put_each_epoch_at_its_patterns_seen():
     lines = sorted(shape.y0 for shape in fig.layout.shapes)
     assert lines == pytest.approx([2 / 3 * np.log(2), 1.0986])  # the pair floor and chance
     assert stream_loss_frame({}).empty
+
+
+def test_the_committed_conditions_say_where_the_network_began_on_the_pair():
+    from pathlib import Path
+
+    from ebsdlib.views.bench import load_conditions
+    from ebsdlib.views.scaling import scaling_findings, stream_loss_frame
+
+    docs, _ = load_conditions("scaling", Path(__file__).resolve().parents[2] / "artifacts")
+    began = {name: "it reads part of the pair" in " ".join(scaling_findings(doc)) for name, doc in docs.items()}
+    assert began["dynamical-4000-128px-1m"]
+    assert not any(began[n] for n in ("dynamical-4000-128px-200k", "dynamical-4000-128px-200k-pc0"))
+    curve = stream_loss_frame({"1m": docs["dynamical-4000-128px-1m"]})
+    assert len(curve) == 200 and curve["patterns seen"].max() == 998_400
+    below = curve["loss"].rolling(5).mean() < curve["one pair guessed"]
+    assert below.iloc[-1] and not below.iloc[:100].any()  # crossed in the second half of the budget
