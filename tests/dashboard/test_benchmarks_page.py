@@ -74,6 +74,14 @@ def open_page(root: Path, monkeypatch):
     return at
 
 
+def charts_of(at) -> tuple[list, list]:
+    """The page's Plotly charts: those of the dose benchmarks, and the scaling loss curves (the
+    streamed loss against patterns seen, which the quick scaling benchmark records)."""
+    charts = list(at.get("plotly_chart"))
+    losses = [c for c in charts if "fresh patterns seen" in c.proto.spec]
+    return [c for c in charts if c not in losses], losses
+
+
 def shown(at) -> str:
     return "\n".join(
         str(e.value) for kind in ("title", "subheader", "markdown", "caption", "info", "error") for e in at.get(kind)
@@ -83,8 +91,9 @@ def shown(at) -> str:
 def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc, monkeypatch):
     at = open_page(bench_root, monkeypatch)
     assert at.title[0].value == "Benchmarks"
-    charts = list(at.get("plotly_chart"))
+    charts, losses = charts_of(at)
     assert len(charts) == 3  # accuracy and Ni↔Ni3Fe confusion against dose, the physical limit taken apart
+    assert len(losses) == 1 and "sure of all but one pair" in losses[0].proto.spec
     tables = [d.value for d in at.dataframe]
     dose = next(t for t in tables if "label" in t.columns)
     labels = {method_label(m) for m in dose_doc["config"]["methods"]}
@@ -120,7 +129,7 @@ def test_a_dose_benchmark_without_limit_curves_says_how_to_get_them(bench_root, 
     (tmp_path / "bench" / "dose.json").write_text(json.dumps(doc))
     at = open_page(tmp_path, monkeypatch)
     assert any("no physical-limit curves" in i.value for i in at.info)
-    assert len(list(at.get("plotly_chart"))) == 2
+    assert len(charts_of(at)[0]) == 2
 
 
 def test_page_says_which_command_makes_each_part(tmp_path, monkeypatch):
@@ -143,7 +152,7 @@ def test_an_unfinished_dose_benchmark_is_flagged(bench_root, tmp_path, monkeypat
     (tmp_path / "bench" / "dose.json").write_text(json.dumps(doc))
     at = open_page(tmp_path, monkeypatch)
     assert any("has 1 of its 2 doses" in w.value for w in at.warning)
-    assert len(list(at.get("plotly_chart"))) == 3
+    assert len(charts_of(at)[0]) == 3
 
 
 def test_unreadable_results_are_reported(tmp_path, monkeypatch):
@@ -196,7 +205,7 @@ def test_a_dose_benchmark_under_other_conditions_gets_its_curves_and_findings(be
         json.dumps({**doc, "rows": [], "complete": False})
     )
     at = open_page(tmp_path, monkeypatch)
-    assert len(list(at.get("plotly_chart"))) == 5  # the main two and the limit, and this one's two
+    assert len(charts_of(at)[0]) == 5  # the main two and the limit, and this one's two
     text = shown(at)
     assert "The same benchmark under other conditions: 128px-stream" in text
     assert text.count("The best network is at least as accurate as refined dictionary indexing at") == 2
