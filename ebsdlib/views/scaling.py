@@ -190,6 +190,7 @@ def stream_loss_figure(frame: pd.DataFrame, height: int = 380):
                 y=part["loss"],
                 mode="lines",
                 name=label,
+                showlegend=True,  # with one line too: the legend names the condition
                 hovertemplate=label + "<br>%{x:,} patterns seen<br>loss %{y:.3f}<extra></extra>",
             )
         )
@@ -200,7 +201,7 @@ def stream_loss_figure(frame: pd.DataFrame, height: int = 380):
             y=floor,
             line=dict(color="#d95f02", dash="dash"),
             annotation_text=f"sure of all but one pair, guessing it: {floor:.3f}",
-            annotation_position="bottom right",
+            annotation_position="bottom left",
         )
     fig.update_xaxes(type="log", title_text="fresh patterns seen")
     fig.update_yaxes(title_text="streamed training loss")
