@@ -231,8 +231,9 @@ def pair_chance_loss(n_classes: int) -> float:
     """Cross-entropy on balanced classes of a network that is sure of every class but one pair,
     between which it guesses evenly: ``(2 / n) · ln 2`` (0.462 for three phases).
 
-    A streamed training loss (fresh, balanced patterns) at or above it says that the network has
-    not begun to tell that pair apart, whatever it does with the other classes.
+    A network that gives a pair the same outputs pays at least ln 2 on each of those two classes,
+    so a streamed training loss (fresh, balanced patterns) below this tells that pair apart at least
+    in part; at or above it, the loss shows no sign of the pair, whatever the other classes do.
     """
     if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"n_classes {n_classes!r} must be an integer of at least 2")

@@ -97,7 +97,7 @@ def _stream_verdict(row: dict) -> str:
     if last > floor - LEARNT_MARGIN:
         return (
             f"{text}, but not the pair: {floor:.3f} is the loss of a network sure of the other phases that "
-            "guesses between two, so at this budget it has not begun to separate the last pair."
+            "guesses between two, so at this budget its loss shows no sign of the last pair."
         )
     return f"{text}, below {floor:.3f} (sure of all but one pair, guessing that pair): it reads part of the pair."
 

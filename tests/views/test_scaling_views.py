@@ -64,7 +64,7 @@ def test_findings_give_the_slope_and_the_gap_to_the_ideal_matcher():
         "a: +0.100 accuracy per tenfold more patterns; at 100,000 patterns its Ni/Ni₃Fe pair accuracy 0.70 is "
         "0.18 below the ideal matcher's 0.88. Its loss on fresh patterns fell to 0.800 (chance 1.099): "
         "it learnt from the stream, but not the pair: 0.462 is the loss of a network sure of the other phases "
-        "that guesses between two, so at this budget it has not begun to separate the last pair."
+        "that guesses between two, so at this budget its loss shows no sign of the last pair."
     )
     assert b == (
         "b: one budget only. Its loss on fresh patterns stayed at 1.090 (chance 1.099): within this "
