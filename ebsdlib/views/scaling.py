@@ -79,6 +79,12 @@ def scaling_findings(doc: dict) -> list[str]:
 LEARNT_MARGIN = 0.02
 
 
+def _pair_floor(chance: float) -> float:
+    """:func:`~ebsdlib.metrics.pair_chance_loss` of the phases whose chance loss (ln of their number)
+    a row records."""
+    return pair_chance_loss(round(math.exp(chance)))
+
+
 def _stream_verdict(row: dict) -> str:
     """A sentence on whether the network fitted the stream: fresh patterns every step, so its
     training loss is a loss on unseen patterns of the training distribution. Below chance, it is also
@@ -93,7 +99,7 @@ def _stream_verdict(row: dict) -> str:
             "learnt nothing that holds on new patterns."
         )
     text = f" Its loss on fresh patterns fell to {last:.3f} (chance {chance:.3f}): it learnt from the stream"
-    floor = pair_chance_loss(round(math.exp(chance)))
+    floor = _pair_floor(chance)
     if last > floor - LEARNT_MARGIN:
         return (
             f"{text}, but not the pair: {floor:.3f} is the loss of a network sure of the other phases that "
@@ -158,7 +164,7 @@ def stream_loss_frame(docs: dict[str, dict]) -> pd.DataFrame:
             curve, per_epoch, chance = r.get("train_loss_curve"), r.get("patterns_per_epoch"), r.get("chance_loss")
             if not curve or not per_epoch or chance is None:
                 continue
-            floor = pair_chance_loss(round(math.exp(chance)))
+            floor = _pair_floor(chance)
             for epoch, loss in enumerate(curve, start=1):
                 rows.append(
                     {
