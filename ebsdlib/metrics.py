@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -330,3 +331,87 @@ def log_slope(rows: Sequence[dict], model: str, key: str = "accuracy") -> float 
         return None
     x, y = np.asarray(points, dtype=float).T
     return float(np.polyfit(x, y, 1)[0])
+
+
+@dataclass(frozen=True)
+class LogTrend:
+    """A straight line of a score against log10(patterns seen) and where it reaches a target.
+
+    ``slope`` is the change per tenfold more patterns, ``slope_low``/``slope_high`` its interval
+    (Student t on the residuals). ``patterns_needed`` is where the line reaches ``target``;
+    ``patterns_low``/``patterns_high`` are where lines of the interval's slopes through the points'
+    centroid reach it, ``None`` where that slope is not above zero (the points do not bound it).
+    """
+
+    slope: float
+    slope_low: float
+    slope_high: float
+    intercept: float
+    n_points: int
+    r: float
+    target: float
+    patterns_needed: float | None
+    patterns_low: float | None
+    patterns_high: float | None
+
+
+def log_trend(
+    patterns_seen: Sequence[float], scores: Sequence[float], target: float, confidence: float = 0.95
+) -> LogTrend:
+    """Fit ``score = intercept + slope · log10(patterns seen)`` by least squares and extrapolate it to
+    ``target``.
+
+    An empirical planning figure, not a law: it says what a budget would give *if* the measured trend
+    holds, and its interval only covers the scatter of the measured points.
+
+    Parameters
+    ----------
+    patterns_seen, scores
+        One budget and its score (e.g. a pair accuracy) per trained network; at least three points
+        over at least two distinct budgets, so the slope has an interval.
+    target
+        The score to reach.
+    confidence
+        Two-sided confidence of the slope's interval.
+
+    Raises
+    ------
+    ValueError
+        On fewer than three points, a budget ≤ 0, a single distinct budget, or a confidence outside (0, 1).
+    """
+    from scipy import stats
+
+    x = np.asarray(patterns_seen, dtype=float)
+    y = np.asarray(scores, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"patterns_seen has {x.shape} values and scores {y.shape}; give one score per budget")
+    if len(x) < 3:
+        raise ValueError(f"{len(x)} points cannot give a slope with an interval; train at least three networks")
+    if np.any(x <= 0) or not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
+        raise ValueError(f"patterns_seen {x.tolist()} and scores {y.tolist()} must be finite, budgets above 0")
+    if len(np.unique(x)) < 2:
+        raise ValueError(f"every point has budget {x[0]:g}; a trend needs at least two distinct budgets")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence {confidence!r} must lie between 0 and 1, e.g. 0.95")
+    logs = np.log10(x)
+    fit = stats.linregress(logs, y)
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 2) * fit.stderr)
+    slope, intercept = float(fit.slope), float(fit.intercept)
+    centre_x, centre_y = float(logs.mean()), float(y.mean())
+
+    def reach(s: float) -> float | None:
+        return 10 ** (centre_x + (target - centre_y) / s) if s > 0 else None
+
+    return LogTrend(
+        slope=slope,
+        slope_low=slope - half,
+        slope_high=slope + half,
+        intercept=intercept,
+        n_points=len(x),
+        r=float(fit.rvalue),
+        target=float(target),
+        patterns_needed=reach(slope),
+        # the steeper slope reaches the target sooner
+        patterns_low=reach(slope + half),
+        patterns_high=reach(slope - half),
+    )

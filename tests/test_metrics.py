@@ -135,3 +135,30 @@ def test_the_pair_chance_loss_is_the_loss_of_guessing_one_pair():
     assert pair_chance_loss(2) == pytest.approx(np.log(2))
     with pytest.raises(ValueError, match="n_classes 1"):
         pair_chance_loss(1)
+
+
+def test_a_log_trend_finds_where_a_straight_line_in_log_patterns_meets_its_target():
+    from ebsdlib.metrics import log_trend
+
+    # exactly 0.1 per tenfold: 0.5 at 10⁴ … 0.7 at 10⁶, so 0.9 is reached at 10⁸ with no scatter
+    exact = log_trend([1e4, 1e5, 1e6], [0.5, 0.6, 0.7], target=0.9)
+    assert exact.slope == pytest.approx(0.1) and exact.r == pytest.approx(1.0)
+    assert exact.patterns_needed == pytest.approx(1e8)
+    assert exact.patterns_low == pytest.approx(1e8) and exact.patterns_high == pytest.approx(1e8)
+    # scatter widens the interval; the steeper slope reaches the target sooner
+    noisy = log_trend([1e4, 1e5, 1e5, 1e6], [0.5, 0.58, 0.62, 0.7], target=0.9)
+    assert noisy.slope_low < noisy.slope < noisy.slope_high
+    assert noisy.patterns_low < noisy.patterns_needed < noisy.patterns_high
+    # a slope whose interval reaches zero or below is not bounded above
+    flat = log_trend([1e4, 1e5, 1e6], [0.5, 0.7, 0.5], target=0.9)
+    assert flat.slope == pytest.approx(0.0) and flat.patterns_needed is None and flat.patterns_high is None
+    for patterns, scores, match in [
+        ([1e4, 1e5], [0.5, 0.6], "2 points"),
+        ([1e4, 1e4, 1e4], [0.5, 0.6, 0.7], "two distinct budgets"),
+        ([0, 1e5, 1e6], [0.5, 0.6, 0.7], "budgets above 0"),
+        ([1e4, 1e5, 1e6], [0.5, 0.6], "one score per budget"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            log_trend(patterns, scores, target=0.9)
+    with pytest.raises(ValueError, match="confidence 1.5"):
+        log_trend([1e4, 1e5, 1e6], [0.5, 0.6, 0.7], target=0.9, confidence=1.5)

@@ -25,10 +25,13 @@ from ebsdlib.views.robustness import conditions_table as robustness_conditions
 from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
 from ebsdlib.views.scaling import (
     conditions_table,
+    pair_trend_figure,
+    pair_trends,
     scaling_findings,
     scaling_table,
     stream_loss_figure,
     stream_loss_frame,
+    trend_findings,
 )
 
 st.title("Benchmarks")
@@ -217,7 +220,20 @@ if conditions:
         "centre (fractions of the detector); flips: random horizontal and vertical flips in training, which move "
         "the pattern centre (PC y 0.22 becomes 0.78)."
     )
-curves = stream_loss_frame({**({"scaling.json": scaling_doc} if scaling_doc is not None else {}), **conditions})
+scaling_docs = {**({"scaling.json": scaling_doc} if scaling_doc is not None else {}), **conditions}
+trends = pair_trends(scaling_docs)
+if trends:
+    st.markdown("**How far the networks are from the ideal matcher on the pair, and what closing it would take**")
+    st.plotly_chart(pair_trend_figure(trends), width="stretch", key="bench_scaling_trend")
+    for line in trend_findings(trends):
+        st.markdown(f"- {line}")
+    st.caption(
+        "Networks that share every setting but their budget (from the table above), with a least-squares line "
+        "of pair accuracy against log₁₀ patterns seen and its 95 % interval; the range of patterns is where "
+        "the interval's slopes reach the goal. An extrapolation of measured points, not a law: a trend that "
+        "bends up (the stream loss below) or a larger network would get there sooner, one that saturates later."
+    )
+curves = stream_loss_frame(scaling_docs)
 if len(curves):
     st.plotly_chart(stream_loss_figure(curves), width="stretch", key="bench_scaling_losses")
     st.caption(

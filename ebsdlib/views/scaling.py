@@ -8,10 +8,11 @@ conditions kept one folder each under ``<artifacts>/bench/scaling-conditions/``
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
-from ebsdlib.metrics import log_slope, pair_chance_loss
+from ebsdlib.metrics import LogTrend, log_slope, log_trend, pair_chance_loss
 
 
 def scaling_table(doc: dict) -> pd.DataFrame:
@@ -211,6 +212,209 @@ def stream_loss_figure(frame: pd.DataFrame, height: int = 380):
         )
     fig.update_xaxes(type="log", title_text="fresh patterns seen")
     fig.update_yaxes(title_text="streamed training loss")
+    fig.update_layout(
+        height=height,
+        font=dict(size=14),
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=-0.3),
+        hovermode="closest",
+    )
+    return fig
+
+
+#: How close to the ideal matcher's pair accuracy the issue asks the best network to come.
+PAIR_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class PairTrend:
+    """Networks that differ only in their budget, their pair accuracies and the log-linear trend
+    through them (:func:`~ebsdlib.metrics.log_trend`) towards the ideal matcher less
+    :data:`PAIR_MARGIN`."""
+
+    label: str
+    patterns_seen: tuple[int, ...]
+    pair_accuracy: tuple[float, ...]
+    conditions: tuple[str, ...]
+    oracle: float
+    trend: LogTrend
+    patterns_per_second: float | None
+    device: str | None
+
+
+def _series_key(cfg: dict, row: dict) -> tuple:
+    """Everything that must match for two networks to lie on one trend: all settings but the budget."""
+    size = cfg.get("pattern_size")
+    return (
+        row["model"],
+        cfg.get("forward_model"),
+        cfg.get("dose"),
+        size,
+        row.get("input_size") or cfg.get("input_size") or size,
+        _pc_spread(cfg),
+        bool(cfg.get("augment", True)),
+        cfg.get("n_per_phase"),
+        cfg.get("batch_size"),
+        cfg.get("lr"),
+    )
+
+
+def _series_label(key: tuple) -> str:
+    model, forward, dose, size, input_size, spread, augment = key[:7]
+    extra = "".join(
+        [
+            f", input {input_size} px" if input_size != size else "",
+            f", PC σ {spread:g}" if spread != _pc_spread({}) else "",
+            "" if augment else ", no flips",
+        ]
+    )
+    return f"{model} ({forward}, {dose:,.0f} e⁻/px, {size} px{extra})"
+
+
+def pair_trends(docs: dict[str, dict]) -> list[PairTrend]:
+    """The Ni/Ni₃Fe pair accuracy against patterns seen for every set of networks, across the stored
+    benchmarks ``docs`` (name → document), that share all settings but the budget and hold at least
+    three budgets (two distinct), extrapolated to the ideal matcher's pair accuracy less
+    :data:`PAIR_MARGIN`; sets without the ideal matcher are left out."""
+    groups: dict[tuple, list[tuple[int, float, str, float, float | None, str | None]]] = {}
+    for name, doc in docs.items():
+        cfg, oracle = doc.get("config", {}), _oracle_pair(doc)
+        device = doc.get("environment", {}).get("device") or cfg.get("device")
+        for r in doc.get("rows", []):
+            if r.get("pair_accuracy") is None or oracle is None:
+                continue
+            groups.setdefault(_series_key(cfg, r), []).append(
+                (
+                    int(r["patterns_seen"]),
+                    float(r["pair_accuracy"]),
+                    name,
+                    float(oracle),
+                    r.get("train_patterns_per_second"),
+                    device,
+                )
+            )
+    trends = []
+    for key, points in groups.items():
+        points.sort()
+        if len(points) < 3 or len({p[0] for p in points}) < 2:
+            continue
+        seen, pair, names, oracles, rates, devices = zip(*points, strict=True)
+        oracle = oracles[-1]
+        trends.append(
+            PairTrend(
+                label=_series_label(key),
+                patterns_seen=seen,
+                pair_accuracy=pair,
+                conditions=names,
+                oracle=oracle,
+                trend=log_trend(seen, pair, target=oracle - PAIR_MARGIN),
+                patterns_per_second=rates[-1],
+                device=devices[-1],
+            )
+        )
+    return trends
+
+
+def _patterns_text(n: float) -> str:
+    """``"5.5×10⁸"``: a count of patterns in scientific notation."""
+    exponent = math.floor(math.log10(n))
+    if round(n / 10**exponent, 1) >= 10:  # 998,400 is 1.0×10⁶, not 10.0×10⁵
+        exponent += 1
+    digits = str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{n / 10**exponent:.1f}×10{digits}"
+
+
+def _duration_text(seconds: float) -> str:
+    """``"29 days"``, ``"5.2 h"`` or ``"14 min"``."""
+    if seconds >= 3 * 86400:
+        return f"{seconds / 86400:,.0f} days"
+    if seconds >= 3 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
+def trend_findings(trends: list[PairTrend]) -> list[str]:
+    """One sentence per :class:`PairTrend`: the measured gain per tenfold more patterns with its
+    interval, where the line reaches the ideal matcher less :data:`PAIR_MARGIN`, and how long that
+    budget takes at the throughput measured for the largest one."""
+    lines = []
+    for t in trends:
+        fit = t.trend
+        head = (
+            f"{t.label}: Ni/Ni₃Fe pair accuracy {fit.slope:+.3f} per tenfold more patterns "
+            f"[{fit.slope_low:+.3f}, {fit.slope_high:+.3f}] over {fit.n_points} networks "
+            f"({_patterns_text(t.patterns_seen[0])} to {_patterns_text(t.patterns_seen[-1])} patterns, r = {fit.r:.2f})"
+        )
+        goal = f"{fit.target:.2f} (the ideal matcher's {t.oracle:.2f} less {PAIR_MARGIN:.2f})"
+        if max(t.pair_accuracy) >= fit.target:
+            lines.append(f"{head}; it has reached {goal}.")
+            continue
+        if fit.patterns_needed is None:
+            lines.append(f"{head}; at this trend it does not reach {goal}.")
+            continue
+        high = _patterns_text(fit.patterns_high) if fit.patterns_high is not None else "unbounded"
+        text = (
+            f"{head}. If the trend holds, it reaches {goal} at about {_patterns_text(fit.patterns_needed)} "
+            f"patterns ({_patterns_text(fit.patterns_low)} to {high})"
+        )
+        if t.patterns_per_second:
+            where = {"cpu": " on the CPU", "cuda": " on the GPU"}.get(
+                t.device or "", f" on {t.device}" if t.device else ""
+            )
+            text += (
+                f": {_duration_text(fit.patterns_needed / t.patterns_per_second)} at the "
+                f"{t.patterns_per_second:,.0f} patterns/s measured{where}"
+            )
+        lines.append(text + ".")
+    return lines
+
+
+def pair_trend_figure(trends: list[PairTrend], height: int = 380):
+    """Pair accuracy against patterns seen (log axis) for each :class:`PairTrend`: the measured
+    networks as markers, the fitted line carried on to where it meets the target, and the ideal
+    matcher and target as lines."""
+    import html
+
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    palette = ["#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
+    for i, t in enumerate(trends):
+        color, label = palette[i % len(palette)], html.escape(t.label, quote=False)
+        fig.add_trace(
+            go.Scatter(
+                x=list(t.patterns_seen),
+                y=list(t.pair_accuracy),
+                mode="markers",
+                marker=dict(size=10, color=color),
+                name=label,
+                customdata=list(t.conditions),
+                hovertemplate="%{customdata}<br>%{x:,} patterns seen<br>pair accuracy %{y:.3f}<extra></extra>",
+            )
+        )
+        end = max(t.patterns_seen[-1], t.trend.patterns_needed or 0.0)
+        xs = [t.patterns_seen[0], end]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[t.trend.intercept + t.trend.slope * math.log10(x) for x in xs],
+                mode="lines",
+                line=dict(color=color, dash="dash"),
+                name=f"{label}: fitted trend",
+                hoverinfo="skip",
+            )
+        )
+    if trends:
+        oracle, target = trends[0].oracle, trends[0].trend.target
+        fig.add_hline(y=oracle, line=dict(color="#444444"), annotation_text=f"ideal matcher {oracle:.2f}")
+        fig.add_hline(
+            y=target,
+            line=dict(color="#d95f02", dash="dot"),
+            annotation_text=f"goal {target:.2f}",
+            annotation_position="bottom right",
+        )
+    fig.update_xaxes(type="log", title_text="fresh patterns seen")
+    fig.update_yaxes(title_text="Ni/Ni₃Fe pair accuracy", range=[0.4, 1.02])
     fig.update_layout(
         height=height,
         font=dict(size=14),

@@ -74,12 +74,15 @@ def open_page(root: Path, monkeypatch):
     return at
 
 
-def charts_of(at) -> tuple[list, list]:
-    """The page's Plotly charts: those of the dose benchmarks, and the scaling loss curves (the
-    streamed loss against patterns seen, which the quick scaling benchmark records)."""
+def charts_of(at) -> tuple[list, list, list]:
+    """The page's Plotly charts: those of the dose benchmarks, the scaling loss curves (the
+    streamed loss against patterns seen, which the quick scaling benchmark records) and the pair
+    accuracy trends against patterns seen."""
     charts = list(at.get("plotly_chart"))
-    losses = [c for c in charts if "fresh patterns seen" in c.proto.spec]
-    return [c for c in charts if c not in losses], losses
+    scaling = [c for c in charts if "fresh patterns seen" in c.proto.spec]
+    losses = [c for c in scaling if "streamed training loss" in c.proto.spec]
+    trends = [c for c in scaling if c not in losses]
+    return [c for c in charts if c not in scaling], losses, trends
 
 
 def shown(at) -> str:
@@ -91,7 +94,8 @@ def shown(at) -> str:
 def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc, monkeypatch):
     at = open_page(bench_root, monkeypatch)
     assert at.title[0].value == "Benchmarks"
-    charts, losses = charts_of(at)
+    charts, losses, trends = charts_of(at)
+    assert not trends  # the quick scaling benchmark has two budgets per model: no trend
     assert len(charts) == 3  # accuracy and Ni↔Ni3Fe confusion against dose, the physical limit taken apart
     assert len(losses) == 1 and "sure of all but one pair" in losses[0].proto.spec
     tables = [d.value for d in at.dataframe]
@@ -188,6 +192,10 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     assert "The same measurement under other conditions" in text and "128px-randomised: Trained on" in text
     assert "The same benchmark under other conditions: 128px-stream" in text
     assert "The best network is at least as accurate as refined dictionary indexing at 3 of 5 doses" in text
+    trends = charts_of(at)[2]
+    assert len(trends) == 1 and "goal 0.94" in trends[0].proto.spec
+    assert "lcnet_050 (dynamical, 4,000 e⁻/px, 128 px): Ni/Ni₃Fe pair accuracy +0.109 per tenfold" in text
+    assert "If the trend holds, it reaches 0.94" in text
 
 
 def test_a_dose_benchmark_under_other_conditions_gets_its_curves_and_findings(bench_root, tmp_path, monkeypatch):

@@ -159,3 +159,52 @@ def test_the_committed_conditions_say_where_the_network_began_on_the_pair():
     assert len(curve) == 200 and curve["patterns seen"].max() == 998_400
     below = curve["loss"].rolling(5).mean() < curve["one pair guessed"]
     assert below.iloc[-1] and not below.iloc[:100].any()  # crossed in the second half of the budget
+
+
+def _budget_doc(patterns: int, pair: float, **config) -> dict:
+    cfg = {"forward_model": "dynamical", "dose": 4000.0, "pattern_size": 128, "n_per_phase": 200, **config}
+    row = {**DOC["rows"][1], "patterns_seen": patterns, "pair_accuracy": pair, "train_patterns_per_second": 200.0}
+    return {**DOC, "config": cfg, "environment": {"device": "cpu"}, "rows": [row]}
+
+
+def test_networks_that_differ_only_in_budget_form_one_pair_trend():
+    from ebsdlib.views.scaling import pair_trend_figure, pair_trends, trend_findings
+
+    docs = {
+        "10k": _budget_doc(10_000, 0.50),
+        "100k": _budget_doc(100_000, 0.55),
+        "1m": _budget_doc(1_000_000, 0.60),
+        "1m-pc0": _budget_doc(1_000_000, 0.95, pc_spread=0.0),  # another setting: not on the trend
+        "64px": _budget_doc(10_000, 0.50, pattern_size=64),
+    }
+    (trend,) = pair_trends(docs)
+    assert trend.conditions == ("10k", "100k", "1m") and trend.patterns_seen == (10_000, 100_000, 1_000_000)
+    assert trend.oracle == 0.875 and trend.trend.target == pytest.approx(0.825)
+    # 0.05 per tenfold from 0.60 at 10⁶: 0.825 at 10^(6 + 4.5)
+    assert trend.trend.patterns_needed == pytest.approx(10**10.5)
+    (line,) = trend_findings([trend])
+    assert line == (
+        "a (dynamical, 4,000 e⁻/px, 128 px): Ni/Ni₃Fe pair accuracy +0.050 per tenfold more patterns "
+        "[+0.050, +0.050] over 3 networks (1.0×10⁴ to 1.0×10⁶ patterns, r = 1.00). If the trend holds, it "
+        "reaches 0.82 (the ideal matcher's 0.88 less 0.05) at about 3.2×10¹⁰ patterns (3.2×10¹⁰ to 3.2×10¹⁰): "
+        "1,830 days at the 200 patterns/s measured on the CPU."
+    )
+    fig = pair_trend_figure([trend])
+    markers, fitted = fig.data
+    assert list(markers.x) == [10_000, 100_000, 1_000_000] and fitted.x[-1] == pytest.approx(10**10.5)
+    assert fitted.y[-1] == pytest.approx(0.825) and sorted(s.y0 for s in fig.layout.shapes) == [0.825, 0.875]
+    reached = {**docs, "1m": _budget_doc(1_000_000, 0.90)}
+    assert trend_findings(pair_trends(reached))[0].endswith("it has reached 0.82 (the ideal matcher's 0.88 less 0.05).")
+    assert pair_trends({k: docs[k] for k in ("10k", "100k")}) == []  # two budgets: no trend
+
+
+def test_the_committed_conditions_give_a_pair_trend_at_128_px():
+    from pathlib import Path
+
+    from ebsdlib.views.bench import load_conditions
+    from ebsdlib.views.scaling import pair_trends
+
+    docs, _ = load_conditions("scaling", Path(__file__).resolve().parents[2] / "artifacts")
+    trend = next(t for t in pair_trends(docs) if t.label.startswith("lcnet_050 (dynamical, 4,000 e⁻/px, 128 px)"))
+    assert "dynamical-4000-128px-1m" in trend.conditions and "dynamical-4000-128px-200k-pc0" not in trend.conditions
+    assert 0 < trend.trend.slope_low < trend.trend.slope and trend.trend.patterns_needed > 1e6
