@@ -160,5 +160,5 @@ def test_a_log_trend_finds_where_a_straight_line_in_log_patterns_meets_its_targe
     ]:
         with pytest.raises(ValueError, match=match):
             log_trend(patterns, scores, target=0.9)
-    with pytest.raises(ValueError, match="confidence 1.5"):
+    with pytest.raises(ValueError, match=r"confidence 1\.5"):
         log_trend([1e4, 1e5, 1e6], [0.5, 0.6, 0.7], target=0.9, confidence=1.5)

@@ -1,16 +1,18 @@
-"""``python -m ebsdlib index`` and ``python -m ebsdlib bench dose|speed|robustness|scaling|dictionary``.
+"""``python -m ebsdlib index`` and ``python -m ebsdlib bench dose|speed|robustness|scaling|trend|dictionary``.
 
 ``index`` (also ``bench dictionary``) runs a conventional baseline — dictionary indexing, or with
 ``--method hough`` Hough/Radon indexing (PyEBSDIndex) — on a data set's test split and stores it
 as a run (optionally mapping scans); ``index --run RUN --scan FILE`` maps more scans with an
 existing one. ``bench dose``, ``bench speed``, ``bench robustness`` and ``bench scaling`` write
 ``artifacts/bench/dose.json`` (+ ``dose.csv``), ``speed.json``, ``robustness.json`` and
-``scaling.json`` (+ ``.csv``).
+``scaling.json`` (+ ``.csv``); ``bench trend`` reads the stored scaling runs and prints how far their
+pair accuracy would have to go, and at how many patterns it would get there.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ebsdlib.bench.robustness import TESTS, TRAININGS
 from ebsdlib.methods import method_keys
@@ -230,6 +232,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sc.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
     _common_bench(sc)
     sc.set_defaults(func=run_scaling)
+
+    tr = sub.add_parser(
+        "trend",
+        help="extrapolate the Ni/Ni3Fe pair accuracy of the stored scaling runs to the ideal matcher",
+        description="Read the stored scaling benchmark and its runs under other conditions "
+        "(artifacts/bench/scaling.json, scaling-conditions/*/), fit pair accuracy against log10 patterns seen "
+        "for networks that differ only in their budget, and print where each line reaches the ideal "
+        "matcher's pair accuracy less 0.05. Runs nothing.",
+    )
+    tr.add_argument("--root", help="artifacts folder to read (default: the project's artifacts)")
+    tr.set_defaults(func=run_trend)
 
     di = sub.add_parser(
         "dictionary",
@@ -611,6 +624,32 @@ def run_scaling(args: argparse.Namespace) -> int:
         f"\n{doc['seconds']:.0f} s on {doc['environment']['device']}; written to "
         f"{_out(args)}/scaling.json and scaling.csv"
     )
+    return 0
+
+
+def run_trend(args: argparse.Namespace) -> int:
+    """``bench trend``: each pair-accuracy trend of the stored scaling runs, with its points."""
+    from ebsdlib.views.bench import load_bench, load_conditions
+    from ebsdlib.views.scaling import pair_trends, trend_findings
+
+    doc, problem = load_bench("scaling", args.root)
+    conditions, problems = load_conditions("scaling", args.root)
+    for text in [problem, *problems]:
+        if text:
+            print(text, file=sys.stderr)
+    trends = pair_trends({**({"scaling.json": doc} if doc else {}), **conditions})
+    if not trends:
+        print(
+            "No trend: it needs networks that differ only in their budget, three or more of them, with the "
+            "ideal matcher. Add budgets with `python -m ebsdlib bench scaling --patterns-seen N … --out "
+            "artifacts/bench/scaling-conditions/NAME` (the same settings, another N).",
+            file=sys.stderr,
+        )
+        return 1
+    for trend, line in zip(trends, trend_findings(trends), strict=True):
+        print(line)
+        for seen, pair, name in zip(trend.patterns_seen, trend.pair_accuracy, trend.conditions, strict=True):
+            print(f"  {seen:>12,} patterns  pair accuracy {pair:.3f}  ({name})")
     return 0
 
 

@@ -97,3 +97,26 @@ def test_a_pc_spread_and_no_flips_reach_the_stored_set_and_the_stream(tmp_path):
 def test_a_pc_spread_out_of_range_is_refused(bad):
     with pytest.raises(ValueError, match="pc_spread"):
         ScalingBenchConfig(pc_spread=bad)
+
+
+def test_bench_trend_prints_each_series_with_its_points_or_says_what_is_missing(tmp_path, monkeypatch, capsys):
+    from ebsdlib.cli import main
+    from ebsdlib.io import write_json
+    from ebsdlib.views.bench import conditions_dir
+
+    def doc(patterns: int, pair: float) -> dict:
+        config = {"forward_model": "dynamical", "dose": 4000.0, "pattern_size": 128, "n_per_phase": 200}
+        row = {"model": "m", "patterns_seen": patterns, "accuracy": 0.6, "pair_accuracy": pair}
+        return {"config": config, "oracle": [{"dose": 4000.0, "oracle_Ni_vs_Ni3Fe": 0.95}], "rows": [row]}
+
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path))
+    for name, patterns, pair in [("10k", 10_000, 0.5), ("100k", 100_000, 0.6)]:
+        write_json(conditions_dir("scaling", tmp_path) / name / "scaling.json", doc(patterns, pair))
+    assert main(["bench", "trend"]) == 1
+    assert "No trend: it needs networks that differ only in their budget, three or more" in capsys.readouterr().err
+    write_json(conditions_dir("scaling", tmp_path) / "1m" / "scaling.json", doc(1_000_000, 0.7))
+    assert main(["bench", "trend", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "m (dynamical, 4,000 e⁻/px, 128 px): Ni/Ni₃Fe pair accuracy +0.100 per tenfold" in out
+    assert "reaches 0.90 (the ideal matcher's 0.95 less 0.05) at about 1.0×10⁸ patterns" in out
+    assert "     1,000,000 patterns  pair accuracy 0.700  (1m)" in out
