@@ -25,6 +25,7 @@ from ebsdlib.views.robustness import conditions_table as robustness_conditions
 from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
 from ebsdlib.views.scaling import (
     conditions_table,
+    model_size_findings,
     pair_trend_figure,
     pair_trends,
     scaling_findings,
@@ -221,6 +222,11 @@ if conditions:
         "the pattern centre (PC y 0.22 becomes 0.78)."
     )
 scaling_docs = {**({"scaling.json": scaling_doc} if scaling_doc is not None else {}), **conditions}
+sizes = model_size_findings(scaling_docs)
+if sizes:
+    st.markdown("**Model size at one budget** (the same settings and patterns seen, different networks)")
+    for line in sizes:
+        st.markdown(f"- {line}")
 trends = pair_trends(scaling_docs)
 if trends:
     st.markdown("**How far the networks are from the ideal matcher on the pair, and what closing it would take**")

@@ -242,11 +242,11 @@ class PairTrend:
     device: str | None
 
 
-def _series_key(cfg: dict, row: dict) -> tuple:
-    """Everything that must match for two networks to lie on one trend: all settings but the budget."""
+def _settings(cfg: dict, row: dict) -> tuple:
+    """What a network's patterns and training were, all but its model and budget: two networks
+    compare on these only when they match."""
     size = cfg.get("pattern_size")
     return (
-        row["model"],
         cfg.get("forward_model"),
         cfg.get("dose"),
         size,
@@ -259,8 +259,9 @@ def _series_key(cfg: dict, row: dict) -> tuple:
     )
 
 
-def _series_label(key: tuple) -> str:
-    model, forward, dose, size, input_size, spread, augment = key[:7]
+def _settings_text(settings: tuple) -> str:
+    """``"dynamical, 4,000 e⁻/px, 128 px"``, with the input size, PC σ and flips where not the default."""
+    forward, dose, size, input_size, spread, augment = settings[:6]
     extra = "".join(
         [
             f", input {input_size} px" if input_size != size else "",
@@ -268,7 +269,7 @@ def _series_label(key: tuple) -> str:
             "" if augment else ", no flips",
         ]
     )
-    return f"{model} ({forward}, {dose:,.0f} e⁻/px, {size} px{extra})"
+    return f"{forward}, {dose:,.0f} e⁻/px, {size} px{extra}"
 
 
 def pair_trends(docs: dict[str, dict]) -> list[PairTrend]:
@@ -283,7 +284,7 @@ def pair_trends(docs: dict[str, dict]) -> list[PairTrend]:
         for r in doc.get("rows", []):
             if r.get("pair_accuracy") is None or oracle is None:
                 continue
-            groups.setdefault(_series_key(cfg, r), []).append(
+            groups.setdefault((r["model"], *_settings(cfg, r)), []).append(
                 (
                     int(r["patterns_seen"]),
                     float(r["pair_accuracy"]),
@@ -302,7 +303,7 @@ def pair_trends(docs: dict[str, dict]) -> list[PairTrend]:
         oracle = oracles[-1]
         trends.append(
             PairTrend(
-                label=_series_label(key),
+                label=f"{key[0]} ({_settings_text(key[1:])})",
                 patterns_seen=seen,
                 pair_accuracy=pair,
                 conditions=names,
@@ -423,3 +424,35 @@ def pair_trend_figure(trends: list[PairTrend], height: int = 380):
         hovermode="closest",
     )
     return fig
+
+
+def _parameters_text(n: int | None) -> str:
+    """``"1.7 M parameters"`` (or the count itself below 10⁵)."""
+    if not n:
+        return "parameters unknown"
+    return f"{n / 1e6:.1f} M parameters" if n >= 100_000 else f"{n:,} parameters"
+
+
+def model_size_findings(docs: dict[str, dict]) -> list[str]:
+    """One sentence per budget and settings at which two or more models were trained, across the
+    stored benchmarks ``docs``: each model's parameters, Ni/Ni₃Fe pair accuracy, last-epoch stream
+    loss and training throughput, smallest model first."""
+    groups: dict[tuple, list[tuple[str, dict]]] = {}
+    for name, doc in docs.items():
+        cfg = doc.get("config", {})
+        for r in doc.get("rows", []):
+            groups.setdefault((r["patterns_seen"], *_settings(cfg, r)), []).append((name, r))
+    lines = []
+    for key, members in groups.items():
+        if len({r["model"] for _, r in members}) < 2:
+            continue
+        parts = []
+        for name, r in sorted(members, key=lambda m: (m[1].get("parameters") or 0, m[0])):
+            params = _parameters_text(r.get("parameters"))
+            pair = f"pair accuracy {r['pair_accuracy']:.2f}" if r.get("pair_accuracy") is not None else "no pair"
+            loss = f", stream loss {r['train_loss_last']:.3f}" if r.get("train_loss_last") is not None else ""
+            rate = r.get("train_patterns_per_second")
+            speed = f", {rate:,.0f} patterns/s" if rate else ""
+            parts.append(f"{r['model']} ({params}; {name}): {pair}{loss}{speed}")
+        lines.append(f"At {_patterns_text(key[0])} patterns ({_settings_text(key[1:])}): " + "; ".join(parts) + ".")
+    return lines

@@ -208,3 +208,20 @@ def test_the_committed_conditions_give_a_pair_trend_at_128_px():
     trend = next(t for t in pair_trends(docs) if t.label.startswith("lcnet_050 (dynamical, 4,000 e⁻/px, 128 px)"))
     assert "dynamical-4000-128px-1m" in trend.conditions and "dynamical-4000-128px-200k-pc0" not in trend.conditions
     assert 0 < trend.trend.slope_low < trend.trend.slope and trend.trend.patterns_needed > 1e6
+
+
+def test_models_trained_on_the_same_budget_and_settings_are_set_side_by_side():
+    from ebsdlib.views.scaling import model_size_findings
+
+    small = _budget_doc(200_000, 0.56)
+    large = _budget_doc(200_000, 0.70)
+    large["rows"] = [{**large["rows"][0], "model": "big", "parameters": 4_000_000, "train_loss_last": 0.40}]
+    other = _budget_doc(200_000, 0.90, pattern_size=64)  # other settings: compared with nothing
+    other["rows"] = [{**other["rows"][0], "model": "big"}]
+    (line,) = model_size_findings({"small": small, "large": large, "other": other})
+    assert line == (
+        "At 2.0×10⁵ patterns (dynamical, 4,000 e⁻/px, 128 px): a (10 parameters; small): pair accuracy 0.56, "
+        "stream loss 0.800, 200 patterns/s; big (4.0 M parameters; large): pair accuracy 0.70, stream loss 0.400, "
+        "200 patterns/s."
+    )
+    assert model_size_findings({"small": small}) == []
