@@ -269,7 +269,9 @@ def _settings_text(settings: tuple) -> str:
             "" if augment else ", no flips",
         ]
     )
-    return f"{forward}, {dose:,.0f} e⁻/px, {size} px{extra}"
+    dose_text = f"{dose:,.0f} e⁻/px" if dose is not None else "dose not recorded"
+    size_text = f"{size} px" if size else "size not recorded"
+    return f"{forward or 'forward model not recorded'}, {dose_text}, {size_text}{extra}"
 
 
 def pair_trends(docs: dict[str, dict]) -> list[PairTrend]:

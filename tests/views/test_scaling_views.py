@@ -225,3 +225,5 @@ def test_models_trained_on_the_same_budget_and_settings_are_set_side_by_side():
         "200 patterns/s."
     )
     assert model_size_findings({"small": small}) == []
+    bare = {name: {"rows": doc["rows"]} for name, doc in {"small": small, "large": large}.items()}  # no config
+    assert model_size_findings(bare)[0].startswith("At 2.0×10⁵ patterns (forward model not recorded, dose not recorded")
