@@ -227,3 +227,16 @@ def test_models_trained_on_the_same_budget_and_settings_are_set_side_by_side():
     assert model_size_findings({"small": small}) == []
     bare = {name: {"rows": doc["rows"]} for name, doc in {"small": small, "large": large}.items()}  # no config
     assert model_size_findings(bare)[0].startswith("At 2.0×10⁵ patterns (forward model not recorded, dose not recorded")
+
+
+def test_the_committed_conditions_compare_three_model_sizes_at_one_budget():
+    from pathlib import Path
+
+    from ebsdlib.views.bench import load_conditions
+    from ebsdlib.views.scaling import model_size_findings
+
+    docs, _ = load_conditions("scaling", Path(__file__).resolve().parents[2] / "artifacts")
+    (line,) = [
+        x for x in model_size_findings(docs) if x.startswith("At 2.0×10⁵ patterns (dynamical, 4,000 e⁻/px, 128 px)")
+    ]
+    assert line.index("lcnet_050 (0.6 M") < line.index("lcnet_100 (1.7 M") < line.index("efficientnet_b0 (4.0 M")
