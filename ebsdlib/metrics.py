@@ -356,13 +356,19 @@ class LogTrend:
 
 
 def log_trend(
-    patterns_seen: Sequence[float], scores: Sequence[float], target: float, confidence: float = 0.95
+    patterns_seen: Sequence[float],
+    scores: Sequence[float],
+    target: float,
+    confidence: float = 0.95,
+    score_sd: Sequence[float] | None = None,
 ) -> LogTrend:
     """Fit ``score = intercept + slope · log10(patterns seen)`` by least squares and extrapolate it to
     ``target``.
 
     An empirical planning figure, not a law: it says what a budget would give *if* the measured trend
-    holds, and its interval only covers the scatter of the measured points.
+    holds. The slope's interval is the wider of two: Student t on the residuals (the scatter the points
+    show), and, with ``score_sd``, the normal interval of the slope that the points' own measurement
+    noise gives (a few points can fall on a line by luck: each test score carries its binomial error).
 
     Parameters
     ----------
@@ -373,6 +379,9 @@ def log_trend(
         The score to reach.
     confidence
         Two-sided confidence of the slope's interval.
+    score_sd
+        The standard error of each score as measured (e.g. sqrt(p(1 − p)/n) of an accuracy on n test
+        patterns); ``None`` uses the residuals alone.
 
     Raises
     ------
@@ -396,6 +405,13 @@ def log_trend(
     logs = np.log10(x)
     fit = stats.linregress(logs, y)
     half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 2) * fit.stderr)
+    if score_sd is not None:
+        sd = np.asarray(score_sd, dtype=float)
+        if sd.shape != y.shape or not np.all(np.isfinite(sd)) or np.any(sd < 0):
+            raise ValueError(f"score_sd {sd.tolist()} must give one finite standard error ≥ 0 per score")
+        centred = logs - logs.mean()
+        measured = math.sqrt(float(np.sum(centred**2 * sd**2))) / float(np.sum(centred**2))
+        half = max(half, float(stats.norm.ppf(0.5 + confidence / 2)) * measured)
     slope, intercept = float(fit.slope), float(fit.intercept)
     centre_x, centre_y = float(logs.mean()), float(y.mean())
 

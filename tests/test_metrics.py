@@ -149,6 +149,16 @@ def test_a_log_trend_finds_where_a_straight_line_in_log_patterns_meets_its_targe
     noisy = log_trend([1e4, 1e5, 1e5, 1e6], [0.5, 0.58, 0.62, 0.7], target=0.9)
     assert noisy.slope_low < noisy.slope < noisy.slope_high
     assert noisy.patterns_low < noisy.patterns_needed < noisy.patterns_high
+    # points on a line by luck: their own measurement error still widens the interval (normal, known sd)
+    sd = [0.03, 0.03, 0.03]
+    luck = log_trend([1e4, 1e5, 1e6], [0.5, 0.6, 0.7], target=0.9, score_sd=sd)
+    half = 1.959964 * 0.03 / np.sqrt(2)  # Σ(x − x̄)² = 2 for log10 budgets 4, 5, 6
+    assert luck.slope == pytest.approx(0.1) and luck.slope_high - luck.slope == pytest.approx(half, rel=1e-5)
+    assert luck.patterns_low < 1e8 < luck.patterns_high
+    # scatter larger than the stated error keeps the residual interval
+    assert log_trend([1e4, 1e5, 1e5, 1e6], [0.5, 0.58, 0.62, 0.7], target=0.9, score_sd=[1e-4] * 4) == noisy
+    with pytest.raises(ValueError, match="one finite standard error"):
+        log_trend([1e4, 1e5, 1e6], [0.5, 0.6, 0.7], target=0.9, score_sd=[0.03, -1.0, 0.03])
     # a slope whose interval reaches zero or below is not bounded above
     flat = log_trend([1e4, 1e5, 1e6], [0.5, 0.7, 0.5], target=0.9)
     assert flat.slope == pytest.approx(0.0) and flat.patterns_needed is None and flat.patterns_high is None

@@ -235,7 +235,8 @@ if trends:
         st.markdown(f"- {line}")
     st.caption(
         "Networks that share every setting but their budget (from the table above), with a least-squares line "
-        "of pair accuracy against log₁₀ patterns seen and its 95 % interval; the range of patterns is where "
+        "of pair accuracy against log₁₀ patterns seen and its 95 % interval (the wider of the points' scatter "
+        "and each test score's binomial error); the range of patterns is where "
         "the interval's slopes reach the goal. An extrapolation of measured points, not a law: a trend that "
         "bends up (the stream loss below) or a larger network would get there sooner, one that saturates later."
     )

@@ -266,16 +266,28 @@ class DoseBenchConfig:
 
 def pair_accuracy(cm: np.ndarray, phase_names: list[str]) -> float | None:
     """Of the true Ni and Ni₃Fe patterns predicted as one of the two, the fraction predicted right."""
+    block = _pair_block(cm, phase_names)
+    if block is None or not block.sum():
+        return None
+    return float(np.trace(block) / block.sum())
+
+
+def pair_count(cm: np.ndarray, phase_names: list[str]) -> int | None:
+    """How many patterns :func:`pair_accuracy` is over: true Ni and Ni₃Fe predicted as one of the two."""
+    block = _pair_block(cm, phase_names)
+    return None if block is None else int(block.sum())
+
+
+def _pair_block(cm: np.ndarray, phase_names: list[str]) -> np.ndarray | None:
+    """The 2 × 2 part of a confusion matrix for Ni and Ni₃Fe (``None`` without either phase)."""
     from ebsdlib.phases import HARD_PAIR
 
     lower = [n.lower() for n in phase_names]
     a_name, b_name = (n.lower() for n in HARD_PAIR)
     if a_name not in lower or b_name not in lower:
         return None
-    a, b = lower.index(a_name), lower.index(b_name)
-    cm = np.asarray(cm)
-    total = cm[a, a] + cm[a, b] + cm[b, a] + cm[b, b]
-    return float((cm[a, a] + cm[b, b]) / total) if total else None
+    index = [lower.index(a_name), lower.index(b_name)]
+    return np.asarray(cm)[np.ix_(index, index)]
 
 
 def metrics_row(dose: float, method: str, metrics: dict, seconds: float) -> dict:

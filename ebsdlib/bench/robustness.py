@@ -314,8 +314,9 @@ def evaluation_row(
 
 
 def accuracy_fields(metrics: dict) -> dict:
-    """Accuracy with its interval, each phase's recall, the Ni/Ni₃Fe pair accuracy, ECE and n."""
-    from ebsdlib.bench.dose import pair_accuracy
+    """Accuracy with its interval, each phase's recall, the Ni/Ni₃Fe pair accuracy and its number of
+    patterns, ECE and n."""
+    from ebsdlib.bench.dose import pair_accuracy, pair_count
 
     cm = np.asarray(metrics["confusion_matrix"], dtype=float)
     names = list(metrics["phase_names"])
@@ -327,6 +328,7 @@ def accuracy_fields(metrics: dict) -> dict:
         "accuracy_high": high,
         **recall,
         "pair_accuracy": pair_accuracy(cm, names),
+        "pair_n": pair_count(cm, names),
         "ece": metrics.get("ece"),
         "n_test": metrics.get("n"),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -274,45 +275,71 @@ def _settings_text(settings: tuple) -> str:
     return f"{forward or 'forward model not recorded'}, {dose_text}, {size_text}{extra}"
 
 
+class _Point(NamedTuple):
+    """One network of a trend: its budget, pair accuracy with its standard error, and where it came from."""
+
+    patterns_seen: int
+    pair_accuracy: float
+    pair_sd: float | None
+    condition: str
+    oracle: float
+    patterns_per_second: float | None
+    device: str | None
+
+
+def _pair_sd(row: dict) -> float | None:
+    """The binomial standard error of a row's pair accuracy: over its ``pair_n`` patterns, or, for rows
+    stored before that was recorded, over the two phases' share of a balanced test split (``n_test``
+    times 2 over the number of phases with a recall), which is what the scaling benchmark tests on."""
+    p, n = row["pair_accuracy"], row.get("pair_n")
+    if n is None:
+        phases = sum(1 for key in row if key.startswith("recall_"))
+        n = row["n_test"] * 2 / phases if row.get("n_test") and phases >= 2 else None
+    return math.sqrt(p * (1 - p) / n) if n else None
+
+
 def pair_trends(docs: dict[str, dict]) -> list[PairTrend]:
     """The Ni/Ni₃Fe pair accuracy against patterns seen for every set of networks, across the stored
     benchmarks ``docs`` (name → document), that share all settings but the budget and hold at least
     three budgets (two distinct), extrapolated to the ideal matcher's pair accuracy less
-    :data:`PAIR_MARGIN`; sets without the ideal matcher are left out."""
-    groups: dict[tuple, list[tuple[int, float, str, float, float | None, str | None]]] = {}
+    :data:`PAIR_MARGIN`; sets without the ideal matcher are left out. The slope's interval allows for
+    each test score's binomial error (:func:`_pair_sd`) as well as the points' scatter."""
+    groups: dict[tuple, list[_Point]] = {}
     for name, doc in docs.items():
         cfg, oracle = doc.get("config", {}), _oracle_pair(doc)
         device = doc.get("environment", {}).get("device") or cfg.get("device")
         for r in doc.get("rows", []):
             if r.get("pair_accuracy") is None or oracle is None:
                 continue
-            groups.setdefault((r["model"], *_settings(cfg, r)), []).append(
-                (
-                    int(r["patterns_seen"]),
-                    float(r["pair_accuracy"]),
-                    name,
-                    float(oracle),
-                    r.get("train_patterns_per_second"),
-                    device,
-                )
+            point = _Point(
+                int(r["patterns_seen"]),
+                float(r["pair_accuracy"]),
+                _pair_sd(r),
+                name,
+                float(oracle),
+                r.get("train_patterns_per_second"),
+                device,
             )
+            groups.setdefault((r["model"], *_settings(cfg, r)), []).append(point)
     trends = []
     for key, points in groups.items():
-        points.sort()
-        if len(points) < 3 or len({p[0] for p in points}) < 2:
+        points.sort(key=lambda p: (p.patterns_seen, p.condition))
+        if len(points) < 3 or len({p.patterns_seen for p in points}) < 2:
             continue
-        seen, pair, names, oracles, rates, devices = zip(*points, strict=True)
-        oracle = oracles[-1]
+        seen = tuple(p.patterns_seen for p in points)
+        pair = tuple(p.pair_accuracy for p in points)
+        sds = [p.pair_sd for p in points]
+        last = points[-1]
         trends.append(
             PairTrend(
                 label=f"{key[0]} ({_settings_text(key[1:])})",
                 patterns_seen=seen,
                 pair_accuracy=pair,
-                conditions=names,
-                oracle=oracle,
-                trend=log_trend(seen, pair, target=oracle - PAIR_MARGIN),
-                patterns_per_second=rates[-1],
-                device=devices[-1],
+                conditions=tuple(p.condition for p in points),
+                oracle=last.oracle,
+                trend=log_trend(seen, pair, target=last.oracle - PAIR_MARGIN, score_sd=None if None in sds else sds),
+                patterns_per_second=last.patterns_per_second,
+                device=last.device,
             )
         )
     return trends

@@ -56,6 +56,14 @@ def test_pair_accuracy_from_a_confusion_matrix():
     assert pair_accuracy(cm, ["Ni", "Ni3Al", "Ni3Fe"]) == pytest.approx((8 + 6) / (8 + 2 + 4 + 6))
     assert pair_accuracy(cm, ["A", "B", "C"]) is None
     assert pair_accuracy(np.zeros((3, 3)), ["Ni", "Ni3Al", "Ni3Fe"]) is None
+    from ebsdlib.bench.dose import pair_count
+    from ebsdlib.bench.robustness import accuracy_fields
+
+    assert pair_count(cm, ["Ni", "Ni3Al", "Ni3Fe"]) == 8 + 2 + 4 + 6 and pair_count(cm, ["A", "B", "C"]) is None
+    fields = accuracy_fields(
+        {"confusion_matrix": cm.tolist(), "phase_names": ["Ni", "Ni3Al", "Ni3Fe"], "accuracy": 0.7}
+    )
+    assert fields["pair_n"] == 20 and fields["pair_accuracy"] == pytest.approx(0.7)  # rows store what the pair is over
 
 
 def test_metrics_row_reads_compute_metrics():

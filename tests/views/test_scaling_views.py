@@ -196,6 +196,16 @@ def test_networks_that_differ_only_in_budget_form_one_pair_trend():
     reached = {**docs, "1m": _budget_doc(1_000_000, 0.90)}
     assert trend_findings(pair_trends(reached))[0].endswith("it has reached 0.82 (the ideal matcher's 0.88 less 0.05).")
     assert pair_trends({k: docs[k] for k in ("10k", "100k")}) == []  # two budgets: no trend
+    # with the test split's size the interval allows for each score's binomial error (balanced, 3 phases)
+    counted = {k: docs[k] for k in ("10k", "100k", "1m")}
+    for doc in counted.values():
+        doc["rows"] = [{**doc["rows"][0], "n_test": 300, "recall_Ni": 0.5, "recall_Ni3Al": 1.0, "recall_Ni3Fe": 0.5}]
+    (wide,) = pair_trends(counted)
+    sd = np.sqrt(np.array([0.5 * 0.5, 0.55 * 0.45, 0.6 * 0.4]) / 200)
+    half = 1.959964 * np.sqrt(sd[0] ** 2 + sd[2] ** 2) / 2  # centred log budgets −1, 0, 1: Σ c² sd² / (Σ c²)²
+    assert wide.trend.slope_high - wide.trend.slope == pytest.approx(half, rel=1e-5)
+    counted["1m"]["rows"][0]["pair_n"] = 20  # recorded: used instead of the split's share
+    assert pair_trends(counted)[0].trend.slope_high > wide.trend.slope_high
 
 
 def test_the_committed_conditions_give_a_pair_trend_at_128_px():
