@@ -25,7 +25,7 @@ from ebsdlib.views.robustness import conditions_table as robustness_conditions
 from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
 from ebsdlib.views.scaling import (
     conditions_table,
-    model_size_findings,
+    model_size_table,
     pair_trend_figure,
     pair_trends,
     scaling_findings,
@@ -222,11 +222,22 @@ if conditions:
         "the pattern centre (PC y 0.22 becomes 0.78)."
     )
 scaling_docs = {**({"scaling.json": scaling_doc} if scaling_doc is not None else {}), **conditions}
-sizes = model_size_findings(scaling_docs)
-if sizes:
+sizes = model_size_table(scaling_docs)
+if len(sizes):
     st.markdown("**Model size at one budget** (the same settings and patterns seen, different networks)")
-    for line in sizes:
-        st.markdown(f"- {line}")
+    st.dataframe(
+        sizes,
+        hide_index=True,
+        width="stretch",
+        key="bench_scaling_sizes",
+        column_config={
+            "parameters": st.column_config.NumberColumn(format="compact"),
+            "Ni/Ni₃Fe pair accuracy": st.column_config.NumberColumn(format="%.2f"),
+            "stream loss, last epoch": st.column_config.NumberColumn(format="%.3f"),
+            "ECE": st.column_config.NumberColumn(format="%.3f"),
+            "training patterns/s": st.column_config.NumberColumn(format="%.0f"),
+        },
+    )
 trends = pair_trends(scaling_docs)
 if trends:
     st.markdown("**How far the networks are from the ideal matcher on the pair, and what closing it would take**")

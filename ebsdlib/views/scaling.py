@@ -455,33 +455,33 @@ def pair_trend_figure(trends: list[PairTrend], height: int = 380):
     return fig
 
 
-def _parameters_text(n: int | None) -> str:
-    """``"1.7 M parameters"`` (or the count itself below 10⁵)."""
-    if not n:
-        return "parameters unknown"
-    return f"{n / 1e6:.1f} M parameters" if n >= 100_000 else f"{n:,} parameters"
-
-
-def model_size_findings(docs: dict[str, dict]) -> list[str]:
-    """One sentence per budget and settings at which two or more models were trained, across the
-    stored benchmarks ``docs``: each model's parameters, Ni/Ni₃Fe pair accuracy, last-epoch stream
-    loss and training throughput, smallest model first."""
+def model_size_table(docs: dict[str, dict]) -> pd.DataFrame:
+    """Networks of different models trained with the same settings and patterns seen, across the
+    stored benchmarks ``docs``: one row each with its parameters, accuracy [95 % CI], Ni/Ni₃Fe pair
+    accuracy, last-epoch stream loss, ECE and training throughput; grouped by budget and settings,
+    smallest model first. Budgets and settings with one model only are left out."""
     groups: dict[tuple, list[tuple[str, dict]]] = {}
     for name, doc in docs.items():
         cfg = doc.get("config", {})
         for r in doc.get("rows", []):
             groups.setdefault((r["patterns_seen"], *_settings(cfg, r)), []).append((name, r))
-    lines = []
+    rows = []
     for key, members in groups.items():
         if len({r["model"] for _, r in members}) < 2:
             continue
-        parts = []
         for name, r in sorted(members, key=lambda m: (m[1].get("parameters") or 0, m[0])):
-            params = _parameters_text(r.get("parameters"))
-            pair = f"pair accuracy {r['pair_accuracy']:.2f}" if r.get("pair_accuracy") is not None else "no pair"
-            loss = f", stream loss {r['train_loss_last']:.3f}" if r.get("train_loss_last") is not None else ""
-            rate = r.get("train_patterns_per_second")
-            speed = f", {rate:,.0f} patterns/s" if rate else ""
-            parts.append(f"{r['model']} ({params}; {name}): {pair}{loss}{speed}")
-        lines.append(f"At {_patterns_text(key[0])} patterns ({_settings_text(key[1:])}): " + "; ".join(parts) + ".")
-    return lines
+            rows.append(
+                {
+                    "patterns seen": key[0],
+                    "settings": _settings_text(key[1:]),
+                    "model": r["model"],
+                    "parameters": r.get("parameters"),
+                    "accuracy": _accuracy_text(r),
+                    "Ni/Ni₃Fe pair accuracy": r.get("pair_accuracy"),
+                    "stream loss, last epoch": r.get("train_loss_last"),
+                    "ECE": r.get("ece"),
+                    "training patterns/s": r.get("train_patterns_per_second"),
+                    "condition": name,
+                }
+            )
+    return pd.DataFrame(rows)

@@ -221,32 +221,31 @@ def test_the_committed_conditions_give_a_pair_trend_at_128_px():
 
 
 def test_models_trained_on_the_same_budget_and_settings_are_set_side_by_side():
-    from ebsdlib.views.scaling import model_size_findings
+    from ebsdlib.views.scaling import model_size_table
 
     small = _budget_doc(200_000, 0.56)
     large = _budget_doc(200_000, 0.70)
     large["rows"] = [{**large["rows"][0], "model": "big", "parameters": 4_000_000, "train_loss_last": 0.40}]
     other = _budget_doc(200_000, 0.90, pattern_size=64)  # other settings: compared with nothing
     other["rows"] = [{**other["rows"][0], "model": "big"}]
-    (line,) = model_size_findings({"small": small, "large": large, "other": other})
-    assert line == (
-        "At 2.0×10⁵ patterns (dynamical, 4,000 e⁻/px, 128 px): a (10 parameters; small): pair accuracy 0.56, "
-        "stream loss 0.800, 200 patterns/s; big (4.0 M parameters; large): pair accuracy 0.70, stream loss 0.400, "
-        "200 patterns/s."
-    )
-    assert model_size_findings({"small": small}) == []
+    table = model_size_table({"large": large, "small": small, "other": other})
+    assert list(table["model"]) == ["a", "big"] and list(table["condition"]) == ["small", "large"]  # smallest first
+    assert list(table["Ni/Ni₃Fe pair accuracy"]) == [0.56, 0.70]
+    assert list(table["stream loss, last epoch"]) == [0.8, 0.4]
+    assert (table["settings"] == "dynamical, 4,000 e⁻/px, 128 px").all() and (table["patterns seen"] == 200_000).all()
+    assert model_size_table({"small": small}).empty
     bare = {name: {"rows": doc["rows"]} for name, doc in {"small": small, "large": large}.items()}  # no config
-    assert model_size_findings(bare)[0].startswith("At 2.0×10⁵ patterns (forward model not recorded, dose not recorded")
+    settings = model_size_table(bare)["settings"].iloc[0]
+    assert settings == "forward model not recorded, dose not recorded, size not recorded"
 
 
 def test_the_committed_conditions_compare_three_model_sizes_at_one_budget():
     from pathlib import Path
 
     from ebsdlib.views.bench import load_conditions
-    from ebsdlib.views.scaling import model_size_findings
+    from ebsdlib.views.scaling import model_size_table
 
     docs, _ = load_conditions("scaling", Path(__file__).resolve().parents[2] / "artifacts")
-    (line,) = [
-        x for x in model_size_findings(docs) if x.startswith("At 2.0×10⁵ patterns (dynamical, 4,000 e⁻/px, 128 px)")
-    ]
-    assert line.index("lcnet_050 (0.6 M") < line.index("lcnet_100 (1.7 M") < line.index("efficientnet_b0 (4.0 M")
+    table = model_size_table(docs)
+    at_200k = table[(table["patterns seen"] == 199_680) & (table["settings"] == "dynamical, 4,000 e⁻/px, 128 px")]
+    assert list(at_200k["model"]) == ["lcnet_050", "lcnet_100", "efficientnet_b0"]
