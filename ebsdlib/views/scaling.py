@@ -223,7 +223,7 @@ def stream_loss_figure(frame: pd.DataFrame, height: int = 380):
     return fig
 
 
-#: How close to the ideal matcher's pair accuracy the issue asks the best network to come.
+#: The project's goal for the networks: a Ni/Ni₃Fe pair accuracy within this of the ideal matcher's.
 PAIR_MARGIN = 0.05
 
 
