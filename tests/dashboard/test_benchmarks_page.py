@@ -194,7 +194,7 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     assert "The best network is at least as accurate as refined dictionary indexing at 3 of 5 doses" in text
     trends = charts_of(at)[2]
     assert len(trends) == 1 and "goal 0.94" in trends[0].proto.spec
-    assert "lcnet_050 (dynamical, 4,000 e⁻/px, 128 px): Ni/Ni₃Fe pair accuracy +0.109 per tenfold" in text
+    assert "lcnet_050 (dynamical, 4,000 e⁻/px, 128 px): Ni/Ni₃Fe pair accuracy +0.107 per tenfold" in text
     assert "If the trend holds, it reaches 0.94" in text
     assert "**Model size at one budget**" in text
     sizes = next(d.value for d in at.dataframe if "stream loss, last epoch" in d.value.columns)
