@@ -211,8 +211,13 @@ def stream_loss_figure(frame: pd.DataFrame, height: int = 380):
             annotation_text=f"sure of all but one pair, guessing it: {floor:.3f}",
             annotation_position="bottom left",
         )
-    fig.update_xaxes(type="log", title_text="fresh patterns seen")
     fig.update_yaxes(title_text="streamed training loss")
+    return _against_patterns_seen(fig, height)
+
+
+def _against_patterns_seen(fig, height: int):
+    """The layout the scaling figures share: patterns seen on a log axis, the legend below."""
+    fig.update_xaxes(type="log", title_text="fresh patterns seen")
     fig.update_layout(
         height=height,
         font=dict(size=14),
@@ -388,9 +393,7 @@ def trend_findings(trends: list[PairTrend]) -> list[str]:
             f"patterns ({_patterns_text(fit.patterns_low)} to {high})"
         )
         if t.patterns_per_second:
-            where = {"cpu": " on the CPU", "cuda": " on the GPU"}.get(
-                t.device or "", f" on {t.device}" if t.device else ""
-            )
+            where = {"cpu": " on the CPU", "cuda": " on the GPU", None: ""}.get(t.device, f" on {t.device}")
             text += (
                 f": {_duration_text(fit.patterns_needed / t.patterns_per_second)} at the "
                 f"{t.patterns_per_second:,.0f} patterns/s measured{where}"
@@ -443,16 +446,8 @@ def pair_trend_figure(trends: list[PairTrend], height: int = 380):
             annotation_text=f"goal {target:.2f}",
             annotation_position="bottom right",
         )
-    fig.update_xaxes(type="log", title_text="fresh patterns seen")
     fig.update_yaxes(title_text="Ni/Ni₃Fe pair accuracy", range=[0.4, 1.02])
-    fig.update_layout(
-        height=height,
-        font=dict(size=14),
-        margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(orientation="h", y=-0.3),
-        hovermode="closest",
-    )
-    return fig
+    return _against_patterns_seen(fig, height)
 
 
 def model_size_table(docs: dict[str, dict]) -> pd.DataFrame:
