@@ -41,6 +41,7 @@ would compare the methods on different data); the oracle and limit rows are kept
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -62,6 +63,12 @@ DEFAULT_DOSES = tuple(DEFAULT_DOSE * 4.0**k for k in range(-2, 3))
 #: The methods the benchmark runs: every one of :data:`ebsdlib.methods.METHODS`.
 METHODS = method_keys()
 
+
+#: Where each dose's cross-entropy network starts: ``"scratch"`` from random weights,
+#: ``"higher_dose"`` from the encoder of the cross-entropy network of the dose before it in
+#: ``doses`` (listed from high to low: a curriculum, since from scratch the faint low-dose patterns
+#: leave a network at chance within a CPU budget; the first dose starts from scratch).
+CE_INITS = ("scratch", "higher_dose")
 
 #: Fields added since dose benchmarks were first stored, with the value that describes a stored
 #: one that lacks them (the fitted-PC curves did not exist: its limit has none).
@@ -114,6 +121,9 @@ class DoseBenchConfig:
         (:mod:`ebsdlib.train.stream`; ``stream_patterns`` per epoch, 0: as many as the stored
         train+val) instead of on the stored ones; they are then calibrated on the stored
         validation split, which they never saw.
+    ce_init
+        Where each dose's cross-entropy network starts (:data:`CE_INITS`: ``"higher_dose"``
+        fine-tunes the network of the dose before it, so ``doses`` must fall).
     contrastive_init, contrastive_epochs, contrastive_lr
         Where the SupCon and contrastive encoders start (``"ce"``: from the same dose's
         cross-entropy network, which then must be among ``methods`` and run first;
@@ -146,6 +156,7 @@ class DoseBenchConfig:
     forward_model: Literal["kinematical", "dynamical"] = DEFAULT_FORWARD_MODEL
     stream: bool = False
     stream_patterns: int = 0
+    ce_init: Literal["scratch", "higher_dose"] = "scratch"
     contrastive_init: Literal["ce", "scratch"] = "scratch"
     contrastive_epochs: int = 0
     contrastive_lr: float = 0.0
@@ -170,6 +181,22 @@ class DoseBenchConfig:
             )
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs {self.epochs!r} must be a positive integer")
+        if self.ce_init not in CE_INITS:
+            raise ValueError(
+                f"ce_init {self.ce_init!r} is not one of {list(CE_INITS)}: 'scratch' starts each dose's "
+                "cross-entropy network from random weights, 'higher_dose' from the previous (higher) dose's"
+            )
+        if self.ce_init == "higher_dose":
+            if "ce" not in self.methods:
+                raise ValueError(
+                    f"methods {list(self.methods)!r}: ce_init 'higher_dose' fine-tunes each dose's cross-entropy "
+                    "network from the previous dose's; add 'ce' to methods or use ce_init 'scratch'"
+                )
+            if any(b >= a for a, b in itertools.pairwise(self.doses)):
+                raise ValueError(
+                    f"doses {list(self.doses)!r}: ce_init 'higher_dose' starts each dose from the one before it, "
+                    f"so list the doses from high to low, e.g. {sorted(set(self.doses), reverse=True)}"
+                )
         check_contrastive_init(self.contrastive_init)
         metric = {"supcon", "contrastive"} & set(self.methods)
         if self.contrastive_init == "ce" and metric and "ce" not in self.methods:
@@ -357,6 +384,7 @@ def run_dose_bench(
     limit: list[dict] = []
     patterns_sha256: dict[str, str] = {}
     dictionary = None
+    previous = None
     out.mkdir(parents=True, exist_ok=True)
 
     def save(complete: bool) -> dict:
@@ -384,7 +412,7 @@ def run_dose_bench(
                 data = simulate_for_dose(config, dose, work)
                 patterns_sha256[dose_key(dose)] = patterns_digest(data)
                 bar.update(1)
-                dictionary = measure_methods(config, dose, data, work, dictionary, rows, bar)
+                dictionary, previous = measure_methods(config, dose, data, work, dictionary, rows, bar, previous)
                 if config.oracle:
                     bar.set_postfix(dose=f"{dose:g}", step="oracle")
                     oracle.extend(oracle_rows(config, [dose]))
@@ -453,6 +481,7 @@ def update_dose_bench(
     fresh: list[dict] = []
     made: dict[str, str] = {}
     dictionary = None
+    previous = None
     try:
         steps = len(config.doses) * (1 + len(config.methods))
         with tqdm(total=steps, desc="dose benchmark update", unit="step", disable=not progress) as bar:
@@ -468,7 +497,7 @@ def update_dose_bench(
                         "data — run the whole benchmark again without --update"
                     )
                 bar.update(1)
-                dictionary = measure_methods(config, dose, data, work, dictionary, fresh, bar)
+                dictionary, previous = measure_methods(config, dose, data, work, dictionary, fresh, bar, previous)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -572,16 +601,30 @@ def merged_rows(rows: list[dict], fresh: list[dict], doses: tuple[float, ...]) -
     return sorted(kept + fresh, key=key)
 
 
-def measure_methods(config: DoseBenchConfig, dose: float, data: Path, work: Path, dictionary, rows: list[dict], bar):
+def measure_methods(
+    config: DoseBenchConfig,
+    dose: float,
+    data: Path,
+    work: Path,
+    dictionary,
+    rows: list[dict],
+    bar,
+    previous: tuple[float, Path] | None = None,
+):
     """Run every method of ``config`` on the data set of one dose, appending their rows to ``rows``
-    and advancing ``bar`` a step each; returns the (reused) dictionary."""
+    and advancing ``bar`` a step each.
+
+    ``previous``: the dose before this one and its cross-entropy checkpoint (the start of this
+    dose's with ``ce_init="higher_dose"``). Returns the (reused) dictionary and this dose's
+    ``(dose, checkpoint)`` for the next (``None`` without a cross-entropy network).
+    """
     checkpoints: dict[str, Path] = {}
     for method in config.methods:
         bar.set_postfix(dose=f"{dose:g}", step=method)
-        row, dictionary = method_row(config, dose, data, method, work, dictionary, checkpoints)
+        row, dictionary = method_row(config, dose, data, method, work, dictionary, checkpoints, previous)
         rows.append(row)
         bar.update(1)
-    return dictionary
+    return dictionary, ((dose, checkpoints["ce"]) if "ce" in checkpoints else None)
 
 
 def method_row(
@@ -592,16 +635,19 @@ def method_row(
     work: Path,
     dictionary=None,
     checkpoints: dict[str, Path] | None = None,
+    previous: tuple[float, Path] | None = None,
 ):
     """Run one method on the data set of one dose; returns its row and the (reused) dictionary.
-    ``checkpoints``: the networks trained so far at this dose (see :func:`network_row`)."""
+    ``checkpoints`` and ``previous``: the networks trained so far at this dose and the previous
+    dose's cross-entropy network (see :func:`network_row`)."""
     if method == "hough":
         return hough_row(config, dose, data), dictionary
     if not get_method(method).is_network:
         return dictionary_row(
             config, dose, data, dictionary, refine=method == "dictionary_refined", fit=method == "dictionary_fitted"
         )
-    return network_row(config, dose, data, method, work, {} if checkpoints is None else checkpoints), dictionary
+    checkpoints = {} if checkpoints is None else checkpoints
+    return network_row(config, dose, data, method, work, checkpoints, previous), dictionary
 
 
 def dose_key(dose: float) -> str:
@@ -647,13 +693,21 @@ def simulate_for_dose(config: DoseBenchConfig, dose: float, work: Path) -> Path:
 
 
 def network_row(
-    config: DoseBenchConfig, dose: float, data: Path, loss: str, work: Path, checkpoints: dict[str, Path]
+    config: DoseBenchConfig,
+    dose: float,
+    data: Path,
+    loss: str,
+    work: Path,
+    checkpoints: dict[str, Path],
+    previous: tuple[float, Path] | None = None,
 ) -> dict:
     """Train and evaluate one network on the data set of one dose.
 
     ``checkpoints`` maps the losses trained so far at this dose to their best checkpoints; this
     network's is added, and with ``contrastive_init="ce"`` a SupCon or contrastive encoder starts
-    from the cross-entropy one.
+    from the cross-entropy one. With ``ce_init="higher_dose"`` the cross-entropy encoder starts
+    from ``previous`` (the dose before this one and its cross-entropy checkpoint; from scratch
+    when ``None``, at the first dose). The row's ``init`` says where the network started.
     """
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.preprocess import PreprocessConfig
@@ -664,6 +718,9 @@ def network_row(
         preprocess = PreprocessConfig.from_dict(ds.preprocessing)
     metric = loss != "ce"
     pretrained = None
+    init = "scratch"
+    if not metric and config.ce_init == "higher_dose" and previous is not None:
+        pretrained, init = previous[1], f"ce at dose {previous[0]:g}"
     if metric and config.contrastive_init == "ce":
         pretrained = checkpoints.get("ce")
         if pretrained is None:
@@ -671,6 +728,7 @@ def network_row(
                 f"dose {dose:g}: {loss} starts from the cross-entropy network (contrastive_init 'ce'), which was "
                 "not trained at this dose; put 'ce' before it in methods"
             )
+        init = "ce"
     epochs = config.contrastive_epochs if metric and config.contrastive_epochs else config.epochs
     cfg = TrainConfig(
         data=str(data),
@@ -698,7 +756,7 @@ def network_row(
     checkpoints[loss] = run.path / "checkpoint_best.pt"
     row = metrics_row(dose, loss, metrics, time.perf_counter() - t0)
     row["epochs"] = epochs
-    row["init"] = "ce" if pretrained else "scratch"
+    row["init"] = init
     return row
 
 

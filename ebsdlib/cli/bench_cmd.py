@@ -110,6 +110,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     d.add_argument("--stream-patterns", type=int, help="fresh patterns per epoch with --stream (default: train+val)")
     d.add_argument(
+        "--ce-init",
+        choices=("scratch", "higher_dose"),
+        help="where each dose's cross-entropy network starts: 'scratch' from random weights, 'higher_dose' from "
+        "the network of the dose before it (list --doses from high to low; default scratch)",
+    )
+    d.add_argument(
         "--contrastive-init",
         choices=("ce", "scratch"),
         help="where the SupCon and contrastive encoders start: 'ce' from the same dose's cross-entropy network, "
@@ -518,6 +524,7 @@ def run_dose(args: argparse.Namespace) -> int:
             "forward_model",
             "stream",
             "stream_patterns",
+            "ce_init",
             "contrastive_init",
             "contrastive_epochs",
             "contrastive_lr",

@@ -97,6 +97,17 @@ def test_metrics_row_reads_compute_metrics():
             r"contrastive_init 'ce' starts SupCon and contrastive from the cross-entropy network of each dose; "
             r"add 'ce' to methods",
         ),
+        ({"ce_init": "imagenet"}, r"ce_init 'imagenet' is not one of \['scratch', 'higher_dose'\]"),
+        (
+            {"ce_init": "higher_dose", "methods": ("dictionary",)},
+            r"ce_init 'higher_dose' fine-tunes each dose's cross-entropy network from the previous dose's; "
+            r"add 'ce' to methods",
+        ),
+        (
+            {"ce_init": "higher_dose", "doses": (250.0, 4000.0)},
+            r"doses \[250\.0, 4000\.0\]: ce_init 'higher_dose' .* list the doses from high to low, "
+            r"e\.g\. \[4000\.0, 250\.0\]",
+        ),
         ({"contrastive_epochs": -1}, r"contrastive_epochs -1 must be 0 \(as epochs\) or a positive integer"),
         ({"contrastive_lr": -1e-3}, r"contrastive_lr -0\.001 must be 0 \(as lr\) or a positive learning rate"),
     ],
@@ -164,6 +175,29 @@ def test_contrastive_networks_can_start_from_the_doses_cross_entropy_encoder(tmp
         assert configs[loss]["lr"] == 3e-4 and configs[loss]["warmup_epochs"] == 0 and configs[loss]["epochs"] == 1
     # a benchmark stored before the choice reads as it ran: from scratch
     assert DoseBenchConfig.from_dict({"doses": [250.0]}).contrastive_init == "scratch"
+
+
+def test_cross_entropy_networks_can_start_from_the_higher_doses(tmp_path, monkeypatch):
+    import json
+
+    from ebsdlib.bench.dose import run_dose_bench
+
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    cfg = DoseBenchConfig.quick(
+        doses=(64000.0, 4000.0, 250.0), methods=("ce",), oracle=False, limit=False, ce_init="higher_dose"
+    )
+    doc = run_dose_bench(cfg, tmp_path / "out", work_dir=tmp_path / "work", keep=True, progress=False)
+    assert [r["init"] for r in doc["rows"]] == ["scratch", "ce at dose 64000", "ce at dose 4000"]
+    runs = {
+        json.loads(p.read_text())["name"]: (p.parent, json.loads(p.read_text()))
+        for p in (tmp_path / "work" / "runs").glob("*/config.json")
+    }
+    first, second, third = (runs[f"dose {d:g} ce"] for d in cfg.doses)
+    assert first[1]["pretrained"] is None
+    assert second[1]["pretrained"].endswith(f"{first[0].name}/checkpoint_best.pt")
+    assert third[1]["pretrained"].endswith(f"{second[0].name}/checkpoint_best.pt")
+    assert doc["config"]["ce_init"] == "higher_dose"
+    assert DoseBenchConfig.from_dict({"doses": [250.0]}).ce_init == "scratch"
 
 
 @pytest.fixture
