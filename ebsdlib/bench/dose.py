@@ -66,7 +66,7 @@ METHODS = method_keys()
 
 #: Where each dose's cross-entropy network starts: ``"scratch"`` from random weights,
 #: ``"higher_dose"`` from the encoder of the cross-entropy network of the dose before it in
-#: ``doses`` (listed from high to low: a curriculum, since from scratch the faint low-dose patterns
+#: ``doses`` (which then run from high to low: a curriculum, since from scratch the faint low-dose patterns
 #: leave a network at chance within a CPU budget; the first dose starts from scratch).
 CE_INITS = ("scratch", "higher_dose")
 
@@ -123,7 +123,7 @@ class DoseBenchConfig:
         validation split, which they never saw.
     ce_init
         Where each dose's cross-entropy network starts (:data:`CE_INITS`: ``"higher_dose"``
-        fine-tunes the network of the dose before it, so ``doses`` must fall).
+        fine-tunes the network of the next-higher dose; the doses then run from high to low).
     contrastive_init, contrastive_epochs, contrastive_lr
         Where the SupCon and contrastive encoders start (``"ce"``: from the same dose's
         cross-entropy network, which then must be among ``methods`` and run first;
@@ -192,10 +192,11 @@ class DoseBenchConfig:
                     f"methods {list(self.methods)!r}: ce_init 'higher_dose' fine-tunes each dose's cross-entropy "
                     "network from the previous dose's; add 'ce' to methods or use ce_init 'scratch'"
                 )
+            # each dose starts from the one before it: run them from high to low
+            object.__setattr__(self, "doses", tuple(sorted(self.doses, reverse=True)))
             if any(b >= a for a, b in itertools.pairwise(self.doses)):
                 raise ValueError(
-                    f"doses {list(self.doses)!r}: ce_init 'higher_dose' starts each dose from the one before it, "
-                    f"so list the doses from high to low, e.g. {sorted(set(self.doses), reverse=True)}"
+                    f"doses {list(self.doses)!r}: ce_init 'higher_dose' needs each dose once; drop the repeats"
                 )
         check_contrastive_init(self.contrastive_init)
         metric = {"supcon", "contrastive"} & set(self.methods)

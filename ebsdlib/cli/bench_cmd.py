@@ -113,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--ce-init",
         choices=("scratch", "higher_dose"),
         help="where each dose's cross-entropy network starts: 'scratch' from random weights, 'higher_dose' from "
-        "the network of the dose before it (list --doses from high to low; default scratch)",
+        "the network of the next-higher dose (the doses then run from high to low; default scratch)",
     )
     d.add_argument(
         "--contrastive-init",

@@ -104,9 +104,8 @@ def test_metrics_row_reads_compute_metrics():
             r"add 'ce' to methods",
         ),
         (
-            {"ce_init": "higher_dose", "doses": (250.0, 4000.0)},
-            r"doses \[250\.0, 4000\.0\]: ce_init 'higher_dose' .* list the doses from high to low, "
-            r"e\.g\. \[4000\.0, 250\.0\]",
+            {"ce_init": "higher_dose", "doses": (250.0, 4000.0, 250.0)},
+            r"doses \[4000\.0, 250\.0, 250\.0\]: ce_init 'higher_dose' needs each dose once; drop the repeats",
         ),
         ({"contrastive_epochs": -1}, r"contrastive_epochs -1 must be 0 \(as epochs\) or a positive integer"),
         ({"contrastive_lr": -1e-3}, r"contrastive_lr -0\.001 must be 0 \(as lr\) or a positive learning rate"),
@@ -184,8 +183,9 @@ def test_cross_entropy_networks_can_start_from_the_higher_doses(tmp_path, monkey
 
     monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
     cfg = DoseBenchConfig.quick(
-        doses=(64000.0, 4000.0, 250.0), methods=("ce",), oracle=False, limit=False, ce_init="higher_dose"
+        doses=(4000.0, 250.0, 64000.0), methods=("ce",), oracle=False, limit=False, ce_init="higher_dose"
     )
+    assert cfg.doses == (64000.0, 4000.0, 250.0)  # run from high to low
     doc = run_dose_bench(cfg, tmp_path / "out", work_dir=tmp_path / "work", keep=True, progress=False)
     assert [r["init"] for r in doc["rows"]] == ["scratch", "ce at dose 64000", "ce at dose 4000"]
     runs = {
