@@ -61,7 +61,7 @@ def dose_results(frame, oracle, caption: str, key: str, numbers_of: str = "") ->
             hide_index=True,
             width="stretch",
             key=f"{key}_table",
-            column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test")},
+            column_config={c: pct for c in table.columns if c not in ("dose", "label", "n_test", "init")},
         )
 
 

@@ -118,7 +118,8 @@ def oracle_frame(doc: dict) -> pd.DataFrame:
 
 
 def dose_table(frame: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
-    """The numbers behind the dose plots: one row per dose and method, the oracle beside."""
+    """The numbers behind the dose plots: one row per dose and method (a network's with where it
+    started), the oracle beside."""
     cols = [
         "dose",
         "label",
@@ -131,6 +132,7 @@ def dose_table(frame: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
         "pair_accuracy",
         "n_test",
         "seconds",
+        "init",
     ]
     out = frame[[c for c in cols if c in frame.columns]]
     if len(oracle):
@@ -148,7 +150,7 @@ DOSE_CAPTION = (
 
 def dose_settings(doc: dict) -> str:
     """One sentence of a dose benchmark's settings: patterns per phase and size, how the networks
-    were trained (epochs, streamed or stored, where the metric losses started), the dictionary, and
+    were trained (epochs, streamed or stored, where each loss started), the dictionary, and
     where it ran."""
     cfg = doc.get("config", {})
     size = cfg.get("pattern_size", "?")
@@ -162,6 +164,8 @@ def dose_settings(doc: dict) -> str:
         f"Per dose {cfg.get('n_per_phase', '?')} patterns per phase of {size}×{size} pixels; networks: "
         f"{cfg.get('model', '?')}, {cfg.get('epochs', '?')} epochs {fed}"
     )
+    if cfg.get("ce_init") == "higher_dose":
+        text += ", each dose's cross-entropy network fine-tuned from the next-higher dose's (the highest from scratch)"
     if cfg.get("contrastive_init") == "ce":
         epochs = cfg.get("contrastive_epochs") or cfg.get("epochs", "?")
         text += f" (SupCon and contrastive: {epochs} more from the cross-entropy encoder)"

@@ -10,6 +10,7 @@ from ebsdlib.views.bench import (
     dose_findings,
     dose_frame,
     dose_settings,
+    dose_table,
     environment_line,
     method_comparison,
     oracle_frame,
@@ -134,3 +135,20 @@ def test_dose_settings_say_how_the_networks_were_trained():
     assert "800 patterns per phase of 128×128 pixels" in text and "20 epochs of 5,000 freshly streamed patterns" in text
     assert "(SupCon and contrastive: 5 more from the cross-entropy encoder)" in text
     assert "epochs of the stored patterns" in dose_settings({"config": {"epochs": 15}})
+    assert "fine-tuned" not in text
+    doc["config"]["ce_init"] = "higher_dose"
+    assert "each dose's cross-entropy network fine-tuned from the next-higher dose's" in dose_settings(doc)
+
+
+def test_dose_table_says_where_each_network_started():
+    rows = [
+        {**_row(4000.0, "ce", 0.6), "init": "scratch"},
+        {**_row(1000.0, "ce", 0.5), "init": "ce at dose 4000"},
+        _row(1000.0, "dictionary", 0.4),
+    ]
+    oracle = pd.DataFrame({"dose": [1000.0, 4000.0], "oracle_pair_accuracy": [0.9, 0.99]})
+    table = dose_table(dose_frame({"rows": rows}), oracle)
+    by = {(r.dose, r.label): r for r in table.itertuples()}
+    assert by[(1000.0, "cross-entropy")].init == "ce at dose 4000" and by[(4000.0, "cross-entropy")].init == "scratch"
+    assert pd.isna(by[(1000.0, "dictionary indexing")].init)
+    assert by[(1000.0, "dictionary indexing")].oracle_pair_accuracy == 0.9
