@@ -4,9 +4,11 @@ For every dose a small labelled data set is simulated (:func:`ebsdlib.simulate.s
 one orientation per pattern so that test patterns are independent, split
 ``split_fractions``). Then, per method:
 
-``ce``, ``supcon``
+``ce``, ``supcon``, ``contrastive``
     a network is trained on train+val with :func:`ebsdlib.train.loop.train` (``model``,
-    ``epochs``, …) and evaluated on the test split;
+    ``epochs``, …), or on patterns streamed from that dose's simulator settings, and evaluated on
+    the test split; the cross-entropy network starts from random weights or (``ce_init``) from the
+    next-higher dose's, the metric ones from random weights or (``contrastive_init``) from it;
 ``dictionary``, ``dictionary_refined``, ``dictionary_fitted``
     the test split is indexed against one dictionary (built once: the geometry does not change
     with dose), without or with orientation refinement, or refined and then fitted to each
