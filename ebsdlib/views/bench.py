@@ -165,7 +165,7 @@ def dose_settings(doc: dict) -> str:
         f"{cfg.get('model', '?')}, {cfg.get('epochs', '?')} epochs {fed}"
     )
     if cfg.get("ce_init") == "higher_dose":
-        text += ", each dose's cross-entropy network fine-tuned from the next-higher dose's (the highest from scratch)"
+        text += ", each dose's cross-entropy network fine-tuned from the next-higher dose's, the highest from scratch"
     if cfg.get("contrastive_init") == "ce":
         epochs = cfg.get("contrastive_epochs") or cfg.get("epochs", "?")
         text += f" (SupCon and contrastive: {epochs} more from the cross-entropy encoder)"
