@@ -188,10 +188,8 @@ def test_cross_entropy_networks_can_start_from_the_higher_doses(tmp_path, monkey
     assert cfg.doses == (64000.0, 4000.0, 250.0)  # run from high to low
     doc = run_dose_bench(cfg, tmp_path / "out", work_dir=tmp_path / "work", keep=True, progress=False)
     assert [r["init"] for r in doc["rows"]] == ["scratch", "ce at dose 64000", "ce at dose 4000"]
-    runs = {
-        json.loads(p.read_text())["name"]: (p.parent, json.loads(p.read_text()))
-        for p in (tmp_path / "work" / "runs").glob("*/config.json")
-    }
+    stored = [(p.parent, json.loads(p.read_text())) for p in (tmp_path / "work" / "runs").glob("*/config.json")]
+    runs = {config["name"]: (folder, config) for folder, config in stored}
     first, second, third = (runs[f"dose {d:g} ce"] for d in cfg.doses)
     assert first[1]["pretrained"] is None
     assert second[1]["pretrained"].endswith(f"{first[0].name}/checkpoint_best.pt")

@@ -62,6 +62,7 @@ def fail_on_rank1() -> None:
 
 
 def cancel_after_epoch_1(config_json: str, run_id: str) -> int:
+    from ebsdlib.distributed import teardown
     from ebsdlib.io import read_json
     from ebsdlib.paths import runs_root
     from ebsdlib.runs import RunDir
@@ -75,6 +76,7 @@ def cancel_after_epoch_1(config_json: str, run_id: str) -> int:
         progress=False,
         on_epoch_end=lambda epoch, row: run.request_cancel() if epoch == 1 else None,
     )
+    teardown()  # leave the group as the CLI does (see supcon_loss)
     return 0
 
 
@@ -83,7 +85,7 @@ def supcon_loss(out: str) -> int:
     import torch
     from pytorch_metric_learning.losses import SupConLoss
 
-    from ebsdlib.distributed import setup
+    from ebsdlib.distributed import setup, teardown
     from ebsdlib.train._ddp_model import metric_loss
 
     ctx = setup()
@@ -98,6 +100,9 @@ def supcon_loss(out: str) -> int:
     grads = ctx.all_gather(mine.grad.numpy())
     if ctx.is_main:
         np.savez(out, loss=loss.item(), grad=np.concatenate(grads) / ctx.world_size)
+    # leave the group as the CLI does: a process that exits inside it can abort in Gloo's
+    # threads ("terminate called without an active exception"; seen once in a fresh-clone run)
+    teardown()
     return 0
 
 
