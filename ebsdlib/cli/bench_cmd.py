@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ebsdlib.bench.dose import CE_INITS
 from ebsdlib.bench.robustness import TESTS, TRAININGS
-from ebsdlib.methods import method_keys
+from ebsdlib.methods import CONTRASTIVE_INITS, method_keys
 from ebsdlib.train.device import COMPILE_MODES
 
 
@@ -111,13 +112,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--stream-patterns", type=int, help="fresh patterns per epoch with --stream (default: train+val)")
     d.add_argument(
         "--ce-init",
-        choices=("scratch", "higher_dose"),
+        choices=CE_INITS,
         help="where each dose's cross-entropy network starts: 'scratch' from random weights, 'higher_dose' from "
         "the network of the next-higher dose (the doses then run from high to low; default scratch)",
     )
     d.add_argument(
         "--contrastive-init",
-        choices=("ce", "scratch"),
+        choices=CONTRASTIVE_INITS,
         help="where the SupCon and contrastive encoders start: 'ce' from the same dose's cross-entropy network, "
         "'scratch' from random weights (default scratch)",
     )

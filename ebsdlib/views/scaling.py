@@ -393,7 +393,7 @@ def trend_findings(trends: list[PairTrend]) -> list[str]:
             f"patterns ({_patterns_text(fit.patterns_low)} to {high})"
         )
         if t.patterns_per_second:
-            where = {"cpu": " on the CPU", "cuda": " on the GPU", None: ""}.get(t.device, f" on {t.device}")
+            where = {"cpu": " on the CPU", "cuda": " on the GPU"}.get(t.device, f" on {t.device}") if t.device else ""
             text += (
                 f": {_duration_text(fit.patterns_needed / t.patterns_per_second)} at the "
                 f"{t.patterns_per_second:,.0f} patterns/s measured{where}"
