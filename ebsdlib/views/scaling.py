@@ -202,17 +202,34 @@ def stream_loss_figure(frame: pd.DataFrame, height: int = 380):
                 hovertemplate=label + "<br>%{x:,} patterns seen<br>loss %{y:.3f}<extra></extra>",
             )
         )
-    if len(frame):
-        chance, floor = float(frame["chance"].iloc[0]), float(frame["one pair guessed"].iloc[0])
-        fig.add_hline(y=chance, line=dict(color="#999999", dash="dot"), annotation_text=f"chance {chance:.3f}")
+    levels = _reference_levels(zip(frame["condition"], frame["chance"], frame["one pair guessed"], strict=True))
+    for (chance, floor), whose in levels.items():
+        fig.add_hline(y=chance, line=dict(color="#999999", dash="dot"), annotation_text=f"chance {chance:.3f}{whose}")
         fig.add_hline(
             y=floor,
             line=dict(color="#d95f02", dash="dash"),
-            annotation_text=f"sure of all but one pair, guessing it: {floor:.3f}",
+            annotation_text=f"sure of all but one pair, guessing it: {floor:.3f}{whose}",
             annotation_position="bottom left",
         )
     fig.update_yaxes(title_text="streamed training loss")
     return _against_patterns_seen(fig, height)
+
+
+def _reference_levels(series) -> dict[tuple[float, float], str]:
+    """The distinct pairs of reference lines among ``series`` of ``(name, upper, lower)``, each with
+    the text that says whose lines they are: empty when all series share one pair (the usual case:
+    one dose, three phases), else " (name, name)" so that each line names its series (names
+    escaped for Plotly's HTML-like text)."""
+    import html
+
+    whose: dict[tuple[float, float], list[str]] = {}
+    for name, upper, lower in series:
+        names = whose.setdefault((float(upper), float(lower)), [])
+        if name not in names:
+            names.append(name)
+    if len(whose) < 2:
+        return {levels: "" for levels in whose}
+    return {levels: html.escape(" (" + ", ".join(names) + ")", quote=False) for levels, names in whose.items()}
 
 
 def _against_patterns_seen(fig, height: int):
@@ -437,13 +454,12 @@ def pair_trend_figure(trends: list[PairTrend], height: int = 380):
                 hoverinfo="skip",
             )
         )
-    if trends:
-        oracle, target = trends[0].oracle, trends[0].trend.target
-        fig.add_hline(y=oracle, line=dict(color="#444444"), annotation_text=f"ideal matcher {oracle:.2f}")
+    for (oracle, target), whose in _reference_levels((t.label, t.oracle, t.trend.target) for t in trends).items():
+        fig.add_hline(y=oracle, line=dict(color="#444444"), annotation_text=f"ideal matcher {oracle:.2f}{whose}")
         fig.add_hline(
             y=target,
             line=dict(color="#d95f02", dash="dot"),
-            annotation_text=f"goal {target:.2f}",
+            annotation_text=f"goal {target:.2f}{whose}",
             annotation_position="bottom right",
         )
     fig.update_yaxes(title_text="Ni/Ni₃Fe pair accuracy", range=[0.4, 1.02])

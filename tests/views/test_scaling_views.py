@@ -249,3 +249,28 @@ def test_the_committed_conditions_compare_three_model_sizes_at_one_budget():
     table = model_size_table(docs)
     at_200k = table[(table["patterns seen"] == 199_680) & (table["settings"] == "dynamical, 4,000 e⁻/px, 128 px")]
     assert list(dict.fromkeys(at_200k["model"])) == ["lcnet_050", "lcnet_100", "efficientnet_b0"]  # smallest first
+
+
+def test_series_with_other_reference_lines_each_get_theirs_named():
+    from ebsdlib.views.scaling import pair_trend_figure, pair_trends, stream_loss_figure, stream_loss_frame
+
+    budgets = (10_000, 100_000, 1_000_000)
+    low = {b: _budget_doc(b, pair, dose=250.0) for b, pair in zip(budgets, (0.5, 0.52, 0.55), strict=True)}
+    for doc in low.values():
+        doc["oracle"] = [{"dose": 250.0, "oracle_Ni_vs_Ni3Fe": 0.75}]
+    high = {f"{b}-4000": _budget_doc(b, 0.5 + i / 20) for i, b in enumerate(budgets)}
+    trends = pair_trends({**{f"{b}-250": d for b, d in low.items()}, **high})
+    assert len(trends) == 2
+    fig = pair_trend_figure(trends)
+    lines = {round(s.y0, 3): a.text for s, a in zip(fig.layout.shapes, fig.layout.annotations, strict=True)}
+    assert set(lines) == {0.875, 0.825, 0.75, 0.7}
+    assert "4,000 e⁻/px" in lines[0.875] and "250 e⁻/px" in lines[0.7] and "4,000" not in lines[0.7]
+    # one shared pair of lines names no series
+    (one,) = pair_trends(high)
+    assert [a.text for a in pair_trend_figure([one]).layout.annotations] == ["ideal matcher 0.88", "goal 0.82"]
+
+    curve = {**DOC["rows"][1], "train_loss_curve": [1.1, 0.6], "patterns_per_epoch": 1000}
+    two_phases = {**curve, "chance_loss": float(np.log(2))}
+    frame = stream_loss_frame({"three": {**DOC, "rows": [curve]}, "two<": {**DOC, "rows": [two_phases]}})
+    texts = [a.text for a in stream_loss_figure(frame).layout.annotations]
+    assert len(texts) == 4 and texts[0] == "chance 1.099 (three)" and "(two&lt;)" in texts[2]
