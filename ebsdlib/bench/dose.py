@@ -624,7 +624,9 @@ def measure_methods(
     checkpoints: dict[str, Path] = {}
     for method in config.methods:
         bar.set_postfix(dose=f"{dose:g}", step=method)
-        row, dictionary = method_row(config, dose, data, method, work, dictionary, checkpoints, previous)
+        row, dictionary = method_row(
+            config, dose, data, method, work, dictionary, checkpoints, previous, progress=not bar.disable
+        )
         rows.append(row)
         bar.update(1)
     return dictionary, ((dose, checkpoints["ce"]) if "ce" in checkpoints else None)
@@ -639,10 +641,12 @@ def method_row(
     dictionary=None,
     checkpoints: dict[str, Path] | None = None,
     previous: tuple[float, Path] | None = None,
+    progress: bool = False,
 ):
     """Run one method on the data set of one dose; returns its row and the (reused) dictionary.
     ``checkpoints`` and ``previous``: the networks trained so far at this dose and the previous
-    dose's cross-entropy network (see :func:`network_row`)."""
+    dose's cross-entropy network (see :func:`network_row`); ``progress`` shows a network's
+    training bar."""
     if method == "hough":
         return hough_row(config, dose, data), dictionary
     if not get_method(method).is_network:
@@ -650,7 +654,7 @@ def method_row(
             config, dose, data, dictionary, refine=method == "dictionary_refined", fit=method == "dictionary_fitted"
         )
     checkpoints = {} if checkpoints is None else checkpoints
-    return network_row(config, dose, data, method, work, checkpoints, previous), dictionary
+    return network_row(config, dose, data, method, work, checkpoints, previous, progress), dictionary
 
 
 def dose_key(dose: float) -> str:
@@ -703,8 +707,10 @@ def network_row(
     work: Path,
     checkpoints: dict[str, Path],
     previous: tuple[float, Path] | None = None,
+    progress: bool = False,
 ) -> dict:
-    """Train and evaluate one network on the data set of one dose.
+    """Train and evaluate one network on the data set of one dose (``progress``: show the
+    training's bar, under the benchmark's and cleared when it ends).
 
     ``checkpoints`` maps the losses trained so far at this dose to their best checkpoints; this
     network's is added, and with ``contrastive_init="ce"`` a SupCon or contrastive encoder starts
@@ -752,7 +758,7 @@ def network_row(
         name=f"dose {dose:g} {loss}" + (" stream" if config.stream else ""),
     )
     t0 = time.perf_counter()
-    run = train(cfg, progress=False, root=work)
+    run = train(cfg, progress=progress, root=work)
     metrics = run.metrics()
     if metrics is None:
         raise RuntimeError(f"run {run.run_id!r} at dose {dose:g} finished without metrics.json")

@@ -196,7 +196,7 @@ def run_robustness_bench(
             for training in config.trainings:
                 bar.set_postfix(step=f"train {training}")
                 t0 = time.perf_counter()
-                run = train_domain(config, training, data[_stream_model(training)], work)
+                run = train_domain(config, training, data[_stream_model(training)], work, progress=progress)
                 seconds = time.perf_counter() - t0
                 bar.update(1)
                 for test in config.tests:
@@ -251,8 +251,9 @@ def domain_ranges(config: RobustnessBenchConfig, training: str):
     )
 
 
-def train_domain(config: RobustnessBenchConfig, training: str, data: Path, work: Path):
-    """Train the stream network of one domain (validation split calibrates, test split reports)."""
+def train_domain(config: RobustnessBenchConfig, training: str, data: Path, work: Path, progress: bool = False):
+    """Train the stream network of one domain (validation split calibrates, test split reports);
+    ``progress`` shows the training's own bar."""
     return stream_train(
         data,
         work,
@@ -265,13 +266,15 @@ def train_domain(config: RobustnessBenchConfig, training: str, data: Path, work:
         seed=config.seed,
         device=config.device,
         name=f"robustness {training}",
+        progress=progress,
     )
 
 
-def stream_train(data: Path, work: Path, *, input_size: int | None = None, **settings):
+def stream_train(data: Path, work: Path, *, input_size: int | None = None, progress: bool = False, **settings):
     """A cross-entropy stream run on ``data``'s simulator settings (its val split calibrates, its
     test split reports), ``settings`` of :class:`~ebsdlib.train.config.TrainConfig`; returns the run.
-    ``input_size`` overrides the data set's recommended network input size (``None``: keep it)."""
+    ``input_size`` overrides the data set's recommended network input size (``None``: keep it);
+    ``progress`` shows the training's bar (under a benchmark's, and cleared when it ends)."""
     from ebsdlib.data.format import EBSDDataset
     from ebsdlib.data.preprocess import PreprocessConfig
     from ebsdlib.train.config import TrainConfig
@@ -290,7 +293,7 @@ def stream_train(data: Path, work: Path, *, input_size: int | None = None, **set
         preprocess=preprocess,
         **settings,
     )
-    run = train(cfg, progress=False, root=work)
+    run = train(cfg, progress=progress, root=work)
     if run.metrics() is None:
         raise RuntimeError(f"run {run.run_id!r} ({cfg.name}) finished without metrics.json")
     return run

@@ -239,6 +239,7 @@ def run_scaling_bench(
                 name=f"scaling {model} {budget}",
                 input_size=config.input_size,
                 augment=config.augment,
+                progress=progress,
             )
             seconds = time.perf_counter() - t0
             metrics = run.metrics()

@@ -296,6 +296,7 @@ class Trainer:
             desc=self.run.run_id,
             unit="step",
             dynamic_ncols=True,
+            leave=None,  # kept on its own; cleared when nested under a benchmark's bar
         )
         try:
             while self.epoch < cfg.epochs:

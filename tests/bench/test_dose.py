@@ -124,17 +124,22 @@ def test_cli_rejects_bad_doses(tmp_path, monkeypatch, capsys):
     assert "doses (0.0,) must be one or more positive numbers" in capsys.readouterr().err
 
 
-def test_the_networks_can_be_stream_trained_per_dose(tmp_path, monkeypatch):
+def test_the_networks_can_be_stream_trained_per_dose(tmp_path, monkeypatch, capsys):
     import json
 
     from ebsdlib.bench.dose import run_dose_bench
 
     monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
     cfg = DoseBenchConfig.quick(doses=(64000.0,), methods=("ce",), oracle=False, limit=False, stream=True)
-    doc = run_dose_bench(cfg, tmp_path / "out", work_dir=tmp_path / "work", keep=True, progress=False)
+    doc = run_dose_bench(cfg, tmp_path / "out", work_dir=tmp_path / "work", keep=True, progress=True)
     assert doc["config"]["stream"] is True and [r["method"] for r in doc["rows"]] == ["ce"]
-    (config,) = [json.loads(p.read_text()) for p in (tmp_path / "work" / "runs").glob("*/config.json")]
+    ((folder, config),) = [
+        (p.parent, json.loads(p.read_text())) for p in (tmp_path / "work" / "runs").glob("*/config.json")
+    ]
     assert config["stream"] is True and config["name"].endswith("stream")
+    # the network's training shows its own bar beside the benchmark's (a long step is not silent)
+    shown = capsys.readouterr().err
+    assert "dose benchmark" in shown and f"{folder.name}:" in shown and "step/s" in shown
     with pytest.raises(ValueError, match=r"stream_patterns 3 must be 0 .* or at least batch_size \(4\)"):
         DoseBenchConfig.quick(stream=True, stream_patterns=3)
 
