@@ -83,12 +83,13 @@ if dose_doc is not None:
         )
     dose_results(frame, oracle, DOSE_CAPTION + " " + dose_settings(dose_doc), "bench_dose")
 
-dose_conditions = widgets.bench_conditions("dose", base)
-for name, doc in dose_conditions.items():
+
+def dose_condition(name: str, doc: dict) -> None:
+    """One dose benchmark under other conditions: what it was, its curves, findings and numbers."""
     frame, oracle = dose_frame(doc), oracle_frame(doc)
     if not len(frame):
         st.info(f"The dose benchmark {name} has no finished dose yet.", icon=":material/hourglass_top:")
-        continue
+        return
     cfg = doc.get("config", {})
     st.markdown(
         f"**The same benchmark under other conditions: {name}** — {cfg.get('pattern_size', '?')}×"
@@ -98,6 +99,13 @@ for name, doc in dose_conditions.items():
     )
     caption = dose_settings(doc) + f" `python -m ebsdlib bench dose … --out artifacts/bench/dose-conditions/{name}`."
     dose_results(frame, oracle, caption, f"bench_dose_{name}", f" ({name})")
+
+
+dose_conditions = widgets.bench_conditions("dose", base)
+if dose_conditions:  # one tab each: the page stays one screen of curves per benchmark
+    for tab, (name, doc) in zip(st.tabs(list(dose_conditions)), dose_conditions.items(), strict=True):
+        with tab:
+            dose_condition(name, doc)
 
 if dose_doc is not None:
     limit = limit_frame(dose_doc)

@@ -223,6 +223,7 @@ def test_a_dose_benchmark_under_other_conditions_gets_its_curves_and_findings(be
     assert len(charts_of(at)[0]) == 5  # the main two and the limit, and this one's two
     text = shown(at)
     assert "The same benchmark under other conditions: 128px-stream" in text
+    assert [t.label for t in at.tabs] == ["128px-stream", "starting"]  # one tab per condition
     assert text.count("The best network is at least as accurate as refined dictionary indexing at") == 2
     assert "bench/dose-conditions/128px-stream" in text
     assert any("starting has no finished dose yet" in i.value for i in at.info)
