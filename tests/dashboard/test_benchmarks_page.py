@@ -196,6 +196,8 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     assert "The same benchmark under other conditions: 128px-stream-curriculum" in text
     assert "The best network is at least as accurate as refined dictionary indexing at 4 of 5 doses" in text
     assert "each dose's cross-entropy network fine-tuned from the next-higher dose's" in text
+    assert "The same benchmark under other conditions: 128px-stream-curriculum-200k" in text
+    assert "at 3 of 4 doses" in text and "20 epochs of 10,000 freshly streamed patterns" in text
     trends = charts_of(at)[2]
     assert len(trends) == 1 and "goal 0.94" in trends[0].proto.spec
     assert "lcnet_050 (dynamical, 4,000 e⁻/px, 128 px): Ni/Ni₃Fe pair accuracy +0.107 per tenfold" in text
