@@ -302,6 +302,13 @@ def pair_accuracy(cm: np.ndarray, phase_names: list[str]) -> float | None:
     return float(np.trace(block) / block.sum())
 
 
+def phase_recalls(cm: np.ndarray, phase_names: list[str]) -> dict[str, float | None]:
+    """Each phase's recall, keyed ``recall_<name>`` (``recall_Ni``: the share of Ni patterns called
+    Ni; ``None`` for a phase without test patterns)."""
+    cm = np.asarray(cm, dtype=float)
+    return {f"recall_{n}": float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i, n in enumerate(phase_names)}
+
+
 def pair_count(cm: np.ndarray, phase_names: list[str]) -> int | None:
     """How many patterns :func:`pair_accuracy` is over: true Ni and Ni₃Fe predicted as one of the two."""
     block = _pair_block(cm, phase_names)
@@ -321,7 +328,8 @@ def _pair_block(cm: np.ndarray, phase_names: list[str]) -> np.ndarray | None:
 
 
 def metrics_row(dose: float, method: str, metrics: dict, seconds: float) -> dict:
-    """One row of the benchmark from a :func:`~ebsdlib.metrics.compute_metrics` dictionary."""
+    """One row of the benchmark from a :func:`~ebsdlib.metrics.compute_metrics` dictionary, with each
+    phase's recall (where a method loses at low dose: Ni₃Al or the Ni/Ni₃Fe pair)."""
     low, high = metrics.get("accuracy_ci95") or (None, None)
     return {
         "dose": float(dose),
@@ -336,6 +344,7 @@ def metrics_row(dose: float, method: str, metrics: dict, seconds: float) -> dict
         "ni_to_ni3fe": metrics.get("ni_to_ni3fe"),
         "ni3fe_to_ni": metrics.get("ni3fe_to_ni"),
         "pair_accuracy": pair_accuracy(metrics["confusion_matrix"], metrics["phase_names"]),
+        **phase_recalls(metrics["confusion_matrix"], list(metrics["phase_names"])),
         "n_test": metrics.get("n"),
         "seconds": seconds,
         "inference_patterns_per_second": metrics.get("inference_patterns_per_second"),

@@ -319,11 +319,11 @@ def evaluation_row(
 def accuracy_fields(metrics: dict) -> dict:
     """Accuracy with its interval, each phase's recall, the Ni/Ni₃Fe pair accuracy and its number of
     patterns, ECE and n."""
-    from ebsdlib.bench.dose import pair_accuracy, pair_count
+    from ebsdlib.bench.dose import pair_accuracy, pair_count, phase_recalls
 
     cm = np.asarray(metrics["confusion_matrix"], dtype=float)
     names = list(metrics["phase_names"])
-    recall = {f"recall_{n}": float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i, n in enumerate(names)}
+    recall = phase_recalls(cm, names)
     low, high = metrics.get("accuracy_ci95") or (None, None)
     return {
         "accuracy": metrics["accuracy"],

@@ -119,7 +119,7 @@ def oracle_frame(doc: dict) -> pd.DataFrame:
 
 def dose_table(frame: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
     """The numbers behind the dose plots: one row per dose and method (a network's with where it
-    started), the oracle beside."""
+    started, each phase's recall where the benchmark stored it), the oracle beside."""
     cols = [
         "dose",
         "label",
@@ -134,7 +134,8 @@ def dose_table(frame: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
         "seconds",
         "init",
     ]
-    out = frame[[c for c in cols if c in frame.columns]]
+    recalls = sorted(c for c in frame.columns if c.startswith("recall_"))  # rows stored since they existed
+    out = frame[[c for c in cols if c in frame.columns] + recalls]
     if len(oracle):
         out = out.merge(oracle[["dose", "oracle_pair_accuracy"]], on="dose", how="left")
     return out

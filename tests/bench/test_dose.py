@@ -74,6 +74,7 @@ def test_metrics_row_reads_compute_metrics():
     row = metrics_row(12.0, "ce", compute_metrics(y, proba, ["Ni", "Ni3Al", "Ni3Fe"], n_boot=200), 3.5)
     assert row["accuracy"] == pytest.approx(4 / 6) and row["ni_ni3fe_confusion"] == pytest.approx(0.5)
     assert row["pair_accuracy"] == pytest.approx(0.5) and row["label"] == "cross-entropy"
+    assert (row["recall_Ni"], row["recall_Ni3Al"], row["recall_Ni3Fe"]) == pytest.approx((0.5, 1.0, 0.5))
     assert row["accuracy_low"] <= row["accuracy"] <= row["accuracy_high"]
 
 

@@ -152,3 +152,12 @@ def test_dose_table_says_where_each_network_started():
     assert by[(1000.0, "cross-entropy")].init == "ce at dose 4000" and by[(4000.0, "cross-entropy")].init == "scratch"
     assert pd.isna(by[(1000.0, "dictionary indexing")].init)
     assert by[(1000.0, "dictionary indexing")].oracle_pair_accuracy == 0.9
+
+
+def test_dose_table_carries_each_phases_recall_where_stored():
+    stored = {**_row(250.0, "ce", 0.45), "recall_Ni": 0.5, "recall_Ni3Al": 0.3, "recall_Ni3Fe": 0.55}
+    table = dose_table(dose_frame({"rows": [stored]}), pd.DataFrame())
+    assert [c for c in table.columns if c.startswith("recall_")] == ["recall_Ni", "recall_Ni3Al", "recall_Ni3Fe"]
+    assert table.loc[0, "recall_Ni3Al"] == 0.3
+    older = dose_table(dose_frame({"rows": [_row(250.0, "ce", 0.45)]}), pd.DataFrame())
+    assert not any(c.startswith("recall_") for c in older.columns)  # documents from before the recalls
