@@ -24,7 +24,6 @@ from ebsdlib.views.runs import default_pair, list_datasets, run_label
 
 MODELS = ["lcnet_050", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "test_efficientnet"]
 EVAL_MODES = {False: "test split (train on train + validation)", True: "validation split (train on train)"}
-FRONT_END_LABELS = {"pattern": "pattern", "radon": "Radon transform of the pattern"}
 #: Where the training form's widgets start: the config's own defaults.
 DEFAULTS = TrainConfig()
 NONE = "— none —"
@@ -129,9 +128,6 @@ def training_form() -> None:
                 seed = _number(c1, "Seed", "seed", key="tf_seed")
                 device = _choice(c2.selectbox, "Device", "device", key="tf_device")
                 calibrator = _choice(c1.selectbox, "Calibration", "calibrator", key="tf_calibrator")
-                front_end = _choice(
-                    c2.selectbox, "Network input", "front_end", format_func=FRONT_END_LABELS.get, key="tf_front_end"
-                )
                 augment = st.checkbox(
                     "Random flips (augmentation)", DEFAULTS.augment, key="tf_augment", help=_help("augment")
                 )
@@ -156,7 +152,6 @@ def training_form() -> None:
                     seed=int(seed),
                     device=device,
                     calibrator=calibrator,
-                    front_end=front_end,
                     augment=bool(augment),
                     umap=bool(umap),
                     stream=bool(stream),

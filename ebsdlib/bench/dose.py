@@ -57,7 +57,6 @@ from ebsdlib.simulate.config import DEFAULT_DOSE
 from ebsdlib.simulate.fit import FIT_STEPS
 from ebsdlib.simulate.limit import DEFAULT_PC_SIGMAS
 from ebsdlib.simulate.master import DEFAULT_FORWARD_MODEL, check_forward_model
-from ebsdlib.train.config import FRONT_ENDS
 
 #: The default doses: the simulator's default (realistic) dose times 4^k, k = −2 … 2 — from
 #: Ni₃Al barely separable to Ni and Ni₃Fe separable by the oracle.
@@ -103,9 +102,6 @@ class DoseBenchConfig:
         Train, validation and test fractions (networks train on train+val).
     model, epochs, batch_size, lr
         Network training.
-    front_end
-        What the networks' encoders see (:data:`ebsdlib.train.config.FRONT_ENDS`): the pattern,
-        or its Radon transform (:mod:`ebsdlib.train.radon`).
     resolution, calibration_patterns
         Dictionary indexing (:class:`ebsdlib.baseline.DictionaryConfig`); ``dictionary_refined``
         adds kikuchipy's orientation refinement of each phase's best match, ``dictionary_fitted``
@@ -150,7 +146,6 @@ class DoseBenchConfig:
     epochs: int = 15
     batch_size: int = 32
     lr: float = 3e-3
-    front_end: Literal["pattern", "radon"] = "pattern"
     resolution: float = 5.0
     calibration_patterns: int = 100
     oracle: bool = True
@@ -188,11 +183,6 @@ class DoseBenchConfig:
             )
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs {self.epochs!r} must be a positive integer")
-        if self.front_end not in FRONT_ENDS:
-            raise ValueError(
-                f"front_end {self.front_end!r} is not one of {list(FRONT_ENDS)}: what the networks see, the "
-                "pattern or its Radon transform"
-            )
         if self.ce_init not in CE_INITS:
             raise ValueError(
                 f"ce_init {self.ce_init!r} is not one of {list(CE_INITS)}: 'scratch' starts each dose's "
@@ -762,7 +752,6 @@ def network_row(
         data=str(data),
         loss=loss,
         model=config.model,
-        front_end=config.front_end,
         epochs=epochs,
         batch_size=config.batch_size,
         lr=config.contrastive_lr if metric and config.contrastive_lr else config.lr,

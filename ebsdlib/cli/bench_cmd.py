@@ -17,7 +17,6 @@ import sys
 from ebsdlib.bench.dose import CE_INITS
 from ebsdlib.bench.robustness import TESTS, TRAININGS
 from ebsdlib.methods import CONTRASTIVE_INITS, method_keys
-from ebsdlib.train.config import FRONT_ENDS
 from ebsdlib.train.device import COMPILE_MODES
 
 
@@ -66,11 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--epochs", type=int, help="training epochs (default 15)")
     d.add_argument("--batch-size", type=int, help="training batch size (default 32)")
     d.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
-    d.add_argument(
-        "--front-end",
-        choices=FRONT_ENDS,
-        help="what the networks see: the pattern or its Radon transform (default pattern)",
-    )
     d.add_argument("--resolution", type=float, help="dictionary orientation sampling in degrees (default 5)")
     d.add_argument(
         "--no-oracle",
@@ -521,7 +515,6 @@ def run_dose(args: argparse.Namespace) -> int:
             "epochs",
             "batch_size",
             "lr",
-            "front_end",
             "resolution",
             "oracle",
             "limit",

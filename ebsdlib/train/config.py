@@ -20,8 +20,6 @@ METRIC_LOSSES = ("supcon", "contrastive")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("cosine", "constant", "step")
-#: What the encoder sees: the preprocessed pattern, or its Radon transform (:mod:`ebsdlib.train.radon`).
-FRONT_ENDS = ("pattern", "radon")
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "precision": PRECISIONS,
     "schedule": SCHEDULES,
     "calibrator": CALIBRATORS,
-    "front_end": FRONT_ENDS,
 }
 #: One-line help of each field, for the CLI flags and the dashboard's training form.
 FIELD_HELP: dict[str, str] = {
@@ -101,8 +98,6 @@ FIELD_HELP: dict[str, str] = {
     "loss": "cross-entropy (ce); supervised contrastive (supcon) or the seed's contrastive loss with batch-hard "
     "mining (contrastive), each then a linear probe",
     "model": "any timm model name, trained from scratch",
-    "front_end": "what the encoder sees: the preprocessed pattern, or its Radon transform (line integrals over "
-    "the detector, where each Kikuchi band is one peak and faint bands rise above the shot noise)",
     "pretrained": "weights file on disk to start the encoder from (a timm state dict .pth/.safetensors of the same "
     "--model, or a run's checkpoint_best.pt; nothing is downloaded); none trains from scratch",
     "epochs": "passes over the training patterns",
@@ -143,7 +138,7 @@ REMOVED_FIELDS: dict[str, str] = {"num_workers": "read by nothing (patterns are 
 #: (one with the ``method`` key :meth:`TrainConfig.to_dict` writes) that lacks one gets this value,
 #: not the new default. Runs before the calibration hold-out fitted their temperature on the
 #: trained-on validation split.
-ADDED_FIELDS: dict[str, object] = {"calibration_holdout": 0.0, "calibrator": "temperature", "front_end": "pattern"}
+ADDED_FIELDS: dict[str, object] = {"calibration_holdout": 0.0, "calibrator": "temperature"}
 
 
 @dataclass
@@ -161,10 +156,6 @@ class TrainConfig:
         classified by a linear probe on the frozen embeddings.
     model
         Any ``timm`` model name; ``efficientnet_b0`` by default.
-    front_end
-        What the encoder sees: ``"pattern"`` (the preprocessed pattern) or ``"radon"`` (its Radon
-        transform, :class:`ebsdlib.train.radon.RadonTransform`, computed inside the network on
-        its device, so mapping and evaluation see the same).
     pretrained
         Weights file on disk to start the encoder from, loaded by timm
         (:func:`ebsdlib.train.models.build_model`): a timm state dict of the same ``model`` or an
@@ -215,7 +206,6 @@ class TrainConfig:
     data: str = "artifacts/datasets/default.h5"
     loss: Literal["ce", "supcon", "contrastive"] = "ce"
     model: str = "efficientnet_b0"
-    front_end: Literal["pattern", "radon"] = "pattern"
     pretrained: str | None = None
     epochs: int = 10
     batch_size: int = 64

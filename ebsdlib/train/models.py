@@ -3,8 +3,7 @@
 :class:`EBSDNet` has the same interface whatever the loss:
 
 - ``embed(x)`` — the encoder's pooled features (penultimate features for cross-entropy,
-  the encoder embedding for supervised contrastive training) of ``front(x)``: the pattern
-  itself, or its Radon transform (:mod:`ebsdlib.train.radon`);
+  the encoder embedding for supervised contrastive training);
 - ``forward(x)`` — class logits from ``classifier(embed(x))``; for cross-entropy the
   classifier is trained end to end, for SupCon it is the linear probe fitted afterwards
   on frozen embeddings;
@@ -39,21 +38,10 @@ class EBSDNet(nn.Module):
         Number of phases.
     embedding_dim
         Output size of the projection head; ``None`` for no head (cross-entropy).
-    front
-        A module without weights between the pattern and the encoder (``None``: the pattern goes in
-        as it is); its buffers are not stored, so the state dict is the same either way.
     """
 
-    def __init__(
-        self,
-        encoder: nn.Module,
-        num_features: int,
-        num_classes: int,
-        embedding_dim: int | None = None,
-        front: nn.Module | None = None,
-    ):
+    def __init__(self, encoder: nn.Module, num_features: int, num_classes: int, embedding_dim: int | None = None):
         super().__init__()
-        self.front = front if front is not None else nn.Identity()
         self.encoder = encoder
         self.num_features = int(num_features)
         self.num_classes = int(num_classes)
@@ -72,7 +60,7 @@ class EBSDNet(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled encoder features ``(B, num_features)``."""
-        return self.encoder(self.front(x))
+        return self.encoder(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(B, num_classes)``."""
@@ -137,12 +125,7 @@ def build_model(config: TrainConfig, num_classes: int, root: str | Path | None =
     # the pooled output's size: models with a head convolution after pooling (lcnet, mobilenetv3)
     # output head_hidden_size features, not num_features
     features = getattr(encoder, "head_hidden_size", None) or encoder.num_features
-    front = None
-    if config.front_end == "radon":
-        from ebsdlib.train.radon import RadonTransform
-
-        front = RadonTransform()
-    return EBSDNet(encoder, features, num_classes, embedding_dim, front)
+    return EBSDNet(encoder, features, num_classes, embedding_dim)
 
 
 def pretrained_file(stored: str, root: str | Path | None = None) -> Path:

@@ -165,8 +165,6 @@ def dose_settings(doc: dict) -> str:
         f"Per dose {cfg.get('n_per_phase', '?')} patterns per phase of {size}×{size} pixels; networks: "
         f"{cfg.get('model', '?')}, {cfg.get('epochs', '?')} epochs {fed}"
     )
-    if cfg.get("front_end", "pattern") == "radon":
-        text += ", reading each pattern's Radon transform"
     if cfg.get("ce_init") == "higher_dose":
         text += ", each dose's cross-entropy network fine-tuned from the next-higher dose's, the highest from scratch"
     if cfg.get("contrastive_init") == "ce":

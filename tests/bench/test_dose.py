@@ -99,7 +99,6 @@ def test_metrics_row_reads_compute_metrics():
             r"add 'ce' to methods",
         ),
         ({"ce_init": "imagenet"}, r"ce_init 'imagenet' is not one of \['scratch', 'higher_dose'\]"),
-        ({"front_end": "hough"}, r"front_end 'hough' is not one of \['pattern', 'radon'\]: what the networks see"),
         (
             {"ce_init": "higher_dose", "methods": ("dictionary",)},
             r"ce_init 'higher_dose' fine-tunes each dose's cross-entropy network from the previous dose's; "
@@ -190,12 +189,7 @@ def test_cross_entropy_networks_can_start_from_the_higher_doses(tmp_path, monkey
 
     monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
     cfg = DoseBenchConfig.quick(
-        doses=(4000.0, 250.0, 64000.0),
-        methods=("ce",),
-        oracle=False,
-        limit=False,
-        ce_init="higher_dose",
-        front_end="radon",
+        doses=(4000.0, 250.0, 64000.0), methods=("ce",), oracle=False, limit=False, ce_init="higher_dose"
     )
     assert cfg.doses == (64000.0, 4000.0, 250.0)  # run from high to low
     doc = run_dose_bench(cfg, tmp_path / "out", work_dir=tmp_path / "work", keep=True, progress=False)
@@ -207,9 +201,7 @@ def test_cross_entropy_networks_can_start_from_the_higher_doses(tmp_path, monkey
     assert second[1]["pretrained"].endswith(f"{first[0].name}/checkpoint_best.pt")
     assert third[1]["pretrained"].endswith(f"{second[0].name}/checkpoint_best.pt")
     assert doc["config"]["ce_init"] == "higher_dose"
-    assert {config["front_end"] for _, config in stored} == {"radon"}  # the whole chain reads Radon transforms
     assert DoseBenchConfig.from_dict({"doses": [250.0]}).ce_init == "scratch"
-    assert DoseBenchConfig.from_dict({"doses": [250.0]}).front_end == "pattern"
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ CHOICE_WIDGETS = {
     "tf_schedule": ("selectbox", "schedule"),
     "tf_device": ("selectbox", "device"),
     "tf_calibrator": ("selectbox", "calibrator"),
-    "tf_front_end": ("selectbox", "front_end"),
 }
 SWITCHES = {"tf_augment": "augment", "tf_umap": "umap", "tf_stream": "stream"}
 
@@ -77,8 +76,6 @@ def _just_beyond(low: float, high: float, integer: bool) -> tuple[float, float]:
 
 
 def test_every_widget_has_the_configs_bounds_default_choices_and_help(form):
-    import sidebar
-
     at = form()
     defaults = TrainConfig()
     for key, name in NUMBERS.items():
@@ -98,8 +95,7 @@ def test_every_widget_has_the_configs_bounds_default_choices_and_help(form):
             assert not _accepts(name, bounds.low) and w.min > bounds.low, key
     for key, (kind, name) in CHOICE_WIDGETS.items():
         w = getattr(at, kind)(key=key)
-        label = {"loss": method_label, "front_end": sidebar.FRONT_END_LABELS.get}.get(name, str)
-        shown = [label(o) for o in CHOICES[name]]
+        shown = [method_label(o) for o in CHOICES[name]] if name == "loss" else list(CHOICES[name])
         assert list(w.options) == shown and w.value == getattr(defaults, name), key
         assert FIELD_HELP[name][1:] in w.help, key
     for key, name in SWITCHES.items():
@@ -172,6 +168,5 @@ def test_the_image_size_is_the_data_sets_own_unless_the_user_unticks_it(tmp_path
     assert PreprocessConfig().size != 40  # the default would have shrunk the patterns
     assert [c.calibrator for c in launched] == ["auto", "auto"]
     at.selectbox(key="tf_calibrator").select("vector")
-    at.selectbox(key="tf_front_end").select("radon")
     at.button[0].click().run()
-    assert (launched[-1].calibrator, launched[-1].front_end) == ("vector", "radon")
+    assert launched[-1].calibrator == "vector"

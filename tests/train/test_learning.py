@@ -100,21 +100,3 @@ def test_training_lowers_the_loss_and_classifies_the_test_split(loss, separable_
     metrics = run.metrics()
     assert metrics["split"] == "test" and metrics["n"] == 60
     assert metrics["accuracy"] >= 0.9, f"test accuracy {metrics['accuracy']} after losses {losses}"
-
-
-def test_a_radon_front_end_learns_the_bars(separable_data, tiny_config, artifacts):
-    """The bars differ in direction only: in the Radon transform each is a peak in another row."""
-    config = tiny_config(
-        data=str(separable_data),
-        front_end="radon",
-        epochs=6,
-        batch_size=30,
-        eval_batch_size=60,
-        preprocess=PreprocessConfig(size=SIZE),
-    )
-    run = train(config, progress=False)
-
-    losses = run.history()["train_loss"].tolist()
-    assert losses[-1] < 0.25 * losses[0], f"the training loss did not fall: {losses}"
-    assert run.metrics()["accuracy"] >= 0.9
-    assert run.config()["front_end"] == "radon"

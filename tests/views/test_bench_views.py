@@ -135,9 +135,7 @@ def test_dose_settings_say_how_the_networks_were_trained():
     assert "800 patterns per phase of 128×128 pixels" in text and "20 epochs of 5,000 freshly streamed patterns" in text
     assert "(SupCon and contrastive: 5 more from the cross-entropy encoder)" in text
     assert "epochs of the stored patterns" in dose_settings({"config": {"epochs": 15}})
-    assert "fine-tuned" not in text and "Radon" not in text
-    doc["config"]["front_end"] = "radon"
-    assert "reading each pattern's Radon transform" in dose_settings(doc)
+    assert "fine-tuned" not in text
     doc["config"]["ce_init"] = "higher_dose"
     assert "each dose's cross-entropy network fine-tuned from the next-higher dose's" in dose_settings(doc)
 
