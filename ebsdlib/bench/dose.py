@@ -485,7 +485,12 @@ def update_dose_bench(
             f"complete {state!r}); run the whole benchmark again without --update"
         )
     stored = DoseBenchConfig.from_dict(doc["config"], where=str(path))
-    config = replace(stored, methods=tuple(methods), device=device or stored.device, oracle=False, limit=False)
+    # the checkpoint chain of ce_init 'higher_dose' is not stored: 'ce' trains the whole chain
+    # again, methods that do not train it (the indexing ones) run without it
+    chain = stored.ce_init if "ce" in methods else "scratch"
+    config = replace(
+        stored, methods=tuple(methods), ce_init=chain, device=device or stored.device, oracle=False, limit=False
+    )
     digests = doc.get("patterns_sha256") or {}
     env = environment(str(resolve_device(config.device)))
     work = work_folder("dose", work_dir)

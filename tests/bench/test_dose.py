@@ -251,6 +251,21 @@ def test_update_measures_only_the_given_methods_again(stored_dose, dose_doc):
     assert not (stored_dose.parent / "work").exists()
 
 
+def test_update_of_a_curriculum_benchmark_indexes_without_the_network_chain(stored_dose, dose_doc):
+    """The checkpoints of ce_init 'higher_dose' are not stored; indexing methods do not need them."""
+    import json
+
+    from ebsdlib.bench.dose import update_dose_bench
+
+    curriculum = json.loads((stored_dose / "dose.json").read_text())
+    curriculum["config"]["ce_init"] = "higher_dose"
+    _write(stored_dose / "dose.json", curriculum)
+    doc = update_dose_bench(["hough"], stored_dose, progress=False)
+    before = {(r["dose"], r["method"]): r["accuracy"] for r in dose_doc["rows"]}
+    assert {(r["dose"], r["method"]): r["accuracy"] for r in doc["rows"]} == before
+    assert doc["config"]["ce_init"] == "higher_dose" and doc["updates"][0]["methods"] == ["hough"]
+
+
 def test_update_refuses_data_the_simulator_no_longer_makes(stored_dose):
     import json
 
