@@ -198,6 +198,10 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     assert "each dose's cross-entropy network fine-tuned from the next-higher dose's" in text
     assert "The same benchmark under other conditions: 128px-stream-curriculum-200k" in text
     assert "at 3 of 4 doses" in text and "20 epochs of 10,000 freshly streamed patterns" in text
+    # the same curriculum from 16,000 with each phase's recall: where the network loses at dose 250
+    assert "The same benchmark under other conditions: 128px-stream-curriculum-from16000" in text
+    recalls = [d.value for d in at.dataframe if "recall_Ni3Al" in d.value.columns]
+    assert len(recalls) == 1 and set(recalls[0]["dose"]) == {16000, 4000, 1000, 250}
     trends = charts_of(at)[2]
     assert len(trends) == 1 and "goal 0.94" in trends[0].proto.spec
     assert "lcnet_050 (dynamical, 4,000 e⁻/px, 128 px): Ni/Ni₃Fe pair accuracy +0.107 per tenfold" in text
