@@ -134,7 +134,8 @@ def dose_table(frame: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
         "seconds",
         "init",
     ]
-    recalls = sorted(c for c in frame.columns if c.startswith("recall_"))  # rows stored since they existed
+    # rows stored since they existed, in the phase table's order (the order the rows wrote them)
+    recalls = [c for c in frame.columns if c.startswith("recall_")]
     out = frame[[c for c in cols if c in frame.columns] + recalls]
     if len(oracle):
         out = out.merge(oracle[["dose", "oracle_pair_accuracy"]], on="dose", how="left")

@@ -161,3 +161,6 @@ def test_dose_table_carries_each_phases_recall_where_stored():
     assert table.loc[0, "recall_Ni3Al"] == 0.3
     older = dose_table(dose_frame({"rows": [_row(250.0, "ce", 0.45)]}), pd.DataFrame())
     assert not any(c.startswith("recall_") for c in older.columns)  # documents from before the recalls
+    own = {**_row(250.0, "ce", 0.45), "recall_Ferrite": 0.9, "recall_Austenite": 0.8}  # a user's phase table
+    columns = dose_table(dose_frame({"rows": [own]}), pd.DataFrame()).columns
+    assert [c for c in columns if c.startswith("recall_")] == ["recall_Ferrite", "recall_Austenite"]
