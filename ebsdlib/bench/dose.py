@@ -121,8 +121,9 @@ class DoseBenchConfig:
     stream, stream_patterns
         Train the networks on fresh patterns streamed from each dose's simulator settings
         (:mod:`ebsdlib.train.stream`; ``stream_patterns`` per epoch, 0: as many as the stored
-        train+val) instead of on the stored ones; they are then calibrated on the stored
-        validation split, which they never saw.
+        train+val; one number for every dose or one per dose, in the order of ``doses``, e.g. more
+        at the low doses, where the networks learn slowest) instead of on the stored ones; they
+        are then calibrated on the stored validation split, which they never saw.
     ce_init
         Where each dose's cross-entropy network starts (:data:`CE_INITS`: ``"higher_dose"``
         fine-tunes the network of the next-higher dose; the doses then run from high to low).
@@ -157,7 +158,7 @@ class DoseBenchConfig:
     limit_fit_steps: int = FIT_STEPS
     forward_model: Literal["kinematical", "dynamical"] = DEFAULT_FORWARD_MODEL
     stream: bool = False
-    stream_patterns: int = 0
+    stream_patterns: int | tuple[int, ...] = 0
     ce_init: Literal["scratch", "higher_dose"] = "scratch"
     contrastive_init: Literal["ce", "scratch"] = "scratch"
     contrastive_epochs: int = 0
@@ -188,14 +189,19 @@ class DoseBenchConfig:
                 f"ce_init {self.ce_init!r} is not one of {list(CE_INITS)}: 'scratch' starts each dose's "
                 "cross-entropy network from random weights, 'higher_dose' from the previous (higher) dose's"
             )
+        self._check_stream_patterns()
         if self.ce_init == "higher_dose":
             if "ce" not in self.methods:
                 raise ValueError(
                     f"methods {list(self.methods)!r}: ce_init 'higher_dose' fine-tunes each dose's cross-entropy "
                     "network from the previous dose's; add 'ce' to methods or use ce_init 'scratch'"
                 )
-            # each dose starts from the one before it: run them from high to low
+            # each dose starts from the one before it: run them from high to low (each dose's budget with it)
+            if isinstance(self.stream_patterns, tuple):
+                budget = dict(zip(self.doses, self.stream_patterns, strict=True))
             object.__setattr__(self, "doses", tuple(sorted(self.doses, reverse=True)))
+            if isinstance(self.stream_patterns, tuple):
+                object.__setattr__(self, "stream_patterns", tuple(budget[d] for d in self.doses))
             if any(b >= a for a, b in itertools.pairwise(self.doses)):
                 raise ValueError(
                     f"doses {list(self.doses)!r}: ce_init 'higher_dose' needs each dose once; drop the repeats"
@@ -213,13 +219,6 @@ class DoseBenchConfig:
             )
         if not np.isfinite(self.contrastive_lr) or self.contrastive_lr < 0:
             raise ValueError(f"contrastive_lr {self.contrastive_lr!r} must be 0 (as lr) or a positive learning rate")
-        if not isinstance(self.stream_patterns, int) or not (
-            self.stream_patterns == 0 or self.stream_patterns >= self.batch_size
-        ):
-            raise ValueError(
-                f"stream_patterns {self.stream_patterns!r} must be 0 (as many as the stored train+val) or at "
-                f"least batch_size ({self.batch_size})"
-            )
         if not isinstance(self.oracle_patterns, int) or self.oracle_patterns < 2:
             raise ValueError(f"oracle_patterns {self.oracle_patterns!r} must be an integer of at least 2")
         if not isinstance(self.limit_patterns, int) or self.limit_patterns < 2:
@@ -244,10 +243,43 @@ class DoseBenchConfig:
             )
         check_forward_model(self.forward_model)
 
+    def _check_stream_patterns(self) -> None:
+        """``stream_patterns``: one count for every dose, or one per dose (a list of one is one)."""
+        counts = self.stream_patterns
+        if isinstance(counts, (list, tuple)):
+            counts = tuple(counts)
+            if len(counts) == 1:
+                counts = counts[0]
+            elif len(counts) != len(self.doses):
+                raise ValueError(
+                    f"stream_patterns {list(counts)!r}: give one number for every dose or one per dose "
+                    f"({len(self.doses)} for doses {list(self.doses)!r})"
+                )
+            elif len(set(self.doses)) < len(self.doses):
+                raise ValueError(
+                    f"stream_patterns {list(counts)!r}: doses {list(self.doses)!r} repeat a dose, so a count per "
+                    "dose is ambiguous; give one number for every dose"
+                )
+        for count in counts if isinstance(counts, tuple) else (counts,):
+            if isinstance(count, bool) or not isinstance(count, int) or not (count == 0 or count >= self.batch_size):
+                raise ValueError(
+                    f"stream_patterns {count!r} must be 0 (as many as the stored train+val) or at "
+                    f"least batch_size ({self.batch_size})"
+                )
+        object.__setattr__(self, "stream_patterns", counts)
+
+    def stream_patterns_at(self, dose: float) -> int:
+        """Fresh patterns per epoch of the networks at ``dose`` (0: as many as the stored train+val)."""
+        if isinstance(self.stream_patterns, tuple):
+            return self.stream_patterns[self.doses.index(float(dose))]
+        return self.stream_patterns
+
     def to_dict(self) -> dict:
         d = asdict(self)
         for k in ("doses", "methods", "split_fractions", "limit_pc_sigmas"):
             d[k] = list(d[k])
+        if isinstance(self.stream_patterns, tuple):
+            d["stream_patterns"] = list(self.stream_patterns)
         return d
 
     @classmethod
@@ -764,7 +796,7 @@ def network_row(
         pretrained=str(pretrained) if pretrained else None,
         validation=False,
         stream=config.stream,
-        stream_patterns=config.stream_patterns,
+        stream_patterns=config.stream_patterns_at(dose),
         umap=False,
         seed=config.seed,
         device=config.device,

@@ -109,7 +109,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="stream-train the networks on fresh patterns of each dose (calibrated on the stored validation split)",
     )
-    d.add_argument("--stream-patterns", type=int, help="fresh patterns per epoch with --stream (default: train+val)")
+    d.add_argument(
+        "--stream-patterns",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="fresh patterns per epoch with --stream: one number for every dose, or one per dose in the order of "
+        "--doses (default: train+val)",
+    )
     d.add_argument(
         "--ce-init",
         choices=CE_INITS,

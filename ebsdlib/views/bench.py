@@ -158,6 +158,11 @@ def dose_settings(doc: dict) -> str:
     size = cfg.get("pattern_size", "?")
     if not cfg.get("stream"):
         fed = "of the stored patterns"
+    elif isinstance(cfg.get("stream_patterns"), list):
+        per_dose = ", ".join(
+            f"{count:,} at {dose:,g}" for dose, count in zip(cfg.get("doses", []), cfg["stream_patterns"], strict=False)
+        )
+        fed = f"of freshly streamed patterns (per epoch {per_dose} e⁻/px)"
     elif cfg.get("stream_patterns"):
         fed = f"of {cfg['stream_patterns']:,} freshly streamed patterns"
     else:

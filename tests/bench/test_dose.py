@@ -204,6 +204,34 @@ def test_cross_entropy_networks_can_start_from_the_higher_doses(tmp_path, monkey
     assert DoseBenchConfig.from_dict({"doses": [250.0]}).ce_init == "scratch"
 
 
+def test_each_dose_can_stream_its_own_number_of_patterns(tmp_path, monkeypatch):
+    import json
+
+    from ebsdlib.cli import main
+
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    argv = ["bench", "dose", "--quick", "--doses", "250", "4000", "--methods", "ce", "--ce-init", "higher_dose"]
+    argv += ["--stream", "--stream-patterns", "12", "8", "--no-oracle", "--no-limit", "--no-progress"]
+    argv += ["--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work"), "--keep"]
+    assert main(argv) == 0
+    doc = json.loads((tmp_path / "out" / "dose.json").read_text())
+    # the doses run from high to low, and each keeps the count it was given with
+    assert doc["config"]["doses"] == [4000.0, 250.0] and doc["config"]["stream_patterns"] == [8, 12]
+    stored = [json.loads(p.read_text()) for p in (tmp_path / "work" / "runs").glob("*/config.json")]
+    assert {c["name"]: c["stream_patterns"] for c in stored} == {"dose 4000 ce stream": 8, "dose 250 ce stream": 12}
+    config = DoseBenchConfig.from_dict(doc["config"])
+    assert config.stream_patterns == (8, 12) and config.stream_patterns_at(250) == 12
+    assert DoseBenchConfig.quick(stream_patterns=[16]).stream_patterns == 16  # one for all, as before
+    with pytest.raises(
+        ValueError, match=r"stream_patterns \[8, 12, 16\]: give one number for every dose or one per dose"
+    ):
+        DoseBenchConfig.quick(stream=True, stream_patterns=(8, 12, 16))
+    with pytest.raises(ValueError, match=r"doses \[250\.0, 250\.0\] repeat a dose, so a count per dose is ambiguous"):
+        DoseBenchConfig.quick(doses=(250.0, 250.0), stream=True, stream_patterns=(8, 12))
+    with pytest.raises(ValueError, match=r"stream_patterns 2 must be 0 .* or at least batch_size \(4\)"):
+        DoseBenchConfig.quick(stream=True, stream_patterns=(8, 2))
+
+
 @pytest.fixture
 def stored_dose(dose_doc, bench_artifacts, tmp_path, monkeypatch):
     """A copy of the session's quick benchmark in its own folder, with the caches of the session."""

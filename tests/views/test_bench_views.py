@@ -133,6 +133,10 @@ def test_dose_settings_say_how_the_networks_were_trained():
     }
     text = dose_settings(doc)
     assert "800 patterns per phase of 128×128 pixels" in text and "20 epochs of 5,000 freshly streamed patterns" in text
+    per_dose = {**doc, "config": {**doc["config"], "doses": [1000.0, 250.0], "stream_patterns": [5000, 20000]}}
+    assert "20 epochs of freshly streamed patterns (per epoch 5,000 at 1,000, 20,000 at 250 e⁻/px)" in dose_settings(
+        per_dose
+    )
     assert "(SupCon and contrastive: 5 more from the cross-entropy encoder)" in text
     assert "epochs of the stored patterns" in dose_settings({"config": {"epochs": 15}})
     assert "fine-tuned" not in text
