@@ -110,7 +110,12 @@ def test_dose_findings_count_the_doses_a_network_wins_and_the_pair_gap_at_the_to
         "against the ideal matcher's 0.990."
     )
     fitted = [*rows, {**_row(4000.0, "dictionary_fitted", 0.9), "pair_accuracy": 0.97}]
-    last = dose_findings(dose_frame({"rows": fitted}), oracle)[-1]
+    lines = dose_findings(dose_frame({"rows": fitted}), oracle)
+    assert lines[1] == (
+        "Against dictionary indexing + pattern fit (PC and orientation), the strongest indexing here, the best "
+        "network is at least as accurate at 0 of 1 doses."
+    )
+    last = lines[-1]
     assert last.startswith("Of the indexing methods, dictionary indexing + pattern fit (PC and orientation) reads")
     assert "0.970 against the ideal matcher's 0.990" in last
     assert dose_findings(dose_frame({"rows": [_row(10.0, "dictionary", 0.5)]}), oracle) == []
