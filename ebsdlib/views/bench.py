@@ -210,7 +210,8 @@ def dose_findings(frame: pd.DataFrame, oracle: pd.DataFrame) -> list[str]:
             wins += gap >= 0
             text += f" against {method_label(reference)} {ref['accuracy'].iloc[0]:.3f} ({gap:+.3f})"
         lines.append(text)
-    if frame["method"].eq(reference).any():
+    headline = frame["method"].eq(reference).any()
+    if headline:
         lines.insert(
             0,
             f"The best network is at least as accurate as {method_label(reference)} at {wins} of "
@@ -222,9 +223,9 @@ def dose_findings(frame: pd.DataFrame, oracle: pd.DataFrame) -> list[str]:
         both = best.index.intersection(fitted.index)
         beaten = int((best[both] >= fitted[both]).sum())
         lines.insert(
-            1,
-            f"Against {method_label('dictionary_fitted')}, the strongest indexing here, the best network is at "
-            f"least as accurate at {beaten} of {len(both)} doses.",
+            int(headline),
+            f"Against {method_label('dictionary_fitted')}, the best network is at least as accurate at {beaten} "
+            f"of {len(both)} doses.",
         )
     top = doses[-1]
     nets = networks[(networks["dose"] == top) & networks["pair_accuracy"].notna()]

@@ -206,7 +206,7 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     fitted = next(r for r in recalls if 64000 in set(r["dose"]))
     assert fitted["recall_Ni3Fe"].notna().sum() == 5
     assert (
-        "Against dictionary indexing + pattern fit (PC and orientation), the strongest indexing here, the best "
+        "Against dictionary indexing + pattern fit (PC and orientation), the best "
         "network is at least as accurate at 0 of 5 doses." in text
     )
     trends = charts_of(at)[2]

@@ -112,7 +112,7 @@ def test_dose_findings_count_the_doses_a_network_wins_and_the_pair_gap_at_the_to
     fitted = [*rows, {**_row(4000.0, "dictionary_fitted", 0.9), "pair_accuracy": 0.97}]
     lines = dose_findings(dose_frame({"rows": fitted}), oracle)
     assert lines[1] == (
-        "Against dictionary indexing + pattern fit (PC and orientation), the strongest indexing here, the best "
+        "Against dictionary indexing + pattern fit (PC and orientation), the best "
         "network is at least as accurate at 0 of 1 doses."
     )
     last = lines[-1]
