@@ -414,7 +414,7 @@ def run_dose_bench(
     """
     from tqdm.auto import tqdm
 
-    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
+    from ebsdlib.bench.report import bench_root, environment, kept_work_dir, work_folder, write_results
     from ebsdlib.train.device import resolve_device
 
     config = config or DoseBenchConfig()
@@ -443,7 +443,7 @@ def run_dose_bench(
             "dictionary": dictionary.summary() if dictionary is not None else None,
             "patterns_sha256": patterns_sha256,
             "seconds": time.perf_counter() - t_start,
-            "work_dir": str(work) if keep else None,
+            "work_dir": kept_work_dir(work, keep),
         }
         write_results(doc, out / "dose.json", rows, out / "dose.csv")
         return doc

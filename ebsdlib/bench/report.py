@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ebsdlib.io import atomic_write, write_json
-from ebsdlib.paths import artifacts_root
+from ebsdlib.paths import artifacts_root, portable_path
 
 
 def bench_root(root: str | Path | None = None) -> Path:
@@ -32,6 +32,13 @@ def work_folder(name: str, work_dir: str | Path | None = None) -> Path:
     scratch = artifacts_root() / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=scratch))
+
+
+def kept_work_dir(work: Path, keep: bool) -> str | None:
+    """A result document's ``work_dir``: where the kept work folder is, relative to the artifacts
+    folder's parent when it lies inside it (as runs store their data sets, so a committed result names
+    no machine's home), absolute elsewhere; ``None`` when the folder is deleted at the end."""
+    return portable_path(work) if keep else None
 
 
 def environment(device: str = "cpu") -> dict:

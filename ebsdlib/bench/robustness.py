@@ -160,7 +160,7 @@ def run_robustness_bench(
     """
     from tqdm.auto import tqdm
 
-    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
+    from ebsdlib.bench.report import bench_root, environment, kept_work_dir, work_folder, write_results
     from ebsdlib.train.device import resolve_device
 
     config = config or RobustnessBenchConfig()
@@ -179,7 +179,7 @@ def run_robustness_bench(
             "environment": env,
             "rows": rows,
             "seconds": time.perf_counter() - t_start,
-            "work_dir": str(work) if keep else None,
+            "work_dir": kept_work_dir(work, keep),
         }
         write_results(doc, out / "robustness.json", rows, out / "robustness.csv")
         return doc

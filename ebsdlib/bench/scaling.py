@@ -180,7 +180,7 @@ def run_scaling_bench(
     """
     from tqdm.auto import tqdm
 
-    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
+    from ebsdlib.bench.report import bench_root, environment, kept_work_dir, work_folder, write_results
     from ebsdlib.bench.robustness import accuracy_fields, simulate_stored_set, stream_train
     from ebsdlib.train.device import resolve_device
 
@@ -202,7 +202,7 @@ def run_scaling_bench(
             "rows": rows,
             "oracle": oracle,
             "seconds": time.perf_counter() - t_start,
-            "work_dir": str(work) if keep else None,
+            "work_dir": kept_work_dir(work, keep),
         }
         flat = [{k: v for k, v in r.items() if k != "train_loss_curve"} for r in rows]  # the curve: JSON only
         write_results(doc, out / "scaling.json", flat, out / "scaling.csv")

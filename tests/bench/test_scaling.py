@@ -1,5 +1,7 @@
 """``python -m ebsdlib bench scaling`` at a tiny size, and its pieces."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,6 +48,20 @@ def test_the_network_input_size_can_differ_from_the_pattern_size(tmp_path):
     (config,) = [p for p in (tmp_path / "work").rglob("config.json") if "preprocess" in p.read_text()]
     assert '"size": 48' in config.read_text()
     assert "patterns 32 px, network input 48 px" in summary_table(doc)
+
+
+def test_a_kept_work_folder_inside_the_artifacts_is_stored_relative_to_them(tmp_path, monkeypatch):
+    from ebsdlib.bench.scaling import run_scaling_bench
+
+    artifacts = tmp_path / "artifacts"
+    monkeypatch.setenv("EBSDLIB_ARTIFACTS", str(artifacts))
+    doc = run_scaling_bench(
+        ScalingBenchConfig.quick(patterns_seen=(16,)), tmp_path / "bench", keep=True, progress=False
+    )
+    stored = Path(doc["work_dir"])
+    assert not stored.is_absolute() and stored.parts[:2] == ("artifacts", "scratch"), stored
+    assert (tmp_path / stored).is_dir() and any((tmp_path / stored).iterdir())  # kept, and found from there
+    assert str(tmp_path) not in (tmp_path / "bench" / "scaling.json").read_text()
 
 
 def test_budgets_become_whole_epochs_of_whole_batches():
