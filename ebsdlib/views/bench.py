@@ -222,7 +222,7 @@ def dose_findings(frame: pd.DataFrame, oracle: pd.DataFrame) -> list[str]:
             f"The best network is at least as accurate as {method_label(reference)} at {wins} of "
             f"{len(lines)} doses (goal: every dose).",
         )
-    if len(fitted):
+    if fit_doses:
         lines.insert(
             int(headline),
             f"Against {method_label('dictionary_fitted')}, the best network is at least as accurate at {fit_wins} "
