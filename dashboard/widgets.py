@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import cache
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from ebsdlib.methods import is_network_run, run_method_label
@@ -193,3 +194,22 @@ def bench_document(kind: str, root, missing: str) -> dict | None:
         st.info(missing, icon=":material/info:")
         return None
     return doc
+
+
+def matcher_across_models(table: pd.DataFrame, findings: Sequence[str], key: str) -> None:
+    """The robustness benchmark's ideal matcher across forward models
+    (:func:`ebsdlib.views.robustness.matcher_table`) with its findings; a note on how to add it when
+    the stored benchmark has none."""
+    if not len(table):
+        st.caption(
+            "The ideal matcher across forward models is not in this benchmark yet: "
+            "`python -m ebsdlib bench robustness --update-ideal --out FOLDER` adds it without training."
+        )
+        return
+    st.markdown(
+        "**The ideal matcher across forward models**: each test pattern against every phase's noise-free "
+        "pattern at its true orientation and pattern centre, drawn by one forward model (the templates)."
+    )
+    st.dataframe(table, hide_index=True, width="stretch", key=key)
+    for line in findings:
+        st.markdown(f"- {line}")

@@ -22,7 +22,14 @@ from ebsdlib.views.bench import (
 )
 from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
 from ebsdlib.views.robustness import conditions_table as robustness_conditions
-from ebsdlib.views.robustness import robustness_findings, robustness_frame, robustness_table
+from ebsdlib.views.robustness import (
+    matcher_conditions_table,
+    matcher_findings,
+    matcher_table,
+    robustness_findings,
+    robustness_frame,
+    robustness_table,
+)
 from ebsdlib.views.scaling import (
     conditions_table,
     model_size_table,
@@ -162,6 +169,7 @@ if robust_doc is not None:
         f"{rcfg.get('model', '?')}, {rcfg.get('epochs', '?')} epochs of {rcfg.get('stream_patterns', '?')} "
         "patterns; accuracy with bootstrap 95 % intervals. " + environment_line(robust_doc) + "."
     )
+    widgets.matcher_across_models(matcher_table(robust_doc), matcher_findings(robust_doc), "bench_robustness_matcher")
 robust_conditions = widgets.bench_conditions("robustness", base)
 if robust_conditions:
     st.markdown("**The same benchmark under other conditions**: pattern size and dose")
@@ -171,6 +179,11 @@ if robust_conditions:
     for name, doc in robust_conditions.items():
         for line in robustness_findings(robustness_frame(doc)):
             st.markdown(f"- {name}: {line}")
+    widgets.matcher_across_models(
+        matcher_conditions_table(robust_conditions),
+        [f"{name}: {line}" for name, doc in robust_conditions.items() for line in matcher_findings(doc)],
+        "bench_robustness_conditions_matcher",
+    )
     st.caption(
         "Each a `python -m ebsdlib bench robustness --pattern-size P --dose D --out "
         "artifacts/bench/robustness-conditions/NAME` run; same layout as the table above."

@@ -17,8 +17,17 @@ in what the network was trained on. Each row records accuracy with its 95 % inte
 phase's recall (``recall_Ni`` is "the share of Ni patterns called Ni"), the Ni/Ni₃Fe pair
 accuracy and how many patterns the network saw.
 
-Output: ``artifacts/bench/robustness.json`` (config, environment, rows; ``complete`` false until
-the last training is tested) and ``robustness.csv``.
+Beside the networks, the **ideal matcher across forward models** reads the same test splits: it
+knows each test pattern's true orientation and pattern centre, renders every phase's noise-free
+pattern there with one forward model's masters (the *templates*), and calls the phase whose
+processed template correlates best with the processed test pattern. With templates of the test
+set's own model it is the physical limit; with the other model's it measures what one model's
+phases say about the other's patterns — whether the two forward models differ by less than the
+phases do, which a network trained on one and tested on the other needs
+(:func:`ideal_matcher_metrics`).
+
+Output: ``artifacts/bench/robustness.json`` (config, environment, rows, ``ideal_matcher`` rows;
+``complete`` false until the last training is tested) and ``robustness.csv``.
 """
 
 from __future__ import annotations
@@ -170,6 +179,7 @@ def run_robustness_bench(
     env = environment(str(resolve_device(config.device)))
     t_start = time.perf_counter()
     rows: list[dict] = []
+    ideal: list[dict] = []
 
     def save(complete: bool) -> dict:
         doc = {
@@ -178,6 +188,7 @@ def run_robustness_bench(
             "config": config.to_dict(),
             "environment": env,
             "rows": rows,
+            "ideal_matcher": ideal,
             "seconds": time.perf_counter() - t_start,
             "work_dir": kept_work_dir(work, keep),
         }
@@ -186,13 +197,16 @@ def run_robustness_bench(
 
     try:
         models = sorted(set(config.tests) | {_stream_model(t) for t in config.trainings})
-        steps = len(models) + len(config.trainings) * (1 + len(config.tests))
+        steps = len(models) + 1 + len(config.trainings) * (1 + len(config.tests))
         with tqdm(total=steps, desc="robustness benchmark", unit="step", disable=not progress) as bar:
             data = {}
             for model in models:
                 bar.set_postfix(step=f"simulate {model}")
                 data[model] = simulate_test_set(config, model, work)
                 bar.update(1)
+            bar.set_postfix(step="ideal matcher")
+            ideal.extend(ideal_matcher_rows(config, data))
+            bar.update(1)
             for training in config.trainings:
                 bar.set_postfix(step=f"train {training}")
                 t0 = time.perf_counter()
@@ -208,6 +222,65 @@ def run_robustness_bench(
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     return save(complete=True)
+
+
+def update_ideal_matcher(
+    out_dir: str | Path | None = None,
+    *,
+    work_dir: str | Path | None = None,
+    keep: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Add the ideal matcher across forward models to the finished benchmark in ``out_dir``,
+    without training: its test sets are simulated again from the stored settings and seed (the
+    same patterns the networks were tested on), and ``ideal_matcher`` is replaced. The document
+    gains an ``updates`` entry (``ideal_matcher``, environment, seconds); its rows are kept.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``out_dir`` has no ``robustness.json``.
+    ValueError
+        When it is not a finished robustness benchmark, or a test split comes out with another
+        number of patterns than the networks were tested on.
+    """
+    from ebsdlib.bench.report import bench_root, environment, work_folder, write_results
+    from ebsdlib.io import read_json
+
+    out = Path(out_dir) if out_dir is not None else bench_root()
+    path = out / "robustness.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no robustness benchmark to update; run `python -m ebsdlib bench robustness` first"
+        )
+    doc = read_json(path)
+    if not isinstance(doc, dict) or doc.get("kind") != "robustness" or doc.get("complete") is not True:
+        raise ValueError(
+            f"{path} is not a finished robustness benchmark; run `python -m ebsdlib bench robustness` again"
+        )
+    config = RobustnessBenchConfig(**doc["config"])
+    work = work_folder("robustness", work_dir)
+    t0 = time.perf_counter()
+    try:
+        data = {model: simulate_test_set(config, model, work) for model in config.tests}
+        rows = ideal_matcher_rows(config, data, progress=progress)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    made = {row["test"]: row["n_test"] for row in rows}
+    for tested in doc.get("rows", []):
+        if tested.get("n_test") not in (None, made.get(tested["test"], tested.get("n_test"))):
+            raise ValueError(
+                f"{path}: the {tested['test']} test split came out with {made[tested['test']]} patterns against the "
+                f"{tested['n_test']} the networks were tested on; the simulator draws other patterns now, so "
+                "run the whole benchmark again (python -m ebsdlib bench robustness)"
+            )
+    doc["ideal_matcher"] = rows
+    doc.setdefault("updates", []).append(
+        {"ideal_matcher": True, "environment": environment("cpu"), "seconds": time.perf_counter() - t0}
+    )
+    write_results(doc, path, doc["rows"], out / "robustness.csv")
+    return doc
 
 
 def _stream_model(training: str) -> str:
@@ -316,6 +389,91 @@ def evaluation_row(
     }
 
 
+def ideal_matcher_rows(config: RobustnessBenchConfig, data: dict[str, Path], progress: bool = False) -> list[dict]:
+    """The ideal matcher with each forward model's templates on each stored test split (``data``:
+    forward model → data set), one row per pair: ``templates``, ``test``, :func:`accuracy_fields`
+    (no ECE: its calls are certain) and ``seconds``."""
+    from tqdm.auto import tqdm
+
+    pairs = [(templates, test) for templates in TESTS for test in config.tests]
+    rows = []
+    for templates, test in tqdm(pairs, desc="ideal matcher", unit="pair", disable=not progress):
+        t0 = time.perf_counter()
+        metrics = ideal_matcher_metrics(data[test], templates)
+        row = {"templates": templates, "test": test, **accuracy_fields(metrics), "ece": None}
+        rows.append({**row, "seconds": time.perf_counter() - t0})
+    return rows
+
+
+def ideal_matcher_metrics(data: str | Path, templates: str, split: str = "test", batch_size: int = 256) -> dict:
+    """The ideal matcher on one split of a simulated data set, with one forward model's templates.
+
+    For each pattern every phase's noise-free pattern is rendered at the pattern's true orientation
+    and pattern centre (``/orientations``, ``/pc``) with the ``templates`` model's masters, exposed
+    without noise on the data set's detector; pattern and templates go through the project's
+    preprocessing (:func:`ebsdlib.simulate.calibrate.preprocess_frames`; the templates' static
+    background is the detector's own, the pattern's the data set's mean pattern), and the phase of
+    the best-correlating template is the call.
+
+    Parameters
+    ----------
+    data
+        A simulated data set (:func:`ebsdlib.simulate.simulate_dataset`).
+    templates
+        Forward model of the templates: ``"kinematical"`` or ``"dynamical"``.
+    split
+        Which split to read.
+    batch_size
+        Patterns rendered at a time.
+
+    Returns
+    -------
+    dict
+        :func:`ebsdlib.metrics.compute_metrics` of the calls (one-hot probabilities, so its ECE
+        says nothing).
+
+    Raises
+    ------
+    ValueError
+        For a data set that is not simulated or holds no true orientations and pattern centres,
+        or an unknown forward model.
+    """
+    from ebsdlib.data.format import EBSDDataset
+    from ebsdlib.metrics import compute_metrics
+    from ebsdlib.simulate.calibrate import correlation, preprocess_frames
+    from ebsdlib.simulate.dataset import render_clean
+    from ebsdlib.simulate.detector import standardise
+    from ebsdlib.simulate.master import check_forward_model, load_masters
+    from ebsdlib.train.stream import stream_settings
+
+    check_forward_model(templates)
+    with EBSDDataset(data) as ds:
+        settings = stream_settings(ds).replace(forward_model=templates)
+        q, pcs = ds.optional("orientations"), ds.optional("pc")
+        if q is None or pcs is None:
+            raise ValueError(
+                f"{data}: the ideal matcher needs each pattern's true orientation and pattern centre "
+                "(/orientations and /pc), which only simulated data sets hold; simulate one with "
+                "python -m ebsdlib simulate"
+            )
+        idx = ds.indices(split)
+        labels, patterns, static, names = ds.labels[idx], ds.read(idx), ds.static_background, ds.phase_names
+    phases = settings.resolved_phases()
+    masters, _ = load_masters(phases, **settings.master_options())
+    det, shape = settings.detector, tuple(patterns.shape[1:])
+    background = det.expose(np.zeros((1, *shape)), 1.0, None)[0]
+    scores = np.empty((len(idx), len(phases)))
+    for start in range(0, len(idx), batch_size):
+        part = slice(start, start + batch_size)
+        x = preprocess_frames(patterns[part], static)
+        n = len(x)
+        for j in range(len(phases)):
+            clean = render_clean(masters, phases, np.full(n, j), q[idx][part], pcs[idx][part], det, shape)
+            scores[part, j] = correlation(x, preprocess_frames(det.expose(standardise(clean), 1.0, None), background))
+    proba = np.eye(len(phases))[scores.argmax(1)]
+    return compute_metrics(labels, proba, names)
+
+
 def accuracy_fields(metrics: dict) -> dict:
     """Accuracy with its interval, each phase's recall, the Ni/Ni₃Fe pair accuracy and its number of
     patterns, ECE and n."""
@@ -339,6 +497,17 @@ def accuracy_fields(metrics: dict) -> dict:
 
 def summary_table(doc: dict) -> str:
     """The benchmark as a text table: one line per training domain and test set."""
+    return _text_table(doc["rows"], ("training", "trained on"))
+
+
+def ideal_matcher_table(doc: dict) -> str:
+    """The ideal matcher's rows as a text table: one line per template model and test set."""
+    return _text_table(doc.get("ideal_matcher") or [], ("templates", "templates"))
+
+
+def _text_table(rows: list[dict], first: tuple[str, str]) -> str:
+    """Rows of the benchmark as a text table, ``first`` (key, header) in front of the test set,
+    accuracy with its interval, each phase's recall, the pair accuracy and n."""
     from ebsdlib.bench.report import text_table
 
     rows = [
@@ -346,13 +515,13 @@ def summary_table(doc: dict) -> str:
             **r,
             "ci": f"{r['accuracy_low']:.2f}–{r['accuracy_high']:.2f}" if r.get("accuracy_low") is not None else None,
         }
-        for r in doc["rows"]
+        for r in rows
     ]
     recalls = sorted({k for r in rows for k in r if k.startswith("recall_")})
     return text_table(
         rows,
         [
-            ("training", "trained on", ""),
+            (*first, ""),
             ("test", "tested on", ""),
             ("accuracy", "accuracy", ".3f"),
             ("ci", "95% CI", ""),

@@ -205,6 +205,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--batch-size", type=int, help="training batch size (default 32)")
     r.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
     r.add_argument("--mixed-fraction", type=float, help="dynamical share of the randomised domain (default 0.5)")
+    r.add_argument(
+        "--update-ideal",
+        action="store_true",
+        help="add the ideal matcher across forward models to the finished benchmark in --out, without "
+        "training (its test sets are simulated again from the stored settings)",
+    )
     _common_bench(r)
     r.set_defaults(func=run_robustness)
 
@@ -611,13 +617,28 @@ def _update_limit(args: argparse.Namespace, given: dict) -> int:
 
 def run_robustness(args: argparse.Namespace) -> int:
     """``bench robustness``: run, write the JSON/CSV, print the table."""
-    from ebsdlib.bench.robustness import RobustnessBenchConfig, run_robustness_bench, summary_table
+    from ebsdlib.bench.robustness import (
+        RobustnessBenchConfig,
+        ideal_matcher_table,
+        run_robustness_bench,
+        summary_table,
+        update_ideal_matcher,
+    )
 
+    if args.update_ideal:
+        doc = update_ideal_matcher(args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)
+        print(ideal_matcher_table(doc))
+        print(
+            f"\nideal matcher added in {doc['updates'][-1]['seconds']:.0f} s; written to {_out(args)}/robustness.json"
+        )
+        return 0
     names = ["trainings", "tests", "dose", "n_per_phase", "pattern_size", "model", "epochs", "stream_patterns"]
     given = _given(args, [*names, "batch_size", "lr", "mixed_fraction", "device", "seed"])
     config = RobustnessBenchConfig.quick(**given) if args.quick else RobustnessBenchConfig(**given)
     doc = run_robustness_bench(config, args.out, work_dir=args.work_dir, keep=args.keep, progress=not args.no_progress)
     print(summary_table(doc))
+    print("\nideal matcher (true orientation and pattern centre) with each forward model's templates:")
+    print(ideal_matcher_table(doc))
     print(
         f"\n{doc['seconds']:.0f} s on {doc['environment']['device']}; written to "
         f"{_out(args)}/robustness.json and robustness.csv"

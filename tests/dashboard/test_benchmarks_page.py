@@ -119,6 +119,9 @@ def test_page_shows_dose_curves_throughput_and_the_baseline(bench_root, dose_doc
     assert list(robust["trained on"]) == ["kinematical", "randomised"]
     assert {"accuracy on dynamical", "Ni called Ni, kinematical"} <= set(robust.columns)
     assert "Robustness: trained on one forward model, tested on another" in text and "Ni patterns Ni" in text
+    matcher = next(t for t in tables if "templates from" in t.columns)
+    assert list(matcher["templates from"]) == ["dynamical", "kinematical"]
+    assert "The ideal matcher across forward models" in text and "with kinematical templates calls" in text
     scaling = next(t for t in tables if "patterns seen" in t.columns and "parameters" in t.columns)
     assert list(scaling["patterns seen"]) == [16, 48] and "per tenfold more patterns" in text
 
@@ -134,6 +137,19 @@ def test_a_dose_benchmark_without_limit_curves_says_how_to_get_them(bench_root, 
     at = open_page(tmp_path, monkeypatch)
     assert any("no physical-limit curves" in i.value for i in at.info)
     assert len(charts_of(at)[0]) == 2
+
+
+def test_a_robustness_benchmark_without_the_ideal_matcher_says_how_to_add_it(bench_root, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    shutil.copytree(bench_root / "bench", tmp_path / "bench")
+    doc = json.loads((tmp_path / "bench" / "robustness.json").read_text())
+    doc.pop("ideal_matcher")  # a file written before the matcher was part of the benchmark
+    (tmp_path / "bench" / "robustness.json").write_text(json.dumps(doc))
+    at = open_page(tmp_path, monkeypatch)
+    assert "python -m ebsdlib bench robustness --update-ideal --out FOLDER" in shown(at)
+    assert not any("templates from" in d.value.columns for d in at.dataframe)
 
 
 def test_page_says_which_command_makes_each_part(tmp_path, monkeypatch):
@@ -187,9 +203,15 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     robust = next(t for t in tables if "trained on" in t.columns)
     assert set(robust["condition"]) == {"128px", "128px-randomised"} and set(robust["pattern px"]) == {128}
     assert {"dynamical", "kinematical", "randomised"} == set(robust["trained on"])
+    matcher = next(
+        t for t in tables if "templates from" in t.columns
+    )  # committed: no template model reads the other's Ni
+    assert set(matcher["condition"]) == {"128px", "128px-randomised"}
+    assert (matcher["Ni called Ni, kinematical"][matcher["templates from"] == "dynamical"] < 0.95).all()
     assert any("cut-short/scaling.json cannot be read" in e.value for e in at.error)
     text = shown(at)
     assert "The same measurement under other conditions" in text and "128px-randomised: Trained on" in text
+    assert "128px: So the two forward models differ by more than the phases do" in text
     assert "The same benchmark under other conditions: 128px-stream" in text
     assert "The best network is at least as accurate as refined dictionary indexing at 3 of 5 doses" in text
     # the curriculum: the same data, each dose's network fine-tuned from the next-higher dose's

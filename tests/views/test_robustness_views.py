@@ -62,3 +62,53 @@ def test_conditions_stack_one_table_per_condition_with_its_settings():
     assert list(table["condition"]) == ["a"] and table.loc[0, "pattern px"] == 128
     assert table.loc[0, "Ni called Ni, kinematical"] == 0.0 and table.loc[0, "accuracy on kinematical"] == "0.330"
     assert conditions_table({}).empty
+
+
+def _matched(templates, test, accuracy, ni, pair):
+    return dict(
+        templates=templates,
+        test=test,
+        accuracy=accuracy,
+        accuracy_low=accuracy - 0.03,
+        accuracy_high=min(1.0, accuracy + 0.03),
+        recall_Ni=ni,
+        pair_accuracy=pair,
+    )
+
+
+MATCHED = {
+    "config": {"pattern_size": 128, "dose": 64000.0},
+    "ideal_matcher": [
+        _matched("dynamical", "dynamical", 1.0, 1.0, 1.0),
+        _matched("dynamical", "kinematical", 0.333, 0.0, None),  # every pattern called Ni₃Al: no pair calls
+        _matched("kinematical", "dynamical", 0.43, 0.2, 0.49),
+        _matched("kinematical", "kinematical", 1.0, 1.0, 1.0),
+    ],
+}
+
+
+def test_the_ideal_matcher_table_puts_templates_in_rows_and_test_sets_in_columns():
+    from ebsdlib.views.robustness import matcher_conditions_table, matcher_table
+
+    table = matcher_table(MATCHED)
+    assert list(table["templates from"]) == ["dynamical", "kinematical"]
+    assert table.loc[0, "accuracy on kinematical"] == "0.333 [0.30, 0.36]"
+    assert table.loc[1, "Ni called Ni, dynamical"] == 0.2 and table.loc[1, "Ni/Ni₃Fe pair, dynamical"] == 0.49
+    assert pd.isna(table.loc[0, "Ni/Ni₃Fe pair, kinematical"])
+    assert matcher_table({"rows": []}).empty  # a benchmark from before the matcher
+    stacked = matcher_conditions_table({"128px": MATCHED, "old": {"rows": []}})
+    assert list(stacked["condition"]) == ["128px", "128px"] and set(stacked["pattern px"]) == {128}
+
+
+def test_the_ideal_matcher_findings_judge_the_transfer_target():
+    from ebsdlib.views.robustness import matcher_findings
+
+    lines = matcher_findings(MATCHED)
+    assert len(lines) == 3
+    assert lines[0].startswith("The ideal matcher (true orientation and pattern centre known) with dynamical templates")
+    assert "calls 0% of kinematical Ni patterns Ni, accuracy 0.33 on kinematical patterns against 1.00" in lines[0]
+    assert "calls 20% of dynamical Ni patterns Ni" in lines[1]
+    assert "differ by more than the phases do" in lines[2] and "called Ni at 20% at best" in lines[2]
+    agreeing = {"ideal_matcher": [_matched("dynamical", "kinematical", 0.9, 0.97, 0.95)]}
+    assert len(matcher_findings(agreeing)) == 1  # at the target: no verdict on the forward models
+    assert matcher_findings({"rows": []}) == []
