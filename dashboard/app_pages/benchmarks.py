@@ -23,6 +23,7 @@ from ebsdlib.views.bench import (
 from ebsdlib.views.limit import limit_figure, limit_findings, limit_frame
 from ebsdlib.views.robustness import conditions_table as robustness_conditions
 from ebsdlib.views.robustness import (
+    distinct_matchers,
     matcher_conditions_table,
     matcher_findings,
     matcher_table,
@@ -179,9 +180,10 @@ if robust_conditions:
     for name, doc in robust_conditions.items():
         for line in robustness_findings(robustness_frame(doc)):
             st.markdown(f"- {name}: {line}")
+    matchers = distinct_matchers(robust_conditions)  # conditions with the same test sets once
     widgets.matcher_across_models(
-        matcher_conditions_table(robust_conditions),
-        [f"{name}: {line}" for name, doc in robust_conditions.items() for line in matcher_findings(doc)],
+        matcher_conditions_table(matchers),
+        [f"{name}: {line}" for name, doc in matchers.items() for line in matcher_findings(doc)],
         "bench_robustness_conditions_matcher",
     )
     st.caption(

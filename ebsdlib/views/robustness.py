@@ -130,6 +130,21 @@ def matcher_conditions_table(docs: dict[str, dict]) -> pd.DataFrame:
     return _stacked(docs, matcher_table)
 
 
+def distinct_matchers(docs: dict[str, dict]) -> dict[str, dict]:
+    """The conditions with the ideal matcher, those with the same matcher results (the same test sets:
+    benchmarks that differ only in their trainings) under one name, ``"a, b"``."""
+    names: dict[str, list[str]] = {}
+    first: dict[str, dict] = {}
+    for name, doc in docs.items():
+        rows = doc.get("ideal_matcher") or []
+        if not rows:
+            continue
+        key = repr([{k: v for k, v in r.items() if k != "seconds"} for r in rows] + [doc.get("config", {}).get("dose")])
+        names.setdefault(key, []).append(name)
+        first.setdefault(key, doc)
+    return {", ".join(names[key]): doc for key, doc in first.items()}
+
+
 def _stacked(docs: dict[str, dict], table_of) -> pd.DataFrame:
     """``table_of(doc)`` of each condition with rows, one block each, with the condition's name, pattern
     size and dose in front."""

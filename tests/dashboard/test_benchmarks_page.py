@@ -206,12 +206,12 @@ def test_the_committed_conditions_are_shown_and_a_broken_one_is_named(tmp_path, 
     matcher = next(
         t for t in tables if "templates from" in t.columns
     )  # committed: no template model reads the other's Ni
-    assert set(matcher["condition"]) == {"128px", "128px-randomised"}
+    assert set(matcher["condition"]) == {"128px, 128px-randomised"}  # the same test sets: shown once
     assert (matcher["Ni called Ni, kinematical"][matcher["templates from"] == "dynamical"] < 0.95).all()
     assert any("cut-short/scaling.json cannot be read" in e.value for e in at.error)
     text = shown(at)
     assert "The same measurement under other conditions" in text and "128px-randomised: Trained on" in text
-    assert "128px: So the two forward models differ by more than the phases do" in text
+    assert "128px, 128px-randomised: So the two forward models differ by more than the phases do" in text
     assert "The same benchmark under other conditions: 128px-stream" in text
     assert "The best network is at least as accurate as refined dictionary indexing at 3 of 5 doses" in text
     # the curriculum: the same data, each dose's network fine-tuned from the next-higher dose's

@@ -112,3 +112,13 @@ def test_the_ideal_matcher_findings_judge_the_transfer_target():
     agreeing = {"ideal_matcher": [_matched("dynamical", "kinematical", 0.9, 0.97, 0.95)]}
     assert len(matcher_findings(agreeing)) == 1  # at the target: no verdict on the forward models
     assert matcher_findings({"rows": []}) == []
+
+
+def test_conditions_with_the_same_test_sets_show_their_matcher_once():
+    from ebsdlib.views.robustness import distinct_matchers
+
+    timed = {**MATCHED, "ideal_matcher": [{**r, "seconds": 9.0} for r in MATCHED["ideal_matcher"]]}
+    other = {**MATCHED, "config": {"pattern_size": 64, "dose": 64000.0}, "ideal_matcher": MATCHED["ideal_matcher"][:2]}
+    merged = distinct_matchers({"128px": MATCHED, "128px-randomised": timed, "64px": other, "old": {"rows": []}})
+    assert list(merged) == ["128px, 128px-randomised", "64px"]  # the time taken is not a result
+    assert merged["64px"] is other
