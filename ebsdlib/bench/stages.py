@@ -82,13 +82,14 @@ class ModelInference(Stage):
     def __init__(self, model, device, n_patterns: int, batch_size: int, input_shape: tuple[int, int], precision: str):
         import torch
 
+        from ebsdlib.train.device import memory_format
         from ebsdlib.train.inference import forward_batch_size
 
         super().__init__(precision)
         # the forward passes the pipeline makes (on the CPU, slices of the read batch)
         self.model, self.device, self.n = model, device, n_patterns
         self.batch_size = forward_batch_size(batch_size, device)
-        fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        fmt = memory_format(device)
         self.model.eval().to(device, memory_format=fmt)
         g = torch.Generator().manual_seed(0)
         x = torch.randn((min(self.batch_size, n_patterns), 1, *input_shape), generator=g)
@@ -126,8 +127,10 @@ class ModelTraining(Stage):
         import torch
         from timm.optim import param_groups_weight_decay
 
+        from ebsdlib.train.device import memory_format
+
         super().__init__(precision)
-        fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        fmt = memory_format(device)
         self.model, self.device, self.steps, self.batch_size = (
             model.to(device, memory_format=fmt),
             device,

@@ -278,7 +278,7 @@ class TorchRenderer:
         signal = blurred * dose[:, None, None]
         if generator is None:
             return signal
-        counts = torch.poisson(signal, generator=generator)
+        counts = shot_noise(signal, generator)
         if det.read_noise > 0:
             counts = counts + torch.randn(counts.shape, generator=generator, device=self.device) * det.read_noise
         full = float(np.iinfo(det.dtype).max)
@@ -321,6 +321,27 @@ def _blur_or_identity(n: int, sigma: float) -> torch.Tensor:
     import torch
 
     return blur_matrix(n, sigma) if sigma > 0 else torch.eye(n, dtype=torch.float64)
+
+
+#: Mean count from which :func:`shot_noise` draws a rounded normal N(λ, λ) instead of Poisson(λ):
+#: there the two agree in mean and variance (the rounding adds 1/12, under 0.1 %) and differ only
+#: in a skewness of 1/√λ ≤ 0.1. torch's Poisson sampler is the slowest step of a streamed batch on
+#: the CPU (a third of a 128-px batch's time at the default dose, where every pixel is above it).
+NORMAL_SHOT_NOISE_FROM = 100.0
+
+
+def shot_noise(signal: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Whole electron counts of mean ``signal``: Poisson below :data:`NORMAL_SHOT_NOISE_FROM`, a
+    normal of the same mean and variance rounded to whole counts (and at least 0) from there."""
+    import torch
+
+    counts = torch.round(
+        signal + torch.sqrt(signal) * torch.randn(signal.shape, generator=generator, device=signal.device)
+    )
+    low = signal < NORMAL_SHOT_NOISE_FROM
+    if bool(low.any()):
+        counts[low] = torch.poisson(signal[low], generator=generator)
+    return counts.clamp_min(0)
 
 
 def standardise(patterns: torch.Tensor) -> torch.Tensor:

@@ -330,7 +330,7 @@ def prepare_batch(
         CPU generator for random horizontal and vertical flips (each with probability ½);
         ``None`` for no augmentation.
     channels_last
-        Return the batch in channels-last memory format (CUDA).
+        Return the batch in channels-last memory format (:func:`ebsdlib.train.device.channels_last`).
     shard
         ``(rank, world_size)`` when ``raw`` is this rank's part of a global batch of
         ``world_size × B`` patterns (distributed training): the flips are drawn for the whole

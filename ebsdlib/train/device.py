@@ -54,6 +54,22 @@ def resolve_precision(precision: Precision | str, device: torch.device) -> Liter
     return precision
 
 
+def channels_last(device: torch.device) -> bool:
+    """Whether models and batches on ``device`` run in channels-last memory format: on CUDA and on
+    the CPU alike. On CUDA it is the layout tensor cores want; on the CPU oneDNN's convolutions are
+    faster in it too (measured on the 2-core AMD EPYC here, fp32, batches of 32 / 256: lcnet_050
+    training at 128 px 1.2×, efficientnet_b0 1.4×, inference 1.5×; lcnet_050 training at 64 px the
+    same within the noise)."""
+    return device.type in ("cuda", "cpu")
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """The memory format of :func:`channels_last` for ``device``."""
+    import torch
+
+    return torch.channels_last if channels_last(device) else torch.contiguous_format
+
+
 def autocast(precision: Literal["fp32", "bf16", "fp16"], device: torch.device):
     """The autocast context for ``precision`` on ``device`` (a no-op for fp32)."""
     import torch

@@ -44,7 +44,7 @@ def predict_dataset(
     The file is read in batches (a background thread reads the next one while the model
     runs and, on CUDA, copies it into pinned memory: double-buffered, asynchronous host-to-device
     copies), under ``torch.inference_mode()``, with autocast for bf16/fp16 and channels-last
-    on CUDA. Memory is bounded by the batch and the two outputs.
+    (on the CPU too: :func:`~ebsdlib.train.device.channels_last`). Memory is bounded by the batch and the two outputs.
 
     Parameters
     ----------
@@ -92,7 +92,9 @@ def predict_dataset(
     from ebsdlib.train.data import background_tensor, prefetch, prepare_batch
     from ebsdlib.train.device import (
         autocast,
+        channels_last,
         compiled,
+        memory_format,
         pinned_batches,
         resolve_device,
         resolve_precision,
@@ -104,9 +106,9 @@ def predict_dataset(
     clock.start()
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
-    channels_last = dev.type == "cuda"
+    last = channels_last(dev)
     model.eval()
-    model.to(dev, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    model.to(dev, memory_format=memory_format(dev))
     idx = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
     order = np.argsort(idx, kind="stable")
     n = len(idx)
@@ -133,7 +135,7 @@ def predict_dataset(
 
     with torch.inference_mode():
         for _, raw in prefetch(pinned_batches(dataset.iter_batches(batch_size, idx[order]), dev)):
-            x = prepare_batch(raw, dev, preprocess, bg, channels_last=channels_last)
+            x = prepare_batch(raw, dev, preprocess, bg, channels_last=last)
             start = 0
             while start < len(x):
                 part = x[start : start + backoff.size]

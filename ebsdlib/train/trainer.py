@@ -124,7 +124,7 @@ class Trainer:
         from ebsdlib.train._ddp_model import training_forward
         from ebsdlib.train._ddp_sampler import make_feeder
         from ebsdlib.train.data import background_tensor
-        from ebsdlib.train.device import resolve_device, resolve_precision
+        from ebsdlib.train.device import channels_last, memory_format, resolve_device, resolve_precision
         from ebsdlib.train.holdout import fitted_indices, labelled_indices
         from ebsdlib.train.memory import Backoff
         from ebsdlib.train.models import build_model
@@ -135,7 +135,7 @@ class Trainer:
         self.dist = dist if dist is not None else Context()
         self.device = self.dist.device(resolve_device(config.device))
         self.precision = resolve_precision(config.precision, self.device)
-        self.channels_last = self.device.type == "cuda"
+        self.channels_last = channels_last(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.phases = dataset.phases
@@ -174,7 +174,7 @@ class Trainer:
         )
         torch.manual_seed(config.seed)
         self.model = build_model(config, len(self.phases), root=run.path.parent.parent)
-        self.model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+        self.model.to(self.device, memory_format=memory_format(self.device))
         self.train_forward = training_forward(self.model, config.loss, self.dist, self.device)
         self.optimizer = torch.optim.AdamW(param_groups_weight_decay(self.model, config.weight_decay), lr=config.lr)
         self.scheduler = build_scheduler(

@@ -106,3 +106,19 @@ def test_masters_of_different_sizes_or_missing_are_refused(masters):
 
     with pytest.raises(ValueError, match="of one size"):
         TorchRenderer({"Ni": masters["Ni"], "Ni3Al": Small()}, (NI, NI3AL), DetectorModel(), (8, 8))
+
+
+def test_shot_noise_is_poisson_below_the_switch_and_a_rounded_normal_of_the_same_moments_above():
+    from ebsdlib.simulate.torch_render import NORMAL_SHOT_NOISE_FROM, shot_noise
+
+    means = torch.tensor([3.0, 40.0, NORMAL_SHOT_NOISE_FROM, 4000.0, 60000.0])
+    signal = means[:, None].expand(5, 40000).contiguous()
+    counts = shot_noise(signal, torch.Generator().manual_seed(0)).double()
+    assert torch.equal(counts, counts.round()) and counts.min() >= 0  # whole electrons
+    assert torch.allclose(counts.mean(1), means.double(), rtol=0.01)
+    assert torch.allclose(counts.var(1), means.double(), rtol=0.05)  # shot noise: variance = mean
+    # the Poisson side keeps its skew (1/√λ, 0.58 at λ = 3), which a rounded normal would not have
+    low = counts[0]
+    assert ((low - low.mean()) ** 3).mean() / low.std() ** 3 == pytest.approx(3.0**-0.5, abs=0.05)
+    again = shot_noise(signal, torch.Generator().manual_seed(0))
+    assert torch.equal(counts, again.double())  # the same seed, the same counts

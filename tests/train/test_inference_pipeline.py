@@ -86,3 +86,25 @@ def test_an_unknown_compile_mode_is_refused(tiny_config):
     with pytest.raises(ValueError, match=r"compile mode 'fast' is not allowed; use one of none, default, reduce-ov"):
         check_compile_mode("fast")
     assert COMPILE_MODES[0] == "none"
+
+
+def test_the_cpu_runs_the_model_channels_last_and_predicts_what_the_default_layout_does(tiny_config):
+    """Channels-last is faster on the CPU too (``device.channels_last``); the layout must not change a
+    prediction beyond float rounding."""
+    from ebsdlib.train.device import channels_last, memory_format
+
+    cpu = torch.device("cpu")
+    assert channels_last(cpu) and memory_format(cpu) == torch.channels_last
+    cfg = tiny_config()
+    model = build_model(cfg, 3)
+    with EBSDDataset(cfg.data) as ds:
+        proba, *_ = predict_dataset(model, ds, None, cfg.preprocess, "cpu", batch_size=16)
+        conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)  # the pipeline moved it
+        model.to(memory_format=torch.contiguous_format)
+        x, background = torch.as_tensor(ds.read(np.arange(16))), torch.as_tensor(ds.static_background)
+    from ebsdlib.train.data import prepare_batch
+
+    with torch.inference_mode():
+        plain = torch.softmax(model.eval()(prepare_batch(x, cpu, cfg.preprocess, background)), 1)
+    np.testing.assert_allclose(np.asarray(proba)[:16], plain.numpy(), atol=1e-5)
