@@ -17,12 +17,13 @@ projection
 detector
     The smooth static background with its per-pattern gradient jitter, the band contrast, the
     point-spread blur (a separable Gaussian truncated at 4σ with edge replication, as
-    ``scipy.ndimage.gaussian_filter(mode="nearest")``, applied as two matrix products), Poisson
-    shot noise, Gaussian read noise and quantisation at the camera's gain.
+    ``scipy.ndimage.gaussian_filter(mode="nearest")``, applied as two matrix products), shot
+    noise (Poisson; from :data:`NORMAL_SHOT_NOISE_FROM` counts a rounded normal of the same mean
+    and variance, :func:`shot_noise`), Gaussian read noise and quantisation at the camera's gain.
 
 Measured equal to the NumPy path in ``tests/simulate/test_torch_render.py``: the projected
 patterns correlate with kikuchipy's at ≥ 0.9999 and the noise-free frames agree to 1e-4 of
-their range; noisy frames are equal in distribution (seeds of the two paths differ).
+their range; noisy frames are equal in mean and variance (seeds of the two paths differ).
 """
 
 from __future__ import annotations
