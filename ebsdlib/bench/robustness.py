@@ -269,7 +269,7 @@ def update_ideal_matcher(
             shutil.rmtree(work, ignore_errors=True)
     made = {row["test"]: row["n_test"] for row in rows}
     for tested in doc.get("rows", []):
-        if tested.get("n_test") not in (None, made.get(tested["test"], tested.get("n_test"))):
+        if tested.get("n_test") is not None and tested["test"] in made and made[tested["test"]] != tested["n_test"]:
             raise ValueError(
                 f"{path}: the {tested['test']} test split came out with {made[tested['test']]} patterns against the "
                 f"{tested['n_test']} the networks were tested on; the simulator draws other patterns now, so "
@@ -458,6 +458,7 @@ def ideal_matcher_metrics(data: str | Path, templates: str, split: str = "test",
             )
         idx = ds.indices(split)
         labels, patterns, static, names = ds.labels[idx], ds.read(idx), ds.static_background, ds.phase_names
+    q, pcs = q[idx], pcs[idx]
     phases = settings.resolved_phases()
     masters, _ = load_masters(phases, **settings.master_options())
     det, shape = settings.detector, tuple(patterns.shape[1:])
@@ -468,7 +469,7 @@ def ideal_matcher_metrics(data: str | Path, templates: str, split: str = "test",
         x = preprocess_frames(patterns[part], static)
         n = len(x)
         for j in range(len(phases)):
-            clean = render_clean(masters, phases, np.full(n, j), q[idx][part], pcs[idx][part], det, shape)
+            clean = render_clean(masters, phases, np.full(n, j), q[part], pcs[part], det, shape)
             scores[part, j] = correlation(x, preprocess_frames(det.expose(standardise(clean), 1.0, None), background))
     proba = np.eye(len(phases))[scores.argmax(1)]
     return compute_metrics(labels, proba, names)

@@ -30,15 +30,19 @@ def robustness_table(frame: pd.DataFrame) -> pd.DataFrame:
     for training, group in frame.groupby("training", sort=False):
         row = {"trained on": training}
         for r in group.itertuples():
-            interval = (
-                f" [{r.accuracy_low:.2f}, {r.accuracy_high:.2f}]" if pd.notna(getattr(r, "accuracy_low", None)) else ""
-            )
-            row[f"accuracy on {r.test}"] = f"{r.accuracy:.3f}{interval}"
+            row[f"accuracy on {r.test}"] = _accuracy_cell(r)
             if pd.notna(getattr(r, "recall_Ni", None)):
                 row[f"Ni called Ni, {r.test}"] = round(float(r.recall_Ni), 3)
         row["patterns seen"] = int(group["patterns_seen"].iloc[0]) if "patterns_seen" in group else None
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _accuracy_cell(row) -> str:
+    """A row's accuracy with its 95 % interval when it has one: ``"0.667 [0.63, 0.70]"``."""
+    low = getattr(row, "accuracy_low", None)
+    interval = f" [{low:.2f}, {row.accuracy_high:.2f}]" if pd.notna(low) else ""
+    return f"{row.accuracy:.3f}{interval}"
 
 
 def robustness_findings(frame: pd.DataFrame) -> list[str]:
@@ -86,8 +90,7 @@ def matcher_table(doc: dict) -> pd.DataFrame:
     for templates, group in frame.groupby("templates", sort=False) if len(frame) else ():
         row = {"templates from": templates}
         for r in group.itertuples():
-            interval = f" [{r.accuracy_low:.2f}, {r.accuracy_high:.2f}]" if pd.notna(r.accuracy_low) else ""
-            row[f"accuracy on {r.test}"] = f"{r.accuracy:.3f}{interval}"
+            row[f"accuracy on {r.test}"] = _accuracy_cell(r)
             row[f"Ni called Ni, {r.test}"] = round(float(r.recall_Ni), 3)
             row[f"Ni/Ni₃Fe pair, {r.test}"] = None if pd.isna(r.pair_accuracy) else round(float(r.pair_accuracy), 3)
         out.append(row)
